@@ -1,0 +1,391 @@
+package dev.kiln.app.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kiln.oci.Digest;
+import dev.kiln.oci.InvalidNameException;
+import dev.kiln.oci.MediaTypes;
+import dev.kiln.oci.RepositoryName;
+import dev.kiln.registry.server.BlobLocation;
+import dev.kiln.registry.server.ManifestPut;
+import dev.kiln.registry.server.Page;
+import dev.kiln.registry.server.RegistryService;
+import dev.kiln.registry.server.UploadState;
+import dev.kiln.registry.server.V2Route;
+import dev.kiln.registry.spec.ByteRange;
+import dev.kiln.registry.spec.ErrorCode;
+import dev.kiln.registry.spec.Headers;
+import dev.kiln.registry.spec.RegistryException;
+import dev.kiln.store.ManifestLimits;
+import dev.kiln.store.StoreWriteException;
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jboss.logging.Logger;
+
+/**
+ * The OCI distribution API on Vert.x routes: Vert.x sends blob files with zero-copy and lets request
+ * bodies stream with back-pressure. The handler only translates HTTP to {@link RegistryService} calls,
+ * which run on worker threads because the store is blocking file I/O.
+ */
+@ApplicationScoped
+public class RegistryRoutes {
+    private static final Logger LOG = Logger.getLogger(RegistryRoutes.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Inject
+    RegistryService registry;
+
+    @Inject
+    AccessControl access;
+
+    void install(@Observes Router router) {
+        router.route().pathRegex("/v2(/.*)?").order(-100).handler(this::handle);
+    }
+
+    void handle(RoutingContext ctx) {
+        HttpServerRequest request = ctx.request();
+        request.pause();
+        HttpServerResponse response = ctx.response();
+        response.putHeader(Headers.API_VERSION, Headers.API_VERSION_VALUE);
+        V2Route route;
+        try {
+            route = V2Route.parse(request.path());
+            if (route == null) {
+                throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "no such endpoint: " + request.method() + " " + request.path(), null, Map.of());
+            }
+            access.check(isWrite(request.method()), request.getHeader("Authorization"));
+        } catch (RegistryException e) {
+            sendError(request, response, e);
+            return;
+        }
+        MultiMap params = request.params();
+        RequestBodyStream body = hasBody(request.method()) ? new RequestBodyStream(request) : null;
+        ctx.vertx().<Reply>executeBlocking(() -> dispatch(route, request, params, body), false).onComplete(result -> {
+            if (result.succeeded()) {
+                send(request, response, result.result());
+            } else {
+                sendError(request, response, asRegistryException(result.cause()));
+            }
+        });
+    }
+
+    private static boolean isWrite(HttpMethod method) {
+        return !(method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD) || method.equals(HttpMethod.OPTIONS));
+    }
+
+    private static boolean hasBody(HttpMethod method) {
+        return method.equals(HttpMethod.PUT) || method.equals(HttpMethod.PATCH) || method.equals(HttpMethod.POST);
+    }
+
+    private Reply dispatch(V2Route route, HttpServerRequest request, MultiMap params, InputStream body) throws IOException {
+        HttpMethod method = request.method();
+        RepositoryName name = route.name();
+        String argument = route.argument();
+        switch (route.kind()) {
+            case BASE:
+                if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
+                    return Reply.json(200, "{}".getBytes(StandardCharsets.UTF_8), "application/json");
+                }
+                break;
+            case CATALOG:
+                if (method.equals(HttpMethod.GET)) {
+                    Page page = registry.catalog(intParam(params, "n"), params.get("last"));
+                    return page(page, "repositories", null, "/v2/_catalog");
+                }
+                break;
+            case TAGS:
+                if (method.equals(HttpMethod.GET)) {
+                    Page page = registry.tags(name, intParam(params, "n"), params.get("last"));
+                    return page(page, "tags", name, "/v2/" + name + "/tags/list");
+                }
+                break;
+            case MANIFEST:
+                return manifest(method, name, argument, request, body);
+            case BLOB:
+                return blob(method, name, RegistryService.parseDigest(argument), request);
+            case UPLOADS:
+                if (method.equals(HttpMethod.POST)) {
+                    return startUpload(name, params, request, body);
+                }
+                break;
+            case UPLOAD:
+                return upload(method, name, argument, params, request, body);
+            case REFERRERS:
+                if (method.equals(HttpMethod.GET)) {
+                    String artifactType = params.get("artifactType");
+                    Reply reply = Reply.json(200, registry.referrers(name, RegistryService.parseDigest(argument), artifactType), MediaTypes.OCI_INDEX);
+                    if (artifactType != null) {
+                        reply.header(Headers.FILTERS_APPLIED, "artifactType");
+                    }
+                    return reply;
+                }
+                break;
+        }
+        throw new RegistryException(ErrorCode.UNSUPPORTED, 405, method + " is not supported on " + request.path(), null, Map.of());
+    }
+
+    private Reply manifest(HttpMethod method, RepositoryName name, String reference, HttpServerRequest request, InputStream body) throws IOException {
+        if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
+            BlobLocation manifest = registry.manifest(name, reference, accepted(request));
+            return Reply.file(200, manifest.file(), 0, manifest.size(), manifest.mediaType())
+                    .header(Headers.CONTENT_DIGEST, manifest.digest());
+        }
+        if (method.equals(HttpMethod.PUT)) {
+            byte[] bytes = body.readNBytes(ManifestLimits.MAX_MANIFEST_BYTES + 1);
+            ManifestPut put = registry.putManifest(name, reference, request.getHeader("Content-Type"), bytes);
+            Reply reply = Reply.status(201)
+                    .header("Location", "/v2/" + name + "/manifests/" + put.digest())
+                    .header(Headers.CONTENT_DIGEST, put.digest());
+            if (put.subject() != null) {
+                reply.header(Headers.SUBJECT, put.subject());
+            }
+            return reply;
+        }
+        if (method.equals(HttpMethod.DELETE)) {
+            registry.deleteManifest(name, reference);
+            return Reply.status(202);
+        }
+        throw new RegistryException(ErrorCode.UNSUPPORTED, 405, method + " is not supported on manifests", null, Map.of());
+    }
+
+    private static List<String> accepted(HttpServerRequest request) {
+        List<String> accepted = new ArrayList<>();
+        for (String header : request.headers().getAll("Accept")) {
+            for (String part : header.split(",")) {
+                if (!part.isBlank()) {
+                    accepted.add(part.trim());
+                }
+            }
+        }
+        return accepted;
+    }
+
+    private Reply blob(HttpMethod method, RepositoryName name, Digest digest, HttpServerRequest request) throws IOException {
+        if (method.equals(HttpMethod.DELETE)) {
+            registry.deleteBlob(name, digest);
+            return Reply.status(202);
+        }
+        if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
+            throw new RegistryException(ErrorCode.UNSUPPORTED, 405, method + " is not supported on blobs", null, Map.of());
+        }
+        BlobLocation blob = registry.blob(name, digest);
+        ByteRange range = method.equals(HttpMethod.GET) ? ByteRange.forRead(request.getHeader("Range"), blob.size()) : null;
+        Reply reply = range == null
+                ? Reply.file(200, blob.file(), 0, blob.size(), blob.mediaType())
+                : Reply.file(206, blob.file(), range.start(), range.length(), blob.mediaType())
+                        .header("Content-Range", "bytes " + range.start() + "-" + range.end() + "/" + blob.size());
+        return reply.header(Headers.CONTENT_DIGEST, digest).header("Accept-Ranges", "bytes");
+    }
+
+    private Reply startUpload(RepositoryName name, MultiMap params, HttpServerRequest request, InputStream body) throws IOException {
+        String mount = params.get("mount");
+        if (mount != null) {
+            Digest digest = RegistryService.parseDigest(mount);
+            RepositoryName from = repositoryParam(params.get("from"));
+            Optional<Digest> mounted = registry.mount(name, digest, from);
+            if (mounted.isPresent()) {
+                return blobCreated(name, mounted.get());
+            }
+        }
+        String digestParam = params.get("digest");
+        if (digestParam != null) {
+            Digest digest = RegistryService.parseDigest(digestParam);
+            return blobCreated(name, registry.putBlob(name, digest, body, contentLength(request)));
+        }
+        UploadState state = registry.startUpload(name);
+        return uploadAccepted(state).header(Headers.CHUNK_MIN_LENGTH, 0);
+    }
+
+    private Reply upload(HttpMethod method, RepositoryName name, String id, MultiMap params, HttpServerRequest request, InputStream body)
+            throws IOException {
+        if (method.equals(HttpMethod.GET)) {
+            return uploadAccepted(registry.uploadStatus(name, id)).withStatus(204);
+        }
+        if (method.equals(HttpMethod.PATCH)) {
+            ByteRange range = ByteRange.forChunk(request.getHeader("Content-Range"));
+            long length = contentLength(request);
+            if (range != null && length >= 0 && range.length() != length) {
+                throw new RegistryException(ErrorCode.SIZE_INVALID, "Content-Range " + range.start() + "-" + range.end()
+                        + " does not match Content-Length " + length);
+            }
+            return uploadAccepted(registry.appendChunk(name, id, body, range == null ? -1 : range.start(), length));
+        }
+        if (method.equals(HttpMethod.PUT)) {
+            Digest digest = RegistryService.parseDigest(params.get("digest"));
+            ByteRange range = ByteRange.forChunk(request.getHeader("Content-Range"));
+            long length = contentLength(request);
+            if (length < 0 && request.getHeader("Transfer-Encoding") == null) {
+                length = 0; // a PUT without body and without Content-Length
+            }
+            return blobCreated(name, registry.completeUpload(name, id, digest, body, range == null ? -1 : range.start(), length));
+        }
+        if (method.equals(HttpMethod.DELETE)) {
+            registry.cancelUpload(name, id);
+            return Reply.status(204);
+        }
+        throw new RegistryException(ErrorCode.UNSUPPORTED, 405, method + " is not supported on uploads", null, Map.of());
+    }
+
+    private static Reply blobCreated(RepositoryName name, Digest digest) {
+        return Reply.status(201)
+                .header("Location", "/v2/" + name + "/blobs/" + digest)
+                .header(Headers.CONTENT_DIGEST, digest);
+    }
+
+    private static Reply uploadAccepted(UploadState state) {
+        return Reply.status(202)
+                .header("Location", state.location())
+                .header("Range", state.range())
+                .header(Headers.UPLOAD_UUID, state.id());
+    }
+
+    private static RepositoryName repositoryParam(String value) {
+        if (value == null || value.isEmpty()) {
+            return null;
+        }
+        try {
+            return new RepositoryName(value);
+        } catch (InvalidNameException e) {
+            throw new RegistryException(ErrorCode.NAME_INVALID, e.getMessage(), Map.of("name", value));
+        }
+    }
+
+    private static long contentLength(HttpServerRequest request) {
+        String header = request.getHeader("Content-Length");
+        if (header == null) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(header.trim());
+        } catch (NumberFormatException e) {
+            throw new RegistryException(ErrorCode.SIZE_INVALID, "malformed Content-Length: " + header);
+        }
+    }
+
+    private static Integer intParam(MultiMap params, String name) {
+        String value = params.get(name);
+        if (value == null || value.isEmpty()) {
+            return null;
+        }
+        try {
+            int n = Integer.parseInt(value);
+            if (n < 0) {
+                throw new NumberFormatException();
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new RegistryException(ErrorCode.UNSUPPORTED, 400, "query parameter " + name + " must be a non-negative integer", null, Map.of());
+        }
+    }
+
+    private static Reply page(Page page, String field, RepositoryName name, String path) {
+        ObjectNode json = JSON.createObjectNode();
+        if (name != null) {
+            json.put("name", name.value());
+        }
+        ArrayNode items = json.putArray(field);
+        page.items().forEach(items::add);
+        Reply reply;
+        try {
+            reply = Reply.json(200, JSON.writeValueAsBytes(json), "application/json");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        if (page.next() != null) {
+            reply.header("Link", "<" + path + "?n=" + page.items().size() + "&last="
+                    + URLEncoder.encode(page.next(), StandardCharsets.UTF_8) + ">; rel=\"next\"");
+        }
+        return reply;
+    }
+
+    private static void send(HttpServerRequest request, HttpServerResponse response, Reply reply) {
+        response.setStatusCode(reply.status);
+        reply.headers.forEach(response::putHeader);
+        drainUnreadBody(request);
+        if (reply.file != null) {
+            response.putHeader("Content-Length", Long.toString(reply.length));
+            if (request.method().equals(HttpMethod.HEAD) || reply.length == 0) {
+                response.end();
+            } else {
+                response.sendFile(reply.file.toString(), reply.offset, reply.length);
+            }
+        } else if (reply.body != null && !request.method().equals(HttpMethod.HEAD)) {
+            response.end(io.vertx.core.buffer.Buffer.buffer(reply.body));
+        } else {
+            if (reply.body != null) {
+                response.putHeader("Content-Length", Integer.toString(reply.body.length));
+            } else {
+                response.putHeader("Content-Length", "0");
+            }
+            response.end();
+        }
+    }
+
+    private static void sendError(HttpServerRequest request, HttpServerResponse response, RegistryException e) {
+        if (e.status() >= 500) {
+            LOG.errorf(e, "%s %s failed", request.method(), request.path());
+        } else {
+            LOG.debugf("%s %s: %s %s", request.method(), request.path(), e.code(), e.getMessage());
+        }
+        if (response.ended()) {
+            return;
+        }
+        ObjectNode error = JSON.createObjectNode();
+        error.put("code", e.code().name());
+        error.put("message", e.getMessage());
+        if (e.detail() != null) {
+            error.set("detail", JSON.valueToTree(e.detail()));
+        }
+        ObjectNode root = JSON.createObjectNode();
+        root.putArray("errors").add(error);
+        Reply reply;
+        try {
+            reply = Reply.json(e.status(), JSON.writeValueAsBytes(root), "application/json");
+        } catch (IOException impossible) {
+            throw new IllegalStateException(impossible);
+        }
+        e.headers().forEach(reply::header);
+        send(request, response, reply);
+    }
+
+    /** Reads and drops whatever the client still sends, so an early answer does not stall the connection. */
+    private static void drainUnreadBody(HttpServerRequest request) {
+        if (!request.isEnded()) {
+            request.handler(buffer -> { });
+            request.exceptionHandler(t -> { });
+            request.endHandler(v -> { });
+            request.resume();
+        }
+    }
+
+    private static RegistryException asRegistryException(Throwable t) {
+        if (t instanceof RegistryException e) {
+            return e;
+        }
+        if (t instanceof StoreWriteException) {
+            return new RegistryException(ErrorCode.UNKNOWN, 507, "the store could not write the content, nothing was kept: "
+                    + t.getMessage(), null, Map.of());
+        }
+        if (t instanceof IOException && t.getMessage() != null && t.getMessage().startsWith("request body interrupted")) {
+            return new RegistryException(ErrorCode.BLOB_UPLOAD_INVALID, "the request body ended early: " + t.getMessage());
+        }
+        LOG.error("unexpected failure", t);
+        return new RegistryException(ErrorCode.UNKNOWN, 500, "internal error: " + t, null, Map.of());
+    }
+}

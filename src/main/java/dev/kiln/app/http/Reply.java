@@ -1,0 +1,54 @@
+package dev.kiln.app.http;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** What a /v2/ request answers, computed on a worker thread and written on the event loop. */
+final class Reply {
+    final int status;
+    final Map<String, String> headers = new LinkedHashMap<>();
+    byte[] body;
+    Path file;
+    long offset;
+    long length;
+
+    Reply withStatus(int newStatus) {
+        Reply copy = new Reply(newStatus);
+        copy.headers.putAll(headers);
+        copy.body = body;
+        copy.file = file;
+        copy.offset = offset;
+        copy.length = length;
+        return copy;
+    }
+
+    private Reply(int status) {
+        this.status = status;
+    }
+
+    static Reply status(int status) {
+        return new Reply(status);
+    }
+
+    static Reply json(int status, byte[] body, String contentType) {
+        Reply reply = new Reply(status);
+        reply.body = body;
+        reply.headers.put("Content-Type", contentType);
+        return reply;
+    }
+
+    static Reply file(int status, Path file, long offset, long length, String contentType) {
+        Reply reply = new Reply(status);
+        reply.file = file;
+        reply.offset = offset;
+        reply.length = length;
+        reply.headers.put("Content-Type", contentType);
+        return reply;
+    }
+
+    Reply header(String name, Object value) {
+        headers.put(name, String.valueOf(value));
+        return this;
+    }
+}

@@ -1,0 +1,48 @@
+package dev.kiln.app.wiring;
+
+import dev.kiln.app.config.KilnConfig;
+import dev.kiln.app.http.AccessControl;
+import dev.kiln.registry.server.Htpasswd;
+import dev.kiln.registry.server.NamespacePolicy;
+import dev.kiln.registry.server.RegistryService;
+import dev.kiln.store.Store;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+@ApplicationScoped
+public class StoreProducer {
+
+    @Produces
+    @Singleton
+    Store store(KilnConfig config) {
+        try {
+            return Store.openFilesystem(Path.of(config.store()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the store at " + config.store(), e);
+        }
+    }
+
+    @Produces
+    @Singleton
+    RegistryService registry(Store store, KilnConfig config) {
+        return new RegistryService(store, new NamespacePolicy(config.localNamespaces()));
+    }
+
+    @Produces
+    @Singleton
+    AccessControl accessControl(KilnConfig config) {
+        Optional<Htpasswd> htpasswd = config.htpasswd().filter(s -> !s.isBlank()).map(file -> {
+            try {
+                return Htpasswd.load(Path.of(file));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the htpasswd file " + file + ": " + e.getMessage(), e);
+            }
+        });
+        return new AccessControl(htpasswd.orElse(null), config.anonymousPull());
+    }
+}

@@ -1,0 +1,7 @@
+package dev.kiln.oci;
+
+public class InvalidDigestException extends IllegalArgumentException {
+    public InvalidDigestException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,153 @@
+package dev.kiln.oci;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * What Kiln needs to know of a manifest or index: its type and the descriptors it points to. The
+ * bytes themselves are never re-serialised; digests are always taken over what was received.
+ */
+public record Manifest(
+        String mediaType,
+        Descriptor config,
+        List<Descriptor> layers,
+        List<Descriptor> manifests,
+        Descriptor subject,
+        String artifactType,
+        Map<String, String> annotations) {
+
+    static final ObjectMapper JSON = new ObjectMapper()
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    public boolean isIndex() {
+        return MediaTypes.isIndex(mediaType);
+    }
+
+    /** Every blob an image manifest needs in its repository: config first, then layers. */
+    public Stream<Descriptor> blobReferences() {
+        return isIndex() ? Stream.empty() : Stream.concat(Stream.of(config), layers.stream());
+    }
+
+    /** The artifact type the referrers API reports: the explicit one, else the config's media type. */
+    public String effectiveArtifactType() {
+        if (artifactType != null) {
+            return artifactType;
+        }
+        return config == null ? null : config.mediaType();
+    }
+
+    /**
+     * Parses and validates a manifest. {@code contentType} is the type it was pushed with; when absent
+     * the document's own {@code mediaType} decides.
+     */
+    public static Manifest parse(byte[] bytes, String contentType) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(bytes);
+        } catch (IOException e) {
+            throw new InvalidManifestException("manifest is not valid JSON: " + firstLine(e));
+        }
+        if (root == null || !root.isObject()) {
+            throw new InvalidManifestException("manifest must be a JSON object");
+        }
+        String declared = text(root, "mediaType");
+        String type = MediaTypes.essence(contentType);
+        if (type == null || type.isEmpty() || type.equals("application/octet-stream")) {
+            type = declared;
+        }
+        if (type == null) {
+            throw new InvalidManifestException("manifest has no media type: send Content-Type or a mediaType field");
+        }
+        if (!MediaTypes.isManifest(type)) {
+            throw new InvalidManifestException("unsupported manifest media type " + type
+                    + "; supported: " + String.join(", ", MediaTypes.MANIFESTS));
+        }
+        if (declared != null && !declared.equals(type)) {
+            throw new InvalidManifestException("mediaType field " + declared + " does not match Content-Type " + type);
+        }
+        JsonNode schemaVersion = root.get("schemaVersion");
+        if (schemaVersion == null || !schemaVersion.isInt() || schemaVersion.intValue() != 2) {
+            throw new InvalidManifestException("schemaVersion must be 2");
+        }
+        try {
+            Descriptor subject = descriptor(root.get("subject"), "subject");
+            Map<String, String> annotations = root.has("annotations")
+                    ? JSON.convertValue(root.get("annotations"), JSON.getTypeFactory().constructMapType(Map.class, String.class, String.class))
+                    : null;
+            String artifactType = text(root, "artifactType");
+            if (MediaTypes.isIndex(type)) {
+                return new Manifest(type, null, List.of(), descriptors(root, "manifests", true), subject, artifactType, annotations);
+            }
+            Descriptor config = descriptor(root.get("config"), "config");
+            if (config == null) {
+                throw new InvalidManifestException("image manifest has no config descriptor");
+            }
+            return new Manifest(type, config, descriptors(root, "layers", true), List.of(), subject, artifactType, annotations);
+        } catch (IllegalArgumentException e) {
+            if (e instanceof InvalidManifestException) {
+                throw e;
+            }
+            throw new InvalidManifestException("malformed manifest: " + firstLine(e), e);
+        }
+    }
+
+    private static List<Descriptor> descriptors(JsonNode root, String field, boolean required) {
+        JsonNode node = root.get(field);
+        if (node == null || node.isNull()) {
+            if (required) {
+                throw new InvalidManifestException("manifest has no " + field + " array");
+            }
+            return List.of();
+        }
+        if (!node.isArray()) {
+            throw new InvalidManifestException(field + " must be an array");
+        }
+        List<Descriptor> result = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            result.add(descriptor(node.get(i), field + "[" + i + "]"));
+        }
+        return List.copyOf(result);
+    }
+
+    private static Descriptor descriptor(JsonNode node, String where) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        Descriptor d;
+        try {
+            d = JSON.treeToValue(node, Descriptor.class);
+        } catch (JsonProcessingException e) {
+            throw new InvalidManifestException(where + " is not a valid descriptor: " + firstLine(e));
+        }
+        if (d.mediaType() == null || d.mediaType().isEmpty()) {
+            throw new InvalidManifestException(where + " has no mediaType");
+        }
+        if (d.size() < 0) {
+            throw new InvalidManifestException(where + " has a negative size");
+        }
+        try {
+            Digest.parse(d.digest());
+        } catch (InvalidDigestException e) {
+            throw new InvalidManifestException(where + ": " + e.getMessage());
+        }
+        return d;
+    }
+
+    private static String text(JsonNode root, String field) {
+        JsonNode node = root.get(field);
+        return node == null || !node.isTextual() ? null : node.textValue();
+    }
+
+    private static String firstLine(Exception e) {
+        String message = String.valueOf(e.getMessage());
+        int newline = message.indexOf('\n');
+        return newline < 0 ? message : message.substring(0, newline);
+    }
+}

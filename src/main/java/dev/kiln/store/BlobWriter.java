@@ -1,0 +1,25 @@
+package dev.kiln.store;
+
+import dev.kiln.oci.Digest;
+import java.io.IOException;
+import java.io.InputStream;
+
+/** Content on its way into the store; nothing is visible until {@link #commit} verifies it. */
+public interface BlobWriter extends AutoCloseable {
+    /** Appends everything {@code in} yields; returns the number of bytes written by this call. */
+    long write(InputStream in) throws IOException;
+
+    void write(byte[] bytes, int offset, int length) throws IOException;
+
+    long size();
+
+    /**
+     * Verifies the content against {@code expected} (or takes its computed digest when null) and makes
+     * it visible. A mismatch throws {@link DigestMismatchException} and keeps nothing.
+     */
+    Digest commit(Digest expected) throws IOException;
+
+    /** Discards uncommitted content. */
+    @Override
+    void close() throws IOException;
+}

@@ -1,0 +1,162 @@
+package dev.kiln.store;
+
+import dev.kiln.oci.Digest;
+import dev.kiln.oci.InvalidDigestException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+/** Blobs as files under {@code blobs/<algorithm>/<2 hex>/<hex>}, written through {@code tmp/}. */
+public final class FsBlobStore implements BlobStore {
+    private final Path blobs;
+    private final Path tmp;
+
+    public FsBlobStore(Path root) throws IOException {
+        this.blobs = root.resolve("blobs");
+        this.tmp = root.resolve("tmp");
+        Files.createDirectories(blobs);
+        Files.createDirectories(tmp);
+    }
+
+    Path pathOf(Digest digest) {
+        return blobs.resolve(digest.algorithm()).resolve(digest.hex().substring(0, 2)).resolve(digest.hex());
+    }
+
+    Path tmpDir() {
+        return tmp;
+    }
+
+    @Override
+    public Optional<BlobInfo> stat(Digest digest) throws IOException {
+        try {
+            BasicFileAttributes attributes = Files.readAttributes(pathOf(digest), BasicFileAttributes.class);
+            return Optional.of(new BlobInfo(digest, attributes.size(), attributes.lastModifiedTime().toInstant()));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public InputStream open(Digest digest, long offset) throws IOException {
+        FileChannel channel;
+        try {
+            channel = FileChannel.open(pathOf(digest), StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new BlobNotFoundException(digest);
+        }
+        channel.position(offset);
+        return Channels.newInputStream(channel);
+    }
+
+    @Override
+    public Optional<Path> localFile(Digest digest) throws IOException {
+        Path path = pathOf(digest);
+        return Files.isRegularFile(path) ? Optional.of(path) : Optional.empty();
+    }
+
+    @Override
+    public BlobWriter newWriter() throws IOException {
+        return new FsBlobWriter(this, tmp.resolve(UUID.randomUUID().toString()));
+    }
+
+    /**
+     * Makes an already verified temp file the blob {@code digest}. When the blob exists the temp file is
+     * dropped and the existing one touched: equal digests mean equal bytes.
+     */
+    void adopt(Path verifiedFile, Digest digest) throws IOException {
+        Path target = pathOf(digest);
+        if (Files.exists(target)) {
+            Files.deleteIfExists(verifiedFile);
+            touch(digest);
+            return;
+        }
+        Files.createDirectories(target.getParent());
+        FsFiles.moveAtomically(verifiedFile, target);
+    }
+
+    @Override
+    public boolean delete(Digest digest) throws IOException {
+        Path path = pathOf(digest);
+        boolean deleted = Files.deleteIfExists(path);
+        if (deleted) {
+            FsFiles.pruneEmptyParents(path.getParent(), blobs);
+        }
+        return deleted;
+    }
+
+    @Override
+    public void touch(Digest digest) throws IOException {
+        try {
+            Files.setLastModifiedTime(pathOf(digest), FileTime.from(Instant.now()));
+        } catch (NoSuchFileException e) {
+            throw new BlobNotFoundException(digest);
+        }
+    }
+
+    @Override
+    public void forEach(Consumer<BlobInfo> action) throws IOException {
+        if (!Files.isDirectory(blobs)) {
+            return;
+        }
+        try (DirectoryStream<Path> algorithms = Files.newDirectoryStream(blobs)) {
+            for (Path algorithmDir : algorithms) {
+                try (DirectoryStream<Path> prefixes = Files.newDirectoryStream(algorithmDir)) {
+                    for (Path prefixDir : prefixes) {
+                        try (DirectoryStream<Path> files = Files.newDirectoryStream(prefixDir)) {
+                            for (Path file : files) {
+                                Digest digest;
+                                try {
+                                    digest = new Digest(algorithmDir.getFileName().toString(), file.getFileName().toString());
+                                } catch (InvalidDigestException e) {
+                                    continue; // not a blob: a stray file left by hand
+                                }
+                                BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+                                action.accept(new BlobInfo(digest, attributes.size(), attributes.lastModifiedTime().toInstant()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void quarantine(Digest digest) throws IOException {
+        Path quarantine = blobs.resolveSibling("quarantine");
+        Files.createDirectories(quarantine);
+        Path source = pathOf(digest);
+        FsFiles.moveAtomically(source, quarantine.resolve(digest.algorithm() + "-" + digest.hex() + "-" + System.currentTimeMillis()));
+        FsFiles.pruneEmptyParents(source.getParent(), blobs);
+    }
+
+    /** Deletes temp files older than {@code age}: writers that died with their process. */
+    public int removeStaleTempFiles(Duration age) throws IOException {
+        int removed = 0;
+        Instant cutoff = Instant.now().minus(age);
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(tmp)) {
+            for (Path file : files) {
+                try {
+                    if (Files.getLastModifiedTime(file).toInstant().isBefore(cutoff) && Files.deleteIfExists(file)) {
+                        removed++;
+                    }
+                } catch (NoSuchFileException ignored) {
+                    // finished or aborted meanwhile
+                }
+            }
+        }
+        return removed;
+    }
+}

@@ -1,0 +1,94 @@
+package dev.kiln.store;
+
+import dev.kiln.oci.Digest;
+import dev.kiln.oci.Digester;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+final class FsBlobWriter implements BlobWriter {
+    static final int BUFFER_SIZE = 256 * 1024;
+
+    private final FsBlobStore store;
+    private final Path temp;
+    private final FileChannel channel;
+    private final Digester digester = Digester.sha256();
+    private boolean finished;
+
+    FsBlobWriter(FsBlobStore store, Path temp) throws IOException {
+        this.store = store;
+        this.temp = temp;
+        this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    }
+
+    @Override
+    public long write(InputStream in) throws IOException {
+        byte[] buffer = new byte[BUFFER_SIZE];
+        long total = 0;
+        for (int n; (n = in.read(buffer)) >= 0; ) {
+            write(buffer, 0, n);
+            total += n;
+        }
+        return total;
+    }
+
+    @Override
+    public void write(byte[] bytes, int offset, int length) throws IOException {
+        ByteBuffer buffer = ByteBuffer.wrap(bytes, offset, length);
+        try {
+            while (buffer.hasRemaining()) {
+                channel.write(buffer);
+            }
+        } catch (IOException e) {
+            close();
+            throw new StoreWriteException("could not write blob: " + e.getMessage(), e);
+        }
+        digester.update(bytes, offset, length);
+    }
+
+    @Override
+    public long size() {
+        return digester.length();
+    }
+
+    @Override
+    public Digest commit(Digest expected) throws IOException {
+        if (finished) {
+            throw new IllegalStateException("writer already finished");
+        }
+        try {
+            channel.force(true);
+            channel.close();
+            Digest actual = expected == null || expected.algorithm().equals("sha256")
+                    ? digester.digest()
+                    : rehash(expected.algorithm());
+            if (expected != null && !expected.equals(actual)) {
+                throw new DigestMismatchException(expected, actual, digester.length());
+            }
+            store.adopt(temp, actual);
+            finished = true;
+            return actual;
+        } finally {
+            if (!finished) {
+                close();
+            }
+        }
+    }
+
+    private Digest rehash(String algorithm) throws IOException {
+        try (InputStream in = Files.newInputStream(temp)) {
+            return Digester.digest(in, algorithm);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        finished = true;
+        channel.close();
+        Files.deleteIfExists(temp);
+    }
+}

@@ -1,0 +1,94 @@
+package dev.kiln.store;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/** File operations that keep the store crash-safe: temp file, fsync, atomic rename, fsync the directory. */
+final class FsFiles {
+    private FsFiles() {
+    }
+
+    static void atomicWrite(Path target, String content) throws IOException {
+        atomicWrite(target, content.getBytes(StandardCharsets.UTF_8));
+    }
+
+    static void atomicWrite(Path target, byte[] content) throws IOException {
+        Path dir = target.getParent();
+        Files.createDirectories(dir);
+        Path temp = dir.resolve(".tmp-" + UUID.randomUUID());
+        try {
+            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer buffer = ByteBuffer.wrap(content);
+                while (buffer.hasRemaining()) {
+                    channel.write(buffer);
+                }
+                channel.force(true);
+            }
+            moveAtomically(temp, target);
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    static void moveAtomically(Path source, Path target) throws IOException {
+        try {
+            Files.move(source, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("the store must live on one filesystem that supports atomic rename: " + e.getMessage(), e);
+        }
+        fsyncDirectory(target.getParent());
+    }
+
+    static void fsyncDirectory(Path dir) {
+        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+            channel.force(true);
+        } catch (IOException ignored) {
+            // Some filesystems refuse to open directories; the rename itself is still atomic there.
+        }
+    }
+
+    static Optional<String> readString(Path file) throws IOException {
+        try {
+            return Optional.of(Files.readString(file, StandardCharsets.UTF_8).trim());
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path path : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(path);
+            }
+        }
+    }
+
+    /** Removes empty directories from {@code dir} up to (not including) {@code stop}. */
+    static void pruneEmptyParents(Path dir, Path stop) {
+        for (Path current = dir; current != null && !current.equals(stop) && current.startsWith(stop); current = current.getParent()) {
+            try {
+                Files.delete(current);
+            } catch (DirectoryNotEmptyException | NoSuchFileException e) {
+                return;
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+package dev.kiln.store;
+
+public final class ManifestLimits {
+    /** The OCI distribution spec's suggested ceiling for manifests, which registries hold in memory. */
+    public static final int MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+    private ManifestLimits() {
+    }
+}

@@ -1,0 +1,14 @@
+package dev.kiln.store;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** The content-addressed store: blobs, upload sessions and repository metadata under one root. */
+public record Store(Path root, BlobStore blobs, UploadStore uploads, MetadataStore metadata) {
+
+    public static Store openFilesystem(Path root) throws IOException {
+        Path absolute = root.toAbsolutePath().normalize();
+        FsBlobStore blobs = new FsBlobStore(absolute);
+        return new Store(absolute, blobs, new FsUploadStore(absolute, blobs), new FsMetadataStore(absolute));
+    }
+}
