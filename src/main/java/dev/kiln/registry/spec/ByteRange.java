@@ -6,7 +6,8 @@ import java.util.regex.Pattern;
 
 /** An inclusive byte range, as used by {@code Range} on blob reads and {@code Content-Range} on chunk uploads. */
 public record ByteRange(long start, long end) {
-    private static final Pattern RANGE = Pattern.compile("\\s*bytes=(\\d*)-(\\d*)\\s*");
+    private static final Pattern RANGE = Pattern.compile("\\s*bytes=(\\d*)-(\\d*)\\s*", Pattern.CASE_INSENSITIVE);
+    private static final Pattern UNIT = Pattern.compile("\\s*bytes=.*", Pattern.CASE_INSENSITIVE | Pattern.DOTALL);
     private static final Pattern CHUNK = Pattern.compile("\\s*(?:bytes[ =])?(\\d+)-(\\d+)(?:/(?:\\d+|\\*))?\\s*");
 
     public long length() {
@@ -15,10 +16,11 @@ public record ByteRange(long start, long end) {
 
     /**
      * Resolves a {@code Range} header against a blob of {@code size} bytes. Returns null when the whole
-     * blob should be sent (no header, or a multi-range, which a server may answer in full).
+     * blob should be sent (no header, a multi-range, which a server may answer in full, or a unit other
+     * than bytes, which RFC 9110 section 14.2 says to ignore).
      */
     public static ByteRange forRead(String header, long size) {
-        if (header == null || header.isBlank() || header.contains(",")) {
+        if (header == null || header.isBlank() || header.contains(",") || !UNIT.matcher(header).matches()) {
             return null;
         }
         Matcher m = RANGE.matcher(header);

@@ -64,6 +64,7 @@ class BlobReadTest {
         String digest = pushBlob(repo, content);
         assertRange(repo, digest, content, "bytes=100-199", 100, 199);
         assertRange(repo, digest, content, "bytes=0-0", 0, 0);
+        assertRange(repo, digest, content, "Bytes=200-299", 200, 299); // units are case-insensitive
         assertRange(repo, digest, content, "bytes=9000-", 9000, SIZE - 1);
         assertRange(repo, digest, content, "bytes=-500", SIZE - 500, SIZE - 1);
         assertRange(repo, digest, content, "bytes=9990-20000", 9990, SIZE - 1); // end clamped to the blob
@@ -82,6 +83,17 @@ class BlobReadTest {
                     .header(API_VERSION, "registry/2.0");
             assertEquals("RANGE_INVALID", errorCode(got), range);
         }
+    }
+
+    @Test
+    void rangeInAnUnknownUnitIsIgnored() {
+        // RFC 9110 section 14.2: a server must ignore a Range header in a unit it does not understand
+        String repo = repo("local", "unitrange");
+        byte[] content = randomBytes(SIZE);
+        String digest = pushBlob(repo, content);
+        Response got = request().header("Range", "items=0-1").get("/v2/" + repo + "/blobs/" + digest);
+        got.then().statusCode(200).header("Content-Length", String.valueOf(SIZE));
+        assertArrayEquals(content, got.asByteArray());
     }
 
     @Test
