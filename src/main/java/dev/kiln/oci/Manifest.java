@@ -24,7 +24,8 @@ public record Manifest(
         Map<String, String> annotations) {
 
     static final ObjectMapper JSON = new ObjectMapper()
-            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+            .configure(DeserializationFeature.FAIL_ON_TRAILING_TOKENS, true);
 
     public boolean isIndex() {
         return MediaTypes.isIndex(mediaType);

@@ -175,6 +175,20 @@ class ManifestValidationTest {
     }
 
     @Test
+    void trailingGarbageAfterTheJsonIsManifestInvalid() {
+        String repo = repo("local", "trailing");
+        byte[] valid = imageManifest(repo, OCI_MANIFEST);
+        for (String garbage : new String[] {"}", " {}", "x", "\n[]"}) {
+            byte[] body = Arrays.copyOf(valid, valid.length + garbage.length());
+            System.arraycopy(utf8(garbage), 0, body, valid.length, garbage.length());
+            assertRefused(put(repo, "t", OCI_MANIFEST, body), 400, "MANIFEST_INVALID");
+            assertNotKept(repo, sha256(body));
+        }
+        assertNotKept(repo, "t");
+        pushManifest(repo, "t", OCI_MANIFEST, valid);
+    }
+
+    @Test
     void structurallyWrongManifestIsManifestInvalid() {
         String repo = repo("local", "wrongshape");
         byte[] config = utf8("{}");
