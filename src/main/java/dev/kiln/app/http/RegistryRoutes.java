@@ -71,8 +71,16 @@ public class RegistryRoutes {
             }
             access.check(isWrite(request.method()), request.getHeader("Authorization"));
         } catch (RegistryException e) {
+            if (expectsContinue(request)) {
+                // the client holds its body back until told to send it: answer, then close rather than wait for it
+                response.putHeader("Connection", "close");
+                response.endHandler(v -> request.connection().close());
+            }
             sendError(request, response, e);
             return;
+        }
+        if (hasBody(request.method()) && expectsContinue(request)) {
+            response.writeContinue();
         }
         MultiMap params = request.params();
         RequestBodyStream body = hasBody(request.method()) ? new RequestBodyStream(request) : null;
@@ -87,6 +95,10 @@ public class RegistryRoutes {
 
     private static boolean isWrite(HttpMethod method) {
         return !(method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD) || method.equals(HttpMethod.OPTIONS));
+    }
+
+    private static boolean expectsContinue(HttpServerRequest request) {
+        return "100-continue".equalsIgnoreCase(request.getHeader("Expect"));
     }
 
     private static boolean hasBody(HttpMethod method) {
