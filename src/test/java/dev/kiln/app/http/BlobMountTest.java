@@ -56,6 +56,19 @@ class BlobMountTest {
     }
 
     @Test
+    void blobThatExistsElsewhereIsNotMountedFromARepositoryWithoutIt() {
+        String third = repo("local", "mountthird");
+        String from = repo("local", "mountclaimed");
+        String to = repo("local", "mountprobe");
+        byte[] content = randomBytes(512);
+        String digest = pushBlob(third, content); // in the store, but not in 'from'
+        pushBlob(from, randomBytes(5));
+        request().post("/v2/" + to + "/blobs/uploads/?mount=" + digest + "&from=" + from)
+                .then().statusCode(202).header("Location", startsWith("/v2/" + to + "/blobs/uploads/"));
+        request().head("/v2/" + to + "/blobs/" + digest).then().statusCode(404);
+    }
+
+    @Test
     void mountFromAnUnknownRepositoryStartsAnUpload() {
         String to = repo("local", "mountnowhere");
         String digest = sha256(randomBytes(10));

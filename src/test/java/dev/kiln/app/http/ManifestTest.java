@@ -174,6 +174,25 @@ class ManifestTest {
     }
 
     @Test
+    void withoutContentTypeTheMediaTypeFieldDecides() {
+        String repo = repo("local", "noctype");
+        byte[] body = imageManifest(repo, DOCKER_MANIFEST);
+        HttpResponse<byte[]> put = Registry.send(HttpRequest.newBuilder(Registry.uri("/v2/" + repo + "/manifests/t"))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(body)).build());
+        assertFalse(put.request().headers().firstValue("Content-Type").isPresent());
+        assertEquals(201, put.statusCode(), () -> new String(put.body()));
+        assertServed(repo, "t", DOCKER_MANIFEST, body);
+
+        byte[] config = utf8("{}");
+        pushBlob(repo, config);
+        byte[] untyped = utf8("{\"schemaVersion\":2,\"config\":" + Registry.descriptor(OCI_CONFIG, config) + ",\"layers\":[]}");
+        HttpResponse<byte[]> refused = Registry.send(HttpRequest.newBuilder(Registry.uri("/v2/" + repo + "/manifests/u"))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(untyped)).build());
+        assertEquals(400, refused.statusCode());
+        assertEquals("MANIFEST_INVALID", Registry.error(refused.body()).get("code").asText());
+    }
+
+    @Test
     void contentTypeParametersAreDropped() {
         String repo = repo("local", "ctparams");
         byte[] body = imageManifest(repo, OCI_MANIFEST);
