@@ -84,7 +84,11 @@ public class ServeCommand implements Callable<Integer> {
         }
         Quarkus.run(Server.class, (code, failure) -> {
             if (failure != null) {
-                System.err.println("kiln: " + failure.getMessage());
+                StringBuilder reason = new StringBuilder("kiln: ").append(failure.getMessage());
+                for (Throwable cause = failure.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
+                    reason.append("\n  caused by: ").append(cause);
+                }
+                System.err.println(reason);
             }
             System.exit(code);
         });

@@ -32,6 +32,14 @@ public interface KilnConfig {
 
     Gc gc();
 
+    Bench bench();
+
+    interface Bench {
+        /** Serves /bench/rest-blobs/ so the download benchmark can compare quarkus-rest with Vert.x routes. */
+        @WithDefault("false")
+        boolean restEndpoint();
+    }
+
     interface Uploads {
         /** Resumable sessions idle for longer than this are removed. */
         @WithDefault("24h")
