@@ -69,7 +69,11 @@ public class RegistryRoutes {
             if (route == null) {
                 throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "no such endpoint: " + request.method() + " " + request.path(), null, Map.of());
             }
-            access.check(isWrite(request.method()), request.getHeader("Authorization"));
+            if (route.kind() == V2Route.Kind.BASE) {
+                access.checkPing(request.getHeader("Authorization"));
+            } else {
+                access.check(isWrite(request.method()), request.getHeader("Authorization"));
+            }
         } catch (RegistryException e) {
             sendError(request, response, e);
             return;
