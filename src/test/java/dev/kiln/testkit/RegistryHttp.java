@@ -7,6 +7,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.function.Consumer;
 
 /**
  * Blob uploads and reads with {@link HttpClient} (rest-assured is far too slow for layer-sized
@@ -46,12 +47,19 @@ public final class RegistryHttp {
      * then {@code PUT ?digest=} without body. Returns the first answer that is not 202, else the PUT's.
      */
     public HttpResponse<String> chunked(String repo, byte[] data, int chunkSize) throws IOException, InterruptedException {
+        return chunked(repo, data, chunkSize, location -> { });
+    }
+
+    /** As {@link #chunked(String, byte[], int)}, telling {@code session} the upload's Location once it is open. */
+    public HttpResponse<String> chunked(String repo, byte[] data, int chunkSize, Consumer<String> session)
+            throws IOException, InterruptedException {
         HttpResponse<String> start = send(HttpRequest.newBuilder(url("v2/" + repo + "/blobs/uploads/"))
                 .POST(HttpRequest.BodyPublishers.noBody()));
         if (start.statusCode() != 202) {
             return start;
         }
         String location = start.headers().firstValue("Location").orElseThrow();
+        session.accept(location);
         for (int offset = 0; offset < data.length; offset += chunkSize) {
             int end = Math.min(data.length, offset + chunkSize);
             HttpResponse<String> patch = send(HttpRequest.newBuilder(url(location))
