@@ -23,6 +23,7 @@ import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -79,6 +80,10 @@ public class RegistryRoutes {
             return;
         }
         MultiMap params = request.params();
+        if (hasBody(request.method()) && request.version() != HttpVersion.HTTP_1_0
+                && "100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
+            response.writeContinue(); // only now that the request may proceed: a refused client never sends its body
+        }
         RequestBodyStream body = hasBody(request.method()) ? new RequestBodyStream(request) : null;
         ctx.vertx().<Reply>executeBlocking(() -> dispatch(route, request, params, body), false).onComplete(result -> {
             if (result.succeeded()) {
