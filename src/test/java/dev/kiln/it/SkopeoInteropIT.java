@@ -13,11 +13,13 @@ import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.TestImages;
 import dev.kiln.testkit.TestImages.Image;
 import dev.kiln.testkit.TestImages.Layout;
+import dev.kiln.testkit.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -134,6 +136,14 @@ class SkopeoInteropIT {
         assertEquals(image.layerDigests(), layerDigests(dirManifest));
         assertBlobsVerify(List.of(dir.resolve(image.layers().get(0).hex()), dir.resolve(image.config().hex())),
                 List.of(image.layerDigests().get(0), image.config().digest()));
+
+        // The layer that came back is a real root filesystem, as GNU tar reads it.
+        ExecResult listing = Tools.run(List.of("tar", "-tvzf", dir.resolve(image.layers().get(0).hex()).toString()), Map.of(), 60);
+        assertTrue(listing.ok(), listing.output());
+        List<String> names = listing.stdout().lines().map(line -> line.substring(line.indexOf(" bin/") >= 0
+                ? line.indexOf(" bin/") + 1 : line.indexOf(" etc/") + 1)).toList();
+        assertEquals(List.of("bin/", "bin/busybox", "bin/ls -> busybox", "bin/sh -> busybox", "etc/", "etc/os-release"), names);
+        assertTrue(listing.stdout().contains("-rwxr-xr-x root/root"), listing.stdout());
     }
 
     @Test
