@@ -73,6 +73,13 @@ class FsckCorruptionIT {
         assertEquals(0, second.exitCode(), second.output());
         assertTrue(second.stdout().contains("checked 1 blobs"), second.output());
 
+        // gc keeps the young bystander and drops the repository's link to the quarantined blob.
+        ExecResult gc = KilnProcess.gc(store);
+        assertEquals(0, gc.exitCode(), gc.output());
+        assertTrue(gc.stdout().contains("removed 0 blobs"), gc.output());
+        assertTrue(gc.stdout().contains("kept 1;"), gc.output());
+        assertTrue(gc.stdout().contains("removed 1 dangling links"), gc.output());
+
         KilnProcess restarted = kiln.restart();
         try {
             RegistryHttp http = new RegistryHttp(restarted.baseUrl());
