@@ -28,6 +28,7 @@ import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -83,12 +84,20 @@ public class RegistryRoutes {
             if (route == null) {
                 throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "no such endpoint: " + request.method() + " " + request.path(), null, Map.of());
             }
-            access.check(isWrite(request.method()), request.getHeader("Authorization"));
+            if (route.kind() == V2Route.Kind.BASE) {
+                access.checkPing(request.getHeader("Authorization"));
+            } else {
+                access.check(isWrite(request.method()), request.getHeader("Authorization"));
+            }
         } catch (RegistryException e) {
             sendError(request, response, e);
             return;
         }
         MultiMap params = request.params();
+        if (hasBody(request.method()) && request.version() != HttpVersion.HTTP_1_0
+                && "100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
+            response.writeContinue(); // only now that the request may proceed: a refused client never sends its body
+        }
         RequestBodyStream body = hasBody(request.method()) ? new RequestBodyStream(request) : null;
         ctx.vertx().<Reply>executeBlocking(() -> dispatch(route, request, params, body), false).onComplete(result -> {
             if (result.succeeded()) {
