@@ -14,6 +14,12 @@ public interface BlobWriter extends AutoCloseable {
     long size();
 
     /**
+     * A channel over the bytes written so far, for positional reads while writing goes on; it stays
+     * readable after commit. This is how a mirror serves a blob to clients while it is still arriving.
+     */
+    java.nio.channels.FileChannel openReadChannel() throws IOException;
+
+    /**
      * Verifies the content against {@code expected} (or takes its computed digest when null) and makes
      * it visible. A mismatch throws {@link DigestMismatchException} and keeps nothing.
      */

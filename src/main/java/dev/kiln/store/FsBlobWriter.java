@@ -56,6 +56,11 @@ final class FsBlobWriter implements BlobWriter {
     }
 
     @Override
+    public FileChannel openReadChannel() throws IOException {
+        return FileChannel.open(temp, StandardOpenOption.READ);
+    }
+
+    @Override
     public Digest commit(Digest expected) throws IOException {
         if (finished) {
             throw new IllegalStateException("writer already finished");

@@ -36,6 +36,8 @@ final class FsFiles {
                     channel.write(buffer);
                 }
                 channel.force(true);
+            } catch (IOException e) {
+                throw new StoreWriteException("could not write " + target.getFileName() + ": " + e.getMessage(), e);
             }
             moveAtomically(temp, target);
         } finally {

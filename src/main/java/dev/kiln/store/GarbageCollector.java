@@ -1,12 +1,8 @@
 package dev.kiln.store;
 
-import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
-import dev.kiln.oci.InvalidManifestException;
-import dev.kiln.oci.Manifest;
 import dev.kiln.oci.RepositoryName;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -79,25 +75,6 @@ public final class GarbageCollector {
     }
 
     private Set<Digest> mark() throws IOException {
-        Set<Digest> marked = new HashSet<>();
-        for (RepositoryName repository : store.metadata().repositories()) {
-            for (Digest digest : store.metadata().manifests(repository)) {
-                marked.add(digest);
-                Manifest manifest = read(digest, store.metadata().manifestMediaType(repository, digest).orElse(null));
-                if (manifest == null) {
-                    continue;
-                }
-                manifest.blobReferences().map(Descriptor::digest).map(Digest::parse).forEach(marked::add);
-            }
-        }
-        return marked;
-    }
-
-    private Manifest read(Digest digest, String mediaType) throws IOException {
-        try (InputStream in = store.blobs().open(digest, 0)) {
-            return Manifest.parse(in.readNBytes(ManifestLimits.MAX_MANIFEST_BYTES + 1), mediaType);
-        } catch (BlobNotFoundException | InvalidManifestException e) {
-            return null;
-        }
+        return References.heldBy(store, repository -> true, false);
     }
 }

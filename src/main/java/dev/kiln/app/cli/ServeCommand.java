@@ -28,8 +28,44 @@ public class ServeCommand implements Callable<Integer> {
             description = "Allow pulls without credentials when --htpasswd is set (kiln.anonymous-pull, KILN_ANONYMOUS_PULL; default true)")
     Boolean anonymousPull;
 
+    @Option(names = "--upstream", paramLabel = "NAME=URL",
+            description = "Mirror an upstream registry, repeatable, e.g. quay.io=https://quay.io (kiln.mirror.upstreams.\"NAME\".url); "
+                    + "docker.io=https://registry-1.docker.io is built in and may be pointed elsewhere")
+    List<String> upstreams;
+
+    @Option(names = "--default-upstream", paramLabel = "NAME",
+            description = "Upstream for names without a known prefix (kiln.mirror.default-upstream; default docker.io)")
+    String defaultUpstream;
+
+    @Option(names = "--cache-max-bytes", paramLabel = "SIZE",
+            description = "Store budget, e.g. 50G; least recently pulled mirrored content is evicted beyond it (kiln.mirror.cache-max-bytes)")
+    String cacheMaxBytes;
+
+    @Option(names = "--tag-ttl", paramLabel = "DURATION",
+            description = "How long a mirrored tag is served before it is revalidated upstream (kiln.mirror.tag-ttl; default 5m)")
+    String tagTtl;
+
     @Override
     public Integer call() {
+        if (upstreams != null) {
+            for (String upstream : upstreams) {
+                int eq = upstream.indexOf('=');
+                if (eq <= 0 || eq == upstream.length() - 1) {
+                    throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                            "--upstream wants NAME=URL, e.g. quay.io=https://quay.io; got " + upstream);
+                }
+                System.setProperty("kiln.mirror.upstreams.\"" + upstream.substring(0, eq) + "\".url", upstream.substring(eq + 1));
+            }
+        }
+        if (defaultUpstream != null) {
+            System.setProperty("kiln.mirror.default-upstream", defaultUpstream);
+        }
+        if (cacheMaxBytes != null) {
+            System.setProperty("kiln.mirror.cache-max-bytes", cacheMaxBytes);
+        }
+        if (tagTtl != null) {
+            System.setProperty("kiln.mirror.tag-ttl", tagTtl);
+        }
         // Options given on the command line win over configuration and environment, as system properties do.
         if (port != null) {
             System.setProperty("kiln.port", port.toString());
@@ -48,7 +84,11 @@ public class ServeCommand implements Callable<Integer> {
         }
         Quarkus.run(Server.class, (code, failure) -> {
             if (failure != null) {
-                System.err.println("kiln: " + failure.getMessage());
+                StringBuilder reason = new StringBuilder("kiln: ").append(failure.getMessage());
+                for (Throwable cause = failure.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
+                    reason.append("\n  caused by: ").append(cause);
+                }
+                System.err.println(reason);
             }
             System.exit(code);
         });

@@ -5,6 +5,7 @@ import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** Kiln's settings: each is a {@code kiln.*} key, a {@code KILN_*} variable and a {@code serve} option. */
@@ -27,12 +28,61 @@ public interface KilnConfig {
 
     Uploads uploads();
 
+    Mirror mirror();
+
     Gc gc();
+
+    Bench bench();
+
+    interface Bench {
+        /** Serves /bench/rest-blobs/ so the download benchmark can compare quarkus-rest with Vert.x routes. */
+        @WithDefault("false")
+        boolean restEndpoint();
+    }
 
     interface Uploads {
         /** Resumable sessions idle for longer than this are removed. */
         @WithDefault("24h")
         Duration ttl();
+    }
+
+    interface Mirror {
+        /** The upstream for names that match no prefix: Docker Hub unless pointed elsewhere. */
+        @WithDefault("docker.io")
+        String defaultUpstream();
+
+        /** Upstreams by name, e.g. {@code kiln.mirror.upstreams."quay.io".url=https://quay.io}. */
+        Map<String, Upstream> upstreams();
+
+        /** How long a tag's digest is trusted before it is revalidated upstream with HEAD. */
+        @WithDefault("5m")
+        Duration tagTtl();
+
+        /** Store budget in bytes (suffixes K, M, G, T); 0 means unlimited. */
+        @WithDefault("0")
+        String cacheMaxBytes();
+    }
+
+    interface Upstream {
+        String url();
+
+        Optional<String> username();
+
+        Optional<String> password();
+
+        /** A docker config.json whose {@code auths} entry for this upstream's host supplies credentials. */
+        Optional<String> dockerConfig();
+
+        Optional<String> caFile();
+
+        @WithDefault("false")
+        boolean skipTlsVerify();
+
+        @WithDefault("10s")
+        Duration connectTimeout();
+
+        @WithDefault("60s")
+        Duration readTimeout();
     }
 
     interface Gc {

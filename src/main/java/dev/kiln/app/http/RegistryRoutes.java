@@ -7,6 +7,10 @@ import dev.kiln.oci.Digest;
 import dev.kiln.oci.InvalidNameException;
 import dev.kiln.oci.MediaTypes;
 import dev.kiln.oci.RepositoryName;
+import dev.kiln.registry.mirror.MirrorRoute;
+import dev.kiln.registry.mirror.MirrorService;
+import dev.kiln.registry.mirror.StreamingBlob;
+import dev.kiln.registry.mirror.UpstreamRouter;
 import dev.kiln.registry.server.BlobLocation;
 import dev.kiln.registry.server.ManifestPut;
 import dev.kiln.registry.server.Page;
@@ -18,11 +22,13 @@ import dev.kiln.registry.spec.ErrorCode;
 import dev.kiln.registry.spec.Headers;
 import dev.kiln.registry.spec.RegistryException;
 import dev.kiln.store.ManifestLimits;
+import dev.kiln.store.ReadLeases;
 import dev.kiln.store.StoreWriteException;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -54,6 +60,15 @@ public class RegistryRoutes {
     @Inject
     AccessControl access;
 
+    @Inject
+    UpstreamRouter upstreams;
+
+    @Inject
+    MirrorService mirror;
+
+    @Inject
+    ReadLeases leases;
+
     void install(@Observes Router router) {
         router.route().pathRegex("/v2(/.*)?").order(-100).handler(this::handle);
     }
@@ -69,7 +84,11 @@ public class RegistryRoutes {
             if (route == null) {
                 throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "no such endpoint: " + request.method() + " " + request.path(), null, Map.of());
             }
-            access.check(isWrite(request.method()), request.getHeader("Authorization"));
+            if (route.kind() == V2Route.Kind.BASE) {
+                access.checkPing(request.getHeader("Authorization"));
+            } else {
+                access.check(isWrite(request.method()), request.getHeader("Authorization"));
+            }
         } catch (RegistryException e) {
             if (expectsContinue(request)) {
                 // the client holds its body back until told to send it: answer, then close rather than wait for it
@@ -79,10 +98,10 @@ public class RegistryRoutes {
             sendError(request, response, e);
             return;
         }
-        if (hasBody(request.method()) && expectsContinue(request)) {
-            response.writeContinue();
-        }
         MultiMap params = request.params();
+        if (hasBody(request.method()) && request.version() != HttpVersion.HTTP_1_0 && expectsContinue(request)) {
+            response.writeContinue(); // only now that the request may proceed: a refused client never sends its body
+        }
         RequestBodyStream body = hasBody(request.method()) ? new RequestBodyStream(request) : null;
         ctx.vertx().<Reply>executeBlocking(() -> dispatch(route, request, params, body), false).onComplete(result -> {
             if (result.succeeded()) {
@@ -109,6 +128,13 @@ public class RegistryRoutes {
         HttpMethod method = request.method();
         RepositoryName name = route.name();
         String argument = route.argument();
+        Optional<MirrorRoute> mirrored = name == null ? Optional.empty() : upstreams.route(name, params.get("ns"));
+        if (mirrored.isPresent() && (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD))) {
+            return mirrored(route, mirrored.get(), method, request, params);
+        }
+        if (mirrored.isPresent()) {
+            registry.namespaces().requireWritable(name, method.equals(HttpMethod.DELETE) ? "delete from" : "push to");
+        }
         switch (route.kind()) {
             case BASE:
                 if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
@@ -150,6 +176,39 @@ public class RegistryRoutes {
                 break;
         }
         throw new RegistryException(ErrorCode.UNSUPPORTED, 405, method + " is not supported on " + request.path(), null, Map.of());
+    }
+
+    private Reply mirrored(V2Route route, MirrorRoute upstream, HttpMethod method, HttpServerRequest request, MultiMap params)
+            throws IOException {
+        switch (route.kind()) {
+            case MANIFEST: {
+                MirrorService.ManifestAnswer answer = mirror.manifest(upstream, route.argument(), accepted(request));
+                Reply reply = Reply.file(200, answer.location().file(), 0, answer.location().size(), answer.location().mediaType())
+                        .header(Headers.CONTENT_DIGEST, answer.location().digest());
+                if (answer.stale()) {
+                    reply.header("Warning", "110 kiln \"Response is Stale\"").header("X-Kiln-Cache", "stale");
+                }
+                return reply;
+            }
+            case BLOB: {
+                Digest digest = RegistryService.parseDigest(route.argument());
+                if (method.equals(HttpMethod.HEAD)) {
+                    return Reply.status(200).header("Content-Length", mirror.blobSize(upstream, digest))
+                            .header("Content-Type", "application/octet-stream")
+                            .header(Headers.CONTENT_DIGEST, digest).withoutBody();
+                }
+                Object blob = mirror.blob(upstream, digest);
+                if (blob instanceof StreamingBlob streaming) {
+                    return Reply.stream(200, streaming.body(), streaming.size(), "application/octet-stream")
+                            .header(Headers.CONTENT_DIGEST, digest);
+                }
+                return fileBlob((BlobLocation) blob, request);
+            }
+            case TAGS:
+                return Reply.json(200, mirror.tags(upstream, request.query()), "application/json");
+            default:
+                throw new RegistryException(ErrorCode.UNSUPPORTED, 404, route.kind() + " is not available for mirrored repositories", null, Map.of());
+        }
     }
 
     private Reply manifest(HttpMethod method, RepositoryName name, String reference, HttpServerRequest request, InputStream body) throws IOException {
@@ -196,13 +255,17 @@ public class RegistryRoutes {
         if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
             throw new RegistryException(ErrorCode.UNSUPPORTED, 405, method + " is not supported on blobs", null, Map.of());
         }
-        BlobLocation blob = registry.blob(name, digest);
-        ByteRange range = method.equals(HttpMethod.GET) ? ByteRange.forRead(request.getHeader("Range"), blob.size()) : null;
+        return fileBlob(registry.blob(name, digest), request);
+    }
+
+    private static Reply fileBlob(BlobLocation blob, HttpServerRequest request) {
+        ByteRange range = request.method().equals(HttpMethod.GET) ? ByteRange.forRead(request.getHeader("Range"), blob.size()) : null;
         Reply reply = range == null
                 ? Reply.file(200, blob.file(), 0, blob.size(), blob.mediaType())
                 : Reply.file(206, blob.file(), range.start(), range.length(), blob.mediaType())
                         .header("Content-Range", "bytes " + range.start() + "-" + range.end() + "/" + blob.size());
-        return reply.header(Headers.CONTENT_DIGEST, digest).header("Accept-Ranges", "bytes");
+        reply.digest = blob.digest();
+        return reply.header(Headers.CONTENT_DIGEST, blob.digest()).header("Accept-Ranges", "bytes");
     }
 
     private Reply startUpload(RepositoryName name, MultiMap params, HttpServerRequest request, InputStream body) throws IOException {
@@ -326,17 +389,36 @@ public class RegistryRoutes {
         return reply;
     }
 
-    private static void send(HttpServerRequest request, HttpServerResponse response, Reply reply) {
+    private void send(HttpServerRequest request, HttpServerResponse response, Reply reply) {
         response.setStatusCode(reply.status);
         reply.headers.forEach(response::putHeader);
         drainUnreadBody(request);
-        if (reply.file != null) {
+        if (reply.stream != null) {
+            if (reply.length >= 0) {
+                response.putHeader("Content-Length", Long.toString(reply.length));
+            } else {
+                response.setChunked(true);
+            }
+            if (request.method().equals(HttpMethod.HEAD)) {
+                closeQuietly(reply.stream);
+                response.end();
+            } else {
+                ResponsePump.start(request, response, reply.stream);
+            }
+        } else if (reply.file != null) {
+            if (reply.digest != null) {
+                Runnable release = leases.acquire(reply.digest);
+                response.endHandler(v -> release.run());
+                response.closeHandler(v -> release.run());
+            }
             response.putHeader("Content-Length", Long.toString(reply.length));
             if (request.method().equals(HttpMethod.HEAD) || reply.length == 0) {
                 response.end();
             } else {
                 response.sendFile(reply.file.toString(), reply.offset, reply.length);
             }
+        } else if (reply.noBody) {
+            response.end();
         } else if (reply.body != null && !request.method().equals(HttpMethod.HEAD)) {
             response.end(io.vertx.core.buffer.Buffer.buffer(reply.body));
         } else {
@@ -349,7 +431,15 @@ public class RegistryRoutes {
         }
     }
 
-    private static void sendError(HttpServerRequest request, HttpServerResponse response, RegistryException e) {
+    private static void closeQuietly(InputStream in) {
+        try {
+            in.close();
+        } catch (IOException ignored) {
+            // nothing was read from it
+        }
+    }
+
+    private void sendError(HttpServerRequest request, HttpServerResponse response, RegistryException e) {
         if (e.status() >= 500) {
             LOG.errorf(e, "%s %s failed", request.method(), request.path());
         } else {

@@ -10,6 +10,9 @@ final class Reply {
     final Map<String, String> headers = new LinkedHashMap<>();
     byte[] body;
     Path file;
+    dev.kiln.oci.Digest digest;
+    java.io.InputStream stream;
+    boolean noBody;
     long offset;
     long length;
 
@@ -20,6 +23,9 @@ final class Reply {
         copy.file = file;
         copy.offset = offset;
         copy.length = length;
+        copy.digest = digest;
+        copy.stream = stream;
+        copy.noBody = noBody;
         return copy;
     }
 
@@ -45,6 +51,20 @@ final class Reply {
         reply.length = length;
         reply.headers.put("Content-Type", contentType);
         return reply;
+    }
+
+    static Reply stream(int status, java.io.InputStream stream, long length, String contentType) {
+        Reply reply = new Reply(status);
+        reply.stream = stream;
+        reply.length = length;
+        reply.headers.put("Content-Type", contentType);
+        return reply;
+    }
+
+    /** Headers only: the Content-Length set describes a body this answer does not carry (HEAD). */
+    Reply withoutBody() {
+        noBody = true;
+        return this;
     }
 
     Reply header(String name, Object value) {

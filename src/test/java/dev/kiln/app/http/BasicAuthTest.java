@@ -40,8 +40,27 @@ class BasicAuthTest {
     }
 
     @Test
+    void anonymousPingIsChallengedSoClientsLearnToAuthenticate() {
+        // docker and containers/image read the challenge only on GET /v2/: answering 200 there would
+        // keep them from ever sending the credentials they have
+        assertUnauthorized(request().get("/v2/"));
+        assertUnauthorized(request().header("Authorization", HtpasswdProfile.basic("", "")).get("/v2/"));
+        request().header("Authorization", HtpasswdProfile.valid()).get("/v2/").then().statusCode(200);
+    }
+
+    @Test
+    void emptyBasicCredentialsCountAsAnonymous() {
+        // containers/image sends "Basic Og==" (":") after a Basic challenge when it has no credentials
+        String repo = repo("local", "authempty");
+        byte[] content = randomBytes(20);
+        String digest = pushAsAlice(repo, content);
+        String empty = HtpasswdProfile.basic("", "");
+        request().header("Authorization", empty).get("/v2/" + repo + "/blobs/" + digest).then().statusCode(200);
+        assertUnauthorized(request().header("Authorization", empty).post("/v2/" + repo + "/blobs/uploads/"));
+    }
+
+    @Test
     void anonymousReadsWork() {
-        request().get("/v2/").then().statusCode(200);
         String repo = repo("local", "authread");
         byte[] content = randomBytes(100);
         String digest = pushAsAlice(repo, content);

@@ -1,0 +1,9 @@
+package dev.kiln.build.dockerfile;
+
+/** A Dockerfile that cannot be built as requested, e.g. an unknown {@code --target}. */
+public class DockerfileException extends RuntimeException {
+
+    public DockerfileException(String message) {
+        super(message);
+    }
+}

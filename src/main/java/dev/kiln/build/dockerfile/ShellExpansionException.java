@@ -1,0 +1,9 @@
+package dev.kiln.build.dockerfile;
+
+/** Raised when a word cannot be expanded, e.g. unbalanced quotes or {@code ${VAR:?message}}. */
+public final class ShellExpansionException extends RuntimeException {
+
+    ShellExpansionException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,5 @@
+package dev.kiln.build.dockerfile;
+
+/** An instruction together with the node it came from, for line numbers and messages. */
+public record Step(Node node, Instruction instruction) {
+}

@@ -1,0 +1,278 @@
+package dev.kiln.registry.client;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.HostnameVerifier;
+import javax.net.ssl.HttpsURLConnection;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+
+/**
+ * A client of one registry's distribution API that negotiates auth the way registries expect: try,
+ * read the {@code WWW-Authenticate} challenge, answer with Basic credentials or a Bearer token for the
+ * repository scope, retry. Tokens are cached per scope until shortly before they expire. Redirects to
+ * another host (object storage) are followed without the {@code Authorization} header.
+ */
+public final class RegistryClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_REDIRECTS = 5;
+
+    private final RegistryEndpoint endpoint;
+    private final SSLSocketFactory sslSocketFactory;
+    private final HostnameVerifier hostnameVerifier;
+    private final ConcurrentHashMap<String, Token> tokens = new ConcurrentHashMap<>();
+    private volatile AuthChallenge challenge;
+
+    private record Token(String value, Instant expires) {
+    }
+
+    public RegistryClient(RegistryEndpoint endpoint) {
+        this.endpoint = endpoint;
+        try {
+            if (endpoint.skipTlsVerify()) {
+                SSLContext context = SSLContext.getInstance("TLS");
+                context.init(null, new TrustManager[] {new TrustEverything()}, null);
+                this.sslSocketFactory = context.getSocketFactory();
+                this.hostnameVerifier = (host, session) -> true;
+            } else if (endpoint.caFile().isPresent()) {
+                this.sslSocketFactory = trusting(endpoint.caFile().get()).getSocketFactory();
+                this.hostnameVerifier = null;
+            } else {
+                this.sslSocketFactory = null;
+                this.hostnameVerifier = null;
+            }
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalArgumentException("cannot set up TLS for " + endpoint.name() + ": " + e.getMessage(), e);
+        }
+    }
+
+    public RegistryEndpoint endpoint() {
+        return endpoint;
+    }
+
+    /** Sends a request for {@code path} (starting with {@code /v2/}) with the repository's {@code action} scope. */
+    public UpstreamResponse send(String method, String repository, String path, Map<String, String> headers, String action)
+            throws IOException {
+        String scope = "repository:" + repository + ":" + action;
+        URI uri = URI.create(endpoint.url() + path);
+        for (int attempt = 0; ; attempt++) {
+            UpstreamResponse response = follow(method, uri, headers, authorization(scope));
+            if (response.status() != 401 || attempt > 0) {
+                return response;
+            }
+            AuthChallenge offered = AuthChallenge.parse(response.header("WWW-Authenticate"));
+            response.close();
+            if (offered == null) {
+                return follow(method, uri, headers, null);
+            }
+            challenge = offered;
+            if (offered.scheme().equals("bearer")) {
+                tokens.remove(scope);
+                fetchToken(offered, scope);
+            } else if (!offered.scheme().equals("basic") || endpoint.credentials().isEmpty()) {
+                throw new UpstreamException(401, "UNAUTHORIZED", endpoint.name() + " requires "
+                        + offered.scheme() + " authentication and no credentials are configured for it");
+            }
+        }
+    }
+
+    public UpstreamResponse get(String repository, String path, Map<String, String> headers) throws IOException {
+        return send("GET", repository, path, headers, "pull");
+    }
+
+    public UpstreamResponse head(String repository, String path, Map<String, String> headers) throws IOException {
+        return send("HEAD", repository, path, headers, "pull");
+    }
+
+    private String authorization(String scope) {
+        AuthChallenge current = challenge;
+        if (current == null) {
+            return endpoint.credentials().map(Credentials::basicHeader).orElse(null);
+        }
+        if (current.scheme().equals("bearer")) {
+            Token token = tokens.get(scope);
+            return token != null && token.expires().isAfter(Instant.now()) ? "Bearer " + token.value() : null;
+        }
+        return endpoint.credentials().map(Credentials::basicHeader).orElse(null);
+    }
+
+    private void fetchToken(AuthChallenge offered, String scope) throws IOException {
+        String realm = offered.parameter("realm");
+        if (realm == null) {
+            throw new UpstreamException(401, "UNAUTHORIZED", endpoint.name() + " sent a Bearer challenge without a realm");
+        }
+        StringBuilder url = new StringBuilder(realm).append(realm.contains("?") ? '&' : '?');
+        if (offered.parameter("service") != null) {
+            url.append("service=").append(URLEncoder.encode(offered.parameter("service"), StandardCharsets.UTF_8)).append('&');
+        }
+        url.append("scope=").append(URLEncoder.encode(scope, StandardCharsets.UTF_8));
+        Map<String, String> headers = Map.of("Accept", "application/json");
+        String basic = endpoint.credentials().map(Credentials::basicHeader).orElse(null);
+        try (UpstreamResponse response = follow("GET", URI.create(url.toString()), headers, basic)) {
+            if (response.status() != 200) {
+                throw new UpstreamException(response.status() == 429 ? 429 : 401, response.status() == 429 ? "TOOMANYREQUESTS" : "UNAUTHORIZED",
+                        "token service " + realm + " answered " + response.status() + (basic == null ? " (no credentials configured)" : ""));
+            }
+            JsonNode json = JSON.readTree(response.body().readNBytes(1 << 20));
+            String token = json.hasNonNull("token") ? json.get("token").asText() : json.path("access_token").asText(null);
+            if (token == null || token.isEmpty()) {
+                throw new UpstreamException(401, "UNAUTHORIZED", "token service " + realm + " returned no token");
+            }
+            long expiresIn = json.path("expires_in").asLong(60);
+            // Renew a little early so a token never expires between being chosen and being checked.
+            tokens.put(scope, new Token(token, Instant.now().plusSeconds(Math.max(1, expiresIn - 10))));
+        }
+    }
+
+    private UpstreamResponse follow(String method, URI uri, Map<String, String> headers, String authorization) throws IOException {
+        URI current = uri;
+        for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
+            boolean sameOrigin = Objects.equals(current.getHost(), uri.getHost()) && current.getPort() == uri.getPort();
+            HttpURLConnection connection = open(method, current, headers, sameOrigin ? authorization : null);
+            int status;
+            try {
+                status = connection.getResponseCode();
+            } catch (IOException e) {
+                connection.disconnect();
+                throw new UpstreamException(endpoint.name() + " is unreachable (" + current.getHost() + "): " + e, e);
+            }
+            if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
+                String location = connection.getHeaderField("Location");
+                drain(connection);
+                if (location == null) {
+                    throw new UpstreamException(502, "UNKNOWN", endpoint.name() + " redirected without a Location");
+                }
+                current = current.resolve(location);
+                continue;
+            }
+            return new UpstreamResponse(connection, status);
+        }
+        throw new UpstreamException(502, "UNKNOWN", endpoint.name() + " redirected more than " + MAX_REDIRECTS + " times");
+    }
+
+    private HttpURLConnection open(String method, URI uri, Map<String, String> headers, String authorization) throws IOException {
+        HttpURLConnection connection = (HttpURLConnection) uri.toURL().openConnection();
+        if (connection instanceof HttpsURLConnection https) {
+            if (sslSocketFactory != null) {
+                https.setSSLSocketFactory(sslSocketFactory);
+            }
+            if (hostnameVerifier != null) {
+                https.setHostnameVerifier(hostnameVerifier);
+            }
+        }
+        connection.setInstanceFollowRedirects(false);
+        connection.setConnectTimeout((int) endpoint.connectTimeout().toMillis());
+        connection.setReadTimeout((int) endpoint.readTimeout().toMillis());
+        connection.setRequestMethod(method);
+        connection.setUseCaches(false);
+        headers.forEach(connection::setRequestProperty);
+        if (authorization != null) {
+            connection.setRequestProperty("Authorization", authorization);
+        }
+        return connection;
+    }
+
+    private static void drain(HttpURLConnection connection) {
+        try (InputStream in = connection.getResponseCode() >= 400 ? connection.getErrorStream() : connection.getInputStream()) {
+            if (in != null) {
+                in.transferTo(java.io.OutputStream.nullOutputStream());
+            }
+        } catch (IOException e) {
+            connection.disconnect();
+        }
+    }
+
+    /** Turns an error answer into an exception carrying the upstream's own OCI error code and message. */
+    public UpstreamException failure(UpstreamResponse response, String what) {
+        String code = switch (response.status()) {
+            case 401 -> "UNAUTHORIZED";
+            case 403 -> "DENIED";
+            case 404 -> "NOT_FOUND";
+            case 429 -> "TOOMANYREQUESTS";
+            default -> response.status() >= 500 ? "UNAVAILABLE" : "UNKNOWN";
+        };
+        String message = endpoint.name() + " answered " + response.status() + " for " + what;
+        try {
+            byte[] body = response.body().readNBytes(64 * 1024);
+            JsonNode first = JSON.readTree(body).path("errors").path(0);
+            if (first.hasNonNull("code")) {
+                code = first.get("code").asText();
+            }
+            if (first.hasNonNull("message")) {
+                message += ": " + first.get("message").asText();
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // not OCI error JSON; the status says enough
+        } finally {
+            response.close();
+        }
+        String retryAfter = response.header("Retry-After");
+        if (retryAfter != null) {
+            message += " (retry after " + retryAfter + ")";
+        }
+        return new UpstreamException(response.status(), code, message);
+    }
+
+    public static Map<String, String> headers(String... pairs) {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (int i = 0; i + 1 < pairs.length; i += 2) {
+            if (pairs[i + 1] != null) {
+                map.put(pairs[i], pairs[i + 1]);
+            }
+        }
+        return map;
+    }
+
+    private static SSLContext trusting(Path caFile) throws GeneralSecurityException, IOException {
+        KeyStore keyStore = KeyStore.getInstance(KeyStore.getDefaultType());
+        keyStore.load(null, null);
+        try (InputStream in = Files.newInputStream(caFile)) {
+            int i = 0;
+            for (Certificate certificate : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                keyStore.setCertificateEntry("ca-" + i++, certificate);
+            }
+        }
+        TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        factory.init(keyStore);
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, factory.getTrustManagers(), null);
+        return context;
+    }
+
+    /** For {@code skip-tls-verify}: the user chose to trust whatever answers at that address. */
+    private static final class TrustEverything implements X509TrustManager {
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) {
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) {
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package dev.kiln.registry.mirror;
+
+import dev.kiln.oci.Digest;
+import dev.kiln.store.BlobWriter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+
+/**
+ * One upstream download that any number of clients read while it is still arriving. Readers follow
+ * the bytes as they are written but never get the last byte before the whole blob has been verified
+ * against its digest: a corrupt or truncated download ends every reader with an error, never with a
+ * complete-looking body.
+ */
+final class InflightBlob {
+    private final Digest digest;
+    private final BlobWriter writer;
+    private final FileChannel channel;
+    private int references = 1;
+    private long written;
+    private long expectedSize = -1;
+    private boolean started;
+    private boolean verified;
+    private IOException failure;
+
+    InflightBlob(Digest digest, BlobWriter writer) throws IOException {
+        this.digest = digest;
+        this.writer = writer;
+        this.channel = writer.openReadChannel();
+    }
+
+    Digest digest() {
+        return digest;
+    }
+
+    BlobWriter writer() {
+        return writer;
+    }
+
+    synchronized void started(long size) {
+        expectedSize = size;
+        started = true;
+        notifyAll();
+    }
+
+    synchronized void wrote(long bytes) {
+        written += bytes;
+        notifyAll();
+    }
+
+    synchronized long written() {
+        return written;
+    }
+
+    synchronized void verified() {
+        verified = true;
+        notifyAll();
+        release();
+    }
+
+    synchronized void failed(IOException e) {
+        if (!verified && failure == null) {
+            failure = e;
+        }
+        notifyAll();
+        release();
+    }
+
+    /** Waits until the upstream has answered; returns the declared size, or -1 when it sent none. */
+    synchronized long awaitStart() throws IOException {
+        while (!started && failure == null) {
+            waitABit();
+        }
+        if (!started) {
+            throw failure;
+        }
+        return expectedSize;
+    }
+
+    synchronized InputStream newReader() {
+        references++;
+        return new Reader();
+    }
+
+    private synchronized void release() {
+        if (--references == 0) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // nothing more to read from it either way
+            }
+        }
+    }
+
+    private void waitABit() {
+        try {
+            wait(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        }
+    }
+
+    private final class Reader extends InputStream {
+        private long position;
+        private boolean closed;
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] target, int offset, int length) throws IOException {
+            if (length == 0) {
+                return 0;
+            }
+            long readable;
+            synchronized (InflightBlob.this) {
+                while (true) {
+                    if (failure != null) {
+                        throw new IOException("upstream download of " + digest + " failed: " + failure.getMessage(), failure);
+                    }
+                    readable = verified ? written : written - 1;
+                    if (position < readable) {
+                        break;
+                    }
+                    if (verified) {
+                        return -1;
+                    }
+                    waitABit();
+                }
+            }
+            int n = (int) Math.min(length, readable - position);
+            int read = channel.read(ByteBuffer.wrap(target, offset, n), position);
+            if (read < 0) {
+                throw new IOException("blob " + digest + " ended early in the store");
+            }
+            position += read;
+            return read;
+        }
+
+        @Override
+        public void close() {
+            synchronized (InflightBlob.this) {
+                if (!closed) {
+                    closed = true;
+                    release();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,392 @@
+package dev.kiln.registry.mirror;
+
+import dev.kiln.oci.Digest;
+import dev.kiln.oci.Digester;
+import dev.kiln.oci.MediaTypes;
+import dev.kiln.oci.RepositoryName;
+import dev.kiln.registry.client.RegistryClient;
+import dev.kiln.registry.client.UpstreamException;
+import dev.kiln.registry.client.UpstreamResponse;
+import dev.kiln.registry.mirror.MirrorStats.Counter;
+import dev.kiln.registry.server.BlobLocation;
+import dev.kiln.registry.spec.ErrorCode;
+import dev.kiln.registry.spec.RegistryException;
+import dev.kiln.store.BlobInfo;
+import dev.kiln.store.BlobWriter;
+import dev.kiln.store.DigestMismatchException;
+import dev.kiln.store.ManifestLimits;
+import dev.kiln.store.Store;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Pull-through caching of upstream registries. Blobs are fetched once per digest however many clients
+ * ask, verified before they are kept, and shared with every repository; manifests by digest are
+ * immutable and kept for good; a tag is revalidated with {@code HEAD} once its check interval has
+ * passed, and when the upstream fails the cached tag is served stale.
+ */
+public final class MirrorService {
+    private static final Logger LOG = Logger.getLogger(MirrorService.class.getName());
+    private static final String ALL_MANIFESTS = String.join(", ", MediaTypes.MANIFESTS);
+
+    private final Store store;
+    private final MirrorStats stats;
+    private final Executor fetchers;
+    private final Duration tagTtl;
+    private final Clock clock;
+    private final ConcurrentHashMap<Digest, InflightBlob> inflight = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Instant> tagChecked = new ConcurrentHashMap<>();
+    private volatile Runnable afterFetch = () -> { };
+
+    public MirrorService(Store store, MirrorStats stats, Executor fetchers, Duration tagTtl, Clock clock) {
+        this.store = store;
+        this.stats = stats;
+        this.fetchers = fetchers;
+        this.tagTtl = tagTtl;
+        this.clock = clock;
+    }
+
+    /** Runs after every blob fetched from upstream, e.g. to enforce the store budget. */
+    public void afterFetch(Runnable hook) {
+        this.afterFetch = hook;
+    }
+
+    public MirrorStats stats() {
+        return stats;
+    }
+
+    /** A manifest answer: where its bytes are, and whether it was served stale because the upstream failed. */
+    public record ManifestAnswer(BlobLocation location, boolean stale) {
+    }
+
+    // ---- manifests
+
+    public ManifestAnswer manifest(MirrorRoute route, String reference, List<String> accepted) throws IOException {
+        if (Digest.isDigest(reference)) {
+            Digest digest = parseDigest(reference);
+            Optional<BlobLocation> cached = cachedManifest(route.cacheName(), digest);
+            if (cached.isPresent()) {
+                stats.increment(route.upstreamName(), Counter.HITS);
+                return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), false);
+            }
+            stats.increment(route.upstreamName(), Counter.MISSES);
+            try {
+                return new ManifestAnswer(acceptable(fetchManifest(route, reference, ALL_MANIFESTS, digest, null), accepted, route, reference), false);
+            } catch (UpstreamException e) {
+                throw relay(route, e, "manifest " + reference);
+            }
+        }
+        RepositoryName cacheName = route.cacheName();
+        String key = cacheName + ":" + reference;
+        Optional<BlobLocation> cached = store.metadata().resolveTag(cacheName, reference)
+                .flatMap(digest -> cachedManifest(cacheName, digest));
+        Instant checked = tagChecked.get(key);
+        if (cached.isPresent() && checked != null && checked.plus(tagTtl).isAfter(clock.instant())) {
+            stats.increment(route.upstreamName(), Counter.HITS);
+            return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), false);
+        }
+        try {
+            BlobLocation current = null;
+            if (cached.isPresent()) {
+                Optional<Digest> upstreamDigest = headManifest(route, reference);
+                if (upstreamDigest.filter(cached.get().digest()::equals).isPresent()) {
+                    current = cached.get();
+                    stats.increment(route.upstreamName(), Counter.HITS);
+                }
+            }
+            if (current == null) {
+                stats.increment(route.upstreamName(), Counter.MISSES);
+                current = fetchManifest(route, reference, ALL_MANIFESTS, null, reference);
+            }
+            tagChecked.put(key, clock.instant());
+            if (!isAcceptable(current.mediaType(), accepted)) {
+                // The client wants another representation of the tag (e.g. no index): ask for that one.
+                current = fetchManifest(route, reference, String.join(", ", accepted), null, null);
+                if (!isAcceptable(current.mediaType(), accepted)) {
+                    throw notAcceptable(route, reference, current.mediaType());
+                }
+            }
+            return new ManifestAnswer(current, false);
+        } catch (UpstreamException e) {
+            if (e.transientFailure() && cached.isPresent()) {
+                stats.increment(route.upstreamName(), Counter.STALE_SERVED);
+                stats.error(route.upstreamName(), e.code());
+                LOG.warning(() -> "serving stale " + cacheName + ":" + reference + " because " + e.getMessage());
+                return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), true);
+            }
+            throw relay(route, e, "manifest " + reference);
+        }
+    }
+
+    private Optional<Digest> headManifest(MirrorRoute route, String reference) throws IOException {
+        stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
+        try (UpstreamResponse response = route.upstream().head(route.remoteName(), manifestPath(route, reference),
+                RegistryClient.headers("Accept", ALL_MANIFESTS))) {
+            if (response.status() != 200) {
+                throw route.upstream().failure(response, "HEAD manifest " + reference);
+            }
+            String digest = response.header("Docker-Content-Digest");
+            return digest == null ? Optional.empty() : Optional.of(parseDigest(digest));
+        }
+    }
+
+    private BlobLocation fetchManifest(MirrorRoute route, String reference, String accept, Digest expected, String tag) throws IOException {
+        stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
+        byte[] bytes;
+        String mediaType;
+        String declaredDigest;
+        try (UpstreamResponse response = route.upstream().get(route.remoteName(), manifestPath(route, reference),
+                RegistryClient.headers("Accept", accept))) {
+            if (response.status() != 200) {
+                throw route.upstream().failure(response, "manifest " + reference);
+            }
+            bytes = response.body().readNBytes(ManifestLimits.MAX_MANIFEST_BYTES + 1);
+            mediaType = MediaTypes.essence(response.contentType());
+            declaredDigest = response.header("Docker-Content-Digest");
+        }
+        if (bytes.length > ManifestLimits.MAX_MANIFEST_BYTES) {
+            throw new UpstreamException(502, "MANIFEST_INVALID", route.upstreamName() + " sent a manifest over 4 MiB for " + reference);
+        }
+        Digest check = expected != null ? expected : declaredDigest != null ? parseDigest(declaredDigest) : null;
+        Digest actual = Digester.forAlgorithm(check == null ? "sha256" : check.algorithm()).update(bytes).digest();
+        if (check != null && !check.equals(actual)) {
+            stats.error(route.upstreamName(), "DIGEST_MISMATCH");
+            throw new UpstreamException(502, "DIGEST_INVALID", route.upstreamName() + " sent a manifest for " + reference
+                    + " that hashes to " + actual + ", not " + check + "; it was not cached");
+        }
+        if (mediaType == null || !MediaTypes.isManifest(mediaType)) {
+            mediaType = sniffMediaType(bytes, mediaType);
+        }
+        try (BlobWriter writer = store.blobs().newWriter()) {
+            writer.write(bytes, 0, bytes.length);
+            writer.commit(actual);
+        }
+        store.metadata().linkManifest(route.cacheName(), actual, mediaType);
+        if (tag != null) {
+            store.metadata().tag(route.cacheName(), tag, actual);
+        }
+        return new BlobLocation(actual, bytes.length, mediaType, store.blobs().localFile(actual).orElseThrow());
+    }
+
+    private static String sniffMediaType(byte[] bytes, String fallback) {
+        try {
+            var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(bytes).path("mediaType");
+            if (node.isTextual() && MediaTypes.isManifest(node.asText())) {
+                return node.asText();
+            }
+        } catch (IOException ignored) {
+            // served as the upstream labelled it
+        }
+        return fallback == null ? MediaTypes.OCI_MANIFEST : fallback;
+    }
+
+    private Optional<BlobLocation> cachedManifest(RepositoryName cacheName, Digest digest) {
+        try {
+            Optional<String> mediaType = store.metadata().manifestMediaType(cacheName, digest);
+            Optional<BlobInfo> info = store.blobs().stat(digest);
+            Optional<Path> file = store.blobs().localFile(digest);
+            if (mediaType.isEmpty() || info.isEmpty() || file.isEmpty()) {
+                return Optional.empty();
+            }
+            return Optional.of(new BlobLocation(digest, info.get().size(), mediaType.get(), file.get()));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static BlobLocation acceptable(BlobLocation location, List<String> accepted, MirrorRoute route, String reference) {
+        if (!isAcceptable(location.mediaType(), accepted)) {
+            throw notAcceptable(route, reference, location.mediaType());
+        }
+        return location;
+    }
+
+    private static RegistryException notAcceptable(MirrorRoute route, String reference, String mediaType) {
+        return new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "manifest " + route.cacheName() + ":" + reference + " is a "
+                + mediaType + ", which the request's Accept header does not include", Map.of("mediaType", mediaType));
+    }
+
+    static boolean isAcceptable(String mediaType, List<String> accepted) {
+        if (accepted == null || accepted.isEmpty()) {
+            return true;
+        }
+        for (String type : accepted) {
+            String essence = MediaTypes.essence(type);
+            if (essence.equals(mediaType) || essence.equals("*/*") || essence.equals("application/*")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String manifestPath(MirrorRoute route, String reference) {
+        return "/v2/" + route.remoteName() + "/manifests/" + reference;
+    }
+
+    // ---- blobs
+
+    /** A cached blob is a file to send; a missing one streams while it is fetched (once, whoever asks). */
+    public Object blob(MirrorRoute route, Digest digest) throws IOException {
+        Optional<BlobLocation> cached = cachedBlob(route, digest);
+        if (cached.isPresent()) {
+            stats.increment(route.upstreamName(), Counter.HITS);
+            stats.add(route.upstreamName(), Counter.BYTES_FROM_CACHE, cached.get().size());
+            return cached.get();
+        }
+        boolean[] created = {false};
+        InflightBlob fetch;
+        synchronized (inflight) {
+            fetch = inflight.get(digest);
+            if (fetch == null) {
+                // It may have been committed between the check above and here.
+                Optional<BlobLocation> raced = cachedBlob(route, digest);
+                if (raced.isPresent()) {
+                    return raced.get();
+                }
+                fetch = new InflightBlob(digest, store.blobs().newWriter());
+                inflight.put(digest, fetch);
+                created[0] = true;
+            }
+        }
+        InputStream reader = fetch.newReader();
+        if (created[0]) {
+            stats.increment(route.upstreamName(), Counter.MISSES);
+            InflightBlob started = fetch;
+            fetchers.execute(() -> fetch(route, started));
+        } else {
+            stats.increment(route.upstreamName(), Counter.COALESCED);
+        }
+        try {
+            long size = fetch.awaitStart();
+            return new StreamingBlob(digest, size, reader);
+        } catch (IOException e) {
+            reader.close();
+            if (e instanceof UpstreamException u) {
+                throw relay(route, u, "blob " + digest);
+            }
+            throw e;
+        }
+    }
+
+    /** Size of a blob without fetching it: from the store, else the upstream's {@code HEAD}. */
+    public long blobSize(MirrorRoute route, Digest digest) throws IOException {
+        Optional<BlobLocation> cached = cachedBlob(route, digest);
+        if (cached.isPresent()) {
+            return cached.get().size();
+        }
+        stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
+        try (UpstreamResponse response = route.upstream().head(route.remoteName(), "/v2/" + route.remoteName() + "/blobs/" + digest, Map.of())) {
+            if (response.status() != 200) {
+                throw relay(route, route.upstream().failure(response, "blob " + digest), "blob " + digest);
+            }
+            return response.contentLength();
+        } catch (UpstreamException e) {
+            throw relay(route, e, "blob " + digest);
+        }
+    }
+
+    private Optional<BlobLocation> cachedBlob(MirrorRoute route, Digest digest) throws IOException {
+        Optional<BlobInfo> info = store.blobs().stat(digest);
+        Optional<Path> file = store.blobs().localFile(digest);
+        if (info.isEmpty() || file.isEmpty()) {
+            return Optional.empty();
+        }
+        store.blobs().touch(digest); // least-recently-pulled eviction reads this time
+        if (!store.metadata().hasBlob(route.cacheName(), digest)) {
+            store.metadata().linkBlob(route.cacheName(), digest);
+        }
+        return Optional.of(new BlobLocation(digest, info.get().size(), "application/octet-stream", file.get()));
+    }
+
+    private void fetch(MirrorRoute route, InflightBlob blob) {
+        Digest digest = blob.digest();
+        BlobWriter writer = blob.writer();
+        stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
+        try (UpstreamResponse response = route.upstream().get(route.remoteName(), "/v2/" + route.remoteName() + "/blobs/" + digest, Map.of())) {
+            if (response.status() != 200) {
+                throw route.upstream().failure(response, "blob " + digest);
+            }
+            long size = response.contentLength();
+            blob.started(size);
+            byte[] buffer = new byte[256 * 1024];
+            try (InputStream in = response.body()) {
+                for (int n; (n = in.read(buffer)) >= 0; ) {
+                    writer.write(buffer, 0, n);
+                    blob.wrote(n);
+                    stats.add(route.upstreamName(), Counter.BYTES_FROM_UPSTREAM, n);
+                }
+            } catch (IOException e) {
+                response.abort();
+                throw new UpstreamException(route.upstreamName() + " broke off blob " + digest + " after "
+                        + writer.size() + " bytes: " + e.getMessage(), e);
+            }
+            if (size >= 0 && writer.size() != size) {
+                throw new UpstreamException(502, "BLOB_UPLOAD_INVALID", route.upstreamName() + " sent " + writer.size()
+                        + " bytes of blob " + digest + " but announced " + size);
+            }
+            writer.commit(digest);
+            store.metadata().linkBlob(route.cacheName(), digest);
+            blob.verified();
+        } catch (DigestMismatchException e) {
+            stats.error(route.upstreamName(), "DIGEST_MISMATCH");
+            LOG.warning(() -> route.upstreamName() + " sent corrupt content for " + digest + ": " + e.getMessage());
+            blob.failed(e);
+        } catch (IOException | RuntimeException e) {
+            stats.error(route.upstreamName(), e instanceof UpstreamException u ? u.code() : "IO_ERROR");
+            LOG.log(Level.WARNING, "fetching " + digest + " from " + route.upstreamName() + " failed: " + e.getMessage());
+            blob.failed(e instanceof IOException io ? io : new IOException(e));
+        } finally {
+            try {
+                writer.close();
+            } catch (IOException ignored) {
+                // the temp file goes with the next stale-file sweep
+            }
+            inflight.remove(digest, blob);
+            afterFetch.run();
+        }
+    }
+
+    // ---- listings
+
+    /** Tags are the upstream's to list: relayed, never cached. */
+    public byte[] tags(MirrorRoute route, String query) throws IOException {
+        stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
+        try (UpstreamResponse response = route.upstream().get(route.remoteName(),
+                "/v2/" + route.remoteName() + "/tags/list" + (query == null || query.isEmpty() ? "" : "?" + query), Map.of())) {
+            if (response.status() != 200) {
+                throw route.upstream().failure(response, "tags of " + route.remoteName());
+            }
+            return response.body().readNBytes(16 << 20);
+        } catch (UpstreamException e) {
+            throw relay(route, e, "tags");
+        }
+    }
+
+    private RegistryException relay(MirrorRoute route, UpstreamException e, String what) {
+        stats.error(route.upstreamName(), e.code());
+        String message = "upstream " + route.upstreamName() + ": " + e.getMessage();
+        Map<String, String> detail = Map.of("upstream", route.upstreamName(), "status", Integer.toString(e.status()));
+        return switch (e.status()) {
+            case 404 -> new RegistryException(what.startsWith("blob") ? ErrorCode.BLOB_UNKNOWN
+                    : what.equals("tags") ? ErrorCode.NAME_UNKNOWN : ErrorCode.MANIFEST_UNKNOWN, message, detail);
+            case 429 -> new RegistryException(ErrorCode.TOOMANYREQUESTS, 429, message, detail, Map.of());
+            case 401, 403 -> new RegistryException(ErrorCode.DENIED, 403, message + " (check the credentials configured for this upstream)", detail, Map.of());
+            default -> new RegistryException(ErrorCode.UNAVAILABLE, 502, message, detail, Map.of());
+        };
+    }
+
+    private static Digest parseDigest(String text) {
+        return dev.kiln.registry.server.RegistryService.parseDigest(text);
+    }
+}

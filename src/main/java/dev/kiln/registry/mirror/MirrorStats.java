@@ -1,0 +1,51 @@
+package dev.kiln.registry.mirror;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/** Counters per upstream, read by the metrics endpoint; plain Java so the mirror stays framework-free. */
+public final class MirrorStats {
+    public enum Counter { HITS, MISSES, BYTES_FROM_CACHE, BYTES_FROM_UPSTREAM, COALESCED, STALE_SERVED, UPSTREAM_REQUESTS, EVICTED_BLOBS, EVICTED_BYTES }
+
+    private final Map<String, Map<Counter, LongAdder>> counters = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, LongAdder>> errors = new ConcurrentHashMap<>();
+
+    public void add(String upstream, Counter counter, long amount) {
+        counters.computeIfAbsent(upstream, u -> new ConcurrentHashMap<>())
+                .computeIfAbsent(counter, c -> new LongAdder()).add(amount);
+    }
+
+    public void increment(String upstream, Counter counter) {
+        add(upstream, counter, 1);
+    }
+
+    private volatile java.util.function.BiConsumer<String, String> newErrorCode = (upstream, code) -> { };
+
+    /** Called once for each (upstream, error code) pair when it first occurs, so metrics can follow. */
+    public void onNewErrorCode(java.util.function.BiConsumer<String, String> listener) {
+        this.newErrorCode = listener;
+    }
+
+    public void error(String upstream, String code) {
+        boolean[] isNew = {false};
+        errors.computeIfAbsent(upstream, u -> new ConcurrentHashMap<>()).computeIfAbsent(code, c -> {
+            isNew[0] = true;
+            return new LongAdder();
+        }).increment();
+        if (isNew[0]) {
+            newErrorCode.accept(upstream, code);
+        }
+    }
+
+    public long get(String upstream, Counter counter) {
+        LongAdder adder = counters.getOrDefault(upstream, Map.of()).get(counter);
+        return adder == null ? 0 : adder.sum();
+    }
+
+    public Map<String, Long> errors(String upstream) {
+        Map<String, Long> result = new java.util.TreeMap<>();
+        errors.getOrDefault(upstream, Map.of()).forEach((code, adder) -> result.put(code, adder.sum()));
+        return result;
+    }
+}

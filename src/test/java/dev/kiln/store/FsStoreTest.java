@@ -1,0 +1,44 @@
+package dev.kiln.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.oci.Digest;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+class FsStoreTest extends StoreContract {
+    @Override
+    Store open(Path dir) throws IOException {
+        return Store.openFilesystem(dir);
+    }
+
+    @Test
+    void blobsLiveAtTheDocumentedPath() throws IOException {
+        Digest digest = put(random(10, 20));
+        assertTrue(Files.isRegularFile(dir.resolve("blobs/sha256").resolve(digest.hex().substring(0, 2)).resolve(digest.hex())));
+    }
+
+    @Test
+    void nothingIsLeftInTmpAfterCommits() throws IOException {
+        put(random(10, 21));
+        try (Stream<Path> files = Files.list(dir.resolve("tmp"))) {
+            assertEquals(0, files.count());
+        }
+    }
+
+    @Test
+    void staleTempFilesOfDeadWritersAreRemoved() throws IOException {
+        Path stale = Files.writeString(dir.resolve("tmp/abandoned"), "x");
+        Files.setLastModifiedTime(stale, FileTime.from(Instant.now().minus(Duration.ofDays(1))));
+        Path fresh = Files.writeString(dir.resolve("tmp/in-progress"), "x");
+        assertEquals(1, ((FsBlobStore) store.blobs()).removeStaleTempFiles(Duration.ofHours(1)));
+        assertTrue(Files.exists(fresh));
+    }
+}
