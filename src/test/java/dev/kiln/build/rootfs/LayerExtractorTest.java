@@ -2,6 +2,8 @@ package dev.kiln.build.rootfs;
 
 import static dev.kiln.testing.Commands.isRoot;
 import static dev.kiln.testing.Commands.sh;
+
+import dev.kiln.testing.TreeDescription;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -303,32 +305,8 @@ class LayerExtractorTest {
             new LayerExtractor(target, true, warnings::add).apply(layer);
             Path reference = Files.createDirectory(tmp.resolve("ref-" + format));
             sh("tar -C " + reference + " -xpzf " + layer);
-            assertEquals(describe(reference), describe(target), format);
+            assertEquals(TreeDescription.describe(reference), TreeDescription.describe(target), format);
         }
         assertEquals(List.of(), warnings);
-    }
-
-    /** Everything about a tree that a layer records, inode numbers replaced by link groups. */
-    static Map<String, String> describe(Path dir) throws IOException {
-        Map<String, String> out = new TreeMap<>();
-        Map<Object, String> firstByInode = new java.util.HashMap<>();
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                String rel = dir.relativize(p).toString();
-                Map<String, Object> a = Files.readAttributes(p, "unix:mode,uid,gid,size,lastModifiedTime,ino,nlink", NOFOLLOW);
-                StringBuilder d = new StringBuilder(Integer.toOctalString((Integer) a.get("mode")))
-                        .append(' ').append(a.get("uid")).append(':').append(a.get("gid"));
-                if (Files.isSymbolicLink(p)) {
-                    d.append(" -> ").append(Files.readSymbolicLink(p));
-                } else if (Files.isRegularFile(p, NOFOLLOW)) {
-                    d.append(' ').append(Files.readString(p)).append(" links=").append(firstByInode.computeIfAbsent(a.get("ino"), k -> rel));
-                }
-                if (!Files.isDirectory(p, NOFOLLOW) || !rel.isEmpty()) {
-                    d.append(" t=").append(((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")).toInstant().getEpochSecond());
-                }
-                out.put(rel, d.toString());
-            }
-        }
-        return out;
     }
 }
