@@ -76,6 +76,7 @@ public final class LayerPaths {
      * extractors which apply entries strictly in order see it before the directory's new content.
      */
     public static int compare(String a, String b) {
+        // allocation-free: sorting a large change set calls this a few hundred thousand times
         int i = 0;
         int j = 0;
         while (true) {
@@ -84,19 +85,32 @@ public final class LayerPaths {
             }
             int ea = a.indexOf('/', i);
             int eb = b.indexOf('/', j);
-            String ca = a.substring(i, ea < 0 ? a.length() : ea);
-            String cb = b.substring(j, eb < 0 ? b.length() : eb);
-            if (!ca.equals(cb)) {
-                if (Whiteouts.isOpaque(ca)) {
+            ea = ea < 0 ? a.length() : ea;
+            eb = eb < 0 ? b.length() : eb;
+            int la = ea - i;
+            int lb = eb - j;
+            if (la != lb || !a.regionMatches(i, b, j, la)) {
+                if (isOpaque(a, i, la)) {
                     return -1;
                 }
-                if (Whiteouts.isOpaque(cb)) {
+                if (isOpaque(b, j, lb)) {
                     return 1;
                 }
-                return ca.compareTo(cb);
+                for (int k = 0; k < Math.min(la, lb); k++) {
+                    char ca = a.charAt(i + k);
+                    char cb = b.charAt(j + k);
+                    if (ca != cb) {
+                        return ca - cb;
+                    }
+                }
+                return la - lb;
             }
-            i += ca.length() + 1;
-            j += cb.length() + 1;
+            i = ea + 1;
+            j = eb + 1;
         }
+    }
+
+    private static boolean isOpaque(String s, int offset, int length) {
+        return length == Whiteouts.OPAQUE.length() && s.startsWith(Whiteouts.OPAQUE, offset);
     }
 }
