@@ -208,8 +208,7 @@ public final class LayerExtractor {
             };
             exec(name, create);
             setOwner(target, entry);
-            FileTime mtime = FileTime.from(entry.mtime());
-            exec(name, List.of("touch", "-h", "-m", "-d", "@" + mtime.toInstant().getEpochSecond(), target.toString()));
+            exec(name, List.of("touch", "-h", "-m", "-d", "@" + entry.mtime().getEpochSecond(), target.toString()));
             Files.setAttribute(target, "unix:mode", entry.mode()); // by path: chmod(2) opens nothing
         }
 
