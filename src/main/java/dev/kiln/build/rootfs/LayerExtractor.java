@@ -1,0 +1,358 @@
+package dev.kiln.build.rootfs;
+
+import dev.kiln.oci.layer.EntryType;
+import dev.kiln.oci.layer.LayerEntry;
+import dev.kiln.oci.layer.LayerPaths;
+import dev.kiln.oci.layer.LayerReader;
+import dev.kiln.oci.layer.Whiteouts;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Applies layers onto a root filesystem directory, as the layers of an image stack: regular
+ * files (streamed), directories, symlinks (stored verbatim), hardlinks, devices and fifos,
+ * modes, owners, mtimes and {@code user.*} xattrs; whiteouts delete what lower layers put there.
+ *
+ * <p>Every name is applied inside the rootfs as in a chroot ({@link RootfsPath}): a leading
+ * {@code /} is ignored, a name whose {@code ..} climbs above the root is rejected, symlinks met in
+ * parent components are followed but can never lead out, the entry itself is never followed
+ * (an existing symlink at its name is replaced, not written through), and a hardlink can only
+ * point at a file inside the rootfs.
+ *
+ * <p>Without root privileges, owners are left as the extracting user and device nodes are
+ * skipped, each with a warning; fifos need no privilege and are always made.
+ */
+public final class LayerExtractor {
+    private static final System.Logger LOG = System.getLogger(LayerExtractor.class.getName());
+
+    private final Path root;
+    private final boolean privileged;
+    private final Consumer<String> warningSink;
+
+    /**
+     * @param privileged  whether to chown and mknod, which only root may do
+     * @param warningSink receives a line for everything skipped or approximated
+     */
+    public LayerExtractor(Path rootfs, boolean privileged, Consumer<String> warningSink) {
+        this.root = Objects.requireNonNull(rootfs);
+        this.privileged = privileged;
+        this.warningSink = Objects.requireNonNull(warningSink);
+    }
+
+    /** Privileged when running as root; warnings go to the system logger. */
+    public static LayerExtractor forRootfs(Path rootfs) {
+        return new LayerExtractor(rootfs, Trees.runningAsRoot(), w -> LOG.log(System.Logger.Level.WARNING, w));
+    }
+
+    /** Applies one layer (gzip, zstd or plain tar); consumes and closes {@code layer}. */
+    public Extraction apply(InputStream layer) throws IOException {
+        Run run = new Run(RootfsPath.of(root));
+        try (LayerReader reader = LayerReader.open(layer)) {
+            for (LayerEntry entry; (entry = reader.next()) != null; ) {
+                run.entries++;
+                try {
+                    run.apply(entry, reader);
+                } catch (LayerExtractionException e) {
+                    throw e;
+                } catch (IOException | RuntimeException e) {
+                    throw new LayerExtractionException(entry.path(), e.toString(), e);
+                }
+            }
+        }
+        run.finishDirectories();
+        return new Extraction(run.entries, run.whiteouts, run.skipped, run.warnings);
+    }
+
+    public Extraction apply(Path layer) throws IOException {
+        return apply(Files.newInputStream(layer));
+    }
+
+    /** The state of applying one layer. */
+    private final class Run {
+        private final RootfsPath rootfs;
+        /** Host paths this layer created: its own whiteouts and opaque markers leave them alone. */
+        private final Set<Path> added = new HashSet<>();
+        /**
+         * Directory modes and times are set last: writing children changes a directory's mtime,
+         * and a read-only directory would stop an unprivileged extractor adding its children.
+         */
+        private final List<Deferred> directories = new ArrayList<>();
+        private final List<String> warnings = new ArrayList<>();
+        private int entries;
+        private int whiteouts;
+        private int skipped;
+
+        Run(RootfsPath rootfs) {
+            this.rootfs = rootfs;
+        }
+
+        void apply(LayerEntry entry, LayerReader reader) throws IOException {
+            String name = entry.path();
+            String rel;
+            try {
+                rel = LayerPaths.clean(name);
+            } catch (IllegalArgumentException e) {
+                throw new LayerExtractionException(name, "'..' climbs above the rootfs; refusing to write outside it");
+            }
+            if (rel.isEmpty()) {
+                if (entry.type() != EntryType.DIRECTORY) {
+                    throw new LayerExtractionException(name, "names the rootfs root but is a " + entry.type());
+                }
+                setOwner(rootfs.root(), entry);
+                directories.add(new Deferred(rootfs.root(), entry));
+                return;
+            }
+            String parent = LayerPaths.parent(rel);
+            String base = LayerPaths.baseName(rel);
+            if (entry.type() == EntryType.FILE && Whiteouts.isOpaque(base)) {
+                opaque(name, parent);
+                return;
+            }
+            if (entry.type() == EntryType.FILE && Whiteouts.isWhiteout(base)) {
+                whiteout(name, parent, Whiteouts.deletedName(base));
+                return;
+            }
+            Path target = rootfs.resolveNoFollow(rel);
+            makeParents(name, target.getParent());
+            BasicFileAttributes existing = Trees.lstat(target);
+            switch (entry.type()) {
+                case DIRECTORY -> {
+                    if (existing == null || !existing.isDirectory()) {
+                        replace(target, existing);
+                        Files.createDirectory(target);
+                    }
+                    setOwner(target, entry);
+                    setXattrs(target, entry);
+                    directories.add(new Deferred(target, entry));
+                }
+                case FILE -> {
+                    replace(target, existing);
+                    try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW,
+                            StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS); InputStream in = reader.content()) {
+                        in.transferTo(out);
+                    }
+                    setOwner(target, entry);
+                    setXattrs(target, entry);
+                    setTime(target, entry);
+                    setMode(target, entry);
+                }
+                case SYMLINK -> {
+                    replace(target, existing);
+                    // stored verbatim: the target is text, resolved only when something follows it
+                    Files.createSymbolicLink(target, target.getFileSystem().getPath(entry.linkTarget()));
+                    setOwner(target, entry);
+                    setTime(target, entry);
+                }
+                case HARDLINK -> hardlink(name, entry, target, existing);
+                case CHAR_DEVICE, BLOCK_DEVICE, FIFO -> special(name, entry, target, existing);
+            }
+            added.add(target);
+        }
+
+        private void hardlink(String name, LayerEntry entry, Path target, BasicFileAttributes existing) throws IOException {
+            String linkRel;
+            try {
+                linkRel = LayerPaths.clean(entry.linkTarget());
+            } catch (IllegalArgumentException e) {
+                throw new LayerExtractionException(name, "hardlink to '" + entry.linkTarget() + "' points outside the rootfs");
+            }
+            if (linkRel.isEmpty()) {
+                throw new LayerExtractionException(name, "hardlink to the rootfs root");
+            }
+            Path source = rootfs.resolveNoFollow(linkRel);
+            BasicFileAttributes sourceAttributes = Trees.lstat(source);
+            if (sourceAttributes == null) {
+                throw new LayerExtractionException(name, "hardlink target '" + entry.linkTarget() + "' does not exist in the rootfs");
+            }
+            if (sourceAttributes.isDirectory()) {
+                throw new LayerExtractionException(name, "hardlink target '" + entry.linkTarget() + "' is a directory");
+            }
+            if (source.equals(target)) {
+                return;
+            }
+            replace(target, existing);
+            Files.createLink(target, source);
+        }
+
+        private void special(String name, LayerEntry entry, Path target, BasicFileAttributes existing) throws IOException {
+            if (entry.type() != EntryType.FIFO && !privileged) {
+                warn(name + ": skipped " + entry.type() + " " + entry.devMajor() + ":" + entry.devMinor() + " (needs root)");
+                skipped++;
+                return;
+            }
+            replace(target, existing);
+            // Java cannot mknod, and its attribute views open the file to set times, which blocks
+            // on a fifo and has side effects on a device; the coreutils do both by path.
+            List<String> create = switch (entry.type()) {
+                case FIFO -> List.of("mkfifo", target.toString());
+                case CHAR_DEVICE -> List.of("mknod", target.toString(), "c", "" + entry.devMajor(), "" + entry.devMinor());
+                default -> List.of("mknod", target.toString(), "b", "" + entry.devMajor(), "" + entry.devMinor());
+            };
+            exec(name, create);
+            setOwner(target, entry);
+            exec(name, List.of("touch", "-h", "-m", "-d", "@" + entry.mtime().getEpochSecond(), target.toString()));
+            Files.setAttribute(target, "unix:mode", entry.mode()); // by path: chmod(2) opens nothing
+        }
+
+        private void exec(String name, List<String> command) throws IOException {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            process.getOutputStream().close();
+            String output = new String(process.getInputStream().readAllBytes());
+            try {
+                if (process.waitFor() != 0) {
+                    throw new LayerExtractionException(name, String.join(" ", command) + " failed: " + output.strip());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while running " + command.get(0));
+            }
+        }
+
+        /** Deletes what is in the way; a directory goes with everything in it. */
+        private void replace(Path target, BasicFileAttributes existing) throws IOException {
+            if (existing != null) {
+                Trees.deleteTree(target);
+            }
+        }
+
+        /**
+         * Creates missing parents. The parent was resolved inside the rootfs, so its existing part
+         * is a real directory and only plain new directories are made below it.
+         */
+        private void makeParents(String name, Path dir) throws IOException {
+            BasicFileAttributes attributes = Trees.lstat(dir);
+            if (attributes != null) {
+                if (!attributes.isDirectory()) {
+                    throw new LayerExtractionException(name, "parent " + rootfs.inside(dir) + " is not a directory");
+                }
+                return;
+            }
+            makeParents(name, dir.getParent());
+            Files.createDirectory(dir);
+            added.add(dir);
+        }
+
+        private void whiteout(String name, String parent, String deleted) throws IOException {
+            if (deleted.isEmpty() || deleted.equals(".") || deleted.equals("..")) {
+                throw new LayerExtractionException(name, "whiteout of '" + deleted + "' is not a name");
+            }
+            whiteouts++;
+            Path victim = rootfs.resolveNoFollow(LayerPaths.child(parent, deleted));
+            // a whiteout hides lower layers only, never what its own layer adds
+            if (!added.contains(victim)) {
+                Trees.deleteTree(victim);
+            }
+        }
+
+        private void opaque(String name, String parent) throws IOException {
+            whiteouts++;
+            Path dir = rootfs.resolve(parent);
+            BasicFileAttributes attributes = Trees.lstat(dir);
+            if (attributes == null) {
+                makeParents(name, dir);
+                return;
+            }
+            if (!attributes.isDirectory()) {
+                throw new LayerExtractionException(name, "opaque marker in " + rootfs.inside(dir) + ", which is not a directory");
+            }
+            clearLowerContent(dir);
+        }
+
+        /** Empties a directory of everything but what this layer put there, at any depth. */
+        private void clearLowerContent(Path dir) throws IOException {
+            List<Path> children = new ArrayList<>();
+            try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
+                stream.forEach(children::add);
+            }
+            for (Path child : children) {
+                if (!added.contains(child)) {
+                    Trees.deleteTree(child);
+                } else {
+                    BasicFileAttributes attributes = Trees.lstat(child);
+                    if (attributes != null && attributes.isDirectory()) {
+                        clearLowerContent(child);
+                    }
+                }
+            }
+        }
+
+        private void setOwner(Path path, LayerEntry entry) throws IOException {
+            if (!privileged) {
+                return;
+            }
+            // lchown by path; before chmod, because chown clears setuid and setgid
+            Files.setAttribute(path, "unix:uid", (int) entry.uid(), LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(path, "unix:gid", (int) entry.gid(), LinkOption.NOFOLLOW_LINKS);
+        }
+
+        /** By path (chmod(2)): the entry was just made here and is not a symlink. */
+        private void setMode(Path path, LayerEntry entry) throws IOException {
+            Files.setAttribute(path, "unix:mode", entry.mode());
+        }
+
+        private void setTime(Path path, LayerEntry entry) throws IOException {
+            Files.getFileAttributeView(path, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                    .setTimes(FileTime.from(entry.mtime()), null, null);
+        }
+
+        /**
+         * Java reaches only the {@code user.} namespace; {@code security.*} and {@code trusted.*}
+         * attributes (file capabilities, for one) are reported and left out.
+         */
+        private void setXattrs(Path path, LayerEntry entry) {
+            for (Map.Entry<String, byte[]> xattr : entry.xattrs().entrySet()) {
+                String key = xattr.getKey();
+                if (!key.startsWith("user.")) {
+                    warn(entry.path() + ": xattr " + key + " not set (only user.* attributes are supported)");
+                    skipped++;
+                    continue;
+                }
+                try {
+                    UserDefinedFileAttributeView view = Files.getFileAttributeView(path, UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+                    view.write(key.substring("user.".length()), ByteBuffer.wrap(xattr.getValue()));
+                } catch (IOException | UnsupportedOperationException e) {
+                    warn(entry.path() + ": xattr " + key + " not set: " + e.getMessage());
+                    skipped++;
+                }
+            }
+        }
+
+        void finishDirectories() throws IOException {
+            for (int i = directories.size() - 1; i >= 0; i--) {
+                Deferred d = directories.get(i);
+                BasicFileAttributes attributes = Trees.lstat(d.path());
+                if (attributes == null || !attributes.isDirectory()) {
+                    continue; // a later entry of the layer replaced it
+                }
+                setTime(d.path(), d.entry());
+                setMode(d.path(), d.entry());
+            }
+        }
+
+        private void warn(String warning) {
+            warnings.add(warning);
+            warningSink.accept(warning);
+        }
+    }
+
+    private record Deferred(Path path, LayerEntry entry) {
+    }
+}

@@ -1,0 +1,75 @@
+package dev.kiln.build.rootfs;
+
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+
+/** Small filesystem operations that never follow symlinks. */
+final class Trees {
+    private Trees() {
+    }
+
+    /** lstat, or null when nothing is there. */
+    static BasicFileAttributes lstat(Path path) throws IOException {
+        try {
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException | java.nio.file.NotDirectoryException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Deletes a file, symlink or whole directory tree. Symlinks are removed, never followed, so a
+     * link to {@code /} inside the rootfs costs the link and nothing else.
+     */
+    static void deleteTree(Path path) throws IOException {
+        BasicFileAttributes attributes = lstat(path);
+        if (attributes == null) {
+            return;
+        }
+        if (!attributes.isDirectory()) {
+            Files.delete(path);
+            return;
+        }
+        Files.walkFileTree(path, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                // an unprivileged extractor still has to empty directories a layer made read-only
+                if (!Files.isWritable(dir)) {
+                    Files.setAttribute(dir, "unix:mode", 0700);
+                }
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+                if (e != null) {
+                    throw e;
+                }
+                Files.delete(dir);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    /** True when the effective user is root, whose privileges extraction needs for chown and mknod. */
+    static boolean runningAsRoot() {
+        try {
+            // /proc/self belongs to the process's effective uid
+            return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return false;
+        }
+    }
+}
