@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
  * storage and an access log (combined log format, one line per request) that tests count requests in.
  */
 public final class UpstreamRegistry implements AutoCloseable {
-    private static final Pattern REQUEST = Pattern.compile("\"([A-Z]+) (\\S+) HTTP/[0-9.]+\" (\\d{3}) ");
+    private static final Pattern REQUEST = Pattern.compile("\"([A-Z]+) (\\S+) HTTP/[0-9.]+\" (\\d{3}) \\S+ \"[^\"]*\" \"([^\"]*)\"");
 
     private final Path dir;
     private final int port;
@@ -103,7 +103,11 @@ public final class UpstreamRegistry implements AutoCloseable {
         return dir;
     }
 
-    public record Request(String method, String path, int status) {
+    /** One access-log line; Kiln's requests carry the JDK's user agent ({@code Java/…}). */
+    public record Request(String method, String path, int status, String userAgent) {
+        public boolean fromKiln() {
+            return userAgent.startsWith("Java/");
+        }
     }
 
     /** Every request logged so far; the query string is dropped from the path. */
@@ -112,7 +116,7 @@ public final class UpstreamRegistry implements AutoCloseable {
             return Files.readAllLines(accessLog, StandardCharsets.UTF_8).stream()
                     .map(REQUEST::matcher)
                     .filter(Matcher::find)
-                    .map(m -> new Request(m.group(1), m.group(2).replaceFirst("\\?.*", ""), Integer.parseInt(m.group(3))))
+                    .map(m -> new Request(m.group(1), m.group(2).replaceFirst("\\?.*", ""), Integer.parseInt(m.group(3)), m.group(4)))
                     .toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
