@@ -84,7 +84,7 @@ public final class MirrorService {
             try {
                 return new ManifestAnswer(acceptable(fetchManifest(route, reference, ALL_MANIFESTS, digest, null), accepted, route, reference), false);
             } catch (UpstreamException e) {
-                throw relay(route, e, "manifest " + reference);
+                throw failed(route, e, "manifest " + reference);
             }
         }
         RepositoryName cacheName = route.cacheName();
@@ -125,7 +125,7 @@ public final class MirrorService {
                 LOG.warning(() -> "serving stale " + cacheName + ":" + reference + " because " + e.getMessage());
                 return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), true);
             }
-            throw relay(route, e, "manifest " + reference);
+            throw failed(route, e, "manifest " + reference);
         }
     }
 
@@ -161,8 +161,7 @@ public final class MirrorService {
         Digest check = expected != null ? expected : declaredDigest != null ? parseDigest(declaredDigest) : null;
         Digest actual = Digester.forAlgorithm(check == null ? "sha256" : check.algorithm()).update(bytes).digest();
         if (check != null && !check.equals(actual)) {
-            stats.error(route.upstreamName(), "DIGEST_MISMATCH");
-            throw new UpstreamException(502, "DIGEST_INVALID", route.upstreamName() + " sent a manifest for " + reference
+            throw new UpstreamException(502, "DIGEST_MISMATCH", route.upstreamName() + " sent a manifest for " + reference
                     + " that hashes to " + actual + ", not " + check + "; it was not cached");
         }
         if (mediaType == null || !MediaTypes.isManifest(mediaType)) {
@@ -288,11 +287,11 @@ public final class MirrorService {
         stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
         try (UpstreamResponse response = route.upstream().head(route.remoteName(), "/v2/" + route.remoteName() + "/blobs/" + digest, Map.of())) {
             if (response.status() != 200) {
-                throw relay(route, route.upstream().failure(response, "blob " + digest), "blob " + digest);
+                throw route.upstream().failure(response, "blob " + digest);
             }
             return response.contentLength();
         } catch (UpstreamException e) {
-            throw relay(route, e, "blob " + digest);
+            throw failed(route, e, "blob " + digest);
         }
     }
 
@@ -369,12 +368,21 @@ public final class MirrorService {
             }
             return response.body().readNBytes(16 << 20);
         } catch (UpstreamException e) {
-            throw relay(route, e, "tags");
+            throw failed(route, e, "tags");
         }
     }
 
-    private RegistryException relay(MirrorRoute route, UpstreamException e, String what) {
+    /** Counts a failed upstream request made by this thread, then {@link #relay}s it. */
+    private RegistryException failed(MirrorRoute route, UpstreamException e, String what) {
         stats.error(route.upstreamName(), e.code());
+        return relay(route, e, what);
+    }
+
+    /**
+     * The client's answer to an upstream failure. Does not count it: a blob download that failed was
+     * counted once by its fetcher, however many clients were waiting for it.
+     */
+    private RegistryException relay(MirrorRoute route, UpstreamException e, String what) {
         String message = "upstream " + route.upstreamName() + ": " + e.getMessage();
         Map<String, String> detail = Map.of("upstream", route.upstreamName(), "status", Integer.toString(e.status()));
         return switch (e.status()) {
