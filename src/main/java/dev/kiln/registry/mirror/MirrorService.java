@@ -388,7 +388,8 @@ public final class MirrorService {
         return switch (e.status()) {
             case 404 -> new RegistryException(what.startsWith("blob") ? ErrorCode.BLOB_UNKNOWN
                     : what.equals("tags") ? ErrorCode.NAME_UNKNOWN : ErrorCode.MANIFEST_UNKNOWN, message, detail);
-            case 429 -> new RegistryException(ErrorCode.TOOMANYREQUESTS, 429, message, detail, Map.of());
+            case 429 -> new RegistryException(ErrorCode.TOOMANYREQUESTS, 429, message, detail,
+                    e.retryAfter() == null ? Map.of() : Map.of("Retry-After", e.retryAfter()));
             case 401, 403 -> new RegistryException(ErrorCode.DENIED, 403, message + " (check the credentials configured for this upstream)", detail, Map.of());
             default -> new RegistryException(ErrorCode.UNAVAILABLE, 502, message, detail, Map.of());
         };
