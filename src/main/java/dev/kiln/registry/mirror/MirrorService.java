@@ -151,7 +151,17 @@ public final class MirrorService {
             if (response.status() != 200) {
                 throw route.upstream().failure(response, "manifest " + reference);
             }
-            bytes = response.body().readNBytes(ManifestLimits.MAX_MANIFEST_BYTES + 1);
+            try {
+                bytes = response.body().readNBytes(ManifestLimits.MAX_MANIFEST_BYTES + 1);
+            } catch (IOException e) {
+                response.abort();
+                throw new UpstreamException(route.upstreamName() + " broke off manifest " + reference + ": " + e, e);
+            }
+            long declaredLength = response.contentLength();
+            if (declaredLength >= 0 && declaredLength != bytes.length && bytes.length <= ManifestLimits.MAX_MANIFEST_BYTES) {
+                throw new UpstreamException(502, "SIZE_INVALID", route.upstreamName() + " sent " + bytes.length
+                        + " bytes of manifest " + reference + " but announced " + declaredLength);
+            }
             mediaType = MediaTypes.essence(response.contentType());
             declaredDigest = response.header("Docker-Content-Digest");
         }
@@ -366,7 +376,12 @@ public final class MirrorService {
             if (response.status() != 200) {
                 throw route.upstream().failure(response, "tags of " + route.remoteName());
             }
-            return response.body().readNBytes(16 << 20);
+            try {
+                return response.body().readNBytes(16 << 20);
+            } catch (IOException e) {
+                response.abort();
+                throw new UpstreamException(route.upstreamName() + " broke off the tags of " + route.remoteName() + ": " + e, e);
+            }
         } catch (UpstreamException e) {
             throw failed(route, e, "tags");
         }
