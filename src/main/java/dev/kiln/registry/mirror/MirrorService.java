@@ -25,14 +25,16 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Pull-through caching of upstream registries. Blobs are fetched once per digest however many clients
- * ask, verified before they are kept, and shared with every repository; manifests by digest are
+ * Pull-through caching of upstream registries. Blobs and manifests are fetched once however many clients
+ * ask at the same time, verified before they are kept, and shared with every repository; manifests by digest are
  * immutable and kept for good; a tag is revalidated with {@code HEAD} once its check interval has
  * passed, and when the upstream fails the cached tag is served stale.
  */
@@ -47,6 +49,7 @@ public final class MirrorService {
     private final Clock clock;
     private final ConcurrentHashMap<Digest, InflightBlob> inflight = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Instant> tagChecked = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, CompletableFuture<BlobLocation>> manifestFetches = new ConcurrentHashMap<>();
     private volatile Runnable afterFetch = () -> { };
 
     public MirrorService(Store store, MirrorStats stats, Executor fetchers, Duration tagTtl, Clock clock) {
@@ -73,21 +76,24 @@ public final class MirrorService {
     // ---- manifests
 
     public ManifestAnswer manifest(MirrorRoute route, String reference, List<String> accepted) throws IOException {
+        RepositoryName cacheName = route.cacheName();
         if (Digest.isDigest(reference)) {
             Digest digest = parseDigest(reference);
-            Optional<BlobLocation> cached = cachedManifest(route.cacheName(), digest);
+            Optional<BlobLocation> cached = cachedManifest(cacheName, digest);
             if (cached.isPresent()) {
                 stats.increment(route.upstreamName(), Counter.HITS);
                 return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), false);
             }
-            stats.increment(route.upstreamName(), Counter.MISSES);
             try {
-                return new ManifestAnswer(acceptable(fetchManifest(route, reference, ALL_MANIFESTS, digest, null), accepted, route, reference), false);
+                BlobLocation fetched = once(route, cacheName + "@" + digest, () -> {
+                    stats.increment(route.upstreamName(), Counter.MISSES);
+                    return fetchManifest(route, reference, ALL_MANIFESTS, digest, null);
+                });
+                return new ManifestAnswer(acceptable(fetched, accepted, route, reference), false);
             } catch (UpstreamException e) {
-                throw failed(route, e, "manifest " + reference);
+                throw relay(route, e, "manifest " + reference);
             }
         }
-        RepositoryName cacheName = route.cacheName();
         String key = cacheName + ":" + reference;
         Optional<BlobLocation> cached = store.metadata().resolveTag(cacheName, reference)
                 .flatMap(digest -> cachedManifest(cacheName, digest));
@@ -97,22 +103,26 @@ public final class MirrorService {
             return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), false);
         }
         try {
-            BlobLocation current = null;
-            if (cached.isPresent()) {
-                Optional<Digest> upstreamDigest = headManifest(route, reference);
-                if (upstreamDigest.filter(cached.get().digest()::equals).isPresent()) {
-                    current = cached.get();
-                    stats.increment(route.upstreamName(), Counter.HITS);
+            BlobLocation current = once(route, key, () -> {
+                BlobLocation resolved = null;
+                if (cached.isPresent()) {
+                    Optional<Digest> upstreamDigest = headManifest(route, reference);
+                    if (upstreamDigest.filter(cached.get().digest()::equals).isPresent()) {
+                        resolved = cached.get();
+                        stats.increment(route.upstreamName(), Counter.HITS);
+                    }
                 }
-            }
-            if (current == null) {
-                stats.increment(route.upstreamName(), Counter.MISSES);
-                current = fetchManifest(route, reference, ALL_MANIFESTS, null, reference);
-            }
-            tagChecked.put(key, clock.instant());
+                if (resolved == null) {
+                    stats.increment(route.upstreamName(), Counter.MISSES);
+                    resolved = fetchManifest(route, reference, ALL_MANIFESTS, null, reference);
+                }
+                tagChecked.put(key, clock.instant());
+                return resolved;
+            });
             if (!isAcceptable(current.mediaType(), accepted)) {
                 // The client wants another representation of the tag (e.g. no index): ask for that one.
-                current = fetchManifest(route, reference, String.join(", ", accepted), null, null);
+                String accept = String.join(", ", accepted);
+                current = once(route, key + " as " + accept, () -> fetchManifest(route, reference, accept, null, null));
                 if (!isAcceptable(current.mediaType(), accepted)) {
                     throw notAcceptable(route, reference, current.mediaType());
                 }
@@ -121,11 +131,53 @@ public final class MirrorService {
         } catch (UpstreamException e) {
             if (e.transientFailure() && cached.isPresent()) {
                 stats.increment(route.upstreamName(), Counter.STALE_SERVED);
-                stats.error(route.upstreamName(), e.code());
                 LOG.warning(() -> "serving stale " + cacheName + ":" + reference + " because " + e.getMessage());
                 return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), true);
             }
-            throw failed(route, e, "manifest " + reference);
+            throw relay(route, e, "manifest " + reference);
+        }
+    }
+
+    /** An upstream call for manifests: the one that makes it counts its failure, the others count as coalesced. */
+    private interface UpstreamCall {
+        BlobLocation call() throws IOException;
+    }
+
+    /**
+     * Single-flight for manifests: while {@code call} runs for {@code key}, other callers with the same key
+     * wait for its outcome instead of asking the upstream again (a manifest GET is what Docker Hub counts
+     * as a pull). A failure is counted once, by the caller that made the request.
+     */
+    private BlobLocation once(MirrorRoute route, String key, UpstreamCall call) throws IOException {
+        CompletableFuture<BlobLocation> mine = new CompletableFuture<>();
+        CompletableFuture<BlobLocation> running = manifestFetches.putIfAbsent(key, mine);
+        if (running != null) {
+            stats.increment(route.upstreamName(), Counter.COALESCED);
+            try {
+                return running.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw e;
+            }
+        }
+        try {
+            BlobLocation result = call.call();
+            mine.complete(result);
+            return result;
+        } catch (UpstreamException e) {
+            stats.error(route.upstreamName(), e.code());
+            mine.completeExceptionally(e);
+            throw e;
+        } catch (IOException | RuntimeException | Error e) {
+            mine.completeExceptionally(e);
+            throw e;
+        } finally {
+            manifestFetches.remove(key, mine);
         }
     }
 
