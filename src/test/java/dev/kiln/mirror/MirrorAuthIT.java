@@ -21,9 +21,11 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Upstreams that want credentials: distribution with htpasswd (Basic) and with a token service (Bearer JWTs). */
+@Timeout(120)
 class MirrorAuthIT {
     static final String USER = "kiln";
     static final String PASSWORD = "s3cret-pass";

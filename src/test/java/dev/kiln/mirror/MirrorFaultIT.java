@@ -32,6 +32,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -40,6 +41,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * A fault-injecting proxy between Kiln and its upstream. Whatever breaks, a client gets the right bytes
  * or an error, never wrong bytes with success; nothing bad is kept; the next pull after the fault works.
  */
+@Timeout(120)
 class MirrorFaultIT {
     static final int CLIENTS = 5;
 

@@ -17,12 +17,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * podman configured with Kiln as the docker.io mirror pulls {@code docker.io/library/busybox:1}. Docker
  * Hub is unreachable here, so a pull that succeeds came through the mirror.
  */
+@Timeout(120)
 class MirrorPodmanIT {
     @TempDir
     Path tmp;

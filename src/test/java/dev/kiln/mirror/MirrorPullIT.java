@@ -23,9 +23,11 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** skopeo pulls through Kiln from a real distribution registry: cold, warm, by tag and digest, every manifest kind. */
+@Timeout(120)
 class MirrorPullIT {
     @TempDir
     static Path tmp;

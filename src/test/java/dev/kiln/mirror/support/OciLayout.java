@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
+import java.util.zip.Deflater;
 import java.util.zip.GZIPOutputStream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
@@ -48,26 +49,25 @@ public final class OciLayout {
         }
     }
 
-    /** What goes into an image's single layer. */
-    public record Content(String marker, String arch, boolean busybox, int fillerBytes, boolean gzip) {
+    /**
+     * What goes into an image's single layer. Layers are gzipped (a registry push would compress them
+     * anyway); the random filler does not compress, so large ones are stored uncompressed inside gzip.
+     */
+    public record Content(String marker, String arch, boolean busybox, int fillerBytes) {
         public static Content of(String marker) {
-            return new Content(marker, "amd64", true, 0, true);
+            return new Content(marker, "amd64", true, 0);
         }
 
         public Content arch(String value) {
-            return new Content(marker, value, busybox, fillerBytes, gzip);
+            return new Content(marker, value, busybox, fillerBytes);
         }
 
         public Content withoutBusybox() {
-            return new Content(marker, arch, false, fillerBytes, gzip);
+            return new Content(marker, arch, false, fillerBytes);
         }
 
         public Content filler(int bytes) {
-            return new Content(marker, arch, busybox, bytes, gzip);
-        }
-
-        public Content uncompressed() {
-            return new Content(marker, arch, busybox, fillerBytes, false);
+            return new Content(marker, arch, busybox, bytes);
         }
     }
 
@@ -85,8 +85,8 @@ public final class OciLayout {
 
     public Image image(String refName, Content content) throws IOException {
         byte[] tar = layerTar(content);
-        byte[] layerBytes = content.gzip() ? gzip(tar) : tar;
-        Blob layer = put(layerBytes, content.gzip() ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar");
+        byte[] layerBytes = gzip(tar, content.fillerBytes() >= 4 << 20 ? Deflater.NO_COMPRESSION : Deflater.DEFAULT_COMPRESSION);
+        Blob layer = put(layerBytes, "application/vnd.oci.image.layer.v1.tar+gzip");
         ObjectNode config = JSON.createObjectNode();
         config.put("created", "2024-01-01T00:00:00Z");
         config.put("architecture", content.arch());
@@ -198,9 +198,13 @@ public final class OciLayout {
         tar.closeArchiveEntry();
     }
 
-    private static byte[] gzip(byte[] bytes) throws IOException {
+    private static byte[] gzip(byte[] bytes, int level) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream(bytes.length / 2);
-        try (GZIPOutputStream gz = new GZIPOutputStream(out, 64 * 1024)) {
+        try (GZIPOutputStream gz = new GZIPOutputStream(out, 64 * 1024) {
+            {
+                def.setLevel(level);
+            }
+        }) {
             gz.write(bytes);
         }
         return out.toByteArray();
