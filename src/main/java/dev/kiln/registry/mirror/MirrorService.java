@@ -260,6 +260,7 @@ public final class MirrorService {
             if (mediaType.isEmpty() || info.isEmpty() || file.isEmpty()) {
                 return Optional.empty();
             }
+            store.blobs().touch(digest); // least-recently-pulled eviction reads this time, as for blobs
             return Optional.of(new BlobLocation(digest, info.get().size(), mediaType.get(), file.get()));
         } catch (IOException e) {
             return Optional.empty();
