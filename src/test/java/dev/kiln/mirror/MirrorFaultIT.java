@@ -98,6 +98,13 @@ class MirrorFaultIT {
         OciLayout.Blob layer = images.get(mode).layers().get(0);
         String url = kiln.url() + "/v2/x/fault/" + name(mode) + "/blobs/" + layer.digest();
         double errorsBefore = kiln.metric("kiln_mirror_upstream_errors_total", "upstream=x");
+        String code = switch (mode) {
+            case TOO_MANY_REQUESTS -> "TOOMANYREQUESTS";
+            case UNAVAILABLE -> "UNAVAILABLE";
+            case CORRUPT -> "DIGEST_MISMATCH";
+            default -> null; // how a broken-off body is labelled depends on where it broke
+        };
+        double codeBefore = code == null ? 0 : kiln.metric("kiln_mirror_upstream_errors_total", "upstream=x", "code=" + code);
         proxy.fault(mode, path -> path.endsWith(layer.digest()));
 
         List<Object> outcomes = concurrentGets(url, CLIENTS);
@@ -123,6 +130,10 @@ class MirrorFaultIT {
         assertTrue(fetches >= 1 && fetches <= CLIENTS, fetches + " upstream GETs");
         assertEquals(fetches, kiln.metric("kiln_mirror_upstream_errors_total", "upstream=x") - errorsBefore, 0.0,
                 "one upstream error counted per failed upstream request");
+        if (code != null) {
+            assertEquals(fetches, kiln.metric("kiln_mirror_upstream_errors_total", "upstream=x", "code=" + code) - codeBefore, 0.0,
+                    "counted under code " + code);
+        }
         assertNothingStored(layer.digest());
 
         proxy.clear();
