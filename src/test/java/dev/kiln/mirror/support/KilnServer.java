@@ -52,6 +52,7 @@ public final class KilnServer implements AutoCloseable {
         command.addAll(List.of(serveArgs));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         KilnServer kiln = new KilnServer(process, port, store, log);
+        Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly)); // if the test JVM is stopped early
         boolean up = Proc.poll(Duration.ofSeconds(60), () -> !process.isAlive() || kiln.ready());
         if (!up || !process.isAlive()) {
             String output = Files.readString(log);

@@ -64,6 +64,7 @@ public final class UpstreamRegistry implements AutoCloseable {
                 .redirectError(dir.resolve("registry.log").toFile())
                 .start();
         UpstreamRegistry registry = new UpstreamRegistry(dir, port, process);
+        Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly)); // if the test JVM is stopped early
         HttpClient client = HttpClient.newHttpClient();
         boolean up = Proc.poll(Duration.ofSeconds(20), () -> {
             if (!process.isAlive()) {
