@@ -132,7 +132,8 @@ public final class RegistryClient {
         try (UpstreamResponse response = follow("GET", URI.create(url.toString()), headers, basic)) {
             if (response.status() != 200) {
                 throw new UpstreamException(response.status() == 429 ? 429 : 401, response.status() == 429 ? "TOOMANYREQUESTS" : "UNAUTHORIZED",
-                        "token service " + realm + " answered " + response.status() + (basic == null ? " (no credentials configured)" : ""));
+                        "token service " + realm + " answered " + response.status() + (basic == null ? " (no credentials configured)" : ""),
+                        response.header("Retry-After"));
             }
             JsonNode json = JSON.readTree(response.body().readNBytes(1 << 20));
             String token = json.hasNonNull("token") ? json.get("token").asText() : json.path("access_token").asText(null);
@@ -231,7 +232,7 @@ public final class RegistryClient {
         if (retryAfter != null) {
             message += " (retry after " + retryAfter + ")";
         }
-        return new UpstreamException(response.status(), code, message);
+        return new UpstreamException(response.status(), code, message, retryAfter);
     }
 
     public static Map<String, String> headers(String... pairs) {

@@ -9,17 +9,30 @@ import java.io.IOException;
 public class UpstreamException extends IOException {
     private final int status;
     private final String code;
+    private final String retryAfter;
 
     public UpstreamException(int status, String code, String message) {
+        this(status, code, message, null);
+    }
+
+    /** {@code retryAfter} is the upstream's {@code Retry-After} header as sent, or null. */
+    public UpstreamException(int status, String code, String message, String retryAfter) {
         super(message);
         this.status = status;
         this.code = code;
+        this.retryAfter = retryAfter;
     }
 
     public UpstreamException(String message, Throwable cause) {
         super(message, cause);
         this.status = 0;
         this.code = "UNAVAILABLE";
+        this.retryAfter = null;
+    }
+
+    /** When the upstream asked to be called again ({@code Retry-After}), to pass on to clients; may be null. */
+    public String retryAfter() {
+        return retryAfter;
     }
 
     public int status() {

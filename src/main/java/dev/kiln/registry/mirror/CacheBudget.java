@@ -16,6 +16,10 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 
@@ -34,6 +38,8 @@ public final class CacheBudget {
     private final MirrorStats stats;
     private final Clock clock;
     private final AtomicReference<Instant> lastRun = new AtomicReference<>(Instant.EPOCH);
+    private final AtomicBoolean pending = new AtomicBoolean();
+    private ScheduledExecutorService timer;
 
     public CacheBudget(Store store, NamespacePolicy namespaces, ReadLeases leases, long maxBytes, MirrorStats stats, Clock clock) {
         this.store = store;
@@ -47,17 +53,36 @@ public final class CacheBudget {
     public record Result(long bytesBefore, long bytesAfter, int evicted) {
     }
 
-    /** Enforces the budget unless it was enforced moments ago; for calling after every fetch. */
+    /**
+     * Enforces the budget soon, on a background thread, for calling after every fetch: at once when the
+     * last run was long enough ago, else once the interval is over. A burst of fetches thus costs one
+     * run, and the last fetch of a burst is never left over budget.
+     */
     public void enforceSoon() {
-        Instant now = clock.instant();
-        Instant last = lastRun.get();
-        if (maxBytes > 0 && last.plus(MIN_INTERVAL).isBefore(now) && lastRun.compareAndSet(last, now)) {
+        if (maxBytes <= 0 || !pending.compareAndSet(false, true)) {
+            return;
+        }
+        long wait = Math.max(0, Duration.between(clock.instant(), lastRun.get().plus(MIN_INTERVAL)).toMillis());
+        timer().schedule(() -> {
+            pending.set(false); // fetches that finish while this run walks the store ask for another
+            lastRun.set(clock.instant());
             try {
                 enforce();
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 LOG.warning("enforcing the cache budget failed: " + e.getMessage());
             }
+        }, wait, TimeUnit.MILLISECONDS);
+    }
+
+    private synchronized ScheduledExecutorService timer() {
+        if (timer == null) {
+            timer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread thread = new Thread(r, "kiln-cache-budget");
+                thread.setDaemon(true);
+                return thread;
+            });
         }
+        return timer;
     }
 
     public synchronized Result enforce() throws IOException {

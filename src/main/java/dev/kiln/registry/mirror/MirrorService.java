@@ -25,14 +25,16 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Pull-through caching of upstream registries. Blobs are fetched once per digest however many clients
- * ask, verified before they are kept, and shared with every repository; manifests by digest are
+ * Pull-through caching of upstream registries. Blobs and manifests are fetched once however many clients
+ * ask at the same time, verified before they are kept, and shared with every repository; manifests by digest are
  * immutable and kept for good; a tag is revalidated with {@code HEAD} once its check interval has
  * passed, and when the upstream fails the cached tag is served stale.
  */
@@ -47,6 +49,7 @@ public final class MirrorService {
     private final Clock clock;
     private final ConcurrentHashMap<Digest, InflightBlob> inflight = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Instant> tagChecked = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, CompletableFuture<BlobLocation>> manifestFetches = new ConcurrentHashMap<>();
     private volatile Runnable afterFetch = () -> { };
 
     public MirrorService(Store store, MirrorStats stats, Executor fetchers, Duration tagTtl, Clock clock) {
@@ -73,21 +76,24 @@ public final class MirrorService {
     // ---- manifests
 
     public ManifestAnswer manifest(MirrorRoute route, String reference, List<String> accepted) throws IOException {
+        RepositoryName cacheName = route.cacheName();
         if (Digest.isDigest(reference)) {
             Digest digest = parseDigest(reference);
-            Optional<BlobLocation> cached = cachedManifest(route.cacheName(), digest);
+            Optional<BlobLocation> cached = cachedManifest(cacheName, digest);
             if (cached.isPresent()) {
                 stats.increment(route.upstreamName(), Counter.HITS);
                 return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), false);
             }
-            stats.increment(route.upstreamName(), Counter.MISSES);
             try {
-                return new ManifestAnswer(acceptable(fetchManifest(route, reference, ALL_MANIFESTS, digest, null), accepted, route, reference), false);
+                BlobLocation fetched = once(route, cacheName + "@" + digest, () -> {
+                    stats.increment(route.upstreamName(), Counter.MISSES);
+                    return fetchManifest(route, reference, ALL_MANIFESTS, digest, null);
+                });
+                return new ManifestAnswer(acceptable(fetched, accepted, route, reference), false);
             } catch (UpstreamException e) {
                 throw relay(route, e, "manifest " + reference);
             }
         }
-        RepositoryName cacheName = route.cacheName();
         String key = cacheName + ":" + reference;
         Optional<BlobLocation> cached = store.metadata().resolveTag(cacheName, reference)
                 .flatMap(digest -> cachedManifest(cacheName, digest));
@@ -97,22 +103,26 @@ public final class MirrorService {
             return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), false);
         }
         try {
-            BlobLocation current = null;
-            if (cached.isPresent()) {
-                Optional<Digest> upstreamDigest = headManifest(route, reference);
-                if (upstreamDigest.filter(cached.get().digest()::equals).isPresent()) {
-                    current = cached.get();
-                    stats.increment(route.upstreamName(), Counter.HITS);
+            BlobLocation current = once(route, key, () -> {
+                BlobLocation resolved = null;
+                if (cached.isPresent()) {
+                    Optional<Digest> upstreamDigest = headManifest(route, reference);
+                    if (upstreamDigest.filter(cached.get().digest()::equals).isPresent()) {
+                        resolved = cached.get();
+                        stats.increment(route.upstreamName(), Counter.HITS);
+                    }
                 }
-            }
-            if (current == null) {
-                stats.increment(route.upstreamName(), Counter.MISSES);
-                current = fetchManifest(route, reference, ALL_MANIFESTS, null, reference);
-            }
-            tagChecked.put(key, clock.instant());
+                if (resolved == null) {
+                    stats.increment(route.upstreamName(), Counter.MISSES);
+                    resolved = fetchManifest(route, reference, ALL_MANIFESTS, null, reference);
+                }
+                tagChecked.put(key, clock.instant());
+                return resolved;
+            });
             if (!isAcceptable(current.mediaType(), accepted)) {
                 // The client wants another representation of the tag (e.g. no index): ask for that one.
-                current = fetchManifest(route, reference, String.join(", ", accepted), null, null);
+                String accept = String.join(", ", accepted);
+                current = once(route, key + " as " + accept, () -> fetchManifest(route, reference, accept, null, null));
                 if (!isAcceptable(current.mediaType(), accepted)) {
                     throw notAcceptable(route, reference, current.mediaType());
                 }
@@ -121,11 +131,53 @@ public final class MirrorService {
         } catch (UpstreamException e) {
             if (e.transientFailure() && cached.isPresent()) {
                 stats.increment(route.upstreamName(), Counter.STALE_SERVED);
-                stats.error(route.upstreamName(), e.code());
                 LOG.warning(() -> "serving stale " + cacheName + ":" + reference + " because " + e.getMessage());
                 return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), true);
             }
             throw relay(route, e, "manifest " + reference);
+        }
+    }
+
+    /** An upstream call for manifests: the one that makes it counts its failure, the others count as coalesced. */
+    private interface UpstreamCall {
+        BlobLocation call() throws IOException;
+    }
+
+    /**
+     * Single-flight for manifests: while {@code call} runs for {@code key}, other callers with the same key
+     * wait for its outcome instead of asking the upstream again (a manifest GET is what Docker Hub counts
+     * as a pull). A failure is counted once, by the caller that made the request.
+     */
+    private BlobLocation once(MirrorRoute route, String key, UpstreamCall call) throws IOException {
+        CompletableFuture<BlobLocation> mine = new CompletableFuture<>();
+        CompletableFuture<BlobLocation> running = manifestFetches.putIfAbsent(key, mine);
+        if (running != null) {
+            stats.increment(route.upstreamName(), Counter.COALESCED);
+            try {
+                return running.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                throw e;
+            }
+        }
+        try {
+            BlobLocation result = call.call();
+            mine.complete(result);
+            return result;
+        } catch (UpstreamException e) {
+            stats.error(route.upstreamName(), e.code());
+            mine.completeExceptionally(e);
+            throw e;
+        } catch (IOException | RuntimeException | Error e) {
+            mine.completeExceptionally(e);
+            throw e;
+        } finally {
+            manifestFetches.remove(key, mine);
         }
     }
 
@@ -151,7 +203,17 @@ public final class MirrorService {
             if (response.status() != 200) {
                 throw route.upstream().failure(response, "manifest " + reference);
             }
-            bytes = response.body().readNBytes(ManifestLimits.MAX_MANIFEST_BYTES + 1);
+            try {
+                bytes = response.body().readNBytes(ManifestLimits.MAX_MANIFEST_BYTES + 1);
+            } catch (IOException e) {
+                response.abort();
+                throw new UpstreamException(route.upstreamName() + " broke off manifest " + reference + ": " + e, e);
+            }
+            long declaredLength = response.contentLength();
+            if (declaredLength >= 0 && declaredLength != bytes.length && bytes.length <= ManifestLimits.MAX_MANIFEST_BYTES) {
+                throw new UpstreamException(502, "SIZE_INVALID", route.upstreamName() + " sent " + bytes.length
+                        + " bytes of manifest " + reference + " but announced " + declaredLength);
+            }
             mediaType = MediaTypes.essence(response.contentType());
             declaredDigest = response.header("Docker-Content-Digest");
         }
@@ -161,8 +223,7 @@ public final class MirrorService {
         Digest check = expected != null ? expected : declaredDigest != null ? parseDigest(declaredDigest) : null;
         Digest actual = Digester.forAlgorithm(check == null ? "sha256" : check.algorithm()).update(bytes).digest();
         if (check != null && !check.equals(actual)) {
-            stats.error(route.upstreamName(), "DIGEST_MISMATCH");
-            throw new UpstreamException(502, "DIGEST_INVALID", route.upstreamName() + " sent a manifest for " + reference
+            throw new UpstreamException(502, "DIGEST_MISMATCH", route.upstreamName() + " sent a manifest for " + reference
                     + " that hashes to " + actual + ", not " + check + "; it was not cached");
         }
         if (mediaType == null || !MediaTypes.isManifest(mediaType)) {
@@ -199,6 +260,7 @@ public final class MirrorService {
             if (mediaType.isEmpty() || info.isEmpty() || file.isEmpty()) {
                 return Optional.empty();
             }
+            store.blobs().touch(digest); // least-recently-pulled eviction reads this time, as for blobs
             return Optional.of(new BlobLocation(digest, info.get().size(), mediaType.get(), file.get()));
         } catch (IOException e) {
             return Optional.empty();
@@ -288,11 +350,11 @@ public final class MirrorService {
         stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
         try (UpstreamResponse response = route.upstream().head(route.remoteName(), "/v2/" + route.remoteName() + "/blobs/" + digest, Map.of())) {
             if (response.status() != 200) {
-                throw relay(route, route.upstream().failure(response, "blob " + digest), "blob " + digest);
+                throw route.upstream().failure(response, "blob " + digest);
             }
             return response.contentLength();
         } catch (UpstreamException e) {
-            throw relay(route, e, "blob " + digest);
+            throw failed(route, e, "blob " + digest);
         }
     }
 
@@ -367,20 +429,35 @@ public final class MirrorService {
             if (response.status() != 200) {
                 throw route.upstream().failure(response, "tags of " + route.remoteName());
             }
-            return response.body().readNBytes(16 << 20);
+            try {
+                return response.body().readNBytes(16 << 20);
+            } catch (IOException e) {
+                response.abort();
+                throw new UpstreamException(route.upstreamName() + " broke off the tags of " + route.remoteName() + ": " + e, e);
+            }
         } catch (UpstreamException e) {
-            throw relay(route, e, "tags");
+            throw failed(route, e, "tags");
         }
     }
 
-    private RegistryException relay(MirrorRoute route, UpstreamException e, String what) {
+    /** Counts a failed upstream request made by this thread, then {@link #relay}s it. */
+    private RegistryException failed(MirrorRoute route, UpstreamException e, String what) {
         stats.error(route.upstreamName(), e.code());
+        return relay(route, e, what);
+    }
+
+    /**
+     * The client's answer to an upstream failure. Does not count it: a blob download that failed was
+     * counted once by its fetcher, however many clients were waiting for it.
+     */
+    private RegistryException relay(MirrorRoute route, UpstreamException e, String what) {
         String message = "upstream " + route.upstreamName() + ": " + e.getMessage();
         Map<String, String> detail = Map.of("upstream", route.upstreamName(), "status", Integer.toString(e.status()));
         return switch (e.status()) {
             case 404 -> new RegistryException(what.startsWith("blob") ? ErrorCode.BLOB_UNKNOWN
                     : what.equals("tags") ? ErrorCode.NAME_UNKNOWN : ErrorCode.MANIFEST_UNKNOWN, message, detail);
-            case 429 -> new RegistryException(ErrorCode.TOOMANYREQUESTS, 429, message, detail, Map.of());
+            case 429 -> new RegistryException(ErrorCode.TOOMANYREQUESTS, 429, message, detail,
+                    e.retryAfter() == null ? Map.of() : Map.of("Retry-After", e.retryAfter()));
             case 401, 403 -> new RegistryException(ErrorCode.DENIED, 403, message + " (check the credentials configured for this upstream)", detail, Map.of());
             default -> new RegistryException(ErrorCode.UNAVAILABLE, 502, message, detail, Map.of());
         };

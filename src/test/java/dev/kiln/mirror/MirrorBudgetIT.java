@@ -1,0 +1,115 @@
+package dev.kiln.mirror;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.mirror.support.KilnServer;
+import dev.kiln.mirror.support.OciLayout;
+import dev.kiln.mirror.support.OciLayout.Content;
+import dev.kiln.mirror.support.OciLayout.Image;
+import dev.kiln.mirror.support.Proc;
+import dev.kiln.mirror.support.Skopeo;
+import dev.kiln.mirror.support.UpstreamRegistry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code --cache-max-bytes}: mirrored content is evicted least recently pulled first; local images never. */
+@Timeout(120)
+class MirrorBudgetIT {
+    static final long BUDGET = 3 << 20;
+
+    @TempDir
+    Path tmp;
+
+    private int copies;
+
+    @Test
+    void theStoreStaysUnderBudgetByEvictingTheLeastRecentlyPulledMirroredContent() throws Exception {
+        OciLayout layout = new OciLayout(tmp.resolve("layout"));
+        Image local = layout.image("local", Content.of("budget-local"));
+        Image a = layout.image("a", Content.of("budget-a").withoutBusybox().filler(800 << 10));
+        Image b = layout.image("b", Content.of("budget-b").withoutBusybox().filler(800 << 10));
+        Image c = layout.image("c", Content.of("budget-c").withoutBusybox().filler(800 << 10));
+        try (UpstreamRegistry upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "")) {
+            for (String name : List.of("a", "b", "c")) {
+                Skopeo.push(layout.ref(name), upstream.host() + "/budget/" + name + ":1");
+            }
+            try (KilnServer kiln = KilnServer.start(tmp.resolve("kiln"), List.of(),
+                    "--upstream", "m=" + upstream.url(), "--cache-max-bytes", Long.toString(BUDGET))) {
+                Skopeo.push(layout.ref("local"), kiln.host() + "/local/app:1");
+                assertTrue(size(local) + size(a) + size(b) < BUDGET && size(local) + size(a) + size(b) + size(c) > BUDGET,
+                        "the sizes must make the third mirrored image tip the store over budget");
+
+                pull(kiln, "m/budget/a:1", a);
+                pull(kiln, "m/budget/b:1", b);
+                pull(kiln, "m/budget/a:1", a); // A is now more recently pulled than B
+                pull(kiln, "m/budget/c:1", c);
+
+                assertTrue(Proc.poll(Duration.ofSeconds(20), () -> {
+                    long bytes = kiln.storeBytes();
+                    return bytes >= 0 && bytes <= BUDGET;
+                }), () -> "the store holds " + kiln.storeBytes() + " bytes, over the budget of " + BUDGET);
+                String listing = listing(kiln, local, a, b, c);
+                assertFalse(Files.exists(kiln.blobFile(b.layers().get(0).digest())), () -> "B was least recently pulled: its layer goes first;"
+                        + " store, oldest first:\n" + listing);
+                for (Image kept : List.of(a, c, local)) {
+                    for (OciLayout.Blob blob : all(kept)) {
+                        assertTrue(Files.exists(kiln.blobFile(blob.digest())), () -> "kept " + blob.digest() + "; store, oldest first:\n" + listing);
+                    }
+                }
+                assertTrue(kiln.metric("kiln_mirror_evicted_blobs_total") >= 2);
+                Proc.Result fsck = kiln.fsck();
+                assertEquals(0, fsck.exit(), fsck.output());
+
+                // The local image is whole and pullable.
+                pull(kiln, "local/app:1", local);
+
+                // A is served from the store; the evicted B is fetched again.
+                long requests = upstream.requests().size();
+                pull(kiln, "m/budget/a:1", a);
+                assertEquals(requests, upstream.requests().size(), "A was kept whole: no upstream request");
+                long bLayerGets = upstream.blobGets(b.layers().get(0).digest());
+                pull(kiln, "m/budget/b:1", b);
+                assertEquals(bLayerGets + 1, Proc.settle(bLayerGets + 1, () -> upstream.blobGets(b.layers().get(0).digest())),
+                        "evicted content is fetched again");
+            }
+        }
+    }
+
+    private void pull(KilnServer kiln, String reference, Image expected) throws IOException {
+        Path copy = tmp.resolve("copy-" + ++copies);
+        Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/" + reference, "dir:" + copy).requireSuccess();
+        assertEquals(expected.digest(), Skopeo.manifestDigest(copy), reference);
+    }
+
+    /** The store's blobs, oldest first, named by the image they belong to: for failure messages. */
+    private static String listing(KilnServer kiln, Image... images) throws IOException {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < images.length; i++) {
+            for (OciLayout.Blob blob : all(images[i])) {
+                Path file = kiln.blobFile(blob.digest());
+                lines.add((Files.exists(file) ? Files.getLastModifiedTime(file).toString() : "(evicted)                  ")
+                        + " " + "LABC".charAt(i) + " " + blob.mediaType() + " " + blob.size());
+            }
+        }
+        return String.join("\n", lines.stream().sorted().toList());
+    }
+
+    private static List<OciLayout.Blob> all(Image image) {
+        List<OciLayout.Blob> blobs = new ArrayList<>(image.blobs());
+        blobs.add(image.manifest());
+        return blobs;
+    }
+
+    private static long size(Image image) {
+        return all(image).stream().mapToLong(OciLayout.Blob::size).sum();
+    }
+}

@@ -1,0 +1,147 @@
+package dev.kiln.mirror.support;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A real CNCF distribution registry ({@code docker-registry}) on a free loopback port, with its own
+ * storage and an access log (combined log format, one line per request) that tests count requests in.
+ */
+public final class UpstreamRegistry implements AutoCloseable {
+    private static final Pattern REQUEST = Pattern.compile("\"([A-Z]+) (\\S+) HTTP/[0-9.]+\" (\\d{3}) \\S+ \"[^\"]*\" \"([^\"]*)\"");
+
+    private final Path dir;
+    private final int port;
+    private final Process process;
+    private final Path accessLog;
+
+    private UpstreamRegistry(Path dir, int port, Process process) {
+        this.dir = dir;
+        this.port = port;
+        this.process = process;
+        this.accessLog = dir.resolve("access.log");
+    }
+
+    /** Starts a registry; {@code authYaml} is an {@code auth:} section, or empty for none. */
+    public static UpstreamRegistry start(Path dir, String authYaml) throws IOException {
+        Files.createDirectories(dir);
+        int port = Proc.freePort();
+        String config = """
+                version: 0.1
+                log:
+                  level: info
+                  accesslog:
+                    disabled: false
+                storage:
+                  filesystem:
+                    rootdirectory: %s
+                  delete:
+                    enabled: true
+                  maintenance:
+                    uploadpurging:
+                      enabled: false
+                http:
+                  addr: 127.0.0.1:%d
+                %s
+                """.formatted(dir.resolve("data"), port, authYaml);
+        Path configFile = dir.resolve("config.yml");
+        Files.writeString(configFile, config);
+        // distribution writes the access log to stdout and its own log to stderr.
+        Process process = new ProcessBuilder("docker-registry", "serve", configFile.toString())
+                .redirectOutput(dir.resolve("access.log").toFile())
+                .redirectError(dir.resolve("registry.log").toFile())
+                .start();
+        UpstreamRegistry registry = new UpstreamRegistry(dir, port, process);
+        Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly)); // if the test JVM is stopped early
+        HttpClient client = HttpClient.newHttpClient();
+        boolean up = Proc.poll(Duration.ofSeconds(20), () -> {
+            if (!process.isAlive()) {
+                return true;
+            }
+            try {
+                int status = client.send(HttpRequest.newBuilder(URI.create(registry.url() + "/v2/")).build(),
+                        HttpResponse.BodyHandlers.discarding()).statusCode();
+                return status == 200 || status == 401;
+            } catch (IOException e) {
+                return false;
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        if (!up || !process.isAlive()) {
+            registry.close();
+            throw new IllegalStateException("docker-registry did not start:\n" + Files.readString(dir.resolve("registry.log")));
+        }
+        return registry;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** {@code 127.0.0.1:port}, as skopeo wants it. */
+    public String host() {
+        return "127.0.0.1:" + port;
+    }
+
+    public String url() {
+        return "http://" + host();
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** One access-log line; Kiln's requests carry the JDK's user agent ({@code Java/…}). */
+    public record Request(String method, String path, int status, String userAgent) {
+        public boolean fromKiln() {
+            return userAgent.startsWith("Java/");
+        }
+    }
+
+    /** Every request logged so far; the query string is dropped from the path. */
+    public List<Request> requests() {
+        try {
+            return Files.readAllLines(accessLog, StandardCharsets.UTF_8).stream()
+                    .map(REQUEST::matcher)
+                    .filter(Matcher::find)
+                    .map(m -> new Request(m.group(1), m.group(2).replaceFirst("\\?.*", ""), Integer.parseInt(m.group(3)), m.group(4)))
+                    .toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public long count(String method, String path) {
+        return requests().stream().filter(r -> r.method().equals(method) && r.path().equals(path)).count();
+    }
+
+    /** GETs of one blob, by digest, in any repository. */
+    public long blobGets(String digest) {
+        return requests().stream().filter(r -> r.method().equals("GET") && r.path().endsWith("/blobs/" + digest)).count();
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
