@@ -37,6 +37,7 @@ import javax.net.ssl.X509TrustManager;
 public final class RegistryClient {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_REDIRECTS = 5;
+    private static final String USER_AGENT = "kiln/0.1 (+container-image gateway)";
 
     private final RegistryEndpoint endpoint;
     private final SSLSocketFactory sslSocketFactory;
@@ -187,6 +188,7 @@ public final class RegistryClient {
         connection.setReadTimeout((int) endpoint.readTimeout().toMillis());
         connection.setRequestMethod(method);
         connection.setUseCaches(false);
+        connection.setRequestProperty("User-Agent", USER_AGENT);
         headers.forEach(connection::setRequestProperty);
         if (authorization != null) {
             connection.setRequestProperty("Authorization", authorization);

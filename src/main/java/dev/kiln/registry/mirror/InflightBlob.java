@@ -78,7 +78,11 @@ final class InflightBlob {
         return expectedSize;
     }
 
+    /** A reader from the first byte, or null when the download is over and its file already closed. */
     synchronized InputStream newReader() {
+        if (references == 0) {
+            return null;
+        }
         references++;
         return new Reader();
     }

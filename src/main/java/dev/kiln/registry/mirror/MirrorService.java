@@ -131,6 +131,8 @@ public final class MirrorService {
         } catch (UpstreamException e) {
             if (e.transientFailure() && cached.isPresent()) {
                 stats.increment(route.upstreamName(), Counter.STALE_SERVED);
+                // Back off for one check interval so an outage does not cost every pull a connect timeout.
+                tagChecked.put(key, clock.instant());
                 LOG.warning(() -> "serving stale " + cacheName + ":" + reference + " because " + e.getMessage());
                 return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), true);
             }
@@ -300,12 +302,22 @@ public final class MirrorService {
 
     /** A cached blob is a file to send; a missing one streams while it is fetched (once, whoever asks). */
     public Object blob(MirrorRoute route, Digest digest) throws IOException {
-        Optional<BlobLocation> cached = cachedBlob(route, digest);
-        if (cached.isPresent()) {
-            stats.increment(route.upstreamName(), Counter.HITS);
-            stats.add(route.upstreamName(), Counter.BYTES_FROM_CACHE, cached.get().size());
-            return cached.get();
+        while (true) {
+            Optional<BlobLocation> cached = cachedBlob(route, digest);
+            if (cached.isPresent()) {
+                stats.increment(route.upstreamName(), Counter.HITS);
+                stats.add(route.upstreamName(), Counter.BYTES_FROM_CACHE, cached.get().size());
+                return cached.get();
+            }
+            Object answer = joinOrStartFetch(route, digest);
+            if (answer != null) {
+                return answer;
+            }
+            // The download we joined finished between the lookup and our reader: it is in the store now.
         }
+    }
+
+    private Object joinOrStartFetch(MirrorRoute route, Digest digest) throws IOException {
         boolean[] created = {false};
         InflightBlob fetch;
         synchronized (inflight) {
@@ -322,6 +334,9 @@ public final class MirrorService {
             }
         }
         InputStream reader = fetch.newReader();
+        if (reader == null) {
+            return null;
+        }
         if (created[0]) {
             stats.increment(route.upstreamName(), Counter.MISSES);
             InflightBlob started = fetch;
@@ -399,14 +414,17 @@ public final class MirrorService {
             }
             writer.commit(digest);
             store.metadata().linkBlob(route.cacheName(), digest);
+            inflight.remove(digest, blob); // newcomers find it in the store from now on
             blob.verified();
         } catch (DigestMismatchException e) {
             stats.error(route.upstreamName(), "DIGEST_MISMATCH");
             LOG.warning(() -> route.upstreamName() + " sent corrupt content for " + digest + ": " + e.getMessage());
+            inflight.remove(digest, blob);
             blob.failed(e);
         } catch (IOException | RuntimeException e) {
             stats.error(route.upstreamName(), e instanceof UpstreamException u ? u.code() : "IO_ERROR");
             LOG.log(Level.WARNING, "fetching " + digest + " from " + route.upstreamName() + " failed: " + e.getMessage());
+            inflight.remove(digest, blob);
             blob.failed(e instanceof IOException io ? io : new IOException(e));
         } finally {
             try {
