@@ -17,6 +17,7 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -75,17 +76,31 @@ public final class RegistryClient {
     /** Sends a request for {@code path} (starting with {@code /v2/}) with the repository's {@code action} scope. */
     public UpstreamResponse send(String method, String repository, String path, Map<String, String> headers, String action)
             throws IOException {
-        String scope = "repository:" + repository + ":" + action;
-        URI uri = URI.create(endpoint.url() + path);
+        return send(method, URI.create(endpoint.url() + path), List.of(scope(repository, action)), headers, null);
+    }
+
+    /** The token scope for {@code action} (e.g. {@code pull} or {@code pull,push}) on a repository. */
+    public static String scope(String repository, String action) {
+        return "repository:" + repository + ":" + action;
+    }
+
+    /**
+     * Sends {@code body} (may be null) to {@code uri}, a path of this registry or an upload {@code Location}
+     * it returned, authorised for all {@code scopes} at once (a mount needs push on the target and pull on
+     * the source). The body is reopened if the first attempt is answered with a challenge.
+     */
+    public UpstreamResponse send(String method, URI uri, List<String> scopes, Map<String, String> headers, RequestBody body)
+            throws IOException {
+        String scope = String.join(" ", scopes);
         for (int attempt = 0; ; attempt++) {
-            UpstreamResponse response = follow(method, uri, headers, authorization(scope));
+            UpstreamResponse response = follow(method, uri, headers, authorization(scope), body);
             if (response.status() != 401 || attempt > 0) {
                 return response;
             }
             AuthChallenge offered = AuthChallenge.parse(response.header("WWW-Authenticate"));
             response.close();
             if (offered == null) {
-                return follow(method, uri, headers, null);
+                return follow(method, uri, headers, null, body);
             }
             challenge = offered;
             if (offered.scheme().equals("bearer")) {
@@ -95,6 +110,38 @@ public final class RegistryClient {
                 throw new UpstreamException(401, "UNAUTHORIZED", endpoint.name() + " requires "
                         + offered.scheme() + " authentication and no credentials are configured for it");
             }
+        }
+    }
+
+    /** A request body that can be opened again, e.g. a file, for a retry after an auth challenge. */
+    public interface RequestBody {
+        long length();
+
+        InputStream open() throws IOException;
+
+        static RequestBody of(Path file) throws IOException {
+            long size = Files.size(file);
+            return new RequestBody() {
+                public long length() {
+                    return size;
+                }
+
+                public InputStream open() throws IOException {
+                    return Files.newInputStream(file);
+                }
+            };
+        }
+
+        static RequestBody of(byte[] bytes) {
+            return new RequestBody() {
+                public long length() {
+                    return bytes.length;
+                }
+
+                public InputStream open() {
+                    return new java.io.ByteArrayInputStream(bytes);
+                }
+            };
         }
     }
 
@@ -127,10 +174,14 @@ public final class RegistryClient {
         if (offered.parameter("service") != null) {
             url.append("service=").append(URLEncoder.encode(offered.parameter("service"), StandardCharsets.UTF_8)).append('&');
         }
-        url.append("scope=").append(URLEncoder.encode(scope, StandardCharsets.UTF_8));
+        String separator = "";
+        for (String one : scope.split(" ")) {
+            url.append(separator).append("scope=").append(URLEncoder.encode(one, StandardCharsets.UTF_8));
+            separator = "&";
+        }
         Map<String, String> headers = Map.of("Accept", "application/json");
         String basic = endpoint.credentials().map(Credentials::basicHeader).orElse(null);
-        try (UpstreamResponse response = follow("GET", URI.create(url.toString()), headers, basic)) {
+        try (UpstreamResponse response = follow("GET", URI.create(url.toString()), headers, basic, null)) {
             if (response.status() != 200) {
                 throw new UpstreamException(response.status() == 429 ? 429 : 401, response.status() == 429 ? "TOOMANYREQUESTS" : "UNAUTHORIZED",
                         "token service " + realm + " answered " + response.status() + (basic == null ? " (no credentials configured)" : ""),
@@ -147,13 +198,21 @@ public final class RegistryClient {
         }
     }
 
-    private UpstreamResponse follow(String method, URI uri, Map<String, String> headers, String authorization) throws IOException {
+    private UpstreamResponse follow(String method, URI uri, Map<String, String> headers, String authorization, RequestBody body)
+            throws IOException {
         URI current = uri;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             boolean sameOrigin = Objects.equals(current.getHost(), uri.getHost()) && current.getPort() == uri.getPort();
             HttpURLConnection connection = open(method, current, headers, sameOrigin ? authorization : null);
             int status;
             try {
+                if (body != null) {
+                    connection.setDoOutput(true);
+                    connection.setFixedLengthStreamingMode(body.length());
+                    try (InputStream in = body.open(); java.io.OutputStream out = connection.getOutputStream()) {
+                        in.transferTo(out);
+                    }
+                }
                 status = connection.getResponseCode();
             } catch (IOException e) {
                 connection.disconnect();
