@@ -48,7 +48,7 @@ public final class TokenIssuer implements AutoCloseable {
     /** A token request as the service saw it. */
     public record Request(String authorization, String service, List<String> scopes, String userAgent) {
         public boolean fromKiln() {
-            return userAgent != null && userAgent.startsWith("Java/");
+            return userAgent != null && userAgent.startsWith("kiln/");
         }
     }
 

@@ -104,10 +104,10 @@ public final class UpstreamRegistry implements AutoCloseable {
         return dir;
     }
 
-    /** One access-log line; Kiln's requests carry the JDK's user agent ({@code Java/…}). */
+    /** One access-log line; Kiln identifies itself to upstreams as {@code kiln/…}. */
     public record Request(String method, String path, int status, String userAgent) {
         public boolean fromKiln() {
-            return userAgent.startsWith("Java/");
+            return userAgent.startsWith("kiln/");
         }
     }
 
