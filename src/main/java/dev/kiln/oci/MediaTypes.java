@@ -29,6 +29,20 @@ public final class MediaTypes {
         return OCI_INDEX.equals(mediaType) || DOCKER_MANIFEST_LIST.equals(mediaType);
     }
 
+    /** Whether a request whose {@code Accept} lists {@code accepted} takes {@code mediaType}; no Accept takes anything. */
+    public static boolean accepts(List<String> accepted, String mediaType) {
+        if (accepted == null || accepted.isEmpty()) {
+            return true;
+        }
+        for (String type : accepted) {
+            String essence = essence(type);
+            if (essence.equals(mediaType) || essence.equals("*/*") || essence.equals("application/*")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Strips parameters such as {@code ; charset=utf-8} that some clients append. */
     public static String essence(String contentType) {
         if (contentType == null) {

@@ -119,11 +119,11 @@ public final class MirrorService {
                 tagChecked.put(key, clock.instant());
                 return resolved;
             });
-            if (!isAcceptable(current.mediaType(), accepted)) {
+            if (!MediaTypes.accepts(accepted, current.mediaType())) {
                 // The client wants another representation of the tag (e.g. no index): ask for that one.
                 String accept = String.join(", ", accepted);
                 current = once(route, key + " as " + accept, () -> fetchManifest(route, reference, accept, null, null));
-                if (!isAcceptable(current.mediaType(), accepted)) {
+                if (!MediaTypes.accepts(accepted, current.mediaType())) {
                     throw notAcceptable(route, reference, current.mediaType());
                 }
             }
@@ -270,7 +270,7 @@ public final class MirrorService {
     }
 
     private static BlobLocation acceptable(BlobLocation location, List<String> accepted, MirrorRoute route, String reference) {
-        if (!isAcceptable(location.mediaType(), accepted)) {
+        if (!MediaTypes.accepts(accepted, location.mediaType())) {
             throw notAcceptable(route, reference, location.mediaType());
         }
         return location;
@@ -281,18 +281,6 @@ public final class MirrorService {
                 + mediaType + ", which the request's Accept header does not include", Map.of("mediaType", mediaType));
     }
 
-    static boolean isAcceptable(String mediaType, List<String> accepted) {
-        if (accepted == null || accepted.isEmpty()) {
-            return true;
-        }
-        for (String type : accepted) {
-            String essence = MediaTypes.essence(type);
-            if (essence.equals(mediaType) || essence.equals("*/*") || essence.equals("application/*")) {
-                return true;
-            }
-        }
-        return false;
-    }
 
     private static String manifestPath(MirrorRoute route, String reference) {
         return "/v2/" + route.remoteName() + "/manifests/" + reference;

@@ -195,7 +195,7 @@ public final class RegistryService {
     public BlobLocation manifest(RepositoryName name, String reference, List<String> accepted) throws IOException {
         Digest digest = resolve(name, reference);
         String mediaType = store.metadata().manifestMediaType(name, digest).orElseThrow(() -> manifestUnknown(name, reference));
-        if (!acceptable(mediaType, accepted)) {
+        if (!MediaTypes.accepts(accepted, mediaType)) {
             throw new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "manifest " + name + ":" + reference + " is a " + mediaType
                     + ", which the request's Accept header does not include", Map.of("mediaType", mediaType));
         }
@@ -205,19 +205,6 @@ public final class RegistryService {
             throw manifestUnknown(name, reference);
         }
         return new BlobLocation(digest, info.get().size(), mediaType, file.get());
-    }
-
-    private static boolean acceptable(String mediaType, List<String> accepted) {
-        if (accepted == null || accepted.isEmpty()) {
-            return true;
-        }
-        for (String type : accepted) {
-            String essence = MediaTypes.essence(type);
-            if (essence.equals(mediaType) || essence.equals("*/*") || essence.equals("application/*")) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private Digest resolve(RepositoryName name, String reference) throws IOException {
