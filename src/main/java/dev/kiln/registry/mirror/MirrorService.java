@@ -281,7 +281,6 @@ public final class MirrorService {
                 + mediaType + ", which the request's Accept header does not include", Map.of("mediaType", mediaType));
     }
 
-
     private static String manifestPath(MirrorRoute route, String reference) {
         return "/v2/" + route.remoteName() + "/manifests/" + reference;
     }
