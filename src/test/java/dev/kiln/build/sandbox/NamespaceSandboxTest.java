@@ -255,6 +255,22 @@ class NamespaceSandboxTest {
         }
     }
 
+    @Test
+    void rootRunHasNoHostPrivileges() throws Exception {
+        assertEquals("no-mknod\n", run(0, sh("busybox mknod /sdz b 8 0 2>/dev/null && echo mknod || echo no-mknod")).out());
+        assertFalse(Files.exists(rootfs.resolve("sdz")));
+        String sysctl = "cat /proc/sys/kernel/core_pattern > /cp; { cat /cp > /proc/sys/kernel/core_pattern; } 2>/dev/null"
+                + " && echo wrote || echo read-only";
+        assertEquals("read-only\n", run(0, sh(sysctl)).out());
+        assertEquals("no-mount\n", run(0, sh("mkdir /m; mount -t tmpfs none /m 2>/dev/null; "
+                + "mount --bind /proc/1/root/.. /m 2>/dev/null; ls /m | grep -q usr && echo mounted-host || echo no-mount")).out());
+        if (privileged()) {
+            run(0, sh("touch /owned && busybox chown 1234:5678 /owned"));
+            assertEquals(1234, Files.getAttribute(rootfs.resolve("owned"), "unix:uid"), "uids map to themselves");
+            assertEquals(5678, Files.getAttribute(rootfs.resolve("owned"), "unix:gid"));
+        }
+    }
+
     static void assertNoProcess(String commandLine) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         List<String> found;
