@@ -8,23 +8,31 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Namespaces + chroot with util-linux: {@code unshare} gives the RUN its own mount, pid, uts and
- * ipc namespaces (and network namespace for {@code --network=none}); as a non-root caller also a
- * user namespace in which the caller is root (or, for a non-root USER, that user, with the
- * namespace's capabilities kept for the set-up).
+ * Namespaces with util-linux: {@code unshare} gives the RUN its own mount, pid, uts and ipc
+ * namespaces (and network namespace for {@code --network=none}); as a non-root caller also a user
+ * namespace in which the caller is root (or, for a non-root USER, that user, with the namespace's
+ * capabilities kept for the set-up).
  *
- * <p>Inside, a set-up script (the host's {@code /bin/sh}, running in the new namespaces before the
- * chroot) mounts a fresh {@code /proc}, a minimal {@code /dev} (tmpfs with null, zero, full,
- * random, urandom, tty bound from the host, a private devpts, shm), the generated
- * {@code resolv.conf} and {@code hosts}, and the RUN's mounts, all at paths resolved inside the
- * rootfs; then {@code env -i} + {@code unshare --root --wd [--setuid --setgid]} chroots, changes
- * directory, drops to the user and execs the command, which becomes pid 1 of its namespace. When it
- * exits, the kernel kills whatever it left behind and the mount namespace (with every mount) goes
- * away; mount points made for the run are then removed from the rootfs.
+ * <p>Inside, a set-up script (the host's {@code /bin/sh}, in the new namespaces) binds the rootfs
+ * onto itself and mounts a fresh {@code /proc} (with {@code /proc/sys}, {@code sysrq-trigger},
+ * {@code irq}, {@code bus}, {@code fs} read-only and {@code kcore}, {@code keys}, ... masked, as
+ * Docker does), a minimal {@code /dev} (tmpfs with null, zero, full, random, urandom, tty bound
+ * from the host, a private devpts, shm), the generated {@code resolv.conf} and {@code hosts}, and
+ * the RUN's mounts, all at mount points resolved inside the rootfs with {@link
+ * dev.kiln.build.rootfs.RootfsPath}. Then {@code pivot_root} makes the rootfs the namespace's root
+ * (a chroot-style climb ends there) and the host's static busybox detaches the old root, changes
+ * to the working directory, drops to the USER and execs the command with exactly the given
+ * environment ({@code env -i}); the command is pid 1 of its namespace. A RUN started by root
+ * continues in a nested user namespace in which every id maps to itself (written by this JVM), so
+ * files keep their real owners but the RUN has no capability over the host: it cannot make device
+ * nodes, remount or unmount what the set-up mounted (the mounts are locked), or write host-wide
+ * sysctls. When the command exits, the kernel kills whatever it left behind and the mount
+ * namespace goes away with every mount; mount points made for the run are then removed.
  *
- * <p>Limits: a USER with real root keeps root's capabilities (as in kaniko), so it could break out
- * of a chroot with {@code CAP_SYS_CHROOT} or mount things; unprivileged callers have only the one
- * uid of their user namespace, so files the RUN creates belong to the caller on the host.
+ * <p>Without a static busybox on the host: as root, the rootfs mount is moved over {@code /} and
+ * entered with {@code unshare --root=.} (no nested user namespace: root keeps real capabilities);
+ * unprivileged, a plain chroot. Unprivileged callers have only the one uid of their user
+ * namespace, so files the RUN creates belong to the caller on the host.
  */
 public final class NamespaceSandbox implements Sandbox {
     private final boolean privileged;
