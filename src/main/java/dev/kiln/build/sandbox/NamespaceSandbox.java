@@ -196,6 +196,9 @@ public final class NamespaceSandbox implements Sandbox {
             last.append("cd ").append(ProcessRunner.quote(spec.workdir())).append(" || exit 125; exec");
             if (privileged && !setup.user.isRoot()) {
                 last.append(" nsenter -F -G ").append(setup.user.gid()).append(" -S ").append(setup.user.uid()).append(" --");
+            } else if (!privileged && !setup.user.isRoot()) {
+                // the set-up kept the user namespace's capabilities as ambient ones; USER gets none
+                last.append(" setpriv --inh-caps ").append(DROP_ALL).append(" --ambient-caps ").append(DROP_ALL);
             }
             last.append(" env -i");
             for (String e : spec.env()) {
@@ -250,6 +253,13 @@ public final class NamespaceSandbox implements Sandbox {
     }
 
     private static final String OLD_ROOT = "/.kiln-oldroot";
+
+    /** Every capability up to 40, in names busybox 1.35's setpriv knows. */
+    private static final String DROP_ALL = "-chown,-dac_override,-dac_read_search,-fowner,-fsetid,-kill,-setgid,"
+            + "-setuid,-setpcap,-linux_immutable,-net_bind_service,-net_broadcast,-net_admin,-net_raw,-ipc_lock,"
+            + "-ipc_owner,-sys_module,-sys_rawio,-sys_chroot,-sys_ptrace,-sys_pacct,-sys_admin,-sys_boot,-sys_nice,"
+            + "-sys_resource,-sys_time,-sys_tty_config,-mknod,-lease,-audit_write,-audit_control,-setfcap,"
+            + "-mac_override,-mac_admin,-syslog,-wake_alarm,-block_suspend,-audit_read,-cap_38,-cap_39,-cap_40";
 
     /** A statically linked busybox on the host (no ELF interpreter), or null. */
     static String staticBusybox() {

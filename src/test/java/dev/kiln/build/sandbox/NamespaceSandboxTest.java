@@ -82,6 +82,7 @@ class NamespaceSandboxTest {
         assertEquals("uid=1000(app) gid=1000(app)\n", run(0, sh("id").user("1000:1000")).out());
         assertEquals("uid=4242 gid=0(root)\n", run(0, sh("id").user("4242")).out());
         assertEquals("uid=0(root) gid=0(root)\n", run(0, sh("id")).out());
+        assertEquals("CapEff:\t0000000000000000\n", run(0, sh("grep CapEff /proc/self/status").user("app")).out());
         SandboxException e = assertThrows(SandboxException.class, () -> sandbox().run(sh("id").user("ghost").build()));
         assertTrue(e.getMessage().contains("ghost"), e.getMessage());
         SandboxException g = assertThrows(SandboxException.class, () -> sandbox().run(sh("id").user("app:nogrp").build()));
