@@ -1,0 +1,79 @@
+package dev.kiln.build.sandbox;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * kaniko's way: the rootfs is {@code /} itself and the command runs directly, without isolation.
+ * Only sane inside a dedicated, throw-away executor container, so it refuses to run unless told
+ * explicitly ({@code force}) or the container says so ({@code KILN_EXECUTOR_CONTAINER=1}).
+ * {@code /etc/resolv.conf} and {@code /etc/hosts} are the container's; {@code --mount} is not
+ * supported (it would change the container itself); background processes the command leaves are
+ * killed through the process tree.
+ */
+public final class InPlaceSandbox implements Sandbox {
+    public static final String MARKER = "KILN_EXECUTOR_CONTAINER";
+
+    private final boolean force;
+
+    public InPlaceSandbox(boolean force) {
+        this.force = force;
+    }
+
+    /** Whether this process may run RUN steps on its own root filesystem. */
+    public static boolean allowed(boolean force) {
+        return force || "1".equals(System.getenv(MARKER));
+    }
+
+    @Override
+    public String name() {
+        return "in-place";
+    }
+
+    @Override
+    public ExecResult run(RunSpec spec) throws IOException, InterruptedException {
+        if (!allowed(force)) {
+            throw new SandboxException("the in-place sandbox runs RUN commands on this machine's own root "
+                    + "filesystem; it is only for a dedicated executor container. Set " + MARKER
+                    + "=1 in that container, or pass --force");
+        }
+        if (!spec.rootfs().toRealPath().equals(Path.of("/"))) {
+            throw new SandboxException("the in-place sandbox needs the rootfs to be /, not " + spec.rootfs());
+        }
+        if (!spec.mounts().isEmpty()) {
+            throw new SandboxException("RUN --mount is not supported by the in-place sandbox");
+        }
+        try (RunSetup setup = RunSetup.prepare(spec, ProcessRunner.currentUid() == 0, false)) {
+            List<String> command = new ArrayList<>();
+            String setpriv = ProcessRunner.hostTool("setpriv");
+            if (setpriv != null) {
+                command.addAll(List.of(setpriv, "--pdeathsig", "KILL"));
+                if (!setup.user.isRoot()) {
+                    command.addAll(List.of("--reuid=" + setup.user.uid(), "--regid=" + setup.user.gid(),
+                            "--clear-groups"));
+                }
+                command.add("--");
+            } else if (!setup.user.isRoot()) {
+                throw new SandboxException("switching to USER " + spec.user() + " needs util-linux's setpriv");
+            }
+            command.add(require("env"));
+            command.add("-i");
+            command.addAll(spec.env());
+            command.addAll(spec.argv());
+            ProcessRunner.Outcome outcome = ProcessRunner.run(command, Map.of(), setup.scaffold.root().resolve(spec.workdir()),
+                    spec.stdout(), spec.stderr(), spec.timeout(), spec.cancellation());
+            return outcome.result();
+        }
+    }
+
+    private static String require(String tool) throws SandboxException {
+        String path = ProcessRunner.hostTool(tool);
+        if (path == null) {
+            throw new SandboxException(tool + " is not installed");
+        }
+        return path;
+    }
+}

@@ -1,0 +1,164 @@
+package dev.kiln.build.sandbox;
+
+import dev.kiln.build.rootfs.RootfsPath;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The host-side half of a run shared by the chroot strategies: a private scratch directory
+ * (generated {@code resolv.conf} and {@code hosts}, copies of read-write binds), the working
+ * directory, and every mount resolved to a host source and a host mount point inside the rootfs.
+ */
+final class RunSetup implements AutoCloseable {
+
+    enum Kind { BIND, TMPFS }
+
+    /** One mount: {@code target} is the host path of the mount point inside the rootfs. */
+    record Planned(Kind kind, Path source, Path target, boolean readOnly, Long sizeBytes) {
+    }
+
+    final RunSpec spec;
+    final RunUser user;
+    final Path scratch;
+    final Scaffold scaffold;
+    final List<Planned> mounts = new ArrayList<>();
+    Path resolvConf;
+    Path hosts;
+
+    private RunSetup(RunSpec spec, RunUser user, Path scratch, Scaffold scaffold) {
+        this.spec = spec;
+        this.user = user;
+        this.scratch = scratch;
+        this.scaffold = scaffold;
+    }
+
+    static RunSetup prepare(RunSpec spec, boolean canChown, boolean networkFiles) throws IOException {
+        RootfsPath root = RootfsPath.of(spec.rootfs());
+        RunUser user = RunUser.resolve(root, spec.user());
+        Path scratch = Files.createTempDirectory("kiln-run-",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        RunSetup setup = new RunSetup(spec, user, scratch, new Scaffold(root));
+        try {
+            setup.scaffold.workdir(spec.workdir(), user, canChown);
+            if (networkFiles) {
+                setup.networkFiles();
+            }
+            for (RunMount m : spec.mounts()) {
+                setup.plan(m);
+            }
+            return setup;
+        } catch (IOException | RuntimeException e) {
+            setup.close();
+            throw e;
+        }
+    }
+
+    private void networkFiles() throws IOException {
+        Path hostResolv = Path.of("/etc/resolv.conf");
+        byte[] resolv = Files.isReadable(hostResolv) ? Files.readAllBytes(hostResolv) : new byte[0];
+        Path r = scratch.resolve("resolv.conf");
+        Files.write(r, resolv);
+        Path h = scratch.resolve("hosts");
+        Files.writeString(h, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t"
+                + spec.hostname() + "\n", StandardCharsets.UTF_8);
+        for (Path p : List.of(r, h)) {
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-r--r--"));
+        }
+        mounts.add(new Planned(Kind.BIND, r, scaffold.file("/etc/resolv.conf"), true, null));
+        mounts.add(new Planned(Kind.BIND, h, scaffold.file("/etc/hosts"), true, null));
+        resolvConf = r;
+        hosts = h;
+    }
+
+    private String absolute(String target) {
+        if (target == null || target.isEmpty()) {
+            throw new IllegalArgumentException("mount without a target");
+        }
+        if (target.startsWith("/")) {
+            return target;
+        }
+        return spec.workdir().endsWith("/") ? spec.workdir() + target : spec.workdir() + "/" + target;
+    }
+
+    private void plan(RunMount m) throws IOException {
+        String target = absolute(m.target());
+        if (m instanceof RunMount.Bind b) {
+            if (!Files.exists(b.source())) {
+                throw new SandboxException("bind mount source " + b.source() + " does not exist");
+            }
+            Path source = b.source();
+            if (!b.readOnly()) {
+                // BuildKit discards what a RUN writes to a read-write bind; so do we, with a copy
+                source = scratch.resolve("bind-" + mounts.size());
+                copy(b.source(), source);
+            }
+            Path point = Files.isDirectory(source) ? scaffold.dir(target) : scaffold.file(target);
+            mounts.add(new Planned(Kind.BIND, source, point, b.readOnly(), null));
+        } else if (m instanceof RunMount.Cache c) {
+            Files.createDirectories(c.directory());
+            mounts.add(new Planned(Kind.BIND, c.directory(), scaffold.dir(target), c.readOnly(), null));
+        } else if (m instanceof RunMount.Secret s) {
+            if (!Files.isRegularFile(s.file())) {
+                throw new SandboxException("secret file " + s.file() + " does not exist");
+            }
+            mounts.add(new Planned(Kind.BIND, s.file(), scaffold.file(target), true, null));
+        } else if (m instanceof RunMount.Tmpfs t) {
+            mounts.add(new Planned(Kind.TMPFS, null, scaffold.dir(target), false, t.sizeBytes()));
+        }
+    }
+
+    /** The mount point's path as the command sees it. */
+    String inside(Path target) {
+        return scaffold.inside(target);
+    }
+
+    static void copy(Path from, Path to) throws IOException {
+        Process p = new ProcessBuilder("cp", "-a", "--", from.toString(), to.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            if (p.waitFor() != 0) {
+                throw new SandboxException("copying " + from + " for a read-write bind failed: " + out.strip());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SandboxException("interrupted", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        scaffold.close();
+        deleteTree(scratch);
+    }
+
+    static void deleteTree(Path dir) {
+        try {
+            Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                    Files.deleteIfExists(file);
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
+                    d.toFile().setWritable(true, true);
+                    Files.deleteIfExists(d);
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            // best effort
+        }
+    }
+}

@@ -1,0 +1,14 @@
+package dev.kiln.build.sandbox;
+
+import java.io.IOException;
+
+/** The sandbox could not be set up (not: the command failed, which is an {@link ExecResult}). */
+public class SandboxException extends IOException {
+    public SandboxException(String message) {
+        super(message);
+    }
+
+    public SandboxException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

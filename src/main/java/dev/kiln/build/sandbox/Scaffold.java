@@ -1,0 +1,118 @@
+package dev.kiln.build.sandbox;
+
+import dev.kiln.build.rootfs.RootfsPath;
+
+import java.io.IOException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Mount points a sandbox needs inside the rootfs for one run. Every path is resolved the way the
+ * chroot would see it ({@link RootfsPath}), so a hostile symlink in the image cannot make a mount
+ * land on the host. What did not exist before is created and, on {@link #close()}, removed again
+ * (empty files and directories only: what the command put there stays).
+ */
+final class Scaffold implements AutoCloseable {
+    private final RootfsPath root;
+    private final List<Path> created = new ArrayList<>();
+
+    Scaffold(RootfsPath root) {
+        this.root = root;
+    }
+
+    RootfsPath root() {
+        return root;
+    }
+
+    /** A directory mount point at {@code inside} (absolute, or relative to {@code cwd}). */
+    Path dir(String inside) throws IOException {
+        Path p = root.resolve(inside);
+        ensureDirs(p, created, -1, -1);
+        return p;
+    }
+
+    /** A file mount point at {@code inside}: an existing file, or an empty one made for the run. */
+    Path file(String inside) throws IOException {
+        Path p = root.resolve(inside);
+        ensureDirs(p.getParent(), created, -1, -1);
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+            throw new SandboxException("cannot mount a file over the directory " + inside);
+        }
+        if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+            Files.createFile(p);
+            created.add(p);
+        }
+        return p;
+    }
+
+    /**
+     * Creates the working directory (kept: it is part of the image, as Docker leaves it) with any
+     * missing parents owned by the RUN's user, as BuildKit does.
+     */
+    Path workdir(String inside, RunUser user, boolean canChown) throws IOException {
+        Path p = root.resolve(inside);
+        List<Path> made = new ArrayList<>();
+        ensureDirs(p, made, canChown ? user.uid() : -1, canChown ? user.gid() : -1);
+        if (Files.exists(p) && !Files.isDirectory(p)) {
+            throw new SandboxException("working directory " + inside + " is not a directory");
+        }
+        return p;
+    }
+
+    String inside(Path host) {
+        return root.inside(host);
+    }
+
+    private void ensureDirs(Path dir, List<Path> record, long uid, long gid) throws IOException {
+        Path rootDir = root.root();
+        Path relative = rootDir.relativize(dir);
+        Path p = rootDir;
+        for (Path part : relative) {
+            if (part.toString().isEmpty()) {
+                continue;
+            }
+            p = p.resolve(part);
+            if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                continue;
+            }
+            if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+                throw new SandboxException(root.inside(p) + " exists and is not a directory");
+            }
+            Files.createDirectory(p, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
+            if (uid >= 0) {
+                Files.setAttribute(p, "unix:uid", (int) uid, LinkOption.NOFOLLOW_LINKS);
+                Files.setAttribute(p, "unix:gid", (int) gid, LinkOption.NOFOLLOW_LINKS);
+            }
+            record.add(p);
+        }
+    }
+
+    /** Removes what was created for the run, newest first, when it is still empty. */
+    @Override
+    public void close() {
+        for (int i = created.size() - 1; i >= 0; i--) {
+            Path p = created.get(i);
+            try {
+                if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                    if (Files.size(p) == 0) {
+                        Files.delete(p);
+                    }
+                } else if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.delete(p);
+                }
+            } catch (DirectoryNotEmptyException e) {
+                // the command wrote there: that is its change, keep it
+            } catch (IOException e) {
+                // best effort; a leftover empty mount point is harmless
+            }
+        }
+        created.clear();
+    }
+
+}
