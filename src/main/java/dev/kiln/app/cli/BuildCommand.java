@@ -118,7 +118,16 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--cache-run-layers", description = "Cache RUN layers (arrives with the cache issue; no effect yet)")
     Boolean cacheRunLayers;
 
-    PrintStream err = System.err;
+    private final PrintStream err;
+
+    public BuildCommand() {
+        this(System.err);
+    }
+
+    /** With progress and errors going to {@code err} instead of standard error. */
+    public BuildCommand(PrintStream err) {
+        this.err = err;
+    }
 
     @Override
     public Integer call() {

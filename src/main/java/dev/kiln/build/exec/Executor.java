@@ -532,7 +532,7 @@ public final class Executor {
                 throw new BuildException("push failed: " + e.getMessage(), e);
             }
             for (ImagePusher.Destination d : pushed.destinations()) {
-                log.printf("pushed %s@%s: uploaded %d bytes, %d bytes already there%n", d.reference(), pushed.digest(),
+                log.printf("pushed %s: uploaded %d bytes, %d bytes already there%n", d.reference(),
                         d.bytesUploaded(), d.bytesSkipped());
             }
             log.printf("push took %s%n", seconds(t0));
