@@ -22,7 +22,7 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = {"-f", "--dockerfile"}, defaultValue = "Dockerfile", description = "Path to the Dockerfile (default ${DEFAULT-VALUE}, relative to the context if not found)")
     String dockerfile;
 
-    @Option(names = {"-c", "--context"}, defaultValue = ".", description = "Build context: a directory, dir://DIR (default ${DEFAULT-VALUE})")
+    @Option(names = {"-c", "--context"}, defaultValue = ".", description = "Build context: a directory, dir://DIR or tar://FILE.tar[.gz] (default ${DEFAULT-VALUE})")
     String context;
 
     @Option(names = {"-d", "--destination"}, description = "Image to push to (repeatable)")
@@ -132,10 +132,11 @@ public class BuildCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try {
-            Path contextDir = Path.of(context.startsWith("dir://") ? context.substring("dir://".length()) : context)
-                    .toAbsolutePath().normalize();
-            if (context.contains("://") && !context.startsWith("dir://")) {
-                err.println("error: unsupported context " + context + " (a directory or dir://DIR)");
+            String contextPath = context.startsWith("dir://") ? context.substring("dir://".length())
+                    : context.startsWith("tar://") ? context.substring("tar://".length()) : context;
+            Path contextDir = Path.of(contextPath).toAbsolutePath().normalize();
+            if (context.contains("://") && !context.startsWith("dir://") && !context.startsWith("tar://")) {
+                err.println("error: unsupported context " + context + " (a directory, dir://DIR or tar://FILE.tar[.gz])");
                 return 1;
             }
             if (destinations.isEmpty() && !noPush && tarPath == null && ociLayoutPath == null) {

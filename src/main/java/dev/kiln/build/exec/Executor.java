@@ -78,6 +78,8 @@ public final class Executor {
     private Sandbox sandbox;
     private Path buildDir;
     private String dockerfileName;
+    private Path context;
+    private ImageReference baseSource;
     private final Map<Integer, StageState> built = new HashMap<>();
 
     /** The outcome: manifest digest and the bytes that make the image. */
@@ -90,6 +92,7 @@ public final class Executor {
         ImageConfig config;
         List<PulledImage.Blob> layers = new ArrayList<>();
         Instruction.Shell shell;
+        ImageReference source;
     }
 
     public Executor(BuildOptions options, PrintStream log) {
@@ -119,9 +122,17 @@ public final class Executor {
     }
 
     private Result buildIn(Path cacheRoot) throws IOException, BuildException {
+        context = options.context();
+        if (Files.isRegularFile(context)) {
+            Path unpacked = Files.createDirectory(buildDir.resolve("context"));
+            new LayerExtractor(unpacked, true, w -> log.println("warning: " + w)).apply(options.context());
+            context = unpacked;
+        } else if (!Files.isDirectory(context)) {
+            throw new BuildException("build context " + context + " does not exist");
+        }
         Path dockerfilePath = options.dockerfile();
         if (!dockerfilePath.isAbsolute() && !Files.exists(dockerfilePath)) {
-            dockerfilePath = options.context().resolve(dockerfilePath);
+            dockerfilePath = context.resolve(dockerfilePath);
         }
         if (!Files.isRegularFile(dockerfilePath)) {
             throw new BuildException("cannot read Dockerfile " + options.dockerfile());
@@ -152,6 +163,7 @@ public final class Executor {
             config = config.withConfig(config.config().withLabel(label.getKey(), label.getValue()));
         }
         config = config.withCreated(created);
+        baseSource = last.source;
         return finish(config, last.layers);
     }
 
@@ -171,6 +183,7 @@ public final class Executor {
             state.config = from.config;
             state.layers.addAll(from.layers);
             state.shell = from.shell;
+            state.source = from.source;
         } else if (image.equalsIgnoreCase("scratch")) {
             state.config = ImageConfig.empty().withPlatform(target.os(), target.architecture(), target.variant());
         } else {
@@ -181,6 +194,7 @@ public final class Executor {
                 state.layers.add(new PulledImage.Blob(ociLayer(layer.descriptor()), layer.file()));
             }
             state.config = pulled.config();
+            state.source = pulled.source();
             if (state.config.config().shell() != null && !state.config.config().shell().isEmpty()) {
                 state.shell = new Instruction.Shell(state.config.config().shell());
             }
@@ -321,14 +335,14 @@ public final class Executor {
             if (instruction instanceof Instruction.Workdir wd) {
                 String dir = absolute(c.workingDir(), scope.expand(wd.path()));
                 s.config = s.config.withConfig(c.withWorkingDir(dir));
-                new ContextCopier(options.context(), true, ignore, RootfsPath.of(s.rootfs)).mkdirs(dir, null);
+                new ContextCopier(context, true, ignore, RootfsPath.of(s.rootfs)).mkdirs(dir, null);
                 return true;
             }
             if (instruction instanceof Instruction.Copy copy) {
                 if (!copy.inlineSources().isEmpty()) {
                     throw new BuildException("COPY with heredoc sources is not supported yet");
                 }
-                Path sourceRoot = options.context();
+                Path sourceRoot = context;
                 boolean isContext = true;
                 if (copy.from() != null) {
                     sourceRoot = stageRootfs(scope.expand(copy.from()));
@@ -342,12 +356,21 @@ public final class Executor {
                 if (!add.inlineSources().isEmpty()) {
                     throw new BuildException("ADD with heredoc sources is not supported yet");
                 }
-                for (String src : add.sources()) {
-                    if (src.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") || src.startsWith("git@")) {
-                        throw new BuildException("ADD from a URL or git repository is not supported yet: " + src);
+                List<String> local = new ArrayList<>();
+                for (String raw : add.sources()) {
+                    String src = scope.expand(raw);
+                    if (src.startsWith("http://") || src.startsWith("https://")) {
+                        addUrl(s, scope, src, add);
+                    } else if (src.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") || src.startsWith("git@")) {
+                        throw new BuildException("ADD from a git repository is not supported yet: " + src);
+                    } else {
+                        local.add(raw);
                     }
                 }
-                copyFiles(s, scope, add.sources(), add.destination(), add.chown(), add.chmod(), options.context(),
+                if (local.isEmpty()) {
+                    return true;
+                }
+                copyFiles(s, scope, local, add.destination(), add.chown(), add.chmod(), context,
                         true, ignore, add.unpack() == null || add.unpack());
                 return true;
             }
@@ -356,6 +379,31 @@ public final class Executor {
                 return true;
             }
             throw new BuildException("unexpected " + instruction.getClass().getSimpleName());
+    }
+
+    /** {@code ADD URL DEST}: downloaded, not unpacked, mode 0600 unless --chmod, like Docker. */
+    private void addUrl(StageState s, ArgScope scope, String url, Instruction.Add add) throws IOException, BuildException {
+        Path downloads = Files.createDirectories(buildDir.resolve("downloads"));
+        String name = java.net.URI.create(url).getPath();
+        name = name == null || name.isEmpty() || name.endsWith("/") ? "index.html" : name.substring(name.lastIndexOf('/') + 1);
+        Path dir = Files.createTempDirectory(downloads, "add-");
+        Path file = dir.resolve(name);
+        long t0 = System.nanoTime();
+        try {
+            java.net.http.HttpResponse<Path> response = java.net.http.HttpClient.newBuilder()
+                    .followRedirects(java.net.http.HttpClient.Redirect.NORMAL).build()
+                    .send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofFile(file));
+            if (response.statusCode() != 200) {
+                throw new BuildException("downloading " + url + ": HTTP " + response.statusCode());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BuildException("interrupted");
+        }
+        Files.setAttribute(file, "unix:mode", 0600);
+        log.printf("downloaded %s: %d bytes (%s)%n", url, Files.size(file), seconds(t0));
+        copyFiles(s, scope, List.of(name), add.destination(), add.chown(), add.chmod(), dir, true, null, false);
     }
 
     private void copyFiles(StageState s, ArgScope scope, List<String> sources, String destination, String chown,
@@ -527,7 +575,8 @@ public final class Executor {
             blobs.addAll(layers);
             ImagePusher.Result pushed;
             try {
-                pushed = pusher.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations);
+                pushed = pusher.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations,
+                        baseSource);
             } catch (IOException e) {
                 throw new BuildException("push failed: " + e.getMessage(), e);
             }
@@ -580,7 +629,7 @@ public final class Executor {
 
     private DockerIgnore readIgnore(Path dockerfilePath) throws IOException {
         Path specific = dockerfilePath.resolveSibling(dockerfilePath.getFileName() + ".dockerignore");
-        Path general = options.context().resolve(".dockerignore");
+        Path general = context.resolve(".dockerignore");
         Path chosen = Files.isRegularFile(specific) ? specific : Files.isRegularFile(general) ? general : null;
         return chosen == null ? DockerIgnore.of(List.of()) : DockerIgnore.parse(Files.readString(chosen));
     }

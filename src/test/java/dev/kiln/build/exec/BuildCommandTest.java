@@ -161,6 +161,56 @@ class BuildCommandTest {
     }
 
     @Test
+    void copyAndAddSemanticsFromATarContext(@TempDir Path dir) throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Files.writeString(ctx.resolve("script.sh"), "#!/bin/sh\necho run\n");
+        Files.writeString(ctx.resolve("a.txt"), "A\n");
+        Files.writeString(ctx.resolve("b.txt"), "B\n");
+        Files.createDirectories(ctx.resolve("conf"));
+        Files.writeString(ctx.resolve("conf/x.conf"), "x\n");
+        Path inner = Files.createDirectories(dir.resolve("arch/inner"));
+        Files.writeString(inner.resolve("file.txt"), "from archive\n");
+        exec(List.of("tar", "-czf", ctx.resolve("archive.tar.gz").toString(), "-C", dir.resolve("arch").toString(), "."));
+        com.sun.net.httpserver.HttpServer http = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        http.createContext("/remote.txt", ex -> {
+            byte[] body = "remote\n".getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        http.start();
+        try {
+            Files.writeString(ctx.resolve("Dockerfile"), """
+                    FROM %s
+                    COPY --chown=1000:1000 --chmod=700 script.sh /usr/local/bin/run
+                    COPY *.txt /texts/
+                    COPY conf /conf-dir
+                    ADD archive.tar.gz /unpacked/
+                    ADD http://127.0.0.1:%d/remote.txt /remote/
+                    """.formatted(base, http.getAddress().getPort()));
+            Path tar = dir.resolve("ctx.tar");
+            exec(List.of("tar", "-cf", tar.toString(), "-C", ctx.toString(), "."));
+            Path layout = dir.resolve("layout");
+            Run run = build("-c", "tar://" + tar, "--no-push", "--oci-layout-path", layout.toString(),
+                    "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
+            assertEquals(0, run.exit(), run.log());
+            Path rootfs = extractLayout(layout, dir.resolve("rootfs"));
+            Path script = rootfs.resolve("usr/local/bin/run");
+            assertEquals(0700, mode(script));
+            assertEquals(1000, Files.getAttribute(script, "unix:uid"));
+            assertEquals("A\n", Files.readString(rootfs.resolve("texts/a.txt")));
+            assertEquals("B\n", Files.readString(rootfs.resolve("texts/b.txt")));
+            assertEquals("x\n", Files.readString(rootfs.resolve("conf-dir/x.conf")));
+            assertEquals("from archive\n", Files.readString(rootfs.resolve("unpacked/inner/file.txt")));
+            assertEquals("remote\n", Files.readString(rootfs.resolve("remote/remote.txt")));
+            assertEquals(0600, mode(rootfs.resolve("remote/remote.txt")));
+        } finally {
+            http.stop(0);
+        }
+    }
+
+    @Test
     void missingContextFileFailsNamingTheLineAndPushesNothing(@TempDir Path dir) throws Exception {
         assertFails(dir, "FROM %s\nENV A=1\nCOPY nope.txt /\n", "Dockerfile:3", "failmissing");
     }
