@@ -84,6 +84,9 @@ public final class NamespaceSandbox implements Sandbox {
         RunSpec spec = setup.spec;
         StringBuilder s = new StringBuilder();
         s.append("fail() { echo \"kiln-sandbox: $*\" >&2; exit 125; }\n");
+        String root = q(setup.scaffold.root().root());
+        // the rootfs becomes a mount of its own, so it can be made the namespace's root below
+        s.append("mount --bind ").append(root).append(' ').append(root).append(" || fail binding the rootfs\n");
         Path proc = setup.scaffold.dir("/proc");
         Path dev = setup.scaffold.dir("/dev");
         s.append("mount -t proc -o nosuid,nodev,noexec proc ").append(q(proc)).append(" || fail mounting /proc\n");
@@ -125,22 +128,98 @@ public final class NamespaceSandbox implements Sandbox {
                         .append(" || fail making ").append(where).append(" read-only\n");
             }
         }
+        String busybox = privileged ? null : staticBusybox();
+        Path oldRoot = busybox == null ? null : setup.scaffold.dir(OLD_ROOT);
         s.append(": > ").append(q(status)).append('\n');
-        s.append("exec ").append(q(require("env"))).append(" -i");
-        for (String e : spec.env()) {
-            s.append(' ').append(ProcessRunner.quote(e));
+        s.append("cd ").append(root).append(" || fail entering the rootfs\n");
+        StringBuilder exec = new StringBuilder();
+        if (privileged) {
+            // Move the rootfs mount over the namespace's "/": a chroot escape (chroot into a
+            // subdirectory, climb "..") then ends at the rootfs, never at the host. This process
+            // keeps the old root until unshare --root=. (a host binary, started from here)
+            // chroots into the moved mount.
+            s.append("mount --move . / || fail moving the rootfs over /\n");
+            exec.append(q(require("env"))).append(" -i");
+            for (String e : spec.env()) {
+                exec.append(' ').append(ProcessRunner.quote(e));
+            }
+            exec.append(' ').append(q(unshare)).append(" --root=. --wd=").append(ProcessRunner.quote(spec.workdir()));
+            if (!setup.user.isRoot()) {
+                exec.append(" --setgid ").append(setup.user.gid()).append(" --setuid ").append(setup.user.uid());
+            }
+            exec.append(" --");
+        } else if (busybox != null) {
+            // In a user namespace the locked host root cannot be moved over; pivot_root can, with the
+            // old root put under the rootfs and detached by the static busybox (the only host
+            // binary that still runs once "/" is the rootfs) before it execs the command.
+            s.append("pivot_root . ").append(q(setup.inside(oldRoot).substring(1))).append(" || fail pivot_root\n");
+            StringBuilder inner = new StringBuilder();
+            inner.append("umount -l ").append(OLD_ROOT).append(" || exit 125; cd ")
+                    .append(ProcessRunner.quote(spec.workdir())).append(" || exit 125; exec env -i");
+            for (String e : spec.env()) {
+                inner.append(' ').append(ProcessRunner.quote(e));
+            }
+            for (String a : spec.argv()) {
+                inner.append(' ').append(ProcessRunner.quote(a));
+            }
+            exec.append(q(OLD_ROOT + busybox)).append(" sh -c ").append(ProcessRunner.quote(inner.toString()));
+            s.append("exec ").append(exec).append('\n');
+            return s.toString();
+        } else {
+            // no static busybox: a plain chroot, which a process with CAP_SYS_CHROOT in the user
+            // namespace could climb out of (to what the caller's own uid may see)
+            exec.append(q(require("env"))).append(" -i");
+            for (String e : spec.env()) {
+                exec.append(' ').append(ProcessRunner.quote(e));
+            }
+            exec.append(' ').append(q(unshare)).append(" --root=").append(root)
+                    .append(" --wd=").append(ProcessRunner.quote(spec.workdir())).append(" --");
         }
-        s.append(' ').append(q(unshare)).append(" --root=").append(q(setup.scaffold.root().root()))
-                .append(" --wd=").append(ProcessRunner.quote(spec.workdir()));
-        if (privileged && !setup.user.isRoot()) {
-            s.append(" --setgid ").append(setup.user.gid()).append(" --setuid ").append(setup.user.uid());
-        }
-        s.append(" --");
         for (String a : spec.argv()) {
-            s.append(' ').append(ProcessRunner.quote(a));
+            exec.append(' ').append(ProcessRunner.quote(a));
         }
-        s.append('\n');
+        s.append("exec ").append(exec).append('\n');
         return s.toString();
+    }
+
+    private static final String OLD_ROOT = "/.kiln-oldroot";
+
+    /** A statically linked busybox on the host (no ELF interpreter), or null. */
+    static String staticBusybox() {
+        for (String candidate : new String[] {"/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox"}) {
+            Path p = Path.of(candidate);
+            if (Files.isExecutable(p) && isStatic(p)) {
+                try {
+                    return p.toRealPath().toString();
+                } catch (IOException e) {
+                    // try the next
+                }
+            }
+        }
+        return null;
+    }
+
+    private static boolean isStatic(Path elf) {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(elf)) {
+            java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ch.read(header, 0);
+            if (header.getInt(0) != 0x464c457f || header.get(4) != 2 || header.get(5) != 1) {
+                return false; // only 64-bit little-endian ELF is recognised
+            }
+            long phoff = header.getLong(32);
+            int phentsize = Short.toUnsignedInt(header.getShort(54));
+            int phnum = Short.toUnsignedInt(header.getShort(56));
+            java.nio.ByteBuffer ph = java.nio.ByteBuffer.allocate(phentsize * phnum).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ch.read(ph, phoff);
+            for (int i = 0; i < phnum; i++) {
+                if (ph.getInt(i * phentsize) == 3) { // PT_INTERP
+                    return false;
+                }
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     private static String q(Path p) {
