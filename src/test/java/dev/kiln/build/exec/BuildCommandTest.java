@@ -211,6 +211,25 @@ class BuildCommandTest {
     }
 
     @Test
+    void reproducibleBuildsGiveTheSameDigestAlsoWithZstd(@TempDir Path dir) throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Files.writeString(ctx.resolve("f.txt"), "same\n");
+        Files.writeString(ctx.resolve("Dockerfile"), "FROM scratch\nCOPY f.txt /f.txt\nENV A=1\n");
+        for (String compression : List.of("gzip", "zstd")) {
+            List<String> digests = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                Path digest = dir.resolve("digest-" + compression + i);
+                Files.setLastModifiedTime(ctx.resolve("f.txt"), java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + i * 5000L));
+                Run run = build("-c", ctx.toString(), "--no-push", "--reproducible", "--compression", compression,
+                        "--digest-file", digest.toString(), "--cache-dir", dir.resolve("cache").toString());
+                assertEquals(0, run.exit(), run.log());
+                digests.add(Files.readString(digest));
+            }
+            assertEquals(digests.get(0), digests.get(1), compression);
+        }
+    }
+
+    @Test
     void missingContextFileFailsNamingTheLineAndPushesNothing(@TempDir Path dir) throws Exception {
         assertFails(dir, "FROM %s\nENV A=1\nCOPY nope.txt /\n", "Dockerfile:3", "failmissing");
     }
