@@ -444,13 +444,10 @@ public final class Executor {
                 return st.rootfs;
             }
         }
-        throw new BuildException("COPY --from=" + from + ": only earlier stages are supported as sources so far");
+        throw new BuildException("--from=" + from + ": only earlier stages are supported as sources so far");
     }
 
     private void run(StageState s, ArgScope scope, Instruction.Run run) throws IOException, BuildException {
-        if (!run.mounts().isEmpty()) {
-            throw new BuildException("RUN --mount is not supported by the executor yet");
-        }
         if (!run.heredocs().isEmpty()) {
             throw new BuildException("RUN with heredocs is not supported by the executor yet");
         }
@@ -470,7 +467,36 @@ public final class Executor {
             env.add(DEFAULT_PATH);
         }
         ImageConfig.Container c = s.config.config();
+        List<dev.kiln.build.dockerfile.Mount> mounts = new ArrayList<>();
+        for (dev.kiln.build.dockerfile.Mount m : run.mounts()) {
+            mounts.add(m.hasVariables() ? m.resolve(scope::expand) : m);
+        }
+        try (dev.kiln.build.sandbox.MountResolver resolver = new dev.kiln.build.sandbox.MountResolver(
+                runCacheRoot(), Map.of(), from -> from == null ? context : stageRootfsOrIo(from))) {
+            List<dev.kiln.build.sandbox.RunMount> runMounts = resolver.resolve(mounts);
+            env.addAll(resolver.secretEnvironment());
+            runIn(s, run, env, c, runMounts);
+        }
+    }
+
+    private Path runCacheRoot() throws IOException {
+        Path root = options.cacheDir() != null ? options.cacheDir().resolve("run-cache")
+                : buildDir.resolve("run-cache");
+        return Files.createDirectories(root);
+    }
+
+    private Path stageRootfsOrIo(String from) throws IOException {
+        try {
+            return stageRootfs(from);
+        } catch (BuildException e) {
+            throw new IOException(e.getMessage());
+        }
+    }
+
+    private void runIn(StageState s, Instruction.Run run, List<String> env, ImageConfig.Container c,
+                       List<dev.kiln.build.sandbox.RunMount> runMounts) throws IOException, BuildException {
         RunSpec spec = RunSpec.builder(s.rootfs, RunSpec.argv(s.shell, run.command()))
+                .mounts(runMounts)
                 .env(env)
                 .user(c.user())
                 .workdir(c.workingDir())

@@ -230,6 +230,31 @@ class BuildCommandTest {
     }
 
     @Test
+    void runMountsBindFromContextAndStageAndCache(@TempDir Path dir) throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx/conf"));
+        Files.writeString(ctx.resolve("a.conf"), "a=1\n");
+        Files.writeString(dir.resolve("ctx/Dockerfile"), """
+                FROM %1$s AS gen
+                RUN echo generated > /gen.txt
+                FROM %1$s
+                RUN --mount=type=bind,source=conf,target=/mnt/conf cat /mnt/conf/a.conf > /from-context
+                RUN --mount=type=bind,from=gen,source=/gen.txt,target=/mnt/gen.txt cat /mnt/gen.txt > /from-stage
+                RUN --mount=type=cache,target=/var/cache/x echo cached > /var/cache/x/file
+                RUN --mount=type=cache,target=/var/cache/x cat /var/cache/x/file > /from-cache
+                """.formatted(base));
+        Path layout = dir.resolve("layout");
+        Run run = build("-c", dir.resolve("ctx").toString(), "--no-push", "--oci-layout-path", layout.toString(),
+                "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
+        assertEquals(0, run.exit(), run.log());
+        Path rootfs = extractLayout(layout, dir.resolve("rootfs"));
+        assertEquals("a=1\n", Files.readString(rootfs.resolve("from-context")));
+        assertEquals("generated\n", Files.readString(rootfs.resolve("from-stage")));
+        assertEquals("cached\n", Files.readString(rootfs.resolve("from-cache")));
+        assertFalse(Files.exists(rootfs.resolve("mnt/conf/a.conf")));
+        assertFalse(Files.exists(rootfs.resolve("var/cache/x/file")));
+    }
+
+    @Test
     void missingContextFileFailsNamingTheLineAndPushesNothing(@TempDir Path dir) throws Exception {
         assertFails(dir, "FROM %s\nENV A=1\nCOPY nope.txt /\n", "Dockerfile:3", "failmissing");
     }
