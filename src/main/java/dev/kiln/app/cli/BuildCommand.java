@@ -97,7 +97,7 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--cache-dir", description = "Where pulled base image blobs are kept between builds")
     Path cacheDir;
 
-    @Option(names = {"-v", "--verbosity"}, defaultValue = "info", description = "Log level: panic, fatal, error, warn, info, debug, trace")
+    @Option(names = {"-v", "--verbosity"}, defaultValue = "info", description = "Log level: panic, fatal, error, warn, info, debug, trace; below info only errors are printed")
     String verbosity;
 
     @Option(names = "--sandbox", defaultValue = "auto", description = "How RUN is isolated: auto, namespaces, proot, in-place (default ${DEFAULT-VALUE})")
@@ -170,7 +170,9 @@ public class BuildCommand implements Callable<Integer> {
                     noPush, tarPath, ociLayoutPath, digestFile, imageNameWithDigestFile, reproducible, compression,
                     compressionLevel, platform, registryMirrors, registryMaps, skipDefaultRegistryFallback,
                     insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox);
-            new Executor(options, err).insecure(insecurePull, insecure).build();
+            boolean quiet = List.of("panic", "fatal", "error", "warn").contains(verbosity.toLowerCase(java.util.Locale.ROOT));
+            PrintStream progress = quiet ? new PrintStream(java.io.OutputStream.nullOutputStream()) : err;
+            new Executor(options, progress).insecure(insecurePull, insecure).build();
             return 0;
         } catch (BuildException e) {
             err.println("error: " + e.getMessage());

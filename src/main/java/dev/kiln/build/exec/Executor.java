@@ -79,6 +79,9 @@ public final class Executor {
     private Path buildDir;
     private String dockerfileName;
     private Path context;
+    private Thread cleanup;
+    private BlobCache blobCache;
+    private final Map<String, Path> imageRoots = new HashMap<>();
     private ImageReference baseSource;
     private final Map<Integer, StageState> built = new HashMap<>();
 
@@ -107,6 +110,9 @@ public final class Executor {
                     : Path.of(System.getProperty("java.io.tmpdir"), "kiln-cache");
             Files.createDirectories(cacheRoot);
             buildDir = Files.createTempDirectory("kiln-build-");
+            Path dir = buildDir;
+            cleanup = new Thread(() -> deleteTree(dir), "kiln-build-cleanup");
+            Runtime.getRuntime().addShutdownHook(cleanup);
             Result result = buildIn(cacheRoot);
             log.printf("build done in %s: %s%n", seconds(start), result.digest());
             return result;
@@ -117,6 +123,13 @@ public final class Executor {
         } finally {
             if (buildDir != null) {
                 deleteTree(buildDir);
+            }
+            if (cleanup != null) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(cleanup);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook runs anyway
+                }
             }
         }
     }
@@ -148,6 +161,7 @@ public final class Executor {
                 stages.expander());
         List<Stage> needed = stages.dependencies(options.target(), global);
         BlobCache cache = new BlobCache(cacheRoot.resolve("blobs"));
+        blobCache = cache;
         LayerWriter writer = options.reproducible()
                 ? LayerWriter.reproducible(compression(), Instant.EPOCH)
                 : new LayerWriter(compression(), MtimePolicy.keep());
@@ -444,7 +458,21 @@ public final class Executor {
                 return st.rootfs;
             }
         }
-        throw new BuildException("--from=" + from + ": only earlier stages are supported as sources so far");
+        Path root = imageRoots.get(from);
+        if (root == null) {
+            try {
+                root = Files.createDirectory(buildDir.resolve("image-" + imageRoots.size()));
+                PulledImage pulled = pull(from, blobCache, null);
+                LayerExtractor extractor = LayerExtractor.forRootfs(root);
+                for (PulledImage.Blob layer : pulled.layers()) {
+                    extractor.apply(layer.file());
+                }
+            } catch (IOException e) {
+                throw new BuildException("--from=" + from + ": " + e.getMessage(), e);
+            }
+            imageRoots.put(from, root);
+        }
+        return root;
     }
 
     private void run(StageState s, ArgScope scope, Instruction.Run run) throws IOException, BuildException {
@@ -523,7 +551,8 @@ public final class Executor {
         try {
             ref = ImageReference.parse(image);
         } catch (RuntimeException e) {
-            throw new BuildException(dockerfileName + ":" + node.startLine() + ": invalid image reference " + image);
+            throw new BuildException((node == null ? "" : dockerfileName + ":" + node.startLine() + ": ")
+                    + "invalid image reference " + image);
         }
         Set<String> insecure = new HashSet<>(options.insecureRegistries());
         if (insecurePull) {
@@ -539,7 +568,8 @@ public final class Executor {
         try {
             pulled = puller.pull(ref, platform);
         } catch (IOException e) {
-            throw new BuildException(dockerfileName + ":" + node.startLine() + ": pulling " + image + ": " + e.getMessage(), e);
+            throw new BuildException((node == null ? "" : dockerfileName + ":" + node.startLine() + ": ")
+                    + "pulling " + image + ": " + e.getMessage(), e);
         }
         long bytes = pulled.layers().stream().mapToLong(b -> b.descriptor().size()).sum();
         log.printf("pulled %s (%s): %d layers, %d bytes (%s)%n", image, pulled.manifestDigest(), pulled.layers().size(),

@@ -140,6 +140,7 @@ class BuildCommandTest {
                 RUN echo built > /artifact
                 FROM scratch AS final
                 COPY --from=builder /artifact /out/artifact
+                COPY --from=%1$s /bin/busybox /out/busybox
                 FROM final AS after
                 RUN exit 4
                 """.formatted(base));
@@ -156,6 +157,7 @@ class BuildCommandTest {
         Path rootfs = extractLayout(oci, dir.resolve("rootfs"));
         assertEquals("built\n", Files.readString(rootfs.resolve("out/artifact")));
         assertFalse(Files.exists(rootfs.resolve("bin/busybox")));
+        assertTrue(Files.isRegularFile(rootfs.resolve("out/busybox"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
         Path rootfs2 = extractLayout(layout, dir.resolve("rootfs2"));
         assertEquals("built\n", Files.readString(rootfs2.resolve("out/artifact")));
     }
