@@ -213,6 +213,27 @@ public final class Executor {
                 state.shell = new Instruction.Shell(state.config.config().shell());
             }
         }
+        List<Step> steps = new ArrayList<>();
+        Set<Step> triggers = new HashSet<>();
+        List<String> onBuild = state.config.config().onBuild();
+        if (onBuild != null && !onBuild.isEmpty()) {
+            for (String expression : onBuild) {
+                try {
+                    Dockerfile trigger = DockerfileParser.parse(expression, dockerfileName);
+                    for (Node node : trigger.nodes()) {
+                        Step step = new Step(node, dev.kiln.build.dockerfile.InstructionParser.parse(node, dockerfileName));
+                        steps.add(step);
+                        triggers.add(step);
+                    }
+                } catch (DockerfileException e) {
+                    throw new BuildException(dockerfileName + ":" + stage.fromNode().startLine() + ": ONBUILD trigger "
+                            + expression + ": " + e.getMessage(), e);
+                }
+            }
+            state.config = state.config.withConfig(state.config.config().withOnBuild(null));
+        }
+        steps.addAll(stage.steps());
+        total = steps.size() + 1;
         log.printf("%s STEP 1/%d: %s (%s)%n", stageLabel, total, stage.fromNode().original().trim(), seconds(t0));
 
         ArgScope scope = global.stage(envMap(state.config.config().env()));
@@ -220,11 +241,12 @@ public final class Executor {
                 w -> log.println("warning: " + w));
         boolean cmdSet = false;
         int n = 1;
-        for (Step step : stage.steps()) {
+        for (Step step : steps) {
             n++;
             long ts = System.nanoTime();
-            Node node = step.node();
-            String createdBy = node.original().trim();
+            boolean isTrigger = triggers.contains(step);
+            Node node = isTrigger ? stage.fromNode() : step.node();
+            String createdBy = isTrigger ? "ONBUILD " + step.node().original().trim() : node.original().trim();
             try {
                 boolean fs = apply(state, scope, step.instruction(), ignore, cmdSet);
                 if (step.instruction() instanceof Instruction.Cmd) {

@@ -143,6 +143,10 @@ class BuildCommandTest {
                 COPY --from=%1$s /bin/busybox /out/busybox
                 FROM final AS after
                 RUN exit 4
+                FROM %1$s AS parent
+                ONBUILD RUN echo triggered > /onbuild.txt
+                FROM parent AS child
+                RUN cat /onbuild.txt > /seen.txt
                 """.formatted(base));
         Path tar = dir.resolve("image.tar");
         Path layout = dir.resolve("layout");
@@ -160,6 +164,13 @@ class BuildCommandTest {
         assertTrue(Files.isRegularFile(rootfs.resolve("out/busybox"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
         Path rootfs2 = extractLayout(layout, dir.resolve("rootfs2"));
         assertEquals("built\n", Files.readString(rootfs2.resolve("out/artifact")));
+
+        Path childLayout = dir.resolve("child");
+        Run child = build("-c", ctx.toString(), "--target", "child", "--no-push", "--oci-layout-path", childLayout.toString(),
+                "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
+        assertEquals(0, child.exit(), child.log());
+        Path rootfs3 = extractLayout(childLayout, dir.resolve("rootfs3"));
+        assertEquals("triggered\n", Files.readString(rootfs3.resolve("seen.txt")));
     }
 
     @Test
