@@ -376,7 +376,10 @@ public final class Executor {
             }
             if (instruction instanceof Instruction.Copy copy) {
                 if (!copy.inlineSources().isEmpty()) {
-                    throw new BuildException("COPY with heredoc sources is not supported yet");
+                    copyInline(s, scope, copy.inlineSources(), copy.destination(), copy.chown(), copy.chmod());
+                    if (copy.sources().isEmpty()) {
+                        return true;
+                    }
                 }
                 Path sourceRoot = context;
                 boolean isContext = true;
@@ -390,7 +393,10 @@ public final class Executor {
             }
             if (instruction instanceof Instruction.Add add) {
                 if (!add.inlineSources().isEmpty()) {
-                    throw new BuildException("ADD with heredoc sources is not supported yet");
+                    copyInline(s, scope, add.inlineSources(), add.destination(), add.chown(), add.chmod());
+                    if (add.sources().isEmpty()) {
+                        return true;
+                    }
                 }
                 List<String> local = new ArrayList<>();
                 for (String raw : add.sources()) {
@@ -415,6 +421,20 @@ public final class Executor {
                 return true;
             }
             throw new BuildException("unexpected " + instruction.getClass().getSimpleName());
+    }
+
+    /** {@code COPY <<EOF /dest}: each body becomes a file named after its delimiter, variables expanded unless quoted. */
+    private void copyInline(StageState s, ArgScope scope, List<dev.kiln.build.dockerfile.Heredoc> heredocs,
+                            String destination, String chown, String chmod) throws IOException, BuildException {
+        Path dir = Files.createTempDirectory(Files.createDirectories(buildDir.resolve("inline")), "src-");
+        List<String> names = new ArrayList<>();
+        for (dev.kiln.build.dockerfile.Heredoc h : heredocs) {
+            String text = h.expand() ? scope.expand(h.text()) : h.text();
+            Files.writeString(dir.resolve(h.name()), text);
+            Files.setAttribute(dir.resolve(h.name()), "unix:mode", 0644);
+            names.add(h.name());
+        }
+        copyFiles(s, scope, names, destination, chown, chmod, dir, true, null, false);
     }
 
     /** {@code ADD URL DEST}: downloaded, not unpacked, mode 0600 unless --chmod, like Docker. */
@@ -498,9 +518,6 @@ public final class Executor {
     }
 
     private void run(StageState s, ArgScope scope, Instruction.Run run) throws IOException, BuildException {
-        if (!run.heredocs().isEmpty()) {
-            throw new BuildException("RUN with heredocs is not supported by the executor yet");
-        }
         if (sandbox == null) {
             sandbox = Sandboxes.choose(Sandboxes.Mode.of(options.sandbox()));
         }
@@ -529,6 +546,29 @@ public final class Executor {
         }
     }
 
+    /**
+     * RUN with here-documents: a lone {@code <<EOF} makes the body the script; otherwise the
+     * bodies follow the command line so the shell reads them as its own here-documents.
+     */
+    private static Command heredocCommand(Instruction.Run run) {
+        if (run.heredocs().isEmpty() || !(run.command() instanceof Command.ShellForm shell)) {
+            return run.command();
+        }
+        String line = shell.script().trim();
+        if (run.heredocs().size() == 1 && line.matches("<<-?[\"']?" + java.util.regex.Pattern.quote(run.heredocs().get(0).name()) + "[\"']?")) {
+            return new Command.ShellForm(run.heredocs().get(0).text());
+        }
+        StringBuilder script = new StringBuilder(shell.script()).append('\n');
+        for (dev.kiln.build.dockerfile.Heredoc h : run.heredocs()) {
+            script.append(h.content());
+            if (!h.content().isEmpty() && !h.content().endsWith("\n")) {
+                script.append('\n');
+            }
+            script.append(h.name()).append('\n');
+        }
+        return new Command.ShellForm(script.toString());
+    }
+
     private Path runCacheRoot() throws IOException {
         Path root = options.cacheDir() != null ? options.cacheDir().resolve("run-cache")
                 : buildDir.resolve("run-cache");
@@ -545,7 +585,7 @@ public final class Executor {
 
     private void runIn(StageState s, Instruction.Run run, List<String> env, ImageConfig.Container c,
                        List<dev.kiln.build.sandbox.RunMount> runMounts) throws IOException, BuildException {
-        RunSpec spec = RunSpec.builder(s.rootfs, RunSpec.argv(s.shell, run.command()))
+        RunSpec spec = RunSpec.builder(s.rootfs, RunSpec.argv(s.shell, heredocCommand(run)))
                 .mounts(runMounts)
                 .env(env)
                 .user(c.user())

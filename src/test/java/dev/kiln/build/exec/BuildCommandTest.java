@@ -243,7 +243,7 @@ class BuildCommandTest {
     }
 
     @Test
-    void runMountsBindFromContextAndStageAndCache(@TempDir Path dir) throws Exception {
+    void runMountsAndHeredocs(@TempDir Path dir) throws Exception {
         Path ctx = Files.createDirectories(dir.resolve("ctx/conf"));
         Files.writeString(ctx.resolve("a.conf"), "a=1\n");
         Files.writeString(dir.resolve("ctx/Dockerfile"), """
@@ -254,6 +254,17 @@ class BuildCommandTest {
                 RUN --mount=type=bind,from=gen,source=/gen.txt,target=/mnt/gen.txt cat /mnt/gen.txt > /from-stage
                 RUN --mount=type=cache,target=/var/cache/x echo cached > /var/cache/x/file
                 RUN --mount=type=cache,target=/var/cache/x cat /var/cache/x/file > /from-cache
+                ARG WHO=world
+                COPY <<EOF /inline.txt
+                hello $WHO
+                EOF
+                RUN <<EOF
+                echo one > /heredoc-script
+                echo two >> /heredoc-script
+                EOF
+                RUN cat > /heredoc-cat <<EOF
+                cat $WHO
+                EOF
                 """.formatted(base));
         Path layout = dir.resolve("layout");
         Run run = build("-c", dir.resolve("ctx").toString(), "--no-push", "--oci-layout-path", layout.toString(),
@@ -263,6 +274,9 @@ class BuildCommandTest {
         assertEquals("a=1\n", Files.readString(rootfs.resolve("from-context")));
         assertEquals("generated\n", Files.readString(rootfs.resolve("from-stage")));
         assertEquals("cached\n", Files.readString(rootfs.resolve("from-cache")));
+        assertEquals("hello world\n", Files.readString(rootfs.resolve("inline.txt")));
+        assertEquals("one\ntwo\n", Files.readString(rootfs.resolve("heredoc-script")));
+        assertEquals("cat world\n", Files.readString(rootfs.resolve("heredoc-cat")));
         assertFalse(Files.exists(rootfs.resolve("mnt/conf/a.conf")));
         assertFalse(Files.exists(rootfs.resolve("var/cache/x/file")));
     }
