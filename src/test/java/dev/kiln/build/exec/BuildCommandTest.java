@@ -98,12 +98,20 @@ class BuildCommandTest {
         String image = registry.host() + "/small:1";
         Path digestFile = dir.resolve("digest");
         long t0 = System.nanoTime();
-        Run run = build("-f", ctx.resolve("Dockerfile").toString(), "-c", "dir://" + ctx, "-d", image,
+        String copy = registry.host() + "/small-copy:2";
+        Path namesFile = dir.resolve("names");
+        Run run = build("-f", ctx.resolve("Dockerfile").toString(), "-c", "dir://" + ctx, "-d", image, "-d", copy,
+                "--image-name-with-digest-file", namesFile.toString(),
                 "--insecure-registry", registry.host(), "--build-arg", "GREETING=hi", "--label", "extra=yes",
                 "--digest-file", digestFile.toString(), "--cache-dir", dir.resolve("cache").toString());
         System.err.printf("small build wall time: %.2fs%n", (System.nanoTime() - t0) / 1e9);
         assertEquals(0, run.exit(), run.log());
-        assertTrue(Files.readString(digestFile).startsWith("sha256:"));
+        String digest = Files.readString(digestFile);
+        assertTrue(digest.startsWith("sha256:"));
+        assertEquals(registry.host() + "/small@" + digest + "\n" + registry.host() + "/small-copy@" + digest + "\n",
+                Files.readString(namesFile));
+        JsonNode copied = JSON.readTree(exec(List.of("skopeo", "inspect", "--tls-verify=false", "docker://" + copy)));
+        assertEquals(digest, copied.get("Digest").asText());
 
         JsonNode config = JSON.readTree(exec(List.of("skopeo", "inspect", "--config", "--tls-verify=false",
                 "docker://" + image)));
