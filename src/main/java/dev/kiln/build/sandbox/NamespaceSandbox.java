@@ -8,23 +8,31 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Namespaces + chroot with util-linux: {@code unshare} gives the RUN its own mount, pid, uts and
- * ipc namespaces (and network namespace for {@code --network=none}); as a non-root caller also a
- * user namespace in which the caller is root (or, for a non-root USER, that user, with the
- * namespace's capabilities kept for the set-up).
+ * Namespaces with util-linux: {@code unshare} gives the RUN its own mount, pid, uts and ipc
+ * namespaces (and network namespace for {@code --network=none}); as a non-root caller also a user
+ * namespace in which the caller is root (or, for a non-root USER, that user, with the namespace's
+ * capabilities kept for the set-up).
  *
- * <p>Inside, a set-up script (the host's {@code /bin/sh}, running in the new namespaces before the
- * chroot) mounts a fresh {@code /proc}, a minimal {@code /dev} (tmpfs with null, zero, full,
- * random, urandom, tty bound from the host, a private devpts, shm), the generated
- * {@code resolv.conf} and {@code hosts}, and the RUN's mounts, all at paths resolved inside the
- * rootfs; then {@code env -i} + {@code unshare --root --wd [--setuid --setgid]} chroots, changes
- * directory, drops to the user and execs the command, which becomes pid 1 of its namespace. When it
- * exits, the kernel kills whatever it left behind and the mount namespace (with every mount) goes
- * away; mount points made for the run are then removed from the rootfs.
+ * <p>Inside, a set-up script (the host's {@code /bin/sh}, in the new namespaces) binds the rootfs
+ * onto itself and mounts a fresh {@code /proc} (with {@code /proc/sys}, {@code sysrq-trigger},
+ * {@code irq}, {@code bus}, {@code fs} read-only and {@code kcore}, {@code keys}, ... masked, as
+ * Docker does), a minimal {@code /dev} (tmpfs with null, zero, full, random, urandom, tty bound
+ * from the host, a private devpts, shm), the generated {@code resolv.conf} and {@code hosts}, and
+ * the RUN's mounts, all at mount points resolved inside the rootfs with {@link
+ * dev.kiln.build.rootfs.RootfsPath}. Then {@code pivot_root} makes the rootfs the namespace's root
+ * (a chroot-style climb ends there) and the host's static busybox detaches the old root, changes
+ * to the working directory, drops to the USER and execs the command with exactly the given
+ * environment ({@code env -i}); the command is pid 1 of its namespace. A RUN started by root
+ * continues in a nested user namespace in which every id maps to itself (written by this JVM), so
+ * files keep their real owners but the RUN has no capability over the host: it cannot make device
+ * nodes, remount or unmount what the set-up mounted (the mounts are locked), or write host-wide
+ * sysctls. When the command exits, the kernel kills whatever it left behind and the mount
+ * namespace goes away with every mount; mount points made for the run are then removed.
  *
- * <p>Limits: a USER with real root keeps root's capabilities (as in kaniko), so it could break out
- * of a chroot with {@code CAP_SYS_CHROOT} or mount things; unprivileged callers have only the one
- * uid of their user namespace, so files the RUN creates belong to the caller on the host.
+ * <p>Without a static busybox on the host: as root, the rootfs mount is moved over {@code /} and
+ * entered with {@code unshare --root=.} (no nested user namespace: root keeps real capabilities);
+ * unprivileged, a plain chroot. Unprivileged callers have only the one uid of their user
+ * namespace, so files the RUN creates belong to the caller on the host.
  */
 public final class NamespaceSandbox implements Sandbox {
     private final boolean privileged;
@@ -48,7 +56,9 @@ public final class NamespaceSandbox implements Sandbox {
         String unshare = require("unshare");
         try (RunSetup setup = RunSetup.prepare(spec, privileged, true)) {
             Path status = setup.scratch.resolve("started");
-            String script = script(setup, status, unshare);
+            String busybox = staticBusybox();
+            boolean identityMapped = privileged && busybox != null;
+            String script = script(setup, status, unshare, busybox, identityMapped);
             List<String> command = new ArrayList<>();
             String setpriv = ProcessRunner.hostTool("setpriv");
             if (setpriv != null) {
@@ -71,7 +81,8 @@ public final class NamespaceSandbox implements Sandbox {
             command.addAll(List.of("/bin/sh", "-c", script));
             ProcessRunner.Tail err = new ProcessRunner.Tail(spec.stderr());
             ProcessRunner.Outcome outcome = ProcessRunner.run(command, Map.of("PATH", ProcessRunner.HOST_PATH),
-                    null, spec.stdout(), err, spec.timeout(), spec.cancellation());
+                    null, spec.stdout(), err, spec.timeout(), spec.cancellation(),
+                    identityMapped ? NamespaceSandbox::mapIdentity : null);
             if (!Files.exists(status) && !outcome.timedOut() && !outcome.cancelled()) {
                 throw new SandboxException("namespace sandbox set-up failed (exit " + outcome.exitCode() + "): "
                         + err.text());
@@ -80,7 +91,45 @@ public final class NamespaceSandbox implements Sandbox {
         }
     }
 
-    private String script(RunSetup setup, Path status, String unshare) throws IOException {
+    /**
+     * Root's RUN gets a user namespace too, with every uid and gid mapped to itself: files keep
+     * their real owners, but its capabilities only reach what the namespaces own, so it cannot
+     * create device nodes, mount block devices, load modules or write host-wide /proc/sys knobs.
+     * newuidmap would refuse such a map, so this JVM (root) writes it once unshare made the namespace.
+     */
+    private static void mapIdentity(Process process) throws IOException, InterruptedException {
+        Path own = Files.readSymbolicLink(Path.of("/proc/self/ns/user"));
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        Path proc = null;
+        while (proc == null) {
+            for (ProcessHandle h : process.descendants().toList()) {
+                Path candidate = Path.of("/proc", Long.toString(h.pid()));
+                try {
+                    if (!Files.readSymbolicLink(candidate.resolve("ns/user")).equals(own)) {
+                        proc = candidate;
+                        break;
+                    }
+                } catch (IOException e) {
+                    // gone or not yet there
+                }
+            }
+            if (proc == null) {
+                if (!process.isAlive()) {
+                    return; // set-up failed before; the status check reports it
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new SandboxException("the RUN's user namespace did not appear");
+                }
+                Thread.sleep(1);
+            }
+        }
+        // gid_map first: the script waits for uid_map, so both are in place when it goes on
+        Files.writeString(proc.resolve("gid_map"), "0 0 4294967295\n");
+        Files.writeString(proc.resolve("uid_map"), "0 0 4294967295\n");
+    }
+
+    private String script(RunSetup setup, Path status, String unshare, String busybox, boolean identityMapped)
+            throws IOException {
         RunSpec spec = setup.spec;
         StringBuilder s = new StringBuilder();
         s.append("fail() { echo \"kiln-sandbox: $*\" >&2; exit 125; }\n");
@@ -90,6 +139,12 @@ public final class NamespaceSandbox implements Sandbox {
         Path proc = setup.scaffold.dir("/proc");
         Path dev = setup.scaffold.dir("/dev");
         s.append("mount -t proc -o nosuid,nodev,noexec proc ").append(q(proc)).append(" || fail mounting /proc\n");
+        // as Docker does: host-wide knobs read-only, kernel memory and timers masked
+        s.append("cd ").append(q(proc)).append(" || fail /proc\n");
+        s.append("for p in sys sysrq-trigger irq bus fs; do [ -e $p ] || continue; mount --bind $p $p && "
+                + "mount -o remount,bind,ro $p || fail making /proc/$p read-only; done\n");
+        s.append("for p in kcore keys timer_list sched_debug latency_stats; do [ -f $p ] || continue; "
+                + "mount --bind /dev/null $p || fail masking /proc/$p; done\n");
         s.append("mount -t tmpfs -o mode=755,nosuid,size=65536k tmpfs ").append(q(dev)).append(" || fail mounting /dev\n");
         s.append("cd ").append(q(dev)).append(" || fail /dev\n");
         for (String d : List.of("null", "zero", "full", "random", "urandom", "tty")) {
@@ -128,16 +183,48 @@ public final class NamespaceSandbox implements Sandbox {
                         .append(" || fail making ").append(where).append(" read-only\n");
             }
         }
-        String busybox = privileged ? null : staticBusybox();
-        Path oldRoot = busybox == null ? null : setup.scaffold.dir(OLD_ROOT);
+        Path oldRoot = busybox != null ? setup.scaffold.dir(OLD_ROOT) : null;
         s.append(": > ").append(q(status)).append('\n');
         s.append("cd ").append(root).append(" || fail entering the rootfs\n");
         StringBuilder exec = new StringBuilder();
+        if (busybox != null) {
+            // pivot_root makes the rootfs the namespace's root, so a chroot-style climb ends there;
+            // the old root, put under the rootfs, is detached by the host's static busybox (the
+            // only host binary that still runs once "/" is the rootfs) before the command starts.
+            s.append("pivot_root . ").append(q(setup.inside(oldRoot).substring(1))).append(" || fail pivot_root\n");
+            StringBuilder last = new StringBuilder();
+            last.append("cd ").append(ProcessRunner.quote(spec.workdir())).append(" || exit 125; exec");
+            if (privileged && !setup.user.isRoot()) {
+                last.append(" nsenter -F -G ").append(setup.user.gid()).append(" -S ").append(setup.user.uid()).append(" --");
+            } else if (!privileged && !setup.user.isRoot()) {
+                // the set-up kept the user namespace's capabilities as ambient ones; USER gets none
+                last.append(" setpriv --inh-caps ").append(DROP_ALL).append(" --ambient-caps ").append(DROP_ALL);
+            }
+            last.append(" env -i");
+            for (String e : spec.env()) {
+                last.append(' ').append(ProcessRunner.quote(e));
+            }
+            for (String a : spec.argv()) {
+                last.append(' ').append(ProcessRunner.quote(a));
+            }
+            StringBuilder inner = new StringBuilder();
+            inner.append("umount -l ").append(OLD_ROOT).append(" || exit 125; ");
+            if (identityMapped) {
+                // Root's RUN continues in a user namespace of its own (every id mapped to itself by
+                // the JVM) with a mount namespace in which every mount above is locked: read-only
+                // ones stay read-only, none can be undone, and no device node can be made.
+                inner.append("exec unshare -U -m sh -c ").append(ProcessRunner.quote(
+                        "until read a b c < /proc/self/uid_map && [ \"$c\" = 4294967295 ]; do :; done; " + last));
+            } else {
+                inner.append(last);
+            }
+            exec.append(q(OLD_ROOT + busybox)).append(" sh -c ").append(ProcessRunner.quote(inner.toString()));
+            s.append("exec ").append(exec).append('\n');
+            return s.toString();
+        }
         if (privileged) {
-            // Move the rootfs mount over the namespace's "/": a chroot escape (chroot into a
-            // subdirectory, climb "..") then ends at the rootfs, never at the host. This process
-            // keeps the old root until unshare --root=. (a host binary, started from here)
-            // chroots into the moved mount.
+            // no static busybox: move the rootfs mount over "/" (a chroot-style climb then ends at
+            // the rootfs) and chroot into it with unshare --root=.; root keeps real capabilities
             s.append("mount --move . / || fail moving the rootfs over /\n");
             exec.append(q(require("env"))).append(" -i");
             for (String e : spec.env()) {
@@ -148,23 +235,6 @@ public final class NamespaceSandbox implements Sandbox {
                 exec.append(" --setgid ").append(setup.user.gid()).append(" --setuid ").append(setup.user.uid());
             }
             exec.append(" --");
-        } else if (busybox != null) {
-            // In a user namespace the locked host root cannot be moved over; pivot_root can, with the
-            // old root put under the rootfs and detached by the static busybox (the only host
-            // binary that still runs once "/" is the rootfs) before it execs the command.
-            s.append("pivot_root . ").append(q(setup.inside(oldRoot).substring(1))).append(" || fail pivot_root\n");
-            StringBuilder inner = new StringBuilder();
-            inner.append("umount -l ").append(OLD_ROOT).append(" || exit 125; cd ")
-                    .append(ProcessRunner.quote(spec.workdir())).append(" || exit 125; exec env -i");
-            for (String e : spec.env()) {
-                inner.append(' ').append(ProcessRunner.quote(e));
-            }
-            for (String a : spec.argv()) {
-                inner.append(' ').append(ProcessRunner.quote(a));
-            }
-            exec.append(q(OLD_ROOT + busybox)).append(" sh -c ").append(ProcessRunner.quote(inner.toString()));
-            s.append("exec ").append(exec).append('\n');
-            return s.toString();
         } else {
             // no static busybox: a plain chroot, which a process with CAP_SYS_CHROOT in the user
             // namespace could climb out of (to what the caller's own uid may see)
@@ -183,6 +253,13 @@ public final class NamespaceSandbox implements Sandbox {
     }
 
     private static final String OLD_ROOT = "/.kiln-oldroot";
+
+    /** Every capability up to 40, in names busybox 1.35's setpriv knows. */
+    private static final String DROP_ALL = "-chown,-dac_override,-dac_read_search,-fowner,-fsetid,-kill,-setgid,"
+            + "-setuid,-setpcap,-linux_immutable,-net_bind_service,-net_broadcast,-net_admin,-net_raw,-ipc_lock,"
+            + "-ipc_owner,-sys_module,-sys_rawio,-sys_chroot,-sys_ptrace,-sys_pacct,-sys_admin,-sys_boot,-sys_nice,"
+            + "-sys_resource,-sys_time,-sys_tty_config,-mknod,-lease,-audit_write,-audit_control,-setfcap,"
+            + "-mac_override,-mac_admin,-syslog,-wake_alarm,-block_suspend,-audit_read,-cap_38,-cap_39,-cap_40";
 
     /** A statically linked busybox on the host (no ELF interpreter), or null. */
     static String staticBusybox() {

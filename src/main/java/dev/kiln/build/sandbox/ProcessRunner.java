@@ -68,6 +68,17 @@ final class ProcessRunner {
     static Outcome run(List<String> command, Map<String, String> env, Path cwd, OutputStream stdout,
                        OutputStream stderr, Duration timeout, Cancellation cancellation)
             throws IOException, InterruptedException {
+        return run(command, env, cwd, stdout, stderr, timeout, cancellation, null);
+    }
+
+    /** A step to take right after the process started; it is killed when the step fails. */
+    interface Started {
+        void accept(Process process) throws IOException, InterruptedException;
+    }
+
+    static Outcome run(List<String> command, Map<String, String> env, Path cwd, OutputStream stdout,
+                       OutputStream stderr, Duration timeout, Cancellation cancellation, Started started)
+            throws IOException, InterruptedException {
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().clear();
         pb.environment().putAll(env);
@@ -77,6 +88,15 @@ final class ProcessRunner {
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         long start = System.nanoTime();
         Process process = pb.start();
+        if (started != null) {
+            try {
+                started.accept(process);
+            } catch (IOException | InterruptedException | RuntimeException e) {
+                killTree(process);
+                process.waitFor(10, TimeUnit.SECONDS);
+                throw e;
+            }
+        }
         Thread out = pump(process.getInputStream(), stdout, "sandbox-stdout");
         Thread err = pump(process.getErrorStream(), stderr, "sandbox-stderr");
         AtomicBoolean cancelled = new AtomicBoolean();

@@ -82,6 +82,7 @@ class NamespaceSandboxTest {
         assertEquals("uid=1000(app) gid=1000(app)\n", run(0, sh("id").user("1000:1000")).out());
         assertEquals("uid=4242 gid=0(root)\n", run(0, sh("id").user("4242")).out());
         assertEquals("uid=0(root) gid=0(root)\n", run(0, sh("id")).out());
+        assertEquals("CapEff:\t0000000000000000\n", run(0, sh("grep CapEff /proc/self/status").user("app")).out());
         SandboxException e = assertThrows(SandboxException.class, () -> sandbox().run(sh("id").user("ghost").build()));
         assertTrue(e.getMessage().contains("ghost"), e.getMessage());
         SandboxException g = assertThrows(SandboxException.class, () -> sandbox().run(sh("id").user("app:nogrp").build()));
@@ -252,6 +253,22 @@ class NamespaceSandboxTest {
         } finally {
             Files.delete(marker);
             Files.delete(marker.getParent());
+        }
+    }
+
+    @Test
+    void rootRunHasNoHostPrivileges() throws Exception {
+        assertEquals("no-mknod\n", run(0, sh("busybox mknod /sdz b 8 0 2>/dev/null && echo mknod || echo no-mknod")).out());
+        assertFalse(Files.exists(rootfs.resolve("sdz")));
+        String sysctl = "cat /proc/sys/kernel/core_pattern > /cp; { cat /cp > /proc/sys/kernel/core_pattern; } 2>/dev/null"
+                + " && echo wrote || echo read-only";
+        assertEquals("read-only\n", run(0, sh(sysctl)).out());
+        assertEquals("no-mount\n", run(0, sh("mkdir /m; mount -t tmpfs none /m 2>/dev/null; "
+                + "mount --bind /proc/1/root/.. /m 2>/dev/null; ls /m | grep -q usr && echo mounted-host || echo no-mount")).out());
+        if (privileged()) {
+            run(0, sh("touch /owned && busybox chown 1234:5678 /owned"));
+            assertEquals(1234, Files.getAttribute(rootfs.resolve("owned"), "unix:uid"), "uids map to themselves");
+            assertEquals(5678, Files.getAttribute(rootfs.resolve("owned"), "unix:gid"));
         }
     }
 

@@ -27,6 +27,7 @@ public final class UnprivilegedMain {
         check("auto", Sandboxes.choose(Sandboxes.Mode.AUTO).name(), "namespaces");
         check("root", run(sh("id")), "uid=0(root) gid=0(root)\n");
         check("user-by-name", run(sh("id").user("app")), "uid=1000(app) gid=1000(app)\n");
+        check("user-has-no-caps", run(sh("grep CapEff /proc/self/status").user("app")), "CapEff:\t0000000000000000\n");
         check("user-by-number", run(sh("id").user("1000:1000")), "uid=1000(app) gid=1000(app)\n");
         check("env", run(RunSpec.builder(rootfs, List.of("/bin/env")).env(List.of("A=1"))), "A=1\n");
         check("exit", String.valueOf(sandbox().run(sh("exit 7").build()).exitCode()), "7");
