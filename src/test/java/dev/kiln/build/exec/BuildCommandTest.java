@@ -92,7 +92,9 @@ class BuildCommandTest {
                 RUN echo "$GREETING from $APP_HOME in $MODE" > run1.txt && chmod 640 run1.txt
                 RUN mkdir -p data && cat /etc/app/a.conf /etc/app/sub/b.conf > data/all.conf
                 LABEL org.example.name=demo
+                RUN mkdir -p /home/u && chown 1000:1000 /home/u
                 USER 1000
+                RUN id -u > /home/u/uid && echo "$HOME" > /home/u/home
                 CMD ["sh", "-c", "cat hello.txt"]
                 """.formatted(base));
         String image = registry.host() + "/small:1";
@@ -123,7 +125,7 @@ class BuildCommandTest {
         assertEquals("1000", c.get("User").asText());
         assertEquals("demo", c.get("Labels").get("org.example.name").asText());
         assertEquals("yes", c.get("Labels").get("extra").asText());
-        assertEquals(config.get("history").size(), 12, config.get("history").toString());
+        assertEquals(14, config.get("history").size(), config.get("history").toString());
 
         Path rootfs = pullAndExtract(image, dir);
         assertEquals("hello file\n", Files.readString(rootfs.resolve("opt/app/hello.txt")));
@@ -136,6 +138,8 @@ class BuildCommandTest {
         assertEquals(0640, mode(rootfs.resolve("opt/app/run1.txt")));
         assertEquals("a=1\nb=2\n", Files.readString(rootfs.resolve("opt/app/data/all.conf")));
         assertTrue(Files.isRegularFile(rootfs.resolve("bin/busybox")));
+        assertEquals("1000\n", Files.readString(rootfs.resolve("home/u/uid")));
+        assertEquals(1000, Files.getAttribute(rootfs.resolve("home/u/uid"), "unix:uid"));
     }
 
     @Test
