@@ -170,18 +170,18 @@ class BuildCommandTest {
         assertFalse(run.log().contains("exit 4"), run.log());
         Path oci = dir.resolve("from-tar");
         exec(List.of("skopeo", "--insecure-policy", "copy", "docker-archive:" + tar, "oci:" + oci + ":t"));
-        Path rootfs = extractLayout(oci, dir.resolve("rootfs"));
+        Path rootfs = extractLayout(oci);
         assertEquals("built\n", Files.readString(rootfs.resolve("out/artifact")));
         assertFalse(Files.exists(rootfs.resolve("bin/busybox")));
         assertTrue(Files.isRegularFile(rootfs.resolve("out/busybox"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
-        Path rootfs2 = extractLayout(layout, dir.resolve("rootfs2"));
+        Path rootfs2 = extractLayout(layout);
         assertEquals("built\n", Files.readString(rootfs2.resolve("out/artifact")));
 
         Path childLayout = dir.resolve("child");
         Run child = build("-c", ctx.toString(), "--target", "child", "--no-push", "--oci-layout-path", childLayout.toString(),
                 "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
         assertEquals(0, child.exit(), child.log());
-        Path rootfs3 = extractLayout(childLayout, dir.resolve("rootfs3"));
+        Path rootfs3 = extractLayout(childLayout);
         assertEquals("triggered\n", Files.readString(rootfs3.resolve("seen.txt")));
     }
 
@@ -220,7 +220,7 @@ class BuildCommandTest {
             Run run = build("-c", "tar://" + tar, "--no-push", "--oci-layout-path", layout.toString(),
                     "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
             assertEquals(0, run.exit(), run.log());
-            Path rootfs = extractLayout(layout, dir.resolve("rootfs"));
+            Path rootfs = extractLayout(layout);
             Path script = rootfs.resolve("usr/local/bin/run");
             assertEquals(0700, mode(script));
             assertEquals(1000, Files.getAttribute(script, "unix:uid"));
@@ -282,7 +282,7 @@ class BuildCommandTest {
         Run run = build("-c", dir.resolve("ctx").toString(), "--no-push", "--oci-layout-path", layout.toString(),
                 "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
         assertEquals(0, run.exit(), run.log());
-        Path rootfs = extractLayout(layout, dir.resolve("rootfs"));
+        Path rootfs = extractLayout(layout);
         assertEquals("a=1\n", Files.readString(rootfs.resolve("from-context")));
         assertEquals("generated\n", Files.readString(rootfs.resolve("from-stage")));
         assertEquals("cached\n", Files.readString(rootfs.resolve("from-cache")));
@@ -333,11 +333,12 @@ class BuildCommandTest {
     private static Path pullAndExtract(String image, Path dir) throws Exception {
         Path oci = dir.resolve("pulled");
         LocalRegistry.skopeo("docker://" + image, "oci:" + oci + ":t");
-        return extractLayout(oci, dir.resolve("rootfs"));
+        return extractLayout(oci);
     }
 
-    private static Path extractLayout(Path oci, Path rootfs) throws Exception {
-        Files.createDirectories(rootfs);
+    /** Unpacks under the shared dir (removed with rm -rf at the end: the layers hold absolute symlinks). */
+    private static Path extractLayout(Path oci) throws Exception {
+        Path rootfs = Files.createTempDirectory(shared, "rootfs-");
         JsonNode index = JSON.readTree(oci.resolve("index.json").toFile());
         String manifestDigest = index.get("manifests").get(0).get("digest").asText();
         JsonNode manifest = JSON.readTree(blob(oci, manifestDigest).toFile());
