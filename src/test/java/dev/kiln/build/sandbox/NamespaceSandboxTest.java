@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -166,6 +167,27 @@ class NamespaceSandboxTest {
         ExecResult r = f.get(20, TimeUnit.SECONDS);
         assertTrue(r.cancelled());
         assertNoProcess("sleep " + tag);
+    }
+
+    @Test
+    void interruptionKillsEverything() throws Exception {
+        String tag = "4" + (System.nanoTime() % 100000 + 100000);
+        Throwable[] thrown = new Throwable[1];
+        Thread t = new Thread(() -> {
+            try {
+                sandbox().run(sh("sleep " + tag + " & sleep " + tag).build());
+            } catch (Throwable e) {
+                thrown[0] = e;
+            }
+        });
+        t.start();
+        awaitProcess("sleep " + tag);
+        t.interrupt();
+        t.join(20_000);
+        assertFalse(t.isAlive());
+        assertInstanceOf(InterruptedException.class, thrown[0]);
+        assertNoProcess("sleep " + tag);
+        assertFalse(Files.exists(rootfs.resolve("etc/hosts")));
     }
 
     @Test
