@@ -1,0 +1,828 @@
+package dev.kiln.build.exec;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kiln.build.dockerfile.ArgScope;
+import dev.kiln.build.dockerfile.BuildPlatforms;
+import dev.kiln.build.dockerfile.Command;
+import dev.kiln.build.dockerfile.DockerIgnore;
+import dev.kiln.build.dockerfile.Dockerfile;
+import dev.kiln.build.dockerfile.DockerfileException;
+import dev.kiln.build.dockerfile.DockerfileParser;
+import dev.kiln.build.dockerfile.Instruction;
+import dev.kiln.build.dockerfile.KeyValue;
+import dev.kiln.build.dockerfile.Node;
+import dev.kiln.build.dockerfile.Platform;
+import dev.kiln.build.dockerfile.Stage;
+import dev.kiln.build.dockerfile.Stages;
+import dev.kiln.build.dockerfile.Step;
+import dev.kiln.build.rootfs.LayerExtractor;
+import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.build.sandbox.ExecResult;
+import dev.kiln.build.sandbox.RunSpec;
+import dev.kiln.build.sandbox.RunUser;
+import dev.kiln.build.sandbox.Sandbox;
+import dev.kiln.build.sandbox.Sandboxes;
+import dev.kiln.build.snapshot.SnapshotLayer;
+import dev.kiln.build.snapshot.TreeScanner;
+import dev.kiln.build.snapshot.WalkingSnapshotter;
+import dev.kiln.oci.Descriptor;
+import dev.kiln.oci.Digest;
+import dev.kiln.oci.MediaTypes;
+import dev.kiln.oci.image.ImageConfig;
+import dev.kiln.oci.image.ImageReference;
+import dev.kiln.oci.layer.Compression;
+import dev.kiln.oci.layer.LayerWriter;
+import dev.kiln.oci.layer.MtimePolicy;
+import dev.kiln.registry.client.BlobCache;
+import dev.kiln.registry.client.DockerCredentials;
+import dev.kiln.registry.client.ImagePuller;
+import dev.kiln.registry.client.ImagePusher;
+import dev.kiln.registry.client.MirrorRoutes;
+import dev.kiln.registry.client.PulledImage;
+import dev.kiln.registry.client.Registries;
+import dev.kiln.registry.client.Retry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * Builds a Dockerfile: the stages the target needs, each FROM pulled and unpacked into a rootfs
+ * under a per-build temp dir, metadata instructions into the config, COPY/ADD/WORKDIR/RUN into
+ * the rootfs and snapshotted into one layer each; then the OCI image is pushed and/or written out.
+ * Nothing is pushed unless every step succeeded; the temp dir is always removed.
+ */
+public final class Executor {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    private final BuildOptions options;
+    private final PrintStream log;
+    private Sandbox sandbox;
+    private Path buildDir;
+    private String dockerfileName;
+    private Path context;
+    private Thread cleanup;
+    private BlobCache blobCache;
+    private final Map<String, Path> imageRoots = new HashMap<>();
+    private ImageReference baseSource;
+    private final Map<Integer, StageState> built = new HashMap<>();
+
+    /** The outcome: manifest digest and the bytes that make the image. */
+    public record Result(Digest digest, byte[] manifest, byte[] config, List<PulledImage.Blob> layers) {
+    }
+
+    private static final class StageState {
+        Stage stage;
+        Path rootfs;
+        ImageConfig config;
+        List<PulledImage.Blob> layers = new ArrayList<>();
+        Instruction.Shell shell;
+        ImageReference source;
+    }
+
+    public Executor(BuildOptions options, PrintStream log) {
+        this.options = options;
+        this.log = log;
+    }
+
+    public Result build() throws BuildException {
+        long start = System.nanoTime();
+        try {
+            Path cacheRoot = options.cacheDir() != null ? options.cacheDir()
+                    : Path.of(System.getProperty("java.io.tmpdir"), "kiln-cache");
+            Files.createDirectories(cacheRoot);
+            buildDir = Files.createTempDirectory("kiln-build-");
+            Path dir = buildDir;
+            cleanup = new Thread(() -> deleteTree(dir), "kiln-build-cleanup");
+            Runtime.getRuntime().addShutdownHook(cleanup);
+            Result result = buildIn(cacheRoot);
+            log.printf("build done in %s: %s%n", seconds(start), result.digest());
+            return result;
+        } catch (DockerfileException e) {
+            throw new BuildException(e.getMessage(), e);
+        } catch (IOException e) {
+            throw new BuildException("error: " + e.getMessage(), e);
+        } finally {
+            if (buildDir != null) {
+                deleteTree(buildDir);
+            }
+            if (cleanup != null) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(cleanup);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook runs anyway
+                }
+            }
+        }
+    }
+
+    private Result buildIn(Path cacheRoot) throws IOException, BuildException {
+        context = options.context();
+        if (Files.isRegularFile(context)) {
+            Path unpacked = Files.createDirectory(buildDir.resolve("context"));
+            new LayerExtractor(unpacked, true, w -> log.println("warning: " + w)).apply(options.context());
+            context = unpacked;
+        } else if (!Files.isDirectory(context)) {
+            throw new BuildException("build context " + context + " does not exist");
+        }
+        Path dockerfilePath = options.dockerfile();
+        if (!dockerfilePath.isAbsolute() && !Files.exists(dockerfilePath)) {
+            dockerfilePath = context.resolve(dockerfilePath);
+        }
+        if (!Files.isRegularFile(dockerfilePath)) {
+            throw new BuildException("cannot read Dockerfile " + options.dockerfile());
+        }
+        dockerfileName = dockerfilePath.getFileName().toString();
+        Dockerfile dockerfile = DockerfileParser.parse(Files.readString(dockerfilePath), dockerfileName);
+        Stages stages = Stages.of(dockerfile);
+        DockerIgnore ignore = readIgnore(dockerfilePath);
+
+        Platform target = Platform.parse(options.platform() != null ? options.platform() : hostPlatform());
+        Platform host = Platform.parse(hostPlatform());
+        ArgScope global = ArgScope.global(stages.metaArgs(), options.buildArgs(), new BuildPlatforms(host, target),
+                stages.expander());
+        List<Stage> needed = stages.dependencies(options.target(), global);
+        BlobCache cache = new BlobCache(cacheRoot.resolve("blobs"));
+        blobCache = cache;
+        LayerWriter writer = options.reproducible()
+                ? LayerWriter.reproducible(compression(), Instant.EPOCH)
+                : new LayerWriter(compression(), MtimePolicy.keep());
+        Instant created = options.reproducible() ? Instant.EPOCH : Instant.now();
+
+        StageState last = null;
+        for (Stage stage : needed) {
+            last = buildStage(stages, stage, global, ignore, cache, writer, created, target);
+            built.put(stage.index(), last);
+        }
+        ImageConfig config = last.config;
+        for (Map.Entry<String, String> label : new java.util.TreeMap<>(options.labels()).entrySet()) {
+            config = config.withConfig(config.config().withLabel(label.getKey(), label.getValue()));
+        }
+        config = config.withCreated(created);
+        baseSource = last.source;
+        return finish(config, last.layers);
+    }
+
+    private StageState buildStage(Stages stages, Stage stage, ArgScope global, DockerIgnore ignore, BlobCache cache,
+                                  LayerWriter writer, Instant created, Platform target) throws IOException, BuildException {
+        int total = stage.steps().size() + 1;
+        String stageLabel = "[" + stage.displayName() + "]";
+        long t0 = System.nanoTime();
+        StageState state = new StageState();
+        state.stage = stage;
+        state.rootfs = Files.createDirectory(buildDir.resolve("stage-" + stage.index()));
+        String image = global.expand(stage.from().image());
+        var base = stages.baseStage(stage, global);
+        if (base.isPresent()) {
+            StageState from = built.get(base.get().index());
+            copyTree(from.rootfs, state.rootfs);
+            state.config = from.config;
+            state.layers.addAll(from.layers);
+            state.shell = from.shell;
+            state.source = from.source;
+        } else if (image.equalsIgnoreCase("scratch")) {
+            state.config = ImageConfig.empty().withPlatform(target.os(), target.architecture(), target.variant());
+        } else {
+            PulledImage pulled = pull(image, cache, stage.fromNode());
+            LayerExtractor extractor = LayerExtractor.forRootfs(state.rootfs);
+            for (PulledImage.Blob layer : pulled.layers()) {
+                extractor.apply(layer.file());
+                state.layers.add(new PulledImage.Blob(ociLayer(layer.descriptor()), layer.file()));
+            }
+            state.config = pulled.config();
+            state.source = pulled.source();
+            if (state.config.config().shell() != null && !state.config.config().shell().isEmpty()) {
+                state.shell = new Instruction.Shell(state.config.config().shell());
+            }
+        }
+        List<Step> steps = new ArrayList<>();
+        Set<Step> triggers = new HashSet<>();
+        List<String> onBuild = state.config.config().onBuild();
+        if (onBuild != null && !onBuild.isEmpty()) {
+            for (String expression : onBuild) {
+                try {
+                    Dockerfile trigger = DockerfileParser.parse(expression, dockerfileName);
+                    for (Node node : trigger.nodes()) {
+                        Step step = new Step(node, dev.kiln.build.dockerfile.InstructionParser.parse(node, dockerfileName));
+                        steps.add(step);
+                        triggers.add(step);
+                    }
+                } catch (DockerfileException e) {
+                    throw new BuildException(dockerfileName + ":" + stage.fromNode().startLine() + ": ONBUILD trigger "
+                            + expression + ": " + e.getMessage(), e);
+                }
+            }
+            state.config = state.config.withConfig(state.config.config().withOnBuild(null));
+        }
+        steps.addAll(stage.steps());
+        total = steps.size() + 1;
+        log.printf("%s STEP 1/%d: %s (%s)%n", stageLabel, total, stage.fromNode().original().trim(), seconds(t0));
+
+        ArgScope scope = global.stage(envMap(state.config.config().env()));
+        WalkingSnapshotter snapshotter = WalkingSnapshotter.startingNow(state.rootfs, TreeScanner.withDefaults(), writer,
+                w -> log.println("warning: " + w));
+        boolean cmdSet = false;
+        int n = 1;
+        for (Step step : steps) {
+            n++;
+            long ts = System.nanoTime();
+            boolean isTrigger = triggers.contains(step);
+            Node node = isTrigger ? stage.fromNode() : step.node();
+            String createdBy = isTrigger ? "ONBUILD " + step.node().original().trim() : node.original().trim();
+            try {
+                boolean fs = apply(state, scope, step.instruction(), ignore, cmdSet);
+                if (step.instruction() instanceof Instruction.Cmd) {
+                    cmdSet = true;
+                }
+                ImageConfig.History history = ImageConfig.History.of(created, createdBy);
+                if (fs) {
+                    Path tmp = buildDir.resolve("layer-" + stage.index() + "-" + n);
+                    SnapshotLayer layer;
+                    try (OutputStream out = Files.newOutputStream(tmp)) {
+                        layer = snapshotter.snapshot(out);
+                    }
+                    if (layer.isEmpty() && !(step.instruction() instanceof Instruction.Copy
+                            || step.instruction() instanceof Instruction.Add)) {
+                        Files.delete(tmp);
+                        state.config = state.config.withEmptyLayerHistory(history.withEmptyLayer(true));
+                    } else {
+                        Path file = buildDir.resolve("layers").resolve(layer.layer().digest().hex());
+                        Files.createDirectories(file.getParent());
+                        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+                        state.layers.add(new PulledImage.Blob(layer.layer().descriptor(), file));
+                        state.config = state.config.withLayer(layer.layer().diffId(), history);
+                    }
+                } else {
+                    state.config = state.config.withEmptyLayerHistory(history.withEmptyLayer(true));
+                }
+            } catch (BuildException | IOException | RuntimeException e) {
+                String msg = e.getMessage() == null ? e.toString() : e.getMessage();
+                throw new BuildException(dockerfileName + ":" + node.startLine() + ": " + createdBy + ": " + msg, e);
+            }
+            log.printf("%s STEP %d/%d: %s (%s)%n", stageLabel, n, total, createdBy, seconds(ts));
+        }
+        return state;
+    }
+
+    /** Applies one instruction; true when it touched the filesystem. */
+    private boolean apply(StageState s, ArgScope scope, Instruction instruction, DockerIgnore ignore, boolean cmdSet)
+            throws IOException, BuildException {
+        ImageConfig.Container c = s.config.config();
+            if (instruction instanceof Instruction.Env env) {
+                scope.setEnv(env);
+                List<String> list = new ArrayList<>();
+                scope.env().forEach((k, v) -> list.add(k + "=" + v));
+                s.config = s.config.withConfig(c.withEnv(list));
+                return false;
+            }
+            if (instruction instanceof Instruction.Arg arg) {
+                scope.declare(arg);
+                return false;
+            }
+            if (instruction instanceof Instruction.Label label) {
+                for (KeyValue kv : label.labels()) {
+                    c = c.withLabel(scope.expand(kv.key()), scope.expand(kv.value()));
+                }
+                s.config = s.config.withConfig(c);
+                return false;
+            }
+            if (instruction instanceof Instruction.Cmd cmd) {
+                s.config = s.config.withConfig(c.withCmd(commandList(s, cmd.command())));
+                return false;
+            }
+            if (instruction instanceof Instruction.Entrypoint ep) {
+                c = c.withEntrypoint(commandList(s, ep.command()));
+                if (!cmdSet) {
+                    c = c.withCmd(null);
+                }
+                s.config = s.config.withConfig(c);
+                return false;
+            }
+            if (instruction instanceof Instruction.Expose expose) {
+                for (String port : expose.ports()) {
+                    String p = scope.expand(port);
+                    c = c.withExposedPort(p.contains("/") ? p.toLowerCase(Locale.ROOT) : p + "/tcp");
+                }
+                s.config = s.config.withConfig(c);
+                return false;
+            }
+            if (instruction instanceof Instruction.Volume volume) {
+                for (String path : volume.paths()) {
+                    c = c.withVolume(scope.expand(path));
+                }
+                s.config = s.config.withConfig(c);
+                return false;
+            }
+            if (instruction instanceof Instruction.User user) {
+                s.config = s.config.withConfig(c.withUser(scope.expand(user.user())));
+                return false;
+            }
+            if (instruction instanceof Instruction.StopSignal sig) {
+                s.config = s.config.withConfig(c.withStopSignal(scope.expand(sig.signal())));
+                return false;
+            }
+            if (instruction instanceof Instruction.Healthcheck hc) {
+                List<String> test;
+                if (hc.command() == null) {
+                    test = List.of("NONE");
+                } else if (hc.command() instanceof Command.ExecForm exec) {
+                    test = new ArrayList<>(List.of("CMD"));
+                    test.addAll(exec.args());
+                } else {
+                    test = List.of("CMD-SHELL", ((Command.ShellForm) hc.command()).script());
+                }
+                s.config = s.config.withConfig(c.withHealthcheck(new ImageConfig.Healthcheck(test, nanos(hc.interval()),
+                        nanos(hc.timeout()), nanos(hc.startPeriod()), nanos(hc.startInterval()), hc.retries())));
+                return false;
+            }
+            if (instruction instanceof Instruction.Shell shell) {
+                s.shell = shell;
+                s.config = s.config.withConfig(c.withShell(shell.shell()));
+                return false;
+            }
+            if (instruction instanceof Instruction.Maintainer m) {
+                s.config = s.config.withAuthor(m.name());
+                return false;
+            }
+            if (instruction instanceof Instruction.Onbuild ob) {
+                List<String> triggers = new ArrayList<>(c.onBuild() == null ? List.of() : c.onBuild());
+                triggers.add(ob.expression());
+                s.config = s.config.withConfig(c.withOnBuild(triggers));
+                return false;
+            }
+            if (instruction instanceof Instruction.Workdir wd) {
+                String dir = absolute(c.workingDir(), scope.expand(wd.path()));
+                s.config = s.config.withConfig(c.withWorkingDir(dir));
+                new ContextCopier(context, true, ignore, RootfsPath.of(s.rootfs)).mkdirs(dir, null);
+                return true;
+            }
+            if (instruction instanceof Instruction.Copy copy) {
+                if (!copy.inlineSources().isEmpty()) {
+                    copyInline(s, scope, copy.inlineSources(), copy.destination(), copy.chown(), copy.chmod());
+                    if (copy.sources().isEmpty()) {
+                        return true;
+                    }
+                }
+                Path sourceRoot = context;
+                boolean isContext = true;
+                if (copy.from() != null) {
+                    sourceRoot = stageRootfs(scope.expand(copy.from()));
+                    isContext = false;
+                }
+                copyFiles(s, scope, copy.sources(), copy.destination(), copy.chown(), copy.chmod(), sourceRoot,
+                        isContext, ignore, false);
+                return true;
+            }
+            if (instruction instanceof Instruction.Add add) {
+                if (!add.inlineSources().isEmpty()) {
+                    copyInline(s, scope, add.inlineSources(), add.destination(), add.chown(), add.chmod());
+                    if (add.sources().isEmpty()) {
+                        return true;
+                    }
+                }
+                List<String> local = new ArrayList<>();
+                for (String raw : add.sources()) {
+                    String src = scope.expand(raw);
+                    if (src.startsWith("http://") || src.startsWith("https://")) {
+                        addUrl(s, scope, src, add);
+                    } else if (src.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") || src.startsWith("git@")) {
+                        throw new BuildException("ADD from a git repository is not supported yet: " + src);
+                    } else {
+                        local.add(raw);
+                    }
+                }
+                if (local.isEmpty()) {
+                    return true;
+                }
+                copyFiles(s, scope, local, add.destination(), add.chown(), add.chmod(), context,
+                        true, ignore, add.unpack() == null || add.unpack());
+                return true;
+            }
+            if (instruction instanceof Instruction.Run run) {
+                run(s, scope, run);
+                return true;
+            }
+            throw new BuildException("unexpected " + instruction.getClass().getSimpleName());
+    }
+
+    /** {@code COPY <<EOF /dest}: each body becomes a file named after its delimiter, variables expanded unless quoted. */
+    private void copyInline(StageState s, ArgScope scope, List<dev.kiln.build.dockerfile.Heredoc> heredocs,
+                            String destination, String chown, String chmod) throws IOException, BuildException {
+        Path dir = Files.createTempDirectory(Files.createDirectories(buildDir.resolve("inline")), "src-");
+        List<String> names = new ArrayList<>();
+        for (dev.kiln.build.dockerfile.Heredoc h : heredocs) {
+            String text = h.expand() ? scope.expand(h.text()) : h.text();
+            Files.writeString(dir.resolve(h.name()), text);
+            Files.setAttribute(dir.resolve(h.name()), "unix:mode", 0644);
+            names.add(h.name());
+        }
+        copyFiles(s, scope, names, destination, chown, chmod, dir, true, null, false);
+    }
+
+    /** {@code ADD URL DEST}: downloaded, not unpacked, mode 0600 unless --chmod, like Docker. */
+    private void addUrl(StageState s, ArgScope scope, String url, Instruction.Add add) throws IOException, BuildException {
+        Path downloads = Files.createDirectories(buildDir.resolve("downloads"));
+        String name = java.net.URI.create(url).getPath();
+        name = name == null || name.isEmpty() || name.endsWith("/") ? "index.html" : name.substring(name.lastIndexOf('/') + 1);
+        Path dir = Files.createTempDirectory(downloads, "add-");
+        Path file = dir.resolve(name);
+        long t0 = System.nanoTime();
+        try {
+            java.net.http.HttpResponse<Path> response = java.net.http.HttpClient.newBuilder()
+                    .followRedirects(java.net.http.HttpClient.Redirect.NORMAL).build()
+                    .send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofFile(file));
+            if (response.statusCode() != 200) {
+                throw new BuildException("downloading " + url + ": HTTP " + response.statusCode());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BuildException("interrupted");
+        }
+        Files.setAttribute(file, "unix:mode", 0600);
+        log.printf("downloaded %s: %d bytes (%s)%n", url, Files.size(file), seconds(t0));
+        copyFiles(s, scope, List.of(name), add.destination(), add.chown(), add.chmod(), dir, true, null, false);
+    }
+
+    private void copyFiles(StageState s, ArgScope scope, List<String> sources, String destination, String chown,
+                           String chmod, Path sourceRoot, boolean isContext, DockerIgnore ignore, boolean unpack)
+            throws IOException, BuildException {
+        List<String> expanded = new ArrayList<>();
+        for (String src : sources) {
+            expanded.add(scope.expand(src));
+        }
+        String rawDest = scope.expand(destination);
+        String dest = absolute(s.config.config().workingDir(), rawDest);
+        if (rawDest.endsWith("/") && !dest.endsWith("/")) {
+            dest = dest + "/";
+        }
+        RootfsPath rootfs = RootfsPath.of(s.rootfs);
+        Long uid = null;
+        Long gid = null;
+        if (chown != null && !chown.isEmpty()) {
+            RunUser owner = RunUser.resolve(rootfs, scope.expand(chown));
+            uid = owner.uid();
+            gid = owner.gid();
+        }
+        Integer mode = null;
+        if (chmod != null && !chmod.isEmpty()) {
+            try {
+                mode = Integer.parseInt(scope.expand(chmod), 8);
+            } catch (NumberFormatException e) {
+                throw new BuildException("invalid --chmod " + chmod + " (octal modes only)");
+            }
+        }
+        new ContextCopier(sourceRoot, isContext, ignore, rootfs)
+                .copy(expanded, dest, new ContextCopier.Attributes(uid, gid, mode), unpack);
+    }
+
+    private Path stageRootfs(String from) throws BuildException {
+        for (StageState st : built.values()) {
+            if (from.equalsIgnoreCase(st.stage.name()) || from.equals(Integer.toString(st.stage.index()))) {
+                return st.rootfs;
+            }
+        }
+        Path root = imageRoots.get(from);
+        if (root == null) {
+            try {
+                root = Files.createDirectory(buildDir.resolve("image-" + imageRoots.size()));
+                PulledImage pulled = pull(from, blobCache, null);
+                LayerExtractor extractor = LayerExtractor.forRootfs(root);
+                for (PulledImage.Blob layer : pulled.layers()) {
+                    extractor.apply(layer.file());
+                }
+            } catch (IOException e) {
+                throw new BuildException("--from=" + from + ": " + e.getMessage(), e);
+            }
+            imageRoots.put(from, root);
+        }
+        return root;
+    }
+
+    private void run(StageState s, ArgScope scope, Instruction.Run run) throws IOException, BuildException {
+        if (sandbox == null) {
+            sandbox = Sandboxes.choose(Sandboxes.Mode.of(options.sandbox()));
+        }
+        List<String> env = new ArrayList<>();
+        boolean hasPath = false;
+        for (Map.Entry<String, String> e : scope.variables().entrySet()) {
+            if (e.getValue() == null) {
+                continue;
+            }
+            env.add(e.getKey() + "=" + e.getValue());
+            hasPath |= e.getKey().equals("PATH");
+        }
+        if (!hasPath) {
+            env.add(DEFAULT_PATH);
+        }
+        ImageConfig.Container c = s.config.config();
+        List<dev.kiln.build.dockerfile.Mount> mounts = new ArrayList<>();
+        for (dev.kiln.build.dockerfile.Mount m : run.mounts()) {
+            mounts.add(m.hasVariables() ? m.resolve(scope::expand) : m);
+        }
+        try (dev.kiln.build.sandbox.MountResolver resolver = new dev.kiln.build.sandbox.MountResolver(
+                runCacheRoot(), Map.of(), from -> from == null ? context : stageRootfsOrIo(from))) {
+            List<dev.kiln.build.sandbox.RunMount> runMounts = resolver.resolve(mounts);
+            env.addAll(resolver.secretEnvironment());
+            runIn(s, run, env, c, runMounts);
+        }
+    }
+
+    /**
+     * RUN with here-documents: a lone {@code <<EOF} makes the body the script; otherwise the
+     * bodies follow the command line so the shell reads them as its own here-documents.
+     */
+    private static Command heredocCommand(Instruction.Run run) {
+        if (run.heredocs().isEmpty() || !(run.command() instanceof Command.ShellForm shell)) {
+            return run.command();
+        }
+        String line = shell.script().trim();
+        if (run.heredocs().size() == 1 && line.matches("<<-?[\"']?" + java.util.regex.Pattern.quote(run.heredocs().get(0).name()) + "[\"']?")) {
+            return new Command.ShellForm(run.heredocs().get(0).text());
+        }
+        StringBuilder script = new StringBuilder(shell.script()).append('\n');
+        for (dev.kiln.build.dockerfile.Heredoc h : run.heredocs()) {
+            script.append(h.content());
+            if (!h.content().isEmpty() && !h.content().endsWith("\n")) {
+                script.append('\n');
+            }
+            script.append(h.name()).append('\n');
+        }
+        return new Command.ShellForm(script.toString());
+    }
+
+    private Path runCacheRoot() throws IOException {
+        Path root = options.cacheDir() != null ? options.cacheDir().resolve("run-cache")
+                : buildDir.resolve("run-cache");
+        return Files.createDirectories(root);
+    }
+
+    private Path stageRootfsOrIo(String from) throws IOException {
+        try {
+            return stageRootfs(from);
+        } catch (BuildException e) {
+            throw new IOException(e.getMessage());
+        }
+    }
+
+    private void runIn(StageState s, Instruction.Run run, List<String> env, ImageConfig.Container c,
+                       List<dev.kiln.build.sandbox.RunMount> runMounts) throws IOException, BuildException {
+        RunSpec spec = RunSpec.builder(s.rootfs, RunSpec.argv(s.shell, heredocCommand(run)))
+                .mounts(runMounts)
+                .env(env)
+                .user(c.user())
+                .workdir(c.workingDir())
+                .network(RunSpec.Network.of(run.network()))
+                .stdout(line -> log.println("  | " + line))
+                .stderr(line -> log.println("  | " + line))
+                .build();
+        ExecResult result;
+        try {
+            result = sandbox.run(spec);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BuildException("interrupted");
+        }
+        if (!result.succeeded()) {
+            throw new BuildException("the command returned a non-zero code: " + result.exitCode()
+                    + (result.timedOut() ? " (timed out)" : ""));
+        }
+    }
+
+    private PulledImage pull(String image, BlobCache cache, Node node) throws IOException, BuildException {
+        long t0 = System.nanoTime();
+        ImageReference ref;
+        try {
+            ref = ImageReference.parse(image);
+        } catch (RuntimeException e) {
+            throw new BuildException((node == null ? "" : dockerfileName + ":" + node.startLine() + ": ")
+                    + "invalid image reference " + image);
+        }
+        Set<String> insecure = new HashSet<>(options.insecureRegistries());
+        if (insecurePull) {
+            insecure.add(ref.registry());
+        }
+        Registries registries = new Registries(insecure, DockerCredentials.fromEnvironment());
+        ImagePuller puller = new ImagePuller(registries,
+                MirrorRoutes.of(options.registryMirrors(), options.registryMaps(), options.skipDefaultRegistryFallback()),
+                cache, new Retry(options.downloadRetry(), Duration.ofMillis(500)));
+        ImagePuller.Platform platform = options.platform() != null
+                ? ImagePuller.Platform.parse(options.platform()) : ImagePuller.Platform.parse(hostPlatform());
+        PulledImage pulled;
+        try {
+            pulled = puller.pull(ref, platform);
+        } catch (IOException e) {
+            throw new BuildException((node == null ? "" : dockerfileName + ":" + node.startLine() + ": ")
+                    + "pulling " + image + ": " + e.getMessage(), e);
+        }
+        long bytes = pulled.layers().stream().mapToLong(b -> b.descriptor().size()).sum();
+        log.printf("pulled %s (%s): %d layers, %d bytes (%s)%n", image, pulled.manifestDigest(), pulled.layers().size(),
+                bytes, seconds(t0));
+        return pulled;
+    }
+
+    private boolean insecurePull;
+    private boolean insecurePush;
+
+    /** {@code --insecure-pull} / {@code --insecure}: plain HTTP for base images / destinations. */
+    public Executor insecure(boolean pull, boolean push) {
+        this.insecurePull = pull;
+        this.insecurePush = push;
+        return this;
+    }
+
+    private Result finish(ImageConfig config, List<PulledImage.Blob> layers) throws IOException, BuildException {
+        byte[] configBytes = config.toJson();
+        Digest configDigest = Digest.sha256(configBytes);
+        Path configFile = buildDir.resolve("config-" + configDigest.hex());
+        Files.write(configFile, configBytes);
+        ObjectNode manifest = JSON.createObjectNode();
+        manifest.put("schemaVersion", 2);
+        manifest.put("mediaType", MediaTypes.OCI_MANIFEST);
+        manifest.set("config", descriptor(MediaTypes.OCI_CONFIG, configDigest.toString(), configBytes.length));
+        ArrayNode layerNodes = manifest.putArray("layers");
+        for (PulledImage.Blob layer : layers) {
+            layerNodes.add(descriptor(layer.descriptor().mediaType(), layer.descriptor().digest(), layer.descriptor().size()));
+        }
+        byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
+        Digest digest = Digest.sha256(manifestBytes);
+        Result result = new Result(digest, manifestBytes, configBytes, List.copyOf(layers));
+        PulledImage.Blob configBlob = new PulledImage.Blob(
+                new Descriptor(MediaTypes.OCI_CONFIG, configDigest, configBytes.length), configFile);
+
+        List<ImageReference> destinations = new ArrayList<>();
+        for (String d : options.destinations()) {
+            destinations.add(ImageReference.parse(d));
+        }
+        if (options.tarPath() != null) {
+            ImageFiles.writeDockerArchive(options.tarPath(), result, configBlob, options.destinations());
+            log.printf("wrote docker archive %s%n", options.tarPath());
+        }
+        if (options.ociLayoutPath() != null) {
+            ImageFiles.writeOciLayout(options.ociLayoutPath(), result, configBlob);
+            log.printf("wrote OCI layout %s%n", options.ociLayoutPath());
+        }
+        if (!options.noPush() && !destinations.isEmpty()) {
+            long t0 = System.nanoTime();
+            Set<String> insecure = new HashSet<>(options.insecureRegistries());
+            if (insecurePush) {
+                destinations.forEach(d -> insecure.add(d.registry()));
+            }
+            ImagePusher pusher = new ImagePusher(new Registries(insecure, DockerCredentials.fromEnvironment()),
+                    new Retry(options.pushRetry(), Duration.ofMillis(500)));
+            List<PulledImage.Blob> blobs = new ArrayList<>();
+            blobs.add(configBlob);
+            blobs.addAll(layers);
+            ImagePusher.Result pushed;
+            try {
+                pushed = pusher.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations,
+                        baseSource);
+            } catch (IOException e) {
+                throw new BuildException("push failed: " + e.getMessage(), e);
+            }
+            for (ImagePusher.Destination d : pushed.destinations()) {
+                log.printf("pushed %s: uploaded %d bytes, %d bytes already there%n", d.reference(),
+                        d.bytesUploaded(), d.bytesSkipped());
+            }
+            log.printf("push took %s%n", seconds(t0));
+        }
+        if (options.digestFile() != null) {
+            Files.writeString(options.digestFile(), digest.toString());
+        }
+        if (options.imageNameWithDigestFile() != null) {
+            StringBuilder sb = new StringBuilder();
+            for (ImageReference d : destinations) {
+                sb.append(d.context()).append('@').append(digest).append('\n');
+            }
+            Files.writeString(options.imageNameWithDigestFile(), sb.toString());
+        }
+        return result;
+    }
+
+    private static ObjectNode descriptor(String mediaType, String digest, long size) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("mediaType", mediaType);
+        n.put("digest", digest);
+        n.put("size", size);
+        return n;
+    }
+
+    /** Docker layer media types become their OCI equivalents in the OCI manifest we write. */
+    private static Descriptor ociLayer(Descriptor d) {
+        String mt = switch (d.mediaType()) {
+            case MediaTypes.DOCKER_LAYER_GZIP -> MediaTypes.OCI_LAYER_GZIP;
+            case "application/vnd.docker.image.rootfs.diff.tar" -> MediaTypes.OCI_LAYER;
+            default -> d.mediaType();
+        };
+        return new Descriptor(mt, d.parsedDigest(), d.size());
+    }
+
+    private Compression compression() throws BuildException {
+        String name = options.compression() == null ? "gzip" : options.compression().toLowerCase(Locale.ROOT);
+        int level = options.compressionLevel();
+        return switch (name) {
+            case "gzip" -> level > 0 ? Compression.gzip(level) : Compression.gzip();
+            case "zstd" -> level > 0 ? Compression.zstd(level) : Compression.zstd();
+            default -> throw new BuildException("unknown --compression " + name + " (gzip, zstd)");
+        };
+    }
+
+    private DockerIgnore readIgnore(Path dockerfilePath) throws IOException {
+        Path specific = dockerfilePath.resolveSibling(dockerfilePath.getFileName() + ".dockerignore");
+        Path general = context.resolve(".dockerignore");
+        Path chosen = Files.isRegularFile(specific) ? specific : Files.isRegularFile(general) ? general : null;
+        return chosen == null ? DockerIgnore.of(List.of()) : DockerIgnore.parse(Files.readString(chosen));
+    }
+
+    static String hostPlatform() {
+        String arch = System.getProperty("os.arch");
+        return switch (arch) {
+            case "amd64", "x86_64" -> "linux/amd64";
+            case "aarch64", "arm64" -> "linux/arm64";
+            default -> "linux/" + arch;
+        };
+    }
+
+    private static String absolute(String workdir, String path) {
+        if (path.startsWith("/")) {
+            return path;
+        }
+        String base = workdir == null || workdir.isEmpty() ? "/" : workdir;
+        String joined = ContextCopier.join(base, path);
+        String normalized = Path.of(joined).normalize().toString();
+        return normalized.isEmpty() ? "/" : normalized;
+    }
+
+    private static List<String> commandList(StageState s, Command command) {
+        if (command instanceof Command.ExecForm exec) {
+            return exec.args();
+        }
+        return RunSpec.argv(s.shell, command);
+    }
+
+    private static Map<String, String> envMap(List<String> env) {
+        Map<String, String> map = new LinkedHashMap<>();
+        if (env != null) {
+            for (String e : env) {
+                int eq = e.indexOf('=');
+                if (eq > 0) {
+                    map.put(e.substring(0, eq), e.substring(eq + 1));
+                }
+            }
+        }
+        return map;
+    }
+
+    private static long nanos(Duration d) {
+        return d == null ? 0 : d.toNanos();
+    }
+
+    private static String seconds(long startNanos) {
+        return String.format(Locale.ROOT, "%.2fs", (System.nanoTime() - startNanos) / 1e9);
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException, BuildException {
+        Process p = new ProcessBuilder("cp", "-a", from + "/.", to.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            if (p.waitFor() != 0) {
+                throw new BuildException("copying stage rootfs failed: " + out.trim());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+    }
+
+    static void deleteTree(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.delete(p);
+                } catch (IOException ignored) {
+                    // best effort
+                }
+            });
+        } catch (IOException ignored) {
+            // best effort
+        }
+    }
+}
