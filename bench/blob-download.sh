@@ -56,8 +56,8 @@ seconds() { python3 -c "import sys; print(f'{float(sys.argv[1]):.3f}')" "$1"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # Uploads into Kiln: monolithic POST ?digest=, then a chunked POST/PATCH…/PUT session with 64 MiB chunks.
-upload_mono=$( { /usr/bin/time -f %e curl -sf -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$blob" \
-  "http://127.0.0.1:$kiln_port/v2/local/bench/blobs/uploads/?digest=$digest" -o /dev/null; } 2>&1 )
+upload_mono=$( { /usr/bin/time -f %e curl -sf -X POST -H 'Content-Type: application/octet-stream' -T "$blob" \
+  "http://127.0.0.1:$kiln_port/v2/local/bench/blobs/uploads?digest=$digest" -o /dev/null; } 2>&1 )
 curl -sf -X DELETE "http://127.0.0.1:$kiln_port/v2/local/bench/blobs/$digest" >/dev/null
 chunk=$((64 * 1024 * 1024))
 split -b $chunk -d -a 4 "$blob" "$work/chunk."
@@ -67,7 +67,7 @@ offset=0
 for part in "$work"/chunk.*; do
   n=$(stat -c %s "$part")
   location=$(curl -sf -X PATCH -H 'Content-Type: application/octet-stream' -H "Content-Range: $offset-$((offset + n - 1))" \
-    --data-binary @"$part" -D - -o /dev/null "http://127.0.0.1:$kiln_port$location" | awk -F': ' 'tolower($1)=="location" {print $2}' | tr -d '\r')
+    -T "$part" -D - -o /dev/null "http://127.0.0.1:$kiln_port$location" | awk -F': ' 'tolower($1)=="location" {print $2}' | tr -d '\r')
   offset=$((offset + n))
 done
 curl -sf -X PUT -o /dev/null "http://127.0.0.1:$kiln_port$location?digest=$digest"
@@ -78,7 +78,7 @@ rm -f "$work"/chunk.*
 loc=$(curl -sf -X POST -D - -o /dev/null "http://127.0.0.1:$registry_port/v2/bench/blob/blobs/uploads/" | awk -F': ' 'tolower($1)=="location" {print $2}' | tr -d '\r')
 case "$loc" in http*) ;; *) loc="http://127.0.0.1:$registry_port$loc";; esac
 sep='?'; [[ "$loc" == *\?* ]] && sep='&'
-curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$blob" -o /dev/null "$loc${sep}digest=$digest"
+curl -sf -X PUT -H 'Content-Type: application/octet-stream' -T "$blob" -o /dev/null "$loc${sep}digest=$digest"
 
 declare -A urls=(
   [kiln-vertx]="http://127.0.0.1:$kiln_port/v2/local/bench/blobs/$digest"
