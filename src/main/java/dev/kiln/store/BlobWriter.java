@@ -13,9 +13,6 @@ public interface BlobWriter extends AutoCloseable {
 
     long size();
 
-    /** The sha256 of what has been written so far, without committing it. */
-    Digest digest();
-
     /**
      * A channel over the bytes written so far, for positional reads while writing goes on; it stays
      * readable after commit. This is how a mirror serves a blob to clients while it is still arriving.

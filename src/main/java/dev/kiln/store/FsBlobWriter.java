@@ -56,11 +56,6 @@ final class FsBlobWriter implements BlobWriter {
     }
 
     @Override
-    public Digest digest() {
-        return digester.digest();
-    }
-
-    @Override
     public FileChannel openReadChannel() throws IOException {
         return FileChannel.open(temp, StandardOpenOption.READ);
     }

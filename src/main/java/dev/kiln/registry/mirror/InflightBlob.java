@@ -53,14 +53,9 @@ final class InflightBlob {
         return written;
     }
 
-    /** The content matches its digest: readers may take the last byte, even before it is stored. */
     synchronized void verified() {
         verified = true;
         notifyAll();
-    }
-
-    /** The fetch is over (stored, or verified and then not stored): it lets go of the shared file. */
-    synchronized void finished() {
         release();
     }
 

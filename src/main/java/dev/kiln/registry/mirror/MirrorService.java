@@ -399,19 +399,10 @@ public final class MirrorService {
                 throw new UpstreamException(502, "BLOB_UPLOAD_INVALID", route.upstreamName() + " sent " + writer.size()
                         + " bytes of blob " + digest + " but announced " + size);
             }
-            if (digest.algorithm().equals("sha256")) {
-                Digest received = writer.digest();
-                if (!received.equals(digest)) {
-                    throw new DigestMismatchException(digest, received, writer.size());
-                }
-                // Clients need not wait for the fsync that makes the blob durable: their bytes are verified.
-                blob.verified();
-            }
             writer.commit(digest);
             store.metadata().linkBlob(route.cacheName(), digest);
             inflight.remove(digest, blob); // newcomers find it in the store from now on
             blob.verified();
-            blob.finished();
         } catch (DigestMismatchException e) {
             stats.error(route.upstreamName(), "DIGEST_MISMATCH");
             LOG.warning(() -> route.upstreamName() + " sent corrupt content for " + digest + ": " + e.getMessage());
