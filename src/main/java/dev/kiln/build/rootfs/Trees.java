@@ -10,7 +10,7 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /** Small filesystem operations that never follow symlinks. */
-final class Trees {
+public final class Trees {
     private Trees() {
     }
 
@@ -27,7 +27,7 @@ final class Trees {
      * Deletes a file, symlink or whole directory tree. Symlinks are removed, never followed, so a
      * link to {@code /} inside the rootfs costs the link and nothing else.
      */
-    static void deleteTree(Path path) throws IOException {
+    public static void deleteTree(Path path) throws IOException {
         BasicFileAttributes attributes = lstat(path);
         if (attributes == null) {
             return;
@@ -70,6 +70,15 @@ final class Trees {
             return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
             return false;
+        }
+    }
+
+    /** {@link #deleteTree} for clean-up paths, where a failure must not hide the error being reported. */
+    public static void deleteQuietly(Path path) {
+        try {
+            deleteTree(path);
+        } catch (IOException | RuntimeException ignored) {
+            // best effort: what is left is a temp folder, not part of any result
         }
     }
 }
