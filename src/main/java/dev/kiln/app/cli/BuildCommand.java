@@ -1,10 +1,21 @@
 package dev.kiln.app.cli;
 
+import dev.kiln.build.cache.RegistryLayerCache;
+import dev.kiln.build.dockerfile.GoDuration;
 import dev.kiln.build.exec.BuildException;
 import dev.kiln.build.exec.BuildOptions;
 import dev.kiln.build.exec.Executor;
 import java.io.PrintStream;
+import dev.kiln.oci.RepositoryName;
+import dev.kiln.oci.image.ImageReference;
+import dev.kiln.registry.client.BlobCache;
+import dev.kiln.registry.client.DockerCredentials;
+import dev.kiln.registry.client.Registries;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,9 +26,7 @@ import picocli.CommandLine.Option;
 
 /** {@code kiln build}: kaniko's flags, plain Java (never boots Quarkus). */
 @Command(name = "build", mixinStandardHelpOptions = true,
-        description = {"Build a Dockerfile without a daemon and push the image (kaniko-compatible flags).",
-                "The layer cache flags (--cache, --cache-repo, --cache-ttl, --cache-copy-layers, --cache-run-layers) "
-                        + "are accepted but have no effect yet: caching arrives with the cache issue."})
+        description = "Build a Dockerfile without a daemon and push the image (kaniko-compatible flags).")
 public class BuildCommand implements Callable<Integer> {
     @Option(names = {"-f", "--dockerfile"}, defaultValue = "Dockerfile", description = "Path to the Dockerfile (default ${DEFAULT-VALUE}, relative to the context if not found)")
     String dockerfile;
@@ -103,29 +112,41 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--sandbox", defaultValue = "auto", description = "How RUN is isolated: auto, namespaces, proot, in-place (default ${DEFAULT-VALUE})")
     String sandbox;
 
-    @Option(names = "--cache", description = "Layer cache (arrives with the cache issue; no effect yet)")
+    @Option(names = "--cache", description = "Use the layer cache: steps found in --cache-repo are not run, the others' layers are stored there")
     boolean cache;
 
-    @Option(names = "--cache-repo", description = "Layer cache repository (arrives with the cache issue; no effect yet)")
+    @Option(names = "--cache-repo", description = "Repository holding the layer cache (default: <first destination>/cache)")
     String cacheRepo;
 
-    @Option(names = "--cache-ttl", description = "Layer cache TTL (arrives with the cache issue; no effect yet)")
+    @Option(names = "--cache-ttl", defaultValue = "336h", description = "How long a cached layer is used, Go duration (default ${DEFAULT-VALUE})")
     String cacheTtl;
 
-    @Option(names = "--cache-copy-layers", description = "Cache COPY layers (arrives with the cache issue; no effect yet)")
+    @Option(names = "--cache-copy-layers", arity = "0..1", defaultValue = "true", fallbackValue = "true",
+            description = "Cache the layers of COPY and ADD (default ${DEFAULT-VALUE})")
     boolean cacheCopyLayers;
 
-    @Option(names = "--cache-run-layers", description = "Cache RUN layers (arrives with the cache issue; no effect yet)")
-    Boolean cacheRunLayers;
+    @Option(names = "--cache-run-layers", arity = "0..1", defaultValue = "true", fallbackValue = "true",
+            description = "Cache the layers of RUN (default ${DEFAULT-VALUE})")
+    boolean cacheRunLayers;
 
+    @Option(names = "--dry-run", description = "With --cache: print each step with its cache key and HIT or MISS, run nothing, push nothing")
+    boolean dryRun;
+
+    private final PrintStream out;
     private final PrintStream err;
 
     public BuildCommand() {
-        this(System.err);
+        this(System.out, System.err);
     }
 
     /** With progress and errors going to {@code err} instead of standard error. */
     public BuildCommand(PrintStream err) {
+        this(System.out, err);
+    }
+
+    /** With the {@code --dry-run} plan going to {@code out}, progress and errors to {@code err}. */
+    public BuildCommand(PrintStream out, PrintStream err) {
+        this.out = out;
         this.err = err;
     }
 
@@ -139,7 +160,7 @@ public class BuildCommand implements Callable<Integer> {
                 err.println("error: unsupported context " + context + " (a directory, dir://DIR or tar://FILE.tar[.gz])");
                 return 1;
             }
-            if (destinations.isEmpty() && !noPush && tarPath == null && ociLayoutPath == null) {
+            if (destinations.isEmpty() && !noPush && tarPath == null && ociLayoutPath == null && !dryRun) {
                 err.println("error: give at least one --destination, or --no-push");
                 return 1;
             }
@@ -160,8 +181,9 @@ public class BuildCommand implements Callable<Integer> {
                 int eq = l.indexOf('=');
                 labelMap.put(eq < 0 ? l : l.substring(0, eq), eq < 0 ? "" : l.substring(eq + 1));
             }
-            if (cache || cacheRepo != null) {
-                err.println("warning: the layer cache is not implemented yet; building without it");
+            if (dryRun && !cache) {
+                err.println("error: --dry-run shows the layer cache's plan; give --cache too");
+                return 1;
             }
             if (skipTlsVerify || skipTlsVerifyPull) {
                 err.println("warning: --skip-tls-verify is not implemented yet; certificates are still verified");
@@ -172,14 +194,51 @@ public class BuildCommand implements Callable<Integer> {
                     insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox);
             boolean quiet = List.of("panic", "fatal", "error", "warn").contains(verbosity.toLowerCase(java.util.Locale.ROOT));
             PrintStream progress = quiet ? new PrintStream(java.io.OutputStream.nullOutputStream()) : err;
-            new Executor(options, progress).insecure(insecurePull, insecure).build();
+            Executor executor = new Executor(options, progress).insecure(insecurePull, insecure);
+            try (RegistryLayerCache layerCache = cache ? layerCache(progress) : null) {
+                if (layerCache != null) {
+                    executor.cache(layerCache, new Executor.CachePolicy(cacheRunLayers, cacheCopyLayers));
+                }
+                if (dryRun) {
+                    executor.dryRun(out);
+                }
+                executor.build();
+            }
             return 0;
         } catch (BuildException e) {
+            err.println("error: " + e.getMessage());
+            return 1;
+        } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 1;
         } catch (RuntimeException e) {
             err.println("error: " + e);
             return 1;
         }
+    }
+
+    private RegistryLayerCache layerCache(PrintStream progress) throws BuildException {
+        ImageReference repo;
+        if (cacheRepo != null && !cacheRepo.isBlank()) {
+            repo = ImageReference.parse(cacheRepo);
+        } else if (!destinations.isEmpty()) {
+            ImageReference first = ImageReference.parse(destinations.get(0));
+            repo = first.withRepository(new RepositoryName(first.repository().value() + "/cache"));
+        } else {
+            throw new BuildException("--cache needs --cache-repo (or a --destination to put the cache next to)");
+        }
+        Duration ttl;
+        try {
+            ttl = GoDuration.parse(cacheTtl);
+        } catch (RuntimeException e) {
+            throw new BuildException("invalid --cache-ttl " + cacheTtl + " (a Go duration such as 336h or 30m)");
+        }
+        Set<String> plainHttp = new HashSet<>(insecureRegistries);
+        if (insecure) {
+            plainHttp.add(repo.registry());
+        }
+        Path blobs = (cacheDir != null ? cacheDir : Path.of(System.getProperty("java.io.tmpdir"), "kiln-cache")).resolve("blobs");
+        return new RegistryLayerCache(repo, new Registries(plainHttp, DockerCredentials.fromEnvironment()), new BlobCache(blobs),
+                ttl, Clock.systemUTC(), w -> progress.println("warning: " + w));
     }
 }

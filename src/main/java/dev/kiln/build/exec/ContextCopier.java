@@ -3,6 +3,7 @@ package dev.kiln.build.exec;
 import dev.kiln.build.dockerfile.DockerIgnore;
 import dev.kiln.build.rootfs.LayerExtractor;
 import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.oci.Digester;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.FileSystems;
@@ -66,6 +67,50 @@ final class ContextCopier {
                 copyOne(src, target, attrs);
             }
         }
+    }
+
+    /**
+     * A digest of everything {@link #copy} would read for {@code sources}: names, types, modes, link
+     * targets and content, after {@code .dockerignore}. Owners are left out because COPY does not keep them.
+     */
+    String digest(List<String> sources) throws IOException, BuildException {
+        Digester digester = Digester.sha256();
+        for (String source : sources) {
+            text(digester, "source", source);
+            for (Path matched : match(source)) {
+                digestTree(digester, matched, matched.getFileName() == null ? "." : matched.getFileName().toString());
+            }
+        }
+        return digester.digest().hex();
+    }
+
+    private void digestTree(Digester digester, Path path, String name) throws IOException {
+        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        text(digester, "entry", name + " " + Integer.toOctalString(mode));
+        if (Files.isSymbolicLink(path)) {
+            text(digester, "link", Files.readSymbolicLink(path).toString());
+        } else if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
+            List<Path> children;
+            try (Stream<Path> list = Files.list(path)) {
+                children = list.sorted().toList();
+            }
+            for (Path child : children) {
+                if (excluded(child) && !(Files.isDirectory(child, LinkOption.NOFOLLOW_LINKS)
+                        && ignore.mustWalk(sourceRoot.relativize(child).toString()))) {
+                    continue;
+                }
+                digestTree(digester, child, name + "/" + child.getFileName());
+            }
+        } else if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
+            try (InputStream in = Files.newInputStream(path)) {
+                text(digester, "content", Digester.digest(in, "sha256").hex());
+            }
+        }
+    }
+
+    private static void text(Digester digester, String label, String value) {
+        byte[] bytes = (label + "\0" + value.length() + "\0" + value + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        digester.update(bytes);
     }
 
     private static boolean isArchive(Path src) throws IOException {

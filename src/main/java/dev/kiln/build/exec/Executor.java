@@ -2,9 +2,9 @@ package dev.kiln.build.exec;
 
 import dev.kiln.build.rootfs.Trees;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kiln.build.cache.CacheKey;
+import dev.kiln.build.cache.CachedLayer;
+import dev.kiln.build.cache.LayerCache;
 import dev.kiln.build.dockerfile.ArgScope;
 import dev.kiln.build.dockerfile.BuildPlatforms;
 import dev.kiln.build.dockerfile.Command;
@@ -31,6 +31,7 @@ import dev.kiln.build.snapshot.TreeScanner;
 import dev.kiln.build.snapshot.WalkingSnapshotter;
 import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
+import dev.kiln.oci.ImageManifests;
 import dev.kiln.oci.MediaTypes;
 import dev.kiln.oci.image.ImageConfig;
 import dev.kiln.oci.image.ImageReference;
@@ -61,6 +62,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -70,7 +72,6 @@ import java.util.Set;
  * Nothing is pushed unless every step succeeded; the temp dir is always removed.
  */
 public final class Executor {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final String DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     private final BuildOptions options;
@@ -84,6 +85,11 @@ public final class Executor {
     private final Map<String, Path> imageRoots = new HashMap<>();
     private ImageReference baseSource;
     private final Map<Integer, StageState> built = new HashMap<>();
+    private final Map<String, Path> downloads = new HashMap<>();
+    private final Map<Digest, CachedLayer> cachedLayers = new HashMap<>();
+    private LayerWriter writer;
+    private LayerCache layerCache;
+    private CachePolicy cachePolicy = CachePolicy.ALL;
 
     /** The outcome: manifest digest and the bytes that make the image. */
     public record Result(Digest digest, byte[] manifest, byte[] config, List<PulledImage.Blob> layers) {
@@ -96,6 +102,20 @@ public final class Executor {
         List<PulledImage.Blob> layers = new ArrayList<>();
         Instruction.Shell shell;
         ImageReference source;
+        /** The layer-cache key so far: the base image's, then each filesystem step's. */
+        String key;
+        /** The stage this one starts from; its rootfs is copied when this one is materialized. */
+        StageState parent;
+        /**
+         * Layers not yet unpacked into {@code rootfs}. A stage whose steps all come from the cache
+         * never needs its files, so its rootfs is only materialized when a step must run or another
+         * stage reads from it.
+         */
+        List<PulledImage.Blob> pending = new ArrayList<>();
+        boolean materialized;
+        WalkingSnapshotter snapshotter;
+        /** False in a dry run once a step was not found in the cache: the stage's files are then unknown. */
+        boolean complete = true;
     }
 
     public Executor(BuildOptions options, PrintStream log) {
@@ -113,7 +133,14 @@ public final class Executor {
             Path dir = buildDir;
             cleanup = new Thread(() -> deleteTree(dir), "kiln-build-cleanup");
             Runtime.getRuntime().addShutdownHook(cleanup);
-            Result result = buildIn(cacheRoot);
+            Result result;
+            try {
+                result = buildIn(cacheRoot);
+            } finally {
+                if (layerCache != null) {
+                    layerCache.flush();
+                }
+            }
             log.printf("build done in %s: %s%n", seconds(start), result.digest());
             return result;
         } catch (DockerfileException e) {
@@ -178,6 +205,9 @@ public final class Executor {
         }
         config = config.withCreated(created);
         baseSource = last.source;
+        if (plan != null) {
+            return new Result(null, new byte[0], config.toJson(), List.copyOf(last.layers));
+        }
         return finish(config, last.layers);
     }
 
@@ -193,22 +223,25 @@ public final class Executor {
         var base = stages.baseStage(stage, global);
         if (base.isPresent()) {
             StageState from = built.get(base.get().index());
-            copyTree(from.rootfs, state.rootfs);
+            state.parent = from;
             state.config = from.config;
             state.layers.addAll(from.layers);
             state.shell = from.shell;
             state.source = from.source;
+            state.key = from.key;
+            state.complete = from.complete;
         } else if (image.equalsIgnoreCase("scratch")) {
             state.config = ImageConfig.empty().withPlatform(target.os(), target.architecture(), target.variant());
+            state.key = CacheKey.after("scratch " + target).part("layers", layerFormat(writer)).value();
         } else {
             PulledImage pulled = pull(image, cache, stage.fromNode());
-            LayerExtractor extractor = LayerExtractor.forRootfs(state.rootfs);
             for (PulledImage.Blob layer : pulled.layers()) {
-                extractor.apply(layer.file());
+                state.pending.add(layer);
                 state.layers.add(new PulledImage.Blob(ociLayer(layer.descriptor()), layer.file()));
             }
             state.config = pulled.config();
             state.source = pulled.source();
+            state.key = CacheKey.after(pulled.manifestDigest().toString()).part("layers", layerFormat(writer)).value();
             if (state.config.config().shell() != null && !state.config.config().shell().isEmpty()) {
                 state.shell = new Instruction.Shell(state.config.config().shell());
             }
@@ -237,8 +270,7 @@ public final class Executor {
         log.printf("%s STEP 1/%d: %s (%s)%n", stageLabel, total, stage.fromNode().original().trim(), seconds(t0));
 
         ArgScope scope = global.stage(envMap(state.config.config().env()));
-        WalkingSnapshotter snapshotter = WalkingSnapshotter.startingNow(state.rootfs, TreeScanner.withDefaults(), writer,
-                w -> log.println("warning: " + w));
+        this.writer = writer;
         boolean cmdSet = false;
         int n = 1;
         for (Step step : steps) {
@@ -247,39 +279,249 @@ public final class Executor {
             boolean isTrigger = triggers.contains(step);
             Node node = isTrigger ? stage.fromNode() : step.node();
             String createdBy = isTrigger ? "ONBUILD " + step.node().original().trim() : node.original().trim();
+            String outcome = "";
             try {
-                boolean fs = apply(state, scope, step.instruction(), ignore, cmdSet);
-                if (step.instruction() instanceof Instruction.Cmd) {
-                    cmdSet = true;
-                }
+                Instruction instruction = step.instruction();
                 ImageConfig.History history = ImageConfig.History.of(created, createdBy);
-                if (fs) {
-                    Path tmp = buildDir.resolve("layer-" + stage.index() + "-" + n);
-                    SnapshotLayer layer;
-                    try (OutputStream out = Files.newOutputStream(tmp)) {
-                        layer = snapshotter.snapshot(out);
+                if (!changesFilesystem(instruction)) {
+                    apply(state, scope, instruction, ignore, cmdSet);
+                    if (instruction instanceof Instruction.Cmd) {
+                        cmdSet = true;
                     }
-                    if (layer.isEmpty() && !(step.instruction() instanceof Instruction.Copy
-                            || step.instruction() instanceof Instruction.Add)) {
-                        Files.delete(tmp);
-                        state.config = state.config.withEmptyLayerHistory(history.withEmptyLayer(true));
-                    } else {
-                        Path file = buildDir.resolve("layers").resolve(layer.layer().digest().hex());
-                        Files.createDirectories(file.getParent());
-                        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-                        state.layers.add(new PulledImage.Blob(layer.layer().descriptor(), file));
-                        state.config = state.config.withLayer(layer.layer().diffId(), history);
-                    }
-                } else {
                     state.config = state.config.withEmptyLayerHistory(history.withEmptyLayer(true));
+                } else {
+                    String key = layerCache == null || state.key == null ? null
+                            : stepKey(state, scope, instruction, step.node(), ignore);
+                    Optional<CachedLayer> hit = key != null && cacheable(instruction) ? layerCache.find(key) : Optional.empty();
+                    if (plan != null) {
+                        plan.printf("%s STEP %d/%d: %s  %s %s%n", stageLabel, n, total, createdBy,
+                                hit.isPresent() ? "HIT " : "MISS", key == null ? "(key known once earlier steps run)"
+                                        : cacheable(instruction) ? key : key + " (not cached by policy)");
+                        if (hit.isPresent()) {
+                            useCached(state, scope, instruction, hit.get(), history);
+                        } else {
+                            state.complete = false;
+                            if (instruction instanceof Instruction.Workdir wd) {
+                                state.config = state.config.withConfig(
+                                        state.config.config().withWorkingDir(workdir(state, scope, wd)));
+                            }
+                        }
+                        state.key = key;
+                        continue;
+                    }
+                    if (hit.isPresent()) {
+                        useCached(state, scope, instruction, hit.get(), history);
+                        outcome = "cached, ";
+                    } else {
+                        materialize(state);
+                        apply(state, scope, instruction, ignore, cmdSet);
+                        snapshotStep(state, instruction, history, key != null && cacheable(instruction) ? key : null,
+                                createdBy, n);
+                    }
+                    if (key != null) {
+                        state.key = key;
+                    }
                 }
             } catch (BuildException | IOException | RuntimeException e) {
                 String msg = e.getMessage() == null ? e.toString() : e.getMessage();
                 throw new BuildException(dockerfileName + ":" + node.startLine() + ": " + createdBy + ": " + msg, e);
             }
-            log.printf("%s STEP %d/%d: %s (%s)%n", stageLabel, n, total, createdBy, seconds(ts));
+            log.printf("%s STEP %d/%d: %s (%s%s)%n", stageLabel, n, total, createdBy, outcome, seconds(ts));
         }
         return state;
+    }
+
+    private static boolean changesFilesystem(Instruction instruction) {
+        return instruction instanceof Instruction.Run || instruction instanceof Instruction.Copy
+                || instruction instanceof Instruction.Add || instruction instanceof Instruction.Workdir;
+    }
+
+    private boolean cacheable(Instruction instruction) {
+        if (instruction instanceof Instruction.Run) {
+            return cachePolicy.runLayers();
+        }
+        if (instruction instanceof Instruction.Copy || instruction instanceof Instruction.Add) {
+            return cachePolicy.copyLayers();
+        }
+        return true;
+    }
+
+    /** Snapshots what a step just did into a layer (or an empty history entry), and offers it to the cache. */
+    private void snapshotStep(StageState state, Instruction instruction, ImageConfig.History history, String cacheKey,
+                              String createdBy, int n) throws IOException {
+        Path tmp = buildDir.resolve("layer-" + state.stage.index() + "-" + n);
+        SnapshotLayer layer;
+        try (OutputStream out = Files.newOutputStream(tmp)) {
+            layer = state.snapshotter.snapshot(out);
+        }
+        boolean keepsLayer = !layer.isEmpty() || instruction instanceof Instruction.Copy || instruction instanceof Instruction.Add;
+        Path file = buildDir.resolve("layers").resolve(layer.layer().digest().hex());
+        Files.createDirectories(file.getParent());
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+        if (keepsLayer) {
+            state.layers.add(new PulledImage.Blob(layer.layer().descriptor(), file));
+            state.config = state.config.withLayer(layer.layer().diffId(), history);
+        } else {
+            state.config = state.config.withEmptyLayerHistory(history.withEmptyLayer(true));
+        }
+        if (cacheKey != null) {
+            layerCache.store(cacheKey, layer.layer().descriptor(), layer.layer().diffId(), file, createdBy, layer.isEmpty());
+        }
+    }
+
+    /** A cache hit: the step's layer joins the image (and the rootfs, if it is there) without running the step. */
+    private void useCached(StageState state, ArgScope scope, Instruction instruction, CachedLayer hit,
+                           ImageConfig.History history) throws IOException, BuildException {
+        if (instruction instanceof Instruction.Workdir wd) {
+            state.config = state.config.withConfig(state.config.config().withWorkingDir(workdir(state, scope, wd)));
+        }
+        boolean keepsLayer = !hit.empty() || instruction instanceof Instruction.Copy || instruction instanceof Instruction.Add;
+        if (!keepsLayer) {
+            state.config = state.config.withEmptyLayerHistory(history.withEmptyLayer(true));
+            return;
+        }
+        Digest digest = hit.layer().parsedDigest();
+        cachedLayers.put(digest, hit);
+        PulledImage.Blob blob = new PulledImage.Blob(hit.layer(), null);
+        state.layers.add(blob);
+        state.config = state.config.withLayer(hit.diffId(), history);
+        if (state.materialized) {
+            LayerExtractor.forRootfs(state.rootfs).apply(fileOf(blob));
+            state.snapshotter = startSnapshotter(state.rootfs);
+        } else {
+            state.pending.add(blob);
+        }
+    }
+
+    /** Makes the stage's rootfs real: its base's files, then every pending layer, then a snapshot baseline. */
+    private void materialize(StageState state) throws IOException, BuildException {
+        if (state.materialized) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        if (state.parent != null) {
+            materialize(state.parent);
+            copyTree(state.parent.rootfs, state.rootfs);
+        }
+        LayerExtractor extractor = LayerExtractor.forRootfs(state.rootfs);
+        for (PulledImage.Blob layer : state.pending) {
+            extractor.apply(fileOf(layer));
+        }
+        state.pending.clear();
+        state.snapshotter = startSnapshotter(state.rootfs);
+        state.materialized = true;
+        if (layerCache != null) {
+            log.printf("[%s] unpacked the root filesystem (%s)%n", state.stage.displayName(), seconds(t0));
+        }
+    }
+
+    private WalkingSnapshotter startSnapshotter(Path rootfs) throws IOException {
+        return WalkingSnapshotter.startingNow(rootfs, TreeScanner.withDefaults(), writer, w -> log.println("warning: " + w));
+    }
+
+    private Path fileOf(PulledImage.Blob blob) throws IOException {
+        if (blob.file() != null) {
+            return blob.file();
+        }
+        CachedLayer cached = cachedLayers.get(blob.digest());
+        if (cached == null) {
+            throw new IOException("layer " + blob.digest() + " has no local file");
+        }
+        return layerCache.fetch(cached);
+    }
+
+    /**
+     * The step's cache key: its parent's key and everything the step's result depends on (the
+     * instruction after expansion; for RUN the variables, user, directory, shell and bind-mounted
+     * content it sees; for COPY/ADD the content of what it reads). Secrets and cache mounts are left out.
+     */
+    private String stepKey(StageState state, ArgScope scope, Instruction instruction, Node node, DockerIgnore ignore)
+            throws IOException, BuildException {
+        ImageConfig.Container c = state.config.config();
+        CacheKey key = CacheKey.after(state.key).part("instruction", node.original().trim());
+        if (instruction instanceof Instruction.Workdir wd) {
+            return key.part("dir", workdir(state, scope, wd)).value();
+        }
+        if (instruction instanceof Instruction.Run run) {
+            key.part("argv", RunSpec.argv(state.shell, heredocCommand(run)))
+                    .part("env", scope.variables())
+                    .part("user", c.user())
+                    .part("workdir", c.workingDir())
+                    .part("network", run.network());
+            for (dev.kiln.build.dockerfile.Mount m : run.mounts()) {
+                dev.kiln.build.dockerfile.Mount mount = m.hasVariables() ? m.resolve(scope::expand) : m;
+                key.part("mount", mount.type() + " " + mount.target() + " " + mount.id() + " " + mount.readOnly());
+                if (mount.type() == dev.kiln.build.dockerfile.Mount.Type.BIND) {
+                    if (mount.from() != null && incompleteStage(mount.from())) {
+                        return null;
+                    }
+                    Path root = mount.from() == null ? context : stageRootfs(mount.from());
+                    String source = mount.source() == null || mount.source().isEmpty() ? "/" : mount.source();
+                    key.part("bind " + mount.from(), new ContextCopier(root, false, null, RootfsPath.of(state.rootfs))
+                            .digest(List.of(source)));
+                }
+            }
+            return key.value();
+        }
+        List<String> sources;
+        List<dev.kiln.build.dockerfile.Heredoc> inline;
+        String from = null;
+        String chown;
+        String chmod;
+        String destination;
+        if (instruction instanceof Instruction.Copy copy) {
+            sources = copy.sources();
+            inline = copy.inlineSources();
+            from = copy.from() == null ? null : scope.expand(copy.from());
+            chown = copy.chown();
+            chmod = copy.chmod();
+            destination = copy.destination();
+        } else {
+            Instruction.Add add = (Instruction.Add) instruction;
+            sources = add.sources();
+            inline = add.inlineSources();
+            chown = add.chown();
+            chmod = add.chmod();
+            destination = add.destination();
+        }
+        key.part("workdir", c.workingDir())
+                .part("destination", scope.expand(destination))
+                .part("chown", chown == null ? null : scope.expand(chown))
+                .part("chmod", chmod == null ? null : scope.expand(chmod));
+        for (dev.kiln.build.dockerfile.Heredoc h : inline) {
+            key.part("inline " + h.name(), h.expand() ? scope.expand(h.text()) : h.text());
+        }
+        List<String> local = new ArrayList<>();
+        for (String raw : sources) {
+            String src = scope.expand(raw);
+            if (src.startsWith("http://") || src.startsWith("https://")) {
+                key.part("url " + src, digestOf(download(src)));
+            } else {
+                local.add(src);
+            }
+        }
+        if (from != null && incompleteStage(from)) {
+            return null;
+        }
+        Path sourceRoot = from != null ? stageRootfs(from) : context;
+        ContextCopier reader = new ContextCopier(sourceRoot, from == null, ignore, RootfsPath.of(state.rootfs));
+        return key.part("from", from).part("content", reader.digest(local)).value();
+    }
+
+    private boolean incompleteStage(String from) {
+        return built.values().stream().anyMatch(st -> !st.complete
+                && (from.equalsIgnoreCase(st.stage.name()) || from.equals(Integer.toString(st.stage.index()))));
+    }
+
+    private static String digestOf(Path file) throws IOException {
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            return dev.kiln.oci.Digester.digest(in, "sha256").toString();
+        }
+    }
+
+    /** Layers written differently are different layers: a zstd build must not reuse gzip ones. */
+    private String layerFormat(LayerWriter writer) {
+        return writer.compression() + (options.reproducible() ? " reproducible" : "");
     }
 
     /** Applies one instruction; true when it touched the filesystem. */
@@ -369,7 +611,7 @@ public final class Executor {
                 return false;
             }
             if (instruction instanceof Instruction.Workdir wd) {
-                String dir = absolute(c.workingDir(), scope.expand(wd.path()));
+                String dir = workdir(s, scope, wd);
                 s.config = s.config.withConfig(c.withWorkingDir(dir));
                 new ContextCopier(context, true, ignore, RootfsPath.of(s.rootfs)).mkdirs(dir, null);
                 return true;
@@ -423,6 +665,10 @@ public final class Executor {
             throw new BuildException("unexpected " + instruction.getClass().getSimpleName());
     }
 
+    private static String workdir(StageState s, ArgScope scope, Instruction.Workdir wd) {
+        return absolute(s.config.config().workingDir(), scope.expand(wd.path()));
+    }
+
     /** {@code COPY <<EOF /dest}: each body becomes a file named after its delimiter, variables expanded unless quoted. */
     private void copyInline(StageState s, ArgScope scope, List<dev.kiln.build.dockerfile.Heredoc> heredocs,
                             String destination, String chown, String chmod) throws IOException, BuildException {
@@ -439,10 +685,21 @@ public final class Executor {
 
     /** {@code ADD URL DEST}: downloaded, not unpacked, mode 0600 unless --chmod, like Docker. */
     private void addUrl(StageState s, ArgScope scope, String url, Instruction.Add add) throws IOException, BuildException {
-        Path downloads = Files.createDirectories(buildDir.resolve("downloads"));
+        Path file = download(url);
+        copyFiles(s, scope, List.of(file.getFileName().toString()), add.destination(), add.chown(), add.chmod(),
+                file.getParent(), true, null, false);
+    }
+
+    /** Downloads a URL once per build (the cache key reads it, then ADD copies it). */
+    private Path download(String url) throws IOException, BuildException {
+        Path done = downloads.get(url);
+        if (done != null) {
+            return done;
+        }
+        Path downloadDir = Files.createDirectories(buildDir.resolve("downloads"));
         String name = java.net.URI.create(url).getPath();
         name = name == null || name.isEmpty() || name.endsWith("/") ? "index.html" : name.substring(name.lastIndexOf('/') + 1);
-        Path dir = Files.createTempDirectory(downloads, "add-");
+        Path dir = Files.createTempDirectory(downloadDir, "add-");
         Path file = dir.resolve(name);
         long t0 = System.nanoTime();
         try {
@@ -459,7 +716,8 @@ public final class Executor {
         }
         Files.setAttribute(file, "unix:mode", 0600);
         log.printf("downloaded %s: %d bytes (%s)%n", url, Files.size(file), seconds(t0));
-        copyFiles(s, scope, List.of(name), add.destination(), add.chown(), add.chmod(), dir, true, null, false);
+        downloads.put(url, file);
+        return file;
     }
 
     private void copyFiles(StageState s, ArgScope scope, List<String> sources, String destination, String chown,
@@ -497,6 +755,11 @@ public final class Executor {
     private Path stageRootfs(String from) throws BuildException {
         for (StageState st : built.values()) {
             if (from.equalsIgnoreCase(st.stage.name()) || from.equals(Integer.toString(st.stage.index()))) {
+                try {
+                    materialize(st);
+                } catch (IOException e) {
+                    throw new BuildException("--from=" + from + ": " + e.getMessage(), e);
+                }
                 return st.rootfs;
             }
         }
@@ -639,6 +902,29 @@ public final class Executor {
         return pulled;
     }
 
+    /** Which steps' layers the cache serves and keeps (kaniko's --cache-run-layers, --cache-copy-layers). */
+    public record CachePolicy(boolean runLayers, boolean copyLayers) {
+        public static final CachePolicy ALL = new CachePolicy(true, true);
+    }
+
+    /** Builds with a layer cache: steps whose key is found are not run, the others' layers are stored. */
+    public Executor cache(LayerCache cache, CachePolicy policy) {
+        this.layerCache = cache;
+        this.cachePolicy = policy;
+        return this;
+    }
+
+    private PrintStream plan;
+
+    /**
+     * {@code --dry-run}: prints each step with its cache key and HIT or MISS to {@code plan}, runs
+     * nothing and outputs nothing. Requires {@link #cache}.
+     */
+    public Executor dryRun(PrintStream plan) {
+        this.plan = plan;
+        return this;
+    }
+
     private boolean insecurePull;
     private boolean insecurePush;
 
@@ -654,19 +940,18 @@ public final class Executor {
         Digest configDigest = Digest.sha256(configBytes);
         Path configFile = buildDir.resolve("config-" + configDigest.hex());
         Files.write(configFile, configBytes);
-        ObjectNode manifest = JSON.createObjectNode();
-        manifest.put("schemaVersion", 2);
-        manifest.put("mediaType", MediaTypes.OCI_MANIFEST);
-        manifest.set("config", descriptor(MediaTypes.OCI_CONFIG, configDigest.toString(), configBytes.length));
-        ArrayNode layerNodes = manifest.putArray("layers");
-        for (PulledImage.Blob layer : layers) {
-            layerNodes.add(descriptor(layer.descriptor().mediaType(), layer.descriptor().digest(), layer.descriptor().size()));
-        }
-        byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
+        Descriptor configDescriptor = new Descriptor(MediaTypes.OCI_CONFIG, configDigest, configBytes.length);
+        byte[] manifestBytes = ImageManifests.oci(configDescriptor, layers.stream().map(PulledImage.Blob::descriptor).toList());
         Digest digest = Digest.sha256(manifestBytes);
+        if (options.tarPath() != null || options.ociLayoutPath() != null) {
+            List<PulledImage.Blob> local = new ArrayList<>();
+            for (PulledImage.Blob layer : layers) {
+                local.add(new PulledImage.Blob(layer.descriptor(), fileOf(layer)));
+            }
+            layers = local;
+        }
         Result result = new Result(digest, manifestBytes, configBytes, List.copyOf(layers));
-        PulledImage.Blob configBlob = new PulledImage.Blob(
-                new Descriptor(MediaTypes.OCI_CONFIG, configDigest, configBytes.length), configFile);
+        PulledImage.Blob configBlob = new PulledImage.Blob(configDescriptor, configFile);
 
         List<ImageReference> destinations = new ArrayList<>();
         for (String d : options.destinations()) {
@@ -687,14 +972,19 @@ public final class Executor {
                 destinations.forEach(d -> insecure.add(d.registry()));
             }
             ImagePusher pusher = new ImagePusher(new Registries(insecure, DockerCredentials.fromEnvironment()),
-                    new Retry(options.pushRetry(), Duration.ofMillis(500)));
+                    new Retry(options.pushRetry(), Duration.ofMillis(500)), this::fileOf);
+            Map<Digest, ImageReference> holders = new HashMap<>();
+            if (baseSource != null) {
+                layers.forEach(layer -> holders.put(layer.digest(), baseSource));
+            }
+            cachedLayers.forEach((layerDigest, cached) -> holders.put(layerDigest, cached.holder()));
             List<PulledImage.Blob> blobs = new ArrayList<>();
             blobs.add(configBlob);
             blobs.addAll(layers);
             ImagePusher.Result pushed;
             try {
                 pushed = pusher.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations,
-                        baseSource);
+                        holders);
             } catch (IOException e) {
                 throw new BuildException("push failed: " + e.getMessage(), e);
             }
@@ -715,14 +1005,6 @@ public final class Executor {
             Files.writeString(options.imageNameWithDigestFile(), sb.toString());
         }
         return result;
-    }
-
-    private static ObjectNode descriptor(String mediaType, String digest, long size) {
-        ObjectNode n = JSON.createObjectNode();
-        n.put("mediaType", mediaType);
-        n.put("digest", digest);
-        n.put("size", size);
-        return n;
     }
 
     /** Docker layer media types become their OCI equivalents in the OCI manifest we write. */

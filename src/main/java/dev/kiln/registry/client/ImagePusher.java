@@ -4,6 +4,7 @@ import dev.kiln.oci.Digest;
 import dev.kiln.oci.Digester;
 import dev.kiln.oci.image.ImageReference;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,10 +20,24 @@ import java.util.Map;
 public final class ImagePusher {
     private final Registries registries;
     private final Retry retry;
+    private final BlobFiles files;
+
+    /** Fetches a blob that has no local file yet, for when it must be uploaded after all. */
+    public interface BlobFiles {
+        Path open(PulledImage.Blob blob) throws IOException;
+    }
 
     public ImagePusher(Registries registries, Retry retry) {
+        this(registries, retry, blob -> {
+            throw new IOException("blob " + blob.digest() + " has no local file to upload");
+        });
+    }
+
+    /** @param files where blobs without a local file come from (they are fetched only if a destination lacks them) */
+    public ImagePusher(Registries registries, Retry retry, BlobFiles files) {
         this.registries = registries;
         this.retry = retry;
+        this.files = files;
     }
 
     /** What to push: the manifest exactly as it will be stored, and every blob it references. */
@@ -56,19 +71,30 @@ public final class ImagePusher {
     }
 
     public Result push(Image image, List<ImageReference> destinations) throws IOException {
-        return push(image, destinations, null);
+        return push(image, destinations, Map.of());
     }
 
-    /** @param mountSource a repository that already holds the blobs (e.g. the cache repo), or null */
+    /** @param mountSource a repository that already holds the blobs (e.g. the base image's), or null */
     public Result push(Image image, List<ImageReference> destinations, ImageReference mountSource) throws IOException {
+        Map<Digest, ImageReference> holders = new HashMap<>();
+        if (mountSource != null) {
+            for (PulledImage.Blob blob : image.blobs()) {
+                holders.put(blob.digest(), mountSource);
+            }
+        }
+        return push(image, destinations, holders);
+    }
+
+    /**
+     * @param knownHolders per blob, a repository that already holds it (the base image's, the layer
+     *                     cache's), so a destination on the same registry mounts it instead of uploading
+     */
+    public Result push(Image image, List<ImageReference> destinations, Map<Digest, ImageReference> knownHolders)
+            throws IOException {
         Digest digest = image.digest();
         // registry + " " + digest -> a repository on that registry that now holds the blob
         Map<String, String> holders = new HashMap<>();
-        if (mountSource != null) {
-            for (PulledImage.Blob blob : image.blobs()) {
-                holders.put(mountSource.registry() + " " + blob.digest(), mountSource.repository().value());
-            }
-        }
+        knownHolders.forEach((blob, holder) -> holders.put(holder.registry() + " " + blob, holder.repository().value()));
         List<Destination> results = new ArrayList<>();
         for (ImageReference destination : destinations) {
             if (destination.digest() != null && !destination.digest().equals(digest)) {
@@ -170,7 +196,7 @@ public final class ImagePusher {
         String location = upload.toString();
         URI put = URI.create(location + (location.contains("?") ? "&" : "?") + "digest=" + digest);
         try (UpstreamResponse response = client.send("PUT", put, pushScope, Map.of("Content-Type", "application/octet-stream"),
-                RegistryClient.RequestBody.of(blob.file()))) {
+                RegistryClient.RequestBody.of(blob.file() != null ? blob.file() : files.open(blob)))) {
             if (response.status() != 201) {
                 throw client.failure(response, "uploading blob " + digest + " to " + repo);
             }
