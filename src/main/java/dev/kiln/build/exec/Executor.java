@@ -126,9 +126,7 @@ public final class Executor {
     public Result build() throws BuildException {
         long start = System.nanoTime();
         try {
-            Path cacheRoot = options.cacheDir() != null ? options.cacheDir()
-                    : Path.of(System.getProperty("java.io.tmpdir"), "kiln-cache");
-            Files.createDirectories(cacheRoot);
+            Path cacheRoot = cacheRoot();
             buildDir = Files.createTempDirectory("kiln-build-");
             Path dir = buildDir;
             cleanup = new Thread(() -> deleteTree(dir), "kiln-build-cleanup");
@@ -158,6 +156,61 @@ public final class Executor {
                     // the hook runs anyway
                 }
             }
+        }
+    }
+
+    private Path cacheRoot() throws IOException {
+        Path cacheRoot = options.cacheDir() != null ? options.cacheDir()
+                : Path.of(System.getProperty("java.io.tmpdir"), "kiln-cache");
+        return Files.createDirectories(cacheRoot);
+    }
+
+    /**
+     * {@code kiln warm}: pulls images (manifests, configs, layers) into the cache dir, so builds read
+     * them from there and only ask the registry what their tags point to.
+     *
+     * @return each image with the digest it was pulled at
+     */
+    public List<String> warm(List<String> images) throws BuildException {
+        try {
+            BlobCache cache = new BlobCache(cacheRoot().resolve("blobs"));
+            List<String> warmed = new ArrayList<>();
+            for (String image : images) {
+                warmed.add(image + "@" + pull(image, cache, null).manifestDigest());
+            }
+            return warmed;
+        } catch (IOException e) {
+            throw new BuildException("error: " + e.getMessage(), e);
+        }
+    }
+
+    /** The images that the stages {@code target} needs start from or copy from, after ARG expansion. */
+    public static List<String> imagesUsedBy(String dockerfileText, String dockerfileName, Map<String, String> buildArgs,
+                                            String target, String platform) throws BuildException {
+        try {
+            Stages stages = Stages.of(DockerfileParser.parse(dockerfileText, dockerfileName));
+            Platform targetPlatform = Platform.parse(platform != null ? platform : hostPlatform());
+            ArgScope global = ArgScope.global(stages.metaArgs(), buildArgs,
+                    new BuildPlatforms(Platform.parse(hostPlatform()), targetPlatform), stages.expander());
+            java.util.LinkedHashSet<String> images = new java.util.LinkedHashSet<>();
+            for (Stage stage : stages.dependencies(target, global)) {
+                String image = global.expand(stage.from().image());
+                if (stages.baseStage(stage, global).isEmpty() && !image.equalsIgnoreCase("scratch")) {
+                    images.add(image);
+                }
+                for (Step step : stage.steps()) {
+                    if (step.instruction() instanceof Instruction.Copy copy && copy.from() != null) {
+                        String from = global.expand(copy.from());
+                        boolean isStage = from.matches("[0-9]+") || stages.byName(from).isPresent();
+                        if (!isStage) {
+                            images.add(from);
+                        }
+                    }
+                }
+            }
+            return List.copyOf(images);
+        } catch (DockerfileException e) {
+            throw new BuildException(e.getMessage(), e);
         }
     }
 

@@ -23,6 +23,7 @@ import java.util.Map;
 public final class ImagePuller {
     private static final String ACCEPT = String.join(", ", MediaTypes.MANIFESTS);
     private static final int MAX_MANIFEST = 4 << 20;
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     private final Registries registries;
     private final MirrorRoutes routes;
@@ -129,9 +130,48 @@ public final class ImagePuller {
     private record Fetched(Digest digest, byte[] bytes, Manifest manifest) {
     }
 
+    /**
+     * Manifests are kept in the blob cache by digest too, so a warmed cache (see {@code kiln warm})
+     * only asks the registry what a tag points to ({@code HEAD}) and reads everything else locally.
+     */
     private Fetched fetchManifest(RegistryClient client, String repo, String reference, Digest expected, ImageReference ref)
             throws IOException {
         String path = "/v2/" + repo + "/manifests/" + reference;
+        Digest known = expected != null ? expected : resolveTag(client, repo, path);
+        if (known != null && cache.contains(known)) {
+            byte[] bytes = Files.readAllBytes(cache.path(known));
+            try {
+                return new Fetched(known, bytes, Manifest.parse(bytes, impliedMediaType(bytes)));
+            } catch (IllegalArgumentException e) {
+                // not a manifest after all (a blob with the same digest cannot be): fetch it properly
+            }
+        }
+        Fetched fetched = fetchManifestFromRegistry(client, repo, path, reference, expected, ref);
+        cache.put(fetched.digest, fetched.bytes.length, new java.io.ByteArrayInputStream(fetched.bytes), ref + " manifest");
+        return fetched;
+    }
+
+    /** The digest a tag points to, from a {@code HEAD}; null when the registry does not say. */
+    private Digest resolveTag(RegistryClient client, String repo, String path) {
+        try (UpstreamResponse response = client.head(repo, path, Map.of("Accept", ACCEPT))) {
+            String header = response.header("Docker-Content-Digest");
+            return response.status() == 200 && header != null && Digest.isDigest(header) ? Digest.parse(header) : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** A cached manifest has no Content-Type: an OCI manifest may omit mediaType, so its shape decides. */
+    private static String impliedMediaType(byte[] bytes) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode root = JSON.readTree(bytes);
+        if (root == null || root.hasNonNull("mediaType")) {
+            return null;
+        }
+        return root.has("manifests") ? MediaTypes.OCI_INDEX : MediaTypes.OCI_MANIFEST;
+    }
+
+    private Fetched fetchManifestFromRegistry(RegistryClient client, String repo, String path, String reference,
+                                              Digest expected, ImageReference ref) throws IOException {
         try (UpstreamResponse response = client.get(repo, path, Map.of("Accept", ACCEPT))) {
             if (response.status() != 200) {
                 throw client.failure(response, "manifest " + repo + ":" + reference);

@@ -258,6 +258,43 @@ class LayerCacheBuildTest {
         assertNotEquals("", plan.out());
     }
 
+    @Test
+    void aWarmedCacheDirNeedsTheRegistryOnlyForTheTag() throws Exception {
+        String warmBase = registry.host() + "/warm-base:1";
+        LocalRegistry.skopeo("docker://" + base, "docker://" + warmBase);
+        Path cacheDir = dir.resolve("warm-cache");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int exit = new CommandLine(new dev.kiln.app.cli.WarmCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
+                System.err)).execute("--image", warmBase, "--cache-dir", cacheDir.toString(),
+                "--insecure-registry", registry.host());
+        assertEquals(0, exit);
+        assertTrue(out.toString(StandardCharsets.UTF_8).startsWith(warmBase + "@sha256:"), out.toString(StandardCharsets.UTF_8));
+
+        String pinned = out.toString(StandardCharsets.UTF_8).trim();
+
+        // the registry loses the image's manifest, config and layers: a warmed build needs none of them
+        String inspect = new String(new ProcessBuilder("skopeo", "inspect", "--raw", "--tls-verify=false",
+                "docker://" + warmBase).start().getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        Matcher digests = Pattern.compile("\"digest\"\\s*:\\s*\"(sha256:[0-9a-f]{64})\"").matcher(inspect);
+        List<String> lost = new ArrayList<>(List.of(pinned.substring(pinned.indexOf('@') + 1)));
+        while (digests.find()) {
+            lost.add(digests.group(1));
+        }
+        for (String digest : lost) {
+            Files.delete(registry.blobData(digest));
+        }
+        assertTrue(lost.size() >= 3, inspect);
+
+        dockerfile("""
+                FROM %s
+                RUN echo built-from-warm-cache
+                """.formatted(pinned));
+        Run run = build("-c", ctx.toString(), "--cache-dir", cacheDir.toString(), "--insecure-registry", registry.host(),
+                "--no-push", "--tar-path", dir.resolve("image.tar").toString());
+        assertEquals(0, run.exit(), run.log());
+        assertTrue(run.log().contains("| built-from-warm-cache"), run.log());
+    }
+
     private static List<String> planOf(Run run) {
         List<String> plan = new ArrayList<>();
         Matcher m = PLAN.matcher(run.out());
