@@ -27,6 +27,9 @@ public interface LayerCache {
     /** Waits until every {@link #store} has finished, so that a following build can find the layers. */
     void flush();
 
+    /** The repository the stored layers end up in, for destinations on its registry to mount from; or null. */
+    dev.kiln.oci.image.ImageReference holder();
+
     /** A short description for logs, e.g. the cache repository. */
     String describe();
 }

@@ -163,6 +163,11 @@ public final class RegistryLayerCache implements LayerCache, AutoCloseable {
     }
 
     @Override
+    public ImageReference holder() {
+        return repository;
+    }
+
+    @Override
     public String describe() {
         return repository.registry() + "/" + repository.repository();
     }

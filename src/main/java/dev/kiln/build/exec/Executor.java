@@ -87,6 +87,7 @@ public final class Executor {
     private final Map<Integer, StageState> built = new HashMap<>();
     private final Map<String, Path> downloads = new HashMap<>();
     private final Map<Digest, CachedLayer> cachedLayers = new HashMap<>();
+    private final Set<Digest> storedLayers = new HashSet<>();
     private LayerWriter writer;
     private LayerCache layerCache;
     private CachePolicy cachePolicy = CachePolicy.ALL;
@@ -418,6 +419,7 @@ public final class Executor {
             state.config = state.config.withEmptyLayerHistory(history.withEmptyLayer(true));
         }
         if (cacheKey != null) {
+            storedLayers.add(layer.layer().digest());
             layerCache.store(cacheKey, layer.layer().descriptor(), layer.layer().diffId(), file, createdBy, layer.isEmpty());
         }
     }
@@ -1031,6 +1033,11 @@ public final class Executor {
                 layers.forEach(layer -> holders.put(layer.digest(), baseSource));
             }
             cachedLayers.forEach((layerDigest, cached) -> holders.put(layerDigest, cached.holder()));
+            if (layerCache != null && layerCache.holder() != null) {
+                // the layers just built are on their way to the cache: once there, destinations on that registry mount them
+                layerCache.flush();
+                storedLayers.forEach(layerDigest -> holders.putIfAbsent(layerDigest, layerCache.holder()));
+            }
             List<PulledImage.Blob> blobs = new ArrayList<>();
             blobs.add(configBlob);
             blobs.addAll(layers);
@@ -1042,8 +1049,9 @@ public final class Executor {
                 throw new BuildException("push failed: " + e.getMessage(), e);
             }
             for (ImagePusher.Destination d : pushed.destinations()) {
-                log.printf("pushed %s: uploaded %d bytes, %d bytes already there%n", d.reference(),
-                        d.bytesUploaded(), d.bytesSkipped());
+                log.printf("pushed %s: uploaded %d bytes in %d blobs; %d blobs (%d bytes) not uploaded: %d already there,"
+                                + " %d mounted%n", d.reference(), d.bytesUploaded(), d.blobsUploaded(),
+                        d.blobsMounted() + d.blobsExisting(), d.bytesSkipped(), d.blobsExisting(), d.blobsMounted());
             }
             log.printf("push took %s%n", seconds(t0));
         }
