@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Builder benchmarks (issues 4 and 5): kiln build vs buildah bud --isolation chroot (overlay driver),
+# both building and pushing to the same local docker-registry, median of RUNS (default 5).
+#   bench/build-vs-buildah.sh cold    small, heavy and kaniko's benchmark_fs shape (10k/50k/100k files), no caches
+#   bench/build-vs-buildah.sh cache   small and heavy: cold, fully cached rebuild, rebuild after changing the last
+#                                     COPY source (kiln --cache with a cache repo vs buildah --layers), and the
+#                                     bytes kiln uploads on that last rebuild
+# Base images come from scripts/make-base-images (busybox-static and a debootstrap minbase, cached).
+# Prints a markdown table; wall time and peak RSS from GNU time (buildah: max of bud and push).
+set -euo pipefail
+mode="${1:-cold}"
+here="$(cd "$(dirname "$0")/.." && pwd)"
+jar="$here/target/quarkus-app/quarkus-run.jar"
+work="${WORK:-/tmp/kiln-bench-build}"
+runs="${RUNS:-5}"
+reg_port=5301
+[ -f "$jar" ] || (cd "$here" && mvn -B -q package -DskipTests)
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+rm -rf "$work" && mkdir -p "$work"
+wait_http() { for _ in $(seq 1 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+cat > "$work/registry.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$reg_port}
+YML
+docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
+reg="127.0.0.1:$reg_port"
+wait_http "http://$reg/v2/"
+"$here/scripts/make-base-images" "$reg" >&2
+
+# buildah: its own storage (overlay), a registries.conf that lets it use the local registry over HTTP
+mkdir -p "$work/buildah"
+cat > "$work/buildah/registries.conf" <<CONF
+unqualified-search-registries = []
+[[registry]]
+location = "$reg"
+insecure = true
+CONF
+cat > "$work/buildah/policy.json" <<'JSON'
+{"default": [{"type": "insecureAcceptAnything"}]}
+JSON
+export CONTAINERS_REGISTRIES_CONF="$work/buildah/registries.conf"
+bstore="--root $work/buildah/root --runroot $work/buildah/runroot --storage-driver overlay"
+
+ctx="$work/ctx"
+write_workloads() {
+  mkdir -p "$ctx/small" "$ctx/heavy"
+  for n in 10000 50000 100000; do mkdir -p "$ctx/fs$n"; done
+  echo "hello" > "$ctx/small/a.txt"; mkdir -p "$ctx/small/conf"; echo "x=1" > "$ctx/small/conf/app.conf"
+  cat > "$ctx/small/Dockerfile" <<DF
+FROM $reg/busybox:latest
+ENV APP_HOME=/opt/app
+WORKDIR \$APP_HOME
+COPY conf/ /etc/app/
+ARG VERSION=1
+RUN echo "version \$VERSION" > version.txt && mkdir -p data
+RUN cat /etc/app/app.conf version.txt > data/all.txt
+COPY a.txt .
+CMD ["cat", "/opt/app/a.txt"]
+DF
+  head -c 1000000 /dev/urandom > "$ctx/heavy/app.bin"
+  cat > "$ctx/heavy/Dockerfile" <<DF
+FROM $reg/debian:minbase
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends jq less > /dev/null && rm -rf /var/lib/apt/lists/*
+RUN mkdir -p /data/small && cd /data/small && for i in \$(seq 1 10000); do echo "file \$i" > f\$i; done && head -c 100000000 /dev/urandom > /data/big.bin
+COPY app.bin /app/app.bin
+DF
+  for n in 10000 50000 100000; do
+    cat > "$ctx/fs$n/Dockerfile" <<DF
+FROM $reg/busybox:latest
+RUN mkdir -p /fs && cd /fs && for d in \$(seq 1 $((n / 1000))); do mkdir d\$d; for f in \$(seq 1 1000); do echo \$f > d\$d/f\$f; done; done
+DF
+  done
+}
+write_workloads
+
+# time_cmd OUT CMD…: appends "seconds maxrss_kib" of CMD to OUT
+# (through bash -c so the exported functions below can be timed; GNU time's peak RSS covers the process tree)
+time_cmd() { local out="$1"; shift; /usr/bin/time -f "%e %M" -a -o "$out" bash -c '"$@"' _ "$@" > "$work/last.log" 2>&1 || { cat "$work/last.log" >&2; exit 1; }; }
+
+kiln_build() { # workload tag extra-args…
+  local w="$1" tag="$2"; shift 2
+  java -jar "$jar" build -c "$ctx/$w" -d "$reg/bench/$w:$tag" --insecure-registry "$reg" "$@"
+}
+buildah_build() { # workload tag extra-args…
+  local w="$1" tag="$2"; shift 2
+  buildah $bstore bud --isolation chroot --signature-policy "$work/buildah/policy.json" --tls-verify=false -q "$@" -t "bench-$w:$tag" "$ctx/$w"
+}
+buildah_push() {
+  buildah $bstore push --signature-policy "$work/buildah/policy.json" --tls-verify=false -q "bench-$1:$2" "docker://$reg/bench/$1:buildah-$2"
+}
+buildah_reset() { buildah $bstore rmi -a -f > /dev/null 2>&1 || true; }
+
+# one_run FILE TOOL WORKLOAD TAG [args]: one timed build+push into FILE ("secs rss" per line, buildah summed)
+one_run() {
+  local file="$1" tool="$2" w="$3" tag="$4"; shift 4
+  if [ "$tool" = kiln ]; then
+    time_cmd "$work/t" kiln_build "$w" "$tag" "$@"
+    cp "$work/last.log" "$work/kiln-$w-$tag.log"
+    tail -1 "$work/t" >> "$file"
+  else
+    : > "$work/b"; time_cmd "$work/b" buildah_build "$w" "$tag" "$@"; time_cmd "$work/b" buildah_push "$w" "$tag"
+    awk '{s+=$1; if ($2>m) m=$2} END {print s, m}' "$work/b" >> "$file"
+  fi
+  rm -f "$work/t"
+}
+export -f kiln_build buildah_build buildah_push
+export jar reg ctx work bstore
+summary() { # file -> "median_s median_rss_mib"
+  local s m; s=$(awk '{print $1}' "$1" | median); m=$(awk '{print $2}' "$1" | median)
+  echo "$s $(awk -v k="$m" 'BEGIN {printf "%.0f", k/1024}')"
+}
+
+if [ "$mode" = cold ]; then
+  echo "| workload | kiln s | buildah s | kiln / buildah | kiln peak RSS MiB | buildah peak RSS MiB |"
+  echo "|---|---|---|---|---|---|"
+  for w in small heavy fs10000 fs50000 fs100000; do
+    : > "$work/$w.kiln"; : > "$work/$w.buildah"
+    for i in $(seq 1 "$runs"); do
+      rm -rf "$work/kiln-cache"
+      one_run "$work/$w.kiln" kiln "$w" "c$i" --cache-dir "$work/kiln-cache"
+      buildah_reset
+      one_run "$work/$w.buildah" buildah "$w" "c$i" --layers=false
+    done
+    read -r ks km < <(summary "$work/$w.kiln"); read -r bs bm < <(summary "$work/$w.buildah")
+    echo "| $w | $ks | $bs | $(awk -v a="$ks" -v b="$bs" 'BEGIN {printf "%.2f", a/b}') | $km | $bm |"
+    echo "$w kiln: $(tr '\n' ';' < "$work/$w.kiln") buildah: $(tr '\n' ';' < "$work/$w.buildah")" >&2
+  done
+elif [ "$mode" = cache ]; then
+  echo "| workload | phase | kiln s | buildah --layers s | kiln / buildah | kiln bytes uploaded |"
+  echo "|---|---|---|---|---|---|"
+  for w in small heavy; do
+    last_copy=$( [ "$w" = small ] && echo a.txt || echo app.bin )
+    for phase in cold cached changed; do : > "$work/$w.$phase.kiln"; : > "$work/$w.$phase.buildah"; : > "$work/$w.$phase.bytes"; done
+    for i in $(seq 1 "$runs"); do
+      cp "$ctx/$w/$last_copy" "$work/$last_copy.orig"
+      rm -rf "$work/kiln-cache"; buildah_reset
+      kargs=(--cache --cache-repo "$reg/bench-cache/$w-$i" --cache-dir "$work/kiln-cache")
+      for phase in cold cached changed; do
+        [ "$phase" = changed ] && echo "changed $i $RANDOM" >> "$ctx/$w/$last_copy"
+        one_run "$work/$w.$phase.kiln" kiln "$w" "$phase$i" "${kargs[@]}"
+        grep -o 'uploaded [0-9]* bytes' "$work/kiln-$w-$phase$i.log" | awk '{s+=$2} END {print s+0}' >> "$work/$w.$phase.bytes"
+        one_run "$work/$w.$phase.buildah" buildah "$w" "$phase$i" --layers
+      done
+      cp "$work/$last_copy.orig" "$ctx/$w/$last_copy"
+    done
+    for phase in cold cached changed; do
+      read -r ks _ < <(summary "$work/$w.$phase.kiln"); read -r bs _ < <(summary "$work/$w.$phase.buildah")
+      bytes=$(median < "$work/$w.$phase.bytes")
+      echo "| $w | $phase | $ks | $bs | $(awk -v a="$ks" -v b="$bs" 'BEGIN {printf "%.2f", a/b}') | $bytes |"
+      echo "$w $phase kiln: $(tr '\n' ';' < "$work/$w.$phase.kiln") buildah: $(tr '\n' ';' < "$work/$w.$phase.buildah")" >&2
+    done
+  done
+else
+  echo "usage: $0 cold|cache" >&2; exit 2
+fi
