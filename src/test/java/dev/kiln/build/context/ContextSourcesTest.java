@@ -6,13 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.kiln.build.context.support.GitDaemon;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Each context spelling against real things: system tar, a JDK HTTP server, a real {@code git daemon}. */
 class ContextSourcesTest {
     private static Path gitRoot;
-    private static Process gitDaemon;
+    private static GitDaemon gitDaemon;
     private static int gitPort;
     private static String firstCommit;
     private static String featureCommit;
@@ -58,18 +57,14 @@ class ContextSourcesTest {
         git(work, "checkout", "--quiet", "main");
         git(gitRoot, "clone", "--quiet", "--bare", work.toString(), gitRoot.resolve("repo.git").toString());
         git(gitRoot.resolve("repo.git"), "update-ref", "refs/pull/1/head", featureCommit);
-        gitPort = freePort();
-        gitDaemon = new ProcessBuilder("git", "daemon", "--export-all", "--reuseaddr", "--base-path=" + gitRoot,
-                "--listen=127.0.0.1", "--port=" + gitPort, gitRoot.toString())
-                .redirectErrorStream(true).redirectOutput(gitRoot.resolve("daemon.log").toFile()).start();
-        awaitPort(gitPort, gitDaemon);
+        gitDaemon = GitDaemon.serve(gitRoot);
+        gitPort = gitDaemon.port();
     }
 
     @AfterAll
     static void stopGitDaemon() throws Exception {
         if (gitDaemon != null) {
-            gitDaemon.destroy();
-            gitDaemon.waitFor(10, TimeUnit.SECONDS);
+            gitDaemon.close();
         }
         new ProcessBuilder("rm", "-rf", gitRoot.toString()).start().waitFor();
     }
@@ -286,10 +281,7 @@ class ContextSourcesTest {
     }
 
     static String git(Path dir, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of("git", "-c", "user.name=kiln", "-c", "user.email=kiln@test",
-                "-c", "protocol.file.allow=always"));
-        command.addAll(List.of(args));
-        return exec(dir, command.toArray(String[]::new));
+        return GitDaemon.git(dir, args);
     }
 
     static String exec(Path dir, String... command) throws IOException {
@@ -307,22 +299,6 @@ class ContextSourcesTest {
     }
 
     static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
-
-    static void awaitPort(int port, Process process) throws Exception {
-        for (int i = 0; i < 200; i++) {
-            if (!process.isAlive()) {
-                throw new IOException("server exited with " + process.exitValue());
-            }
-            try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), port)) {
-                return;
-            } catch (IOException notYet) {
-                Thread.sleep(50);
-            }
-        }
-        throw new IOException("nothing listens on port " + port);
+        return GitDaemon.freePort();
     }
 }
