@@ -2,10 +2,8 @@ package dev.kiln.build.context;
 
 import java.io.IOException;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -68,18 +66,9 @@ record S3Context(String bucket, String key, Map<String, String> env, Consumer<St
             headers = SigV4.sign("GET", url, Map.of(), Instant.now(), region(), "s3",
                     new SigV4.Credentials(id, secret, env.get("AWS_SESSION_TOKEN")));
         }
-        Path tar = workDir.resolve("context.download");
-        long t0 = System.nanoTime();
         // An S3 endpoint named in S3_ENDPOINT is the user's explicit choice, plain HTTP included.
-        long bytes = new Downloads(true, false, java.time.Duration.ofSeconds(10), java.time.Duration.ofSeconds(60))
-                .download(url, headers, tar, "build context " + description() + " at");
-        debug.accept(String.format(Locale.ROOT, "downloaded build context %s: %d bytes (%.2fs)", description(), bytes,
-                (System.nanoTime() - t0) / 1e9));
-        try {
-            return TarContext.unpack(description(), Files.newInputStream(tar), workDir.resolve("context"), warnings);
-        } finally {
-            Files.deleteIfExists(tar);
-        }
+        return HttpContext.downloadAndUnpack(Downloads.of(true, false), url, headers, description(),
+                "build context " + description() + " at", workDir, warnings, debug);
     }
 
     @Override

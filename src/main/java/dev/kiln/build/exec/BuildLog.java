@@ -2,8 +2,7 @@ package dev.kiln.build.exec;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.ByteArrayOutputStream;
-import java.io.OutputStream;
+import dev.kiln.build.sandbox.LineSink;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -45,8 +44,9 @@ public final class BuildLog {
                     + " (panic, fatal, error, warn, info, debug, trace)");
         }
 
+        /** logrus's names, which kaniko's JSON lines carry: {@code warning}, not {@code warn}. */
         String label() {
-            return name().toLowerCase(Locale.ROOT);
+            return this == WARN ? "warning" : name().toLowerCase(Locale.ROOT);
         }
     }
 
@@ -149,44 +149,6 @@ public final class BuildLog {
 
     /** A stream whose every line becomes one message at {@code level} (for code that prints). */
     public PrintStream stream(Level level) {
-        return new PrintStream(new LineSplitter(level), true, StandardCharsets.UTF_8);
-    }
-
-    private final class LineSplitter extends OutputStream {
-        private final Level level;
-        private final ByteArrayOutputStream line = new ByteArrayOutputStream();
-
-        LineSplitter(Level level) {
-            this.level = level;
-        }
-
-        @Override
-        public synchronized void write(int b) {
-            if (b == '\n') {
-                emit();
-            } else {
-                line.write(b);
-            }
-        }
-
-        @Override
-        public synchronized void write(byte[] b, int off, int len) {
-            for (int i = off; i < off + len; i++) {
-                write(b[i]);
-            }
-        }
-
-        private void emit() {
-            String text = line.toString(StandardCharsets.UTF_8);
-            line.reset();
-            log(level, text.endsWith("\r") ? text.substring(0, text.length() - 1) : text);
-        }
-
-        @Override
-        public synchronized void close() {
-            if (line.size() > 0) {
-                emit();
-            }
-        }
+        return new PrintStream(new LineSink(line -> log(level, line)), true, StandardCharsets.UTF_8);
     }
 }

@@ -60,6 +60,11 @@ public final class GitDaemon implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of("git", "-c", "user.name=kiln", "-c", "user.email=kiln@test",
                 "-c", "init.defaultBranch=main"));
         command.addAll(List.of(args));
+        return run(dir, command);
+    }
+
+    /** Runs a command in {@code dir}, failing with its output unless it exits 0 within a minute. */
+    public static String run(Path dir, List<String> command) throws IOException {
         Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         try {
