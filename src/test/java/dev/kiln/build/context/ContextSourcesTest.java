@@ -263,6 +263,26 @@ class ContextSourcesTest {
     }
 
     @Test
+    void recurseSubmodulesChecksThemOut(@TempDir Path dir) throws Exception {
+        Path lib = gitRoot.resolve("lib-work");
+        git(gitRoot, "init", "--quiet", "-b", "main", lib.toString());
+        Files.writeString(lib.resolve("lib.txt"), "library\n");
+        git(lib, "add", ".");
+        git(lib, "commit", "--quiet", "-m", "lib");
+        git(gitRoot, "clone", "--quiet", "--bare", lib.toString(), gitRoot.resolve("lib.git").toString());
+        Path app = gitRoot.resolve("app-work");
+        git(gitRoot, "init", "--quiet", "-b", "main", app.toString());
+        git(app, "submodule", "--quiet", "add", "git://127.0.0.1:" + gitPort + "/lib.git", "lib");
+        git(app, "commit", "--quiet", "-m", "with lib");
+        git(gitRoot, "clone", "--quiet", "--bare", app.toString(), gitRoot.resolve("app.git").toString());
+        String repo = "git+git://127.0.0.1:" + gitPort + "/app.git";
+        Path with = materialize(repo, dir.resolve("w1"), false, List.of("recurse-submodules=true"));
+        assertEquals("library\n", Files.readString(with.resolve("lib/lib.txt")));
+        Path without = materialize(repo, dir.resolve("w2"), false, List.of());
+        assertFalse(Files.exists(without.resolve("lib/lib.txt")));
+    }
+
+    @Test
     void gitPlusFileClonesALocalRepository(@TempDir Path dir) throws Exception {
         Path ctx = materialize("git+file://" + gitRoot.resolve("repo.git") + "#feature", dir.resolve("w"));
         assertTrue(Files.exists(ctx.resolve("feature.txt")));

@@ -4,13 +4,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import dev.kiln.registry.client.support.LocalRegistry;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -95,6 +104,47 @@ class RegistryTlsTest {
                 "--registry-certificate", host + "=" + dir.resolve("missing.pem"));
         assertNotEquals(0, badCa.exit());
         assertTrue(firstError(badCa).contains("--registry-certificate"), badCa.log());
+    }
+
+    @Test
+    void httpsContextsAreVerifiedUnlessSkipTlsVerify() throws Exception {
+        Path p12 = dir.resolve("server.p12");
+        exec("openssl", "pkcs12", "-export", "-in", certificate.toString(), "-inkey", dir.resolve("registry.key").toString(),
+                "-out", p12.toString(), "-passout", "pass:kiln");
+        KeyStore keys = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(p12)) {
+            keys.load(in, "kiln".toCharArray());
+        }
+        KeyManagerFactory factory = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        factory.init(keys, "kiln".toCharArray());
+        SSLContext tls = SSLContext.getInstance("TLS");
+        tls.init(factory.getKeyManagers(), null, null);
+        Path src = context("https-ctx", "FROM scratch\nCOPY hello.txt /\n");
+        exec("tar", "-czf", dir.resolve("ctx.tar.gz").toString(), "-C", src.toString(), ".");
+        HttpsServer server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.setHttpsConfigurator(new HttpsConfigurator(tls));
+        server.createContext("/ctx.tar.gz", exchange -> {
+            exchange.sendResponseHeaders(200, Files.size(dir.resolve("ctx.tar.gz")));
+            try (OutputStream out = exchange.getResponseBody()) {
+                Files.copy(dir.resolve("ctx.tar.gz"), out);
+            }
+        });
+        server.start();
+        try {
+            String url = "https://127.0.0.1:" + server.getAddress().getPort() + "/ctx.tar.gz";
+            Path layout = dir.resolve("https-layout");
+            BuildInputsTest.Run untrusted = BuildInputsTest.build("-c", url, "--no-push");
+            assertNotEquals(0, untrusted.exit());
+            assertTrue(firstError(untrusted).contains("not trusted") && firstError(untrusted).contains("--skip-tls-verify"),
+                    untrusted.log());
+            BuildInputsTest.Run skipped = BuildInputsTest.build("-c", url, "--no-push", "--skip-tls-verify",
+                    "--oci-layout-path", layout.toString());
+            assertEquals(0, skipped.exit(), skipped.log());
+            assertEquals("hello https-ctx\n", new String(BuildInputsTest.layerFiles(layout).get("hello.txt"),
+                    StandardCharsets.UTF_8));
+        } finally {
+            server.stop(0);
+        }
     }
 
     private static void exec(String... command) throws IOException, InterruptedException {
