@@ -260,8 +260,12 @@ class LayerCacheBuildTest {
 
     @Test
     void aWarmedCacheDirNeedsTheRegistryOnlyForTheTag() throws Exception {
+        // an image of its own: the registry is about to lose its blobs, which no other test may share
         String warmBase = registry.host() + "/warm-base:1";
-        LocalRegistry.skopeo("docker://" + base, "docker://" + warmBase);
+        Path baseCtx = Files.createDirectories(dir.resolve("warm-base"));
+        Files.writeString(baseCtx.resolve("unique.txt"), java.util.UUID.randomUUID().toString());
+        Files.writeString(baseCtx.resolve("Dockerfile"), "FROM scratch\nCOPY unique.txt /unique.txt\n");
+        assertEquals(0, build("-c", baseCtx.toString(), "-d", warmBase, "--insecure-registry", registry.host()).exit());
         Path cacheDir = dir.resolve("warm-cache");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int exit = new CommandLine(new dev.kiln.app.cli.WarmCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
@@ -283,16 +287,17 @@ class LayerCacheBuildTest {
         for (String digest : lost) {
             Files.delete(registry.blobData(digest));
         }
-        assertTrue(lost.size() >= 3, inspect);
+        assertEquals(3, lost.size(), inspect);
 
+        Files.writeString(ctx.resolve("more.txt"), "more\n");
         dockerfile("""
                 FROM %s
-                RUN echo built-from-warm-cache
+                COPY more.txt /more.txt
                 """.formatted(pinned));
         Run run = build("-c", ctx.toString(), "--cache-dir", cacheDir.toString(), "--insecure-registry", registry.host(),
                 "--no-push", "--tar-path", dir.resolve("image.tar").toString());
         assertEquals(0, run.exit(), run.log());
-        assertTrue(run.log().contains("| built-from-warm-cache"), run.log());
+        assertTrue(Files.size(dir.resolve("image.tar")) > 0, run.log());
     }
 
     private static List<String> planOf(Run run) {
