@@ -52,7 +52,10 @@ final class ContextCopier {
         }
         boolean destIsDir = destination.endsWith("/") || sources.size() > 1 || matched.size() > 1
                 || Files.isDirectory(rootfs.resolve(destination));
-        for (Path src : matched) {
+        for (Path matchedPath : matched) {
+            // A source that is itself a symlink is followed (inside the source tree), as BuildKit
+            // does; the copy keeps the name it was asked for. Symlinks below a directory stay links.
+            Path src = followed(matchedPath);
             if (Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
                 Path target = mkdirs(destination, attrs);
                 copyTree(src, target, attrs);
@@ -60,27 +63,66 @@ final class ContextCopier {
                 Path target = mkdirs(destination, attrs);
                 new LayerExtractor(target, true, w -> { }).apply(src);
             } else {
-                String to = destIsDir ? join(destination, src.getFileName().toString()) : destination;
+                String to = destIsDir ? join(destination, matchedPath.getFileName().toString()) : destination;
                 Path target = rootfs.resolveNoFollow(to);
-                mkdirs(parent(to), null);
+                mkdirs(parent(to), attrs);
                 copyOne(src, target, attrs);
             }
         }
     }
 
-    private static boolean isArchive(Path src) throws IOException {
-        byte[] head = new byte[512];
-        int n;
+    private Path followed(Path source) throws IOException, BuildException {
+        if (!Files.isSymbolicLink(source)) {
+            return source;
+        }
+        Path target = RootfsPath.of(sourceRoot).resolve("/" + sourceRoot.relativize(source));
+        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new BuildException("source " + sourceRoot.relativize(source) + " is a symlink to "
+                    + Files.readSymbolicLink(source) + ", which does not exist");
+        }
+        return target;
+    }
+
+    /**
+     * Whether ADD unpacks {@code src}: a tar, plain or compressed (gzip, zstd). As in Docker, a
+     * compressed file that is not a tar inside is copied as it is.
+     */
+    static boolean isArchive(Path src) throws IOException {
+        byte[] magic = new byte[4];
+        int m;
         try (InputStream in = Files.newInputStream(src)) {
-            n = in.readNBytes(head, 0, head.length);
+            m = in.readNBytes(magic, 0, magic.length);
         }
-        if (n >= 2 && (head[0] & 0xff) == 0x1f && (head[1] & 0xff) == 0x8b) {
-            return true;
+        try (InputStream raw = Files.newInputStream(src); InputStream in = decompressed(raw, magic, m)) {
+            byte[] header = new byte[512];
+            return in.readNBytes(header, 0, header.length) == header.length && isTarHeader(header);
+        } catch (IOException corrupt) {
+            return false; // compressed garbage is a file like any other
         }
-        if (n >= 4 && (head[0] & 0xff) == 0x28 && (head[1] & 0xff) == 0xb5 && (head[2] & 0xff) == 0x2f && (head[3] & 0xff) == 0xfd) {
-            return true;
+    }
+
+    private static InputStream decompressed(InputStream raw, byte[] magic, int n) throws IOException {
+        if (n >= 2 && (magic[0] & 0xff) == 0x1f && (magic[1] & 0xff) == 0x8b) {
+            return new java.util.zip.GZIPInputStream(raw);
         }
-        return n >= 262 && new String(head, 257, 5, java.nio.charset.StandardCharsets.US_ASCII).equals("ustar");
+        if (n >= 4 && (magic[0] & 0xff) == 0x28 && (magic[1] & 0xff) == 0xb5 && (magic[2] & 0xff) == 0x2f
+                && (magic[3] & 0xff) == 0xfd) {
+            return new org.apache.commons.compress.compressors.zstandard.ZstdCompressorInputStream(raw);
+        }
+        return raw;
+    }
+
+    /** A tar header block: its checksum (field at 148, octal) is the sum of its bytes with that field as spaces. */
+    static boolean isTarHeader(byte[] block) {
+        String field = new String(block, 148, 8, java.nio.charset.StandardCharsets.US_ASCII).replace('\0', ' ').trim();
+        if (field.isEmpty() || !field.chars().allMatch(ch -> ch >= '0' && ch <= '7')) {
+            return false;
+        }
+        long sum = 0;
+        for (int i = 0; i < block.length; i++) {
+            sum += i >= 148 && i < 156 ? ' ' : block[i] & 0xff;
+        }
+        return sum == Long.parseLong(field, 8);
     }
 
     private List<Path> match(String source) throws IOException, BuildException {

@@ -199,7 +199,9 @@ public final class Executor {
             state.shell = from.shell;
             state.source = from.source;
         } else if (image.equalsIgnoreCase("scratch")) {
-            state.config = ImageConfig.empty().withPlatform(target.os(), target.architecture(), target.variant());
+            // BuildKit (and buildah) give a scratch stage the default PATH, so a later RUN or the image's user finds binaries.
+            ImageConfig empty = ImageConfig.empty().withPlatform(target.os(), target.architecture(), target.variant());
+            state.config = empty.withConfig(empty.config().withEnv(List.of(DEFAULT_PATH)));
         } else {
             PulledImage pulled = pull(image, cache, stage.fromNode());
             LayerExtractor extractor = LayerExtractor.forRootfs(state.rootfs);
@@ -371,7 +373,14 @@ public final class Executor {
             if (instruction instanceof Instruction.Workdir wd) {
                 String dir = absolute(c.workingDir(), scope.expand(wd.path()));
                 s.config = s.config.withConfig(c.withWorkingDir(dir));
-                new ContextCopier(context, true, ignore, RootfsPath.of(s.rootfs)).mkdirs(dir, null);
+                // created for the current USER, as BuildKit does, so that user can write in its WORKDIR
+                RootfsPath root = RootfsPath.of(s.rootfs);
+                ContextCopier.Attributes owner = null;
+                if (c.user() != null && !c.user().isEmpty()) {
+                    RunUser user = RunUser.resolve(root, c.user());
+                    owner = new ContextCopier.Attributes(user.uid(), user.gid(), null);
+                }
+                new ContextCopier(context, true, ignore, root).mkdirs(dir, owner);
                 return true;
             }
             if (instruction instanceof Instruction.Copy copy) {
@@ -532,6 +541,10 @@ public final class Executor {
         }
         if (!hasPath) {
             env.add(DEFAULT_PATH);
+        }
+        if (!scope.variables().containsKey("HOME")) {
+            // as runc does for Docker: the user's home from the image's /etc/passwd, else /
+            env.add("HOME=" + RunUser.home(RootfsPath.of(s.rootfs), s.config.config().user()));
         }
         ImageConfig.Container c = s.config.config();
         List<dev.kiln.build.dockerfile.Mount> mounts = new ArrayList<>();
