@@ -198,7 +198,7 @@ final class ContextCopier {
                     Files.createDirectory(target);
                     copyMode(child, target, attrs);
                 }
-                own(target, attrs);
+                own(target, attrs, child);
                 copyTree(child, target, attrs);
             } else {
                 copyOne(child, target, attrs);
@@ -215,7 +215,7 @@ final class ContextCopier {
         if (!Files.isSymbolicLink(target)) {
             copyMode(src, target, attrs);
         }
-        own(target, attrs);
+        own(target, attrs, src);
     }
 
     private static void copyMode(Path src, Path target, Attributes attrs) throws IOException {
@@ -226,11 +226,33 @@ final class ContextCopier {
         }
     }
 
-    private static void own(Path target, Attributes attrs) throws IOException {
-        long uid = attrs == null || attrs.uid() == null ? 0 : attrs.uid();
-        long gid = attrs == null || attrs.gid() == null ? 0 : attrs.gid();
+    /**
+     * --chown's owner, else (as BuildKit does) the source's owner when copying from a stage or an
+     * image, else root: the build context's owners are the client machine's, meaningless in an image.
+     */
+    private void own(Path target, Attributes attrs, Path src) throws IOException {
+        long uid = 0;
+        long gid = 0;
+        if (attrs != null && attrs.uid() != null) {
+            uid = attrs.uid();
+            gid = attrs.gid() == null ? 0 : attrs.gid();
+        } else if (!isContext && src != null) {
+            uid = Integer.toUnsignedLong((Integer) Files.getAttribute(src, "unix:uid", LinkOption.NOFOLLOW_LINKS));
+            gid = Integer.toUnsignedLong((Integer) Files.getAttribute(src, "unix:gid", LinkOption.NOFOLLOW_LINKS));
+        }
         Files.setAttribute(target, "unix:uid", (int) uid, LinkOption.NOFOLLOW_LINKS);
         Files.setAttribute(target, "unix:gid", (int) gid, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /**
+     * The owner {@code --chown=<user>[:<group>]} gives, as BuildKit reads it: names from the
+     * rootfs's /etc/passwd and /etc/group; a user name alone brings its primary group, a uid
+     * alone is also the gid (unlike USER, which takes the gid from /etc/passwd).
+     */
+    static Attributes chown(RootfsPath rootfs, String spec, Integer mode) throws IOException {
+        dev.kiln.build.sandbox.RunUser owner = dev.kiln.build.sandbox.RunUser.resolve(rootfs, spec);
+        boolean uidAlone = !spec.contains(":") && !spec.isEmpty() && spec.chars().allMatch(Character::isDigit);
+        return new Attributes(owner.uid(), uidAlone ? owner.uid() : owner.gid(), mode);
     }
 
     /** Creates {@code dir} (absolute inside the rootfs) and missing parents, as root with 0755. */
@@ -249,7 +271,7 @@ final class ContextCopier {
                             PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_EXECUTE,
                             PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_EXECUTE));
                     if (attrs != null) {
-                        own(p, attrs);
+                        own(p, attrs, null);
                     }
                 }
             }

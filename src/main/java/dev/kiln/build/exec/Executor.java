@@ -484,13 +484,6 @@ public final class Executor {
             dest = dest + "/";
         }
         RootfsPath rootfs = RootfsPath.of(s.rootfs);
-        Long uid = null;
-        Long gid = null;
-        if (chown != null && !chown.isEmpty()) {
-            RunUser owner = RunUser.resolve(rootfs, scope.expand(chown));
-            uid = owner.uid();
-            gid = owner.gid();
-        }
         Integer mode = null;
         if (chmod != null && !chmod.isEmpty()) {
             try {
@@ -499,8 +492,10 @@ public final class Executor {
                 throw new BuildException("invalid --chmod " + chmod + " (octal modes only)");
             }
         }
-        new ContextCopier(sourceRoot, isContext, ignore, rootfs)
-                .copy(expanded, dest, new ContextCopier.Attributes(uid, gid, mode), unpack);
+        ContextCopier.Attributes attributes = chown != null && !chown.isEmpty()
+                ? ContextCopier.chown(rootfs, scope.expand(chown), mode)
+                : new ContextCopier.Attributes(null, null, mode);
+        new ContextCopier(sourceRoot, isContext, ignore, rootfs).copy(expanded, dest, attributes, unpack);
     }
 
     private Path stageRootfs(String from) throws BuildException {

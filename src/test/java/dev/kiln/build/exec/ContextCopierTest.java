@@ -63,6 +63,46 @@ class ContextCopierTest {
     }
 
     @Test
+    void copyFromAStageKeepsOwnersAndFromTheContextMakesThemRoot() throws Exception {
+        Path stage = Files.createDirectories(dir.resolve("stage/out/sub"));
+        Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
+        Files.writeString(stage.resolve("owned.txt"), "owned\n");
+        setOwner(stage, 1000, 1000);
+        setOwner(stage.resolve("owned.txt"), 4242, 4343);
+
+        new ContextCopier(dir.resolve("stage"), false, null, RootfsPath.of(rootfs))
+                .copy(List.of("/out"), "/from-stage", new ContextCopier.Attributes(null, null, null), false);
+        new ContextCopier(dir.resolve("stage"), true, DockerIgnore.of(List.of()), RootfsPath.of(rootfs))
+                .copy(List.of("out"), "/from-context", new ContextCopier.Attributes(null, null, null), false);
+        new ContextCopier(dir.resolve("stage"), false, null, RootfsPath.of(rootfs))
+                .copy(List.of("/out"), "/chowned", new ContextCopier.Attributes(7L, 8L, null), false);
+
+        assertEquals(List.of(0, 0), owner(rootfs.resolve("from-stage")), "the destination directory is made, as root");
+        assertEquals(List.of(1000, 1000), owner(rootfs.resolve("from-stage/sub")));
+        assertEquals(List.of(4242, 4343), owner(rootfs.resolve("from-stage/sub/owned.txt")));
+        assertEquals(List.of(0, 0), owner(rootfs.resolve("from-context/sub/owned.txt")));
+        assertEquals(List.of(7, 8), owner(rootfs.resolve("chowned/sub/owned.txt")));
+    }
+
+    @Test
+    void chownByUidAloneUsesItAsGidAndByNameUsesThePrimaryGroup() throws Exception {
+        Path rootfs = Files.createDirectories(dir.resolve("rootfs/etc")).getParent();
+        Files.writeString(rootfs.resolve("etc/passwd"), "app:x:1000:1001:app:/home/app:/bin/sh\n");
+        Files.writeString(rootfs.resolve("etc/group"), "app:x:1001:\nstaff:x:50:\n");
+        RootfsPath root = RootfsPath.of(rootfs);
+        assertEquals(new ContextCopier.Attributes(4242L, 4242L, null), ContextCopier.chown(root, "4242", null));
+        assertEquals(new ContextCopier.Attributes(1000L, 1000L, null), ContextCopier.chown(root, "1000", null));
+        assertEquals(new ContextCopier.Attributes(1000L, 1001L, 0600), ContextCopier.chown(root, "app", 0600));
+        assertEquals(new ContextCopier.Attributes(1000L, 50L, null), ContextCopier.chown(root, "1000:staff", null));
+        assertEquals(new ContextCopier.Attributes(4242L, 7L, null), ContextCopier.chown(root, "4242:7", null));
+    }
+
+    private static void setOwner(Path p, int uid, int gid) throws IOException {
+        Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+        Files.setAttribute(p, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    @Test
     void addUnpacksTarsButCopiesACompressedFileThatIsNoTar() throws Exception {
         Path context = Files.createDirectories(dir.resolve("ctx"));
         Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
