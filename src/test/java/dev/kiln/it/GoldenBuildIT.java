@@ -154,6 +154,8 @@ class GoldenBuildIT {
                 Case.of("volume-changes").buildahDockerfile("Dockerfile.buildah"),
                 Case.of("exec-form"),
                 Case.of("odd-names"),
+                Case.of("type-changes"),
+                Case.of("add-chown"),
                 // dpkg's and apt's logs record the time of the run.
                 Case.of("apt").ignoreContent(Set.of("var/log/apt/history.log", "var/log/apt/term.log", "var/log/dpkg.log")));
     }
@@ -326,6 +328,7 @@ class GoldenBuildIT {
                 Files.createSymbolicLink(context.resolve("dir/inner-link"), Path.of("a"));
                 Files.createDirectory(context.resolve("emptydir"));
             }
+            case "add-chown" -> makeArchive(context.resolve("archive.tar.gz"));
             case "add-archives" -> {
                 makeArchive(context.resolve("archive.tar.gz"));
                 Path plain = Files.createDirectories(work.resolve("plain-src/plain"));
