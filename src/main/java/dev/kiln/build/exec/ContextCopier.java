@@ -53,7 +53,10 @@ final class ContextCopier {
         }
         boolean destIsDir = destination.endsWith("/") || sources.size() > 1 || matched.size() > 1
                 || Files.isDirectory(rootfs.resolve(destination));
-        for (Path src : matched) {
+        for (Path matchedPath : matched) {
+            // A source that is itself a symlink is followed (inside the source tree), as BuildKit
+            // does; the copy keeps the name it was asked for. Symlinks below a directory stay links.
+            Path src = followed(matchedPath);
             if (Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
                 Path target = mkdirs(destination, attrs);
                 copyTree(src, target, attrs);
@@ -61,9 +64,9 @@ final class ContextCopier {
                 Path target = mkdirs(destination, attrs);
                 new LayerExtractor(target, true, w -> { }).apply(src);
             } else {
-                String to = destIsDir ? join(destination, src.getFileName().toString()) : destination;
+                String to = destIsDir ? join(destination, matchedPath.getFileName().toString()) : destination;
                 Path target = rootfs.resolveNoFollow(to);
-                mkdirs(parent(to), null);
+                mkdirs(parent(to), attrs);
                 copyOne(src, target, attrs);
             }
         }
@@ -78,7 +81,7 @@ final class ContextCopier {
         for (String source : sources) {
             text(digester, "source", source);
             for (Path matched : match(source)) {
-                digestTree(digester, matched, matched.getFileName() == null ? "." : matched.getFileName().toString());
+                digestTree(digester, followed(matched), matched.getFileName() == null ? "." : matched.getFileName().toString());
             }
         }
         return digester.digest().hex();
@@ -113,19 +116,58 @@ final class ContextCopier {
         digester.update(bytes);
     }
 
-    private static boolean isArchive(Path src) throws IOException {
-        byte[] head = new byte[512];
-        int n;
+    private Path followed(Path source) throws IOException, BuildException {
+        if (!Files.isSymbolicLink(source)) {
+            return source;
+        }
+        Path target = RootfsPath.of(sourceRoot).resolve("/" + sourceRoot.relativize(source));
+        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new BuildException("source " + sourceRoot.relativize(source) + " is a symlink to "
+                    + Files.readSymbolicLink(source) + ", which does not exist");
+        }
+        return target;
+    }
+
+    /**
+     * Whether ADD unpacks {@code src}: a tar, plain or compressed (gzip, zstd). As in Docker, a
+     * compressed file that is not a tar inside is copied as it is.
+     */
+    static boolean isArchive(Path src) throws IOException {
+        byte[] magic = new byte[4];
+        int m;
         try (InputStream in = Files.newInputStream(src)) {
-            n = in.readNBytes(head, 0, head.length);
+            m = in.readNBytes(magic, 0, magic.length);
         }
-        if (n >= 2 && (head[0] & 0xff) == 0x1f && (head[1] & 0xff) == 0x8b) {
-            return true;
+        try (InputStream raw = Files.newInputStream(src); InputStream in = decompressed(raw, magic, m)) {
+            byte[] header = new byte[512];
+            return in.readNBytes(header, 0, header.length) == header.length && isTarHeader(header);
+        } catch (IOException corrupt) {
+            return false; // compressed garbage is a file like any other
         }
-        if (n >= 4 && (head[0] & 0xff) == 0x28 && (head[1] & 0xff) == 0xb5 && (head[2] & 0xff) == 0x2f && (head[3] & 0xff) == 0xfd) {
-            return true;
+    }
+
+    private static InputStream decompressed(InputStream raw, byte[] magic, int n) throws IOException {
+        if (n >= 2 && (magic[0] & 0xff) == 0x1f && (magic[1] & 0xff) == 0x8b) {
+            return new java.util.zip.GZIPInputStream(raw);
         }
-        return n >= 262 && new String(head, 257, 5, java.nio.charset.StandardCharsets.US_ASCII).equals("ustar");
+        if (n >= 4 && (magic[0] & 0xff) == 0x28 && (magic[1] & 0xff) == 0xb5 && (magic[2] & 0xff) == 0x2f
+                && (magic[3] & 0xff) == 0xfd) {
+            return new org.apache.commons.compress.compressors.zstandard.ZstdCompressorInputStream(raw);
+        }
+        return raw;
+    }
+
+    /** A tar header block: its checksum (field at 148, octal) is the sum of its bytes with that field as spaces. */
+    static boolean isTarHeader(byte[] block) {
+        String field = new String(block, 148, 8, java.nio.charset.StandardCharsets.US_ASCII).replace('\0', ' ').trim();
+        if (field.isEmpty() || !field.chars().allMatch(ch -> ch >= '0' && ch <= '7')) {
+            return false;
+        }
+        long sum = 0;
+        for (int i = 0; i < block.length; i++) {
+            sum += i >= 148 && i < 156 ? ' ' : block[i] & 0xff;
+        }
+        return sum == Long.parseLong(field, 8);
     }
 
     private List<Path> match(String source) throws IOException, BuildException {
@@ -201,7 +243,7 @@ final class ContextCopier {
                     Files.createDirectory(target);
                     copyMode(child, target, attrs);
                 }
-                own(target, attrs);
+                own(target, attrs, child);
                 copyTree(child, target, attrs);
             } else {
                 copyOne(child, target, attrs);
@@ -218,7 +260,7 @@ final class ContextCopier {
         if (!Files.isSymbolicLink(target)) {
             copyMode(src, target, attrs);
         }
-        own(target, attrs);
+        own(target, attrs, src);
     }
 
     private static void copyMode(Path src, Path target, Attributes attrs) throws IOException {
@@ -229,11 +271,33 @@ final class ContextCopier {
         }
     }
 
-    private static void own(Path target, Attributes attrs) throws IOException {
-        long uid = attrs == null || attrs.uid() == null ? 0 : attrs.uid();
-        long gid = attrs == null || attrs.gid() == null ? 0 : attrs.gid();
+    /**
+     * --chown's owner, else (as BuildKit does) the source's owner when copying from a stage or an
+     * image, else root: the build context's owners are the client machine's, meaningless in an image.
+     */
+    private void own(Path target, Attributes attrs, Path src) throws IOException {
+        long uid = 0;
+        long gid = 0;
+        if (attrs != null && attrs.uid() != null) {
+            uid = attrs.uid();
+            gid = attrs.gid() == null ? 0 : attrs.gid();
+        } else if (!isContext && src != null) {
+            uid = Integer.toUnsignedLong((Integer) Files.getAttribute(src, "unix:uid", LinkOption.NOFOLLOW_LINKS));
+            gid = Integer.toUnsignedLong((Integer) Files.getAttribute(src, "unix:gid", LinkOption.NOFOLLOW_LINKS));
+        }
         Files.setAttribute(target, "unix:uid", (int) uid, LinkOption.NOFOLLOW_LINKS);
         Files.setAttribute(target, "unix:gid", (int) gid, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /**
+     * The owner {@code --chown=<user>[:<group>]} gives, as BuildKit reads it: names from the
+     * rootfs's /etc/passwd and /etc/group; a user name alone brings its primary group, a uid
+     * alone is also the gid (unlike USER, which takes the gid from /etc/passwd).
+     */
+    static Attributes chown(RootfsPath rootfs, String spec, Integer mode) throws IOException {
+        dev.kiln.build.sandbox.RunUser owner = dev.kiln.build.sandbox.RunUser.resolve(rootfs, spec);
+        boolean uidAlone = !spec.contains(":") && !spec.isEmpty() && spec.chars().allMatch(Character::isDigit);
+        return new Attributes(owner.uid(), uidAlone ? owner.uid() : owner.gid(), mode);
     }
 
     /** Creates {@code dir} (absolute inside the rootfs) and missing parents, as root with 0755. */
@@ -252,7 +316,7 @@ final class ContextCopier {
                             PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_EXECUTE,
                             PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_EXECUTE));
                     if (attrs != null) {
-                        own(p, attrs);
+                        own(p, attrs, null);
                     }
                 }
             }

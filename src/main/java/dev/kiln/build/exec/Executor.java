@@ -344,7 +344,9 @@ public final class Executor {
             state.key = from.key;
             state.complete = from.complete;
         } else if (image.equalsIgnoreCase("scratch")) {
-            state.config = ImageConfig.empty().withPlatform(target.os(), target.architecture(), target.variant());
+            // BuildKit (and buildah) give a scratch stage the default PATH, so a later RUN or the image's user finds binaries.
+            ImageConfig empty = ImageConfig.empty().withPlatform(target.os(), target.architecture(), target.variant());
+            state.config = empty.withConfig(empty.config().withEnv(List.of(DEFAULT_PATH)));
             state.key = CacheKey.after("scratch " + target).part("layers", layerFormat(writer)).value();
         } else {
             PulledImage pulled = pull(image, cache, stage.fromNode());
@@ -727,7 +729,14 @@ public final class Executor {
             if (instruction instanceof Instruction.Workdir wd) {
                 String dir = workdir(s, scope, wd);
                 s.config = s.config.withConfig(c.withWorkingDir(dir));
-                new ContextCopier(context, true, ignore, RootfsPath.of(s.rootfs)).mkdirs(dir, null);
+                // created for the current USER, as BuildKit does, so that user can write in its WORKDIR
+                RootfsPath root = RootfsPath.of(s.rootfs);
+                ContextCopier.Attributes owner = null;
+                if (c.user() != null && !c.user().isEmpty()) {
+                    RunUser user = RunUser.resolve(root, c.user());
+                    owner = new ContextCopier.Attributes(user.uid(), user.gid(), null);
+                }
+                new ContextCopier(context, true, ignore, root).mkdirs(dir, owner);
                 return true;
             }
             if (instruction instanceof Instruction.Copy copy) {
@@ -847,13 +856,6 @@ public final class Executor {
             dest = dest + "/";
         }
         RootfsPath rootfs = RootfsPath.of(s.rootfs);
-        Long uid = null;
-        Long gid = null;
-        if (chown != null && !chown.isEmpty()) {
-            RunUser owner = RunUser.resolve(rootfs, scope.expand(chown));
-            uid = owner.uid();
-            gid = owner.gid();
-        }
         Integer mode = null;
         if (chmod != null && !chmod.isEmpty()) {
             try {
@@ -862,8 +864,10 @@ public final class Executor {
                 throw new BuildException("invalid --chmod " + chmod + " (octal modes only)");
             }
         }
-        new ContextCopier(sourceRoot, isContext, ignore, rootfs)
-                .copy(expanded, dest, new ContextCopier.Attributes(uid, gid, mode), unpack);
+        ContextCopier.Attributes attributes = chown != null && !chown.isEmpty()
+                ? ContextCopier.chown(rootfs, scope.expand(chown), mode)
+                : new ContextCopier.Attributes(null, null, mode);
+        new ContextCopier(sourceRoot, isContext, ignore, rootfs).copy(expanded, dest, attributes, unpack);
     }
 
     private Path stageRootfs(String from) throws BuildException {
@@ -909,6 +913,10 @@ public final class Executor {
         }
         if (!hasPath) {
             env.add(DEFAULT_PATH);
+        }
+        if (!scope.variables().containsKey("HOME")) {
+            // as runc does for Docker: the user's home from the image's /etc/passwd, else /
+            env.add("HOME=" + RunUser.home(RootfsPath.of(s.rootfs), s.config.config().user()));
         }
         ImageConfig.Container c = s.config.config();
         List<dev.kiln.build.dockerfile.Mount> mounts = new ArrayList<>();

@@ -73,6 +73,22 @@ public record RunUser(long uid, long gid) {
         return new RunUser(uid, gid);
     }
 
+    /**
+     * The home directory RUN gets as {@code HOME} for {@code user} (its user part, a name or a
+     * uid): the sixth field of its {@code /etc/passwd} entry, or {@code /} without one, as runc
+     * sets it for Docker.
+     */
+    public static String home(RootfsPath rootfs, String user) throws IOException {
+        String userPart = user == null || user.isEmpty() ? "0" : user.split(":", 2)[0];
+        int field = isNumber(userPart) ? 2 : 0;
+        for (String[] entry : read(rootfs, "/etc/passwd")) {
+            if (entry.length > 5 && entry[field].equals(userPart)) {
+                return entry[5].isEmpty() ? "/" : entry[5];
+            }
+        }
+        return "/";
+    }
+
     private static List<String[]> read(RootfsPath rootfs, String file) throws IOException {
         Path p = rootfs.resolve(file);
         if (!Files.isRegularFile(p)) {

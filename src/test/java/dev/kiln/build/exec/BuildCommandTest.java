@@ -236,6 +236,50 @@ class BuildCommandTest {
     }
 
     @Test
+    void scratchStagesGetTheDefaultPath(@TempDir Path dir) throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Files.writeString(ctx.resolve("f.txt"), "f\n");
+        Files.writeString(ctx.resolve("Dockerfile"), "FROM scratch\nCOPY f.txt /f.txt\n");
+        Path layout = dir.resolve("layout");
+        Run run = build("-c", ctx.toString(), "--no-push", "--oci-layout-path", layout.toString(),
+                "--cache-dir", dir.resolve("cache").toString());
+        assertEquals(0, run.exit(), run.log());
+        assertEquals("[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"]",
+                layoutConfig(layout).get("config").get("Env").toString());
+    }
+
+    @Test
+    void runGetsHomeFromPasswdAndWorkdirBelongsToTheUser(@TempDir Path dir) throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Files.writeString(ctx.resolve("Dockerfile"), """
+                FROM %s
+                RUN mkdir -p /etc && printf 'root:x:0:0:root:/root:/bin/sh\\napp:x:1000:1000:app:/home/app:/bin/sh\\n' > /etc/passwd
+                RUN echo "$HOME" > /root-home
+                USER app
+                WORKDIR /work
+                RUN echo "$HOME" > /work/app-home
+                ENV HOME=/custom
+                RUN echo "$HOME" > /work/env-home
+                """.formatted(base));
+        Path layout = dir.resolve("layout");
+        Run run = build("-c", ctx.toString(), "--no-push", "--oci-layout-path", layout.toString(),
+                "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
+        assertEquals(0, run.exit(), run.log());
+        Path rootfs = extractLayout(layout);
+        assertEquals("/root\n", Files.readString(rootfs.resolve("root-home")));
+        assertEquals(1000, Files.getAttribute(rootfs.resolve("work"), "unix:uid"));
+        assertEquals(1000, Files.getAttribute(rootfs.resolve("work"), "unix:gid"));
+        assertEquals("/home/app\n", Files.readString(rootfs.resolve("work/app-home")));
+        assertEquals("/custom\n", Files.readString(rootfs.resolve("work/env-home")));
+    }
+
+    private static JsonNode layoutConfig(Path layout) throws IOException {
+        JsonNode index = JSON.readTree(layout.resolve("index.json").toFile());
+        JsonNode manifest = JSON.readTree(blob(layout, index.get("manifests").get(0).get("digest").asText()).toFile());
+        return JSON.readTree(blob(layout, manifest.get("config").get("digest").asText()).toFile());
+    }
+
+    @Test
     void reproducibleBuildsGiveTheSameDigestAlsoWithZstd(@TempDir Path dir) throws Exception {
         Path ctx = Files.createDirectories(dir.resolve("ctx"));
         Files.writeString(ctx.resolve("f.txt"), "same\n");
