@@ -3,6 +3,7 @@ package dev.kiln.app.cli;
 import dev.kiln.build.exec.BuildException;
 import dev.kiln.build.exec.BuildOptions;
 import dev.kiln.build.exec.Executor;
+import dev.kiln.build.snapshot.Snapshotters;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -103,6 +104,11 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--sandbox", defaultValue = "auto", description = "How RUN is isolated: auto, namespaces, proot, in-place (default ${DEFAULT-VALUE})")
     String sandbox;
 
+    @Option(names = "--snapshot-mode", defaultValue = "auto", description = "How step changes are found: auto (a RUN's "
+            + "overlayfs upper dir where the kernel allows, else a walk), overlay (fail instead of walking for RUN), "
+            + "walk; kaniko's full, redo and time walk (default ${DEFAULT-VALUE})")
+    String snapshotMode;
+
     @Option(names = "--cache", description = "Layer cache (arrives with the cache issue; no effect yet)")
     boolean cache;
 
@@ -139,6 +145,12 @@ public class BuildCommand implements Callable<Integer> {
                 err.println("error: unsupported context " + context + " (a directory, dir://DIR or tar://FILE.tar[.gz])");
                 return 1;
             }
+            try {
+                Snapshotters.Mode.of(snapshotMode);
+            } catch (IllegalArgumentException e) {
+                err.println("error: --snapshot-mode: " + e.getMessage());
+                return 1;
+            }
             if (destinations.isEmpty() && !noPush && tarPath == null && ociLayoutPath == null) {
                 err.println("error: give at least one --destination, or --no-push");
                 return 1;
@@ -169,7 +181,7 @@ public class BuildCommand implements Callable<Integer> {
             BuildOptions options = new BuildOptions(Path.of(dockerfile), contextDir, destinations, args, target, labelMap,
                     noPush, tarPath, ociLayoutPath, digestFile, imageNameWithDigestFile, reproducible, compression,
                     compressionLevel, platform, registryMirrors, registryMaps, skipDefaultRegistryFallback,
-                    insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox);
+                    insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox, snapshotMode);
             boolean quiet = List.of("panic", "fatal", "error", "warn").contains(verbosity.toLowerCase(java.util.Locale.ROOT));
             PrintStream progress = quiet ? new PrintStream(java.io.OutputStream.nullOutputStream()) : err;
             new Executor(options, progress).insecure(insecurePull, insecure).build();

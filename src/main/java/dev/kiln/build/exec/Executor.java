@@ -28,7 +28,8 @@ import dev.kiln.build.sandbox.Sandbox;
 import dev.kiln.build.sandbox.Sandboxes;
 import dev.kiln.build.snapshot.SnapshotLayer;
 import dev.kiln.build.snapshot.TreeScanner;
-import dev.kiln.build.snapshot.WalkingSnapshotter;
+import dev.kiln.build.snapshot.Snapshotter;
+import dev.kiln.build.snapshot.Snapshotters;
 import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.MediaTypes;
@@ -96,6 +97,7 @@ public final class Executor {
         List<PulledImage.Blob> layers = new ArrayList<>();
         Instruction.Shell shell;
         ImageReference source;
+        Snapshotter snapshotter;
     }
 
     public Executor(BuildOptions options, PrintStream log) {
@@ -237,8 +239,9 @@ public final class Executor {
         log.printf("%s STEP 1/%d: %s (%s)%n", stageLabel, total, stage.fromNode().original().trim(), seconds(t0));
 
         ArgScope scope = global.stage(envMap(state.config.config().env()));
-        WalkingSnapshotter snapshotter = WalkingSnapshotter.startingNow(state.rootfs, TreeScanner.withDefaults(), writer,
-                w -> log.println("warning: " + w));
+        Snapshotter snapshotter = Snapshotters.startingNow(Snapshotters.Mode.of(options.snapshotMode()), state.rootfs,
+                TreeScanner.withDefaults(), writer, w -> log.println("warning: " + w));
+        state.snapshotter = snapshotter;
         boolean cmdSet = false;
         int n = 1;
         for (Step step : steps) {
@@ -596,7 +599,7 @@ public final class Executor {
                 .build();
         ExecResult result;
         try {
-            result = sandbox.run(spec);
+            result = s.snapshotter.run(sandbox, spec);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new BuildException("interrupted");
