@@ -15,7 +15,6 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -204,9 +203,8 @@ public final class OverlaySnapshotter implements Snapshotter {
             Files.setAttribute(to, "unix:uid", a.get("uid"), LinkOption.NOFOLLOW_LINKS);
             Files.setAttribute(to, "unix:gid", a.get("gid"), LinkOption.NOFOLLOW_LINKS);
         }
-        Files.setAttribute(to, "unix:mode", (Integer) a.get("mode") & 07777, LinkOption.NOFOLLOW_LINKS);
-        Files.getFileAttributeView(to, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                .setTimes((FileTime) a.get("lastModifiedTime"), null, null);
+        Files.setAttribute(to, "unix:mode", (Integer) a.get("mode") & 07777);
+        Files.setLastModifiedTime(to, (FileTime) a.get("lastModifiedTime"));
     }
 
     private static boolean sameFilesystem(Path a, Path b) {

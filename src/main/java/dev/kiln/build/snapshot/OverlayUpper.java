@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
@@ -141,10 +140,9 @@ final class OverlayUpper {
         int mode = (Integer) a.get("mode") & 07777;
         if (mode != ((Integer) b.get("mode") & 07777)) {
             // after chown, which clears setuid and setgid
-            Files.setAttribute(to, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(to, "unix:mode", mode);
         }
-        Files.getFileAttributeView(to, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                .setTimes((FileTime) a.get("lastModifiedTime"), null, null);
+        Files.setLastModifiedTime(to, (FileTime) a.get("lastModifiedTime"));
     }
 
     /** The lower directory gets exactly the upper one's {@code user.*} attributes, overlayfs's left out. */
