@@ -251,6 +251,10 @@ public final class Executor {
             Node node = isTrigger ? stage.fromNode() : step.node();
             String createdBy = isTrigger ? "ONBUILD " + step.node().original().trim() : node.original().trim();
             try {
+                if (step.instruction() instanceof Instruction.Copy || step.instruction() instanceof Instruction.Add
+                        || step.instruction() instanceof Instruction.Workdir) {
+                    snapshotter.beforeDirectChange();
+                }
                 boolean fs = apply(state, scope, step.instruction(), ignore, cmdSet);
                 if (step.instruction() instanceof Instruction.Cmd) {
                     cmdSet = true;

@@ -34,9 +34,10 @@ import java.util.function.Consumer;
  * source of truth for the next step.
  *
  * <p>Every other change (COPY, ADD and WORKDIR write the rootfs from Java, and a RUN through a
- * sandbox that cannot mount an overlay) is found by a walk against a baseline: the stat map of
- * the stage's start, kept current with what each overlay snapshot touched. That walk costs one
- * stat per path, as the {@link WalkingSnapshotter} does.
+ * sandbox that cannot mount an overlay) is found by a walk against a baseline, a stat map of the
+ * whole rootfs, as the {@link WalkingSnapshotter} does. The baseline is taken only when the first
+ * such change is announced ({@link #beforeDirectChange}), and from then on kept current with what
+ * each overlay snapshot touched, so a stage whose steps are all RUNs never walks its rootfs.
  *
  * <p>One difference from running on the rootfs itself, as Docker's overlay2 driver has it too: a
  * change to a file that has other hardlinks in the rootfs gives that path its own copy; the other
@@ -49,6 +50,7 @@ public final class OverlaySnapshotter implements Snapshotter {
     private final Consumer<String> warnings;
     private final boolean required;
     private final WalkingSnapshotter walker;
+    /** Null until the first direct change needs it. */
     private FileSnapshot baseline;
     /** Overlay snapshots taken since the baseline was last brought up to date. */
     private final List<Touched> unappliedToBaseline = new ArrayList<>();
@@ -61,19 +63,38 @@ public final class OverlaySnapshotter implements Snapshotter {
      */
     OverlaySnapshotter(Path rootfs, TreeScanner scanner, LayerWriter writer, FileSnapshot baseline,
                        Consumer<String> warnings, boolean required) {
+        // the walker's own baseline is never used: every walk passes the current one to take()
         this.rootfs = Objects.requireNonNull(rootfs);
         this.scanner = Objects.requireNonNull(scanner);
         this.writer = Objects.requireNonNull(writer);
         this.warnings = Objects.requireNonNull(warnings);
-        this.baseline = Objects.requireNonNull(baseline);
+        this.baseline = baseline;
         this.required = required;
-        this.walker = new WalkingSnapshotter(rootfs, scanner, writer, baseline, warnings);
+        this.walker = new WalkingSnapshotter(rootfs, scanner, writer, FileSnapshot.empty(), warnings);
     }
 
-    /** Starts from the rootfs as it is now: its stat walk is the baseline for the steps that need a walk. */
+    /**
+     * Starts from the rootfs as it is now. Nothing is read yet: until a direct change is announced,
+     * the rootfs changes only through overlay snapshots, which know what they changed.
+     */
     public static OverlaySnapshotter startingNow(Path rootfs, TreeScanner scanner, LayerWriter writer,
-                                                 Consumer<String> warnings, boolean required) throws IOException {
-        return new OverlaySnapshotter(rootfs, scanner, writer, scanner.scan(rootfs), warnings, required);
+                                                 Consumer<String> warnings, boolean required) {
+        return new OverlaySnapshotter(rootfs, scanner, writer, null, warnings, required);
+    }
+
+    @Override
+    public void beforeDirectChange() throws IOException {
+        if (pending != null) {
+            throw new IllegalStateException("the previous RUN on " + rootfs + " has not been snapshotted yet");
+        }
+        if (baseline == null) {
+            baseline = scanner.scan(rootfs);
+        }
+    }
+
+    /** Whether a walk's baseline has been taken; for tests. */
+    boolean hasBaseline() {
+        return baseline != null;
     }
 
     /**
@@ -95,6 +116,7 @@ public final class OverlaySnapshotter implements Snapshotter {
                         + " sandbox cannot run this RUN on an overlayfs mount of " + rootfs
                         + " (kernel, filesystem or sandbox does not allow it); use --snapshot-mode=auto");
             }
+            beforeDirectChange();
             return sandbox.run(spec);
         }
         Path scratch = Files.createTempDirectory(parent, ".kiln-overlay-");
@@ -108,6 +130,9 @@ public final class OverlaySnapshotter implements Snapshotter {
     @Override
     public SnapshotLayer snapshot(OutputStream out) throws IOException {
         if (pending == null) {
+            if (baseline == null) {
+                throw new IllegalStateException("snapshot of " + rootfs + " without a RUN or an announced direct change");
+            }
             WalkingSnapshotter.Taken taken = walker.take(baseline(), out);
             baseline = taken.snapshot();
             return taken.layer();
@@ -148,7 +173,9 @@ public final class OverlaySnapshotter implements Snapshotter {
         ChangeSet changes = walker.diff(beforeSnapshot, after);
         List<LayerEntry> entries = ChangeSetLayer.entries(changes, after, rootfs, warnings);
         WrittenLayer layer = writer.write(entries, out);
-        unappliedToBaseline.add(new Touched(beforeSnapshot, after));
+        if (baseline != null) {
+            unappliedToBaseline.add(new Touched(beforeSnapshot, after));
+        }
         return new SnapshotLayer(changes, layer);
     }
 

@@ -18,6 +18,14 @@ public interface Snapshotter {
     SnapshotLayer snapshot(OutputStream out) throws IOException;
 
     /**
+     * Announces that the rootfs is about to change other than through {@link #run} (COPY, ADD and
+     * WORKDIR write it from Java), so a snapshotter that has not yet taken the state such a change
+     * is compared against takes it now. A snapshotter that always has it does nothing.
+     */
+    default void beforeDirectChange() throws IOException {
+    }
+
+    /**
      * Runs a RUN step's command through {@code sandbox} so that the next snapshot sees what it
      * changed; by default simply on the rootfs.
      */

@@ -36,7 +36,10 @@ public final class Snapshotters {
         }
     }
 
-    /** A snapshotter for {@code rootfs} starting from its current state (one stat walk now). */
+    /**
+     * A snapshotter for {@code rootfs} starting from its current state: the walking one walks it
+     * now, the overlay one only once a direct change is announced.
+     */
     public static Snapshotter startingNow(Mode mode, Path rootfs, TreeScanner scanner, LayerWriter writer,
                                           Consumer<String> warnings) throws IOException {
         return switch (mode) {

@@ -131,6 +131,8 @@ final class OverlayCases {
         Snapshotter walking = WalkingSnapshotter.startingNow(walkRoot, TreeScanner.withDefaults(), writer, warnings::add);
         OverlaySnapshotter overlay = OverlaySnapshotter.startingNow(overlayRoot, TreeScanner.withDefaults(), writer,
                 warnings::add, true);
+        // taken now, the baseline must then follow the overlay snapshot, which the walk below checks
+        overlay.beforeDirectChange();
         List<String> walkLayer = runAndSnapshot(walking, sandbox, walkRoot, c, walkDir);
         List<String> overlayLayer = runAndSnapshot(overlay, sandbox, overlayRoot, c, overlayDir);
         StringBuilder problems = new StringBuilder();

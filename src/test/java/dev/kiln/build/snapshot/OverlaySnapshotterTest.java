@@ -109,10 +109,12 @@ class OverlaySnapshotterTest {
         Path rootfs = OverlayCases.rootfs(tmp);
         OverlaySnapshotter s = overlay(rootfs, true);
         NamespaceSandbox sandbox = new NamespaceSandbox(true);
+        s.beforeDirectChange(); // as a WORKDIR before the RUN would: the baseline is taken now
         sh(s, sandbox, rootfs, "rm -rf /d && echo n > /etc/new && mkdir -p /opt/x && echo 1 > /opt/x/one");
         assertEquals(List.of("FILE .wh.d 0 0:0 sha=" + sha(""), "DIRECTORY etc 755 0:0", "FILE etc/new 644 0:0 sha=" + sha("n\n"),
                 "DIRECTORY opt 755 0:0", "DIRECTORY opt/x 755 0:0", "FILE opt/x/one 644 0:0 sha=" + sha("1\n")), OverlayCases.layer(s));
         // what COPY would do: Java writes the rootfs, then a walk finds it
+        s.beforeDirectChange();
         Files.createDirectories(rootfs.resolve("d"));
         Files.writeString(rootfs.resolve("d/again"), "again");
         Files.writeString(rootfs.resolve("opt/x/one"), "2\n");
@@ -123,8 +125,29 @@ class OverlaySnapshotterTest {
         assertEquals(List.of("DIRECTORY d 755 0:0", "FILE d/.wh.again 0 0:0 sha=" + sha(""),
                 "DIRECTORY opt 755 0:0", "DIRECTORY opt/x 755 0:0", "FILE opt/x/.wh.one 0 0:0 sha=" + sha("")),
                 OverlayCases.layer(s));
+        s.beforeDirectChange();
         assertEquals(List.of(), OverlayCases.layer(s));
         assertEquals(List.of(), warnings);
+    }
+
+    @Test
+    void runsAloneNeverWalkTheRootfsAndTheFirstDirectChangeStartsFromTheirResult() throws Exception {
+        Path rootfs = OverlayCases.rootfs(tmp);
+        OverlaySnapshotter s = overlay(rootfs, true);
+        NamespaceSandbox sandbox = new NamespaceSandbox(true);
+        sh(s, sandbox, rootfs, "echo 1 > /etc/one");
+        assertEquals(2, OverlayCases.layer(s).size());
+        sh(s, sandbox, rootfs, "rm /etc/one");
+        assertEquals(2, OverlayCases.layer(s).size());
+        assertFalse(s.hasBaseline());
+        s.beforeDirectChange();
+        assertTrue(s.hasBaseline());
+        Files.writeString(rootfs.resolve("etc/two"), "2");
+        assertEquals(List.of("DIRECTORY etc 755 0:0", "FILE etc/two 644 0:0 sha=" + sha("2")), OverlayCases.layer(s));
+        OverlaySnapshotter unannounced = overlay(rootfs, true);
+        Files.writeString(rootfs.resolve("etc/three"), "3");
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> OverlayCases.layer(unannounced));
+        assertTrue(e.getMessage().contains("announced"), e.getMessage());
     }
 
     /** What Docker's overlay2 does too: the changed name gets its own inode, the other keeps the old content. */
