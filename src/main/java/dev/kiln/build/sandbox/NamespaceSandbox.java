@@ -34,6 +34,12 @@ import java.util.concurrent.TimeUnit;
  * sysctls. When the command exits, the kernel kills whatever it left behind and the mount
  * namespace goes away with every mount; mount points made for the run are then removed.
  *
+ * <p>With {@link RunSpec#overlay()}, an overlayfs mount over the rootfs takes the place of that
+ * bind: the command sees the rootfs, but every write lands in the upper directory, and the working
+ * directory, when missing, is made inside the overlay so that it is part of the change too. The
+ * scaffold's mount points are made in the rootfs beforehand, show through the overlay, and are
+ * removed afterwards as always.
+ *
  * <p>Without a static busybox on the host: as root, the rootfs mount is moved over {@code /} and
  * entered with {@code unshare --root=.} (no nested user namespace: root keeps real capabilities);
  * unprivileged, a plain chroot. Unprivileged callers have only the one uid of their user
