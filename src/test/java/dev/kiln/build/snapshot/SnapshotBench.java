@@ -43,7 +43,7 @@ public final class SnapshotBench {
         int paths = TreeScanner.withDefaults().scan(rootfs).size();
         System.out.printf("rootfs: %d paths (%d files written for the benchmark), %d rounds, sandbox %s as uid %s%n%n",
                 paths, files, rounds, sandbox.name(), Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
-        System.out.println("| snapshotter | baseline walk (once per stage) | RUN (sandbox) | snapshot of the one-file change | RUN + snapshot |");
+        System.out.println("| snapshotter | stage start (baseline walk) | RUN (sandbox) | snapshot of the one-file change | RUN + snapshot |");
         System.out.println("|---|---:|---:|---:|---:|");
         for (String mode : List.of("walk", "overlay")) {
             long t0 = System.nanoTime();
