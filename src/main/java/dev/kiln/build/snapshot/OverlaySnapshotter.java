@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -119,7 +120,17 @@ public final class OverlaySnapshotter implements Snapshotter {
             beforeDirectChange();
             return sandbox.run(spec);
         }
-        Path scratch = Files.createTempDirectory(parent, ".kiln-overlay-");
+        Path scratch;
+        try {
+            scratch = Files.createTempDirectory(parent, ".kiln-overlay-");
+        } catch (IOException e) {
+            if (required) {
+                throw new SandboxException("--snapshot-mode=overlay: cannot make the overlay's directories next to "
+                        + rootfs + ": " + e.getMessage(), e);
+            }
+            beforeDirectChange();
+            return sandbox.run(spec);
+        }
         pendingScratch = scratch;
         pending = new RunSpec.Overlay(Files.createDirectory(scratch.resolve("upper")),
                 Files.createDirectory(scratch.resolve("work")));
@@ -168,7 +179,9 @@ public final class OverlaySnapshotter implements Snapshotter {
         OverlayUpper.applyTo(upper, rootfs);
         copyRootMetadata(upper, rootfs);
 
-        FileSnapshot after = scanner.scanPaths(rootfs, touched);
+        // content hashes for racy files only when a baseline will take these stats over
+        FileSnapshot after = baseline != null ? scanner.scanPaths(rootfs, touched)
+                : new FileSnapshot(scanner.statPaths(rootfs, touched), Instant.now());
         FileSnapshot beforeSnapshot = new FileSnapshot(before, after.takenAt());
         ChangeSet changes = walker.diff(beforeSnapshot, after);
         List<LayerEntry> entries = ChangeSetLayer.entries(changes, after, rootfs, warnings);

@@ -202,7 +202,11 @@ final class OverlayCases {
         return lines;
     }
 
-    /** Path to type, mode, owner, content or target and hardlink group: a tree as an image sees it, times aside. */
+    /**
+     * Path to type, mode, owner, content or target, hardlink group and xattrs: a tree as an image
+     * sees it. Unlike {@code TreeDescription}, without times (the two trees are made moments apart)
+     * and with xattrs (overlayfs's own must never stay behind).
+     */
     static Map<String, String> describe(Path root) throws IOException {
         List<Path> paths;
         try (Stream<Path> walk = Files.walk(root)) {
