@@ -20,6 +20,7 @@ import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.Registries;
 import dev.kiln.registry.client.RegistrySecurity;
 import java.io.InputStream;
+import dev.kiln.build.snapshot.Snapshotters;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Files;
@@ -146,6 +147,11 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--sandbox", defaultValue = "auto", description = "How RUN is isolated: auto, namespaces, proot, in-place (default ${DEFAULT-VALUE})")
     String sandbox;
 
+    @Option(names = "--snapshot-mode", defaultValue = "auto", description = "How step changes are found: auto (a RUN's "
+            + "overlayfs upper dir where the kernel allows, else a walk), overlay (fail instead of walking for RUN), "
+            + "walk; kaniko's full, redo and time walk (default ${DEFAULT-VALUE})")
+    String snapshotMode;
+
     @Option(names = "--cache", description = "Use the layer cache: steps found in --cache-repo are not run, the others' layers are stored there")
     boolean cache;
 
@@ -208,6 +214,12 @@ public class BuildCommand implements Callable<Integer> {
             return 1;
         }
         try {
+            try {
+                Snapshotters.Mode.of(snapshotMode);
+            } catch (IllegalArgumentException e) {
+                log.log(BuildLog.Level.FATAL, "--snapshot-mode: " + e.getMessage());
+                return 1;
+            }
             if (destinations.isEmpty() && !noPush && tarPath == null && ociLayoutPath == null && !dryRun) {
                 log.log(BuildLog.Level.FATAL, "give at least one --destination, or --no-push");
                 return 1;
@@ -243,7 +255,7 @@ public class BuildCommand implements Callable<Integer> {
                     Path.of("."), destinations, args, target, labelMap,
                     noPush, tarPath, ociLayoutPath, digestFile, imageNameWithDigestFile, reproducible, compression,
                     compressionLevel, platform, registryMirrors, registryMaps, skipDefaultRegistryFallback,
-                    insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox);
+                    insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox, snapshotMode);
             Map<String, Path> certificates = certificates();
             Set<String> plain = Set.copyOf(insecureRegistries);
             Set<String> unchecked = Set.copyOf(skipTlsVerifyRegistries);

@@ -94,7 +94,7 @@ public class WarmCommand implements Callable<Integer> {
             }
             BuildOptions options = new BuildOptions(Path.of("Dockerfile"), Path.of("."), List.of(), args, target, Map.of(),
                     true, null, null, null, null, false, "gzip", -1, platform, registryMirrors, registryMaps,
-                    skipDefaultRegistryFallback, insecureRegistries, 0, imageDownloadRetry, cacheDir, "auto");
+                    skipDefaultRegistryFallback, insecureRegistries, 0, imageDownloadRetry, cacheDir, "auto", "auto");
             for (String warmed : new Executor(options, err).insecure(insecurePull, false).warm(List.copyOf(wanted))) {
                 out.println(warmed);
             }

@@ -34,7 +34,8 @@ import dev.kiln.build.sandbox.Sandbox;
 import dev.kiln.build.sandbox.Sandboxes;
 import dev.kiln.build.snapshot.SnapshotLayer;
 import dev.kiln.build.snapshot.TreeScanner;
-import dev.kiln.build.snapshot.WalkingSnapshotter;
+import dev.kiln.build.snapshot.Snapshotter;
+import dev.kiln.build.snapshot.Snapshotters;
 import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.ImageManifests;
@@ -124,7 +125,7 @@ public final class Executor {
          */
         List<PulledImage.Blob> pending = new ArrayList<>();
         boolean materialized;
-        WalkingSnapshotter snapshotter;
+        Snapshotter snapshotter;
         /** False in a dry run once a step was not found in the cache: the stage's files are then unknown. */
         boolean complete = true;
     }
@@ -429,6 +430,9 @@ public final class Executor {
                         outcome = "cached, ";
                     } else {
                         materialize(state);
+                        if (!(instruction instanceof Instruction.Run)) {
+                            state.snapshotter.beforeDirectChange();
+                        }
                         apply(state, scope, instruction, ignore, cmdSet);
                         snapshotStep(state, instruction, history, key != null && cacheable(instruction) ? key : null,
                                 createdBy, n);
@@ -531,8 +535,9 @@ public final class Executor {
         }
     }
 
-    private WalkingSnapshotter startSnapshotter(Path rootfs) throws IOException {
-        return WalkingSnapshotter.startingNow(rootfs, TreeScanner.withDefaults(), writer, buildLog::warn);
+    private Snapshotter startSnapshotter(Path rootfs) throws IOException {
+        return Snapshotters.startingNow(Snapshotters.Mode.of(options.snapshotMode()), rootfs, TreeScanner.withDefaults(),
+                writer, buildLog::warn);
     }
 
     private Path fileOf(PulledImage.Blob blob) throws IOException {
@@ -986,7 +991,7 @@ public final class Executor {
                 .build();
         ExecResult result;
         try {
-            result = sandbox.run(spec);
+            result = s.snapshotter.run(sandbox, spec);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new BuildException("interrupted");
