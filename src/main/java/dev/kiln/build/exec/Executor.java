@@ -21,6 +21,7 @@ import dev.kiln.build.dockerfile.Stages;
 import dev.kiln.build.dockerfile.Step;
 import dev.kiln.build.rootfs.LayerExtractor;
 import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.build.sandbox.Cancellation;
 import dev.kiln.build.sandbox.ExecResult;
 import dev.kiln.build.sandbox.RunSpec;
 import dev.kiln.build.sandbox.RunUser;
@@ -62,6 +63,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * Builds a Dockerfile: the stages the target needs, each FROM pulled and unpacked into a rootfs
@@ -235,6 +237,7 @@ public final class Executor {
         steps.addAll(stage.steps());
         total = steps.size() + 1;
         log.printf("%s STEP 1/%d: %s (%s)%n", stageLabel, total, stage.fromNode().original().trim(), seconds(t0));
+        stepFinished(stage, 1, total, stage.fromNode().original().trim(), t0);
 
         ArgScope scope = global.stage(envMap(state.config.config().env()));
         WalkingSnapshotter snapshotter = WalkingSnapshotter.startingNow(state.rootfs, TreeScanner.withDefaults(), writer,
@@ -244,6 +247,7 @@ public final class Executor {
         for (Step step : steps) {
             n++;
             long ts = System.nanoTime();
+            throwIfCancelled();
             boolean isTrigger = triggers.contains(step);
             Node node = isTrigger ? stage.fromNode() : step.node();
             String createdBy = isTrigger ? "ONBUILD " + step.node().original().trim() : node.original().trim();
@@ -278,6 +282,7 @@ public final class Executor {
                 throw new BuildException(dockerfileName + ":" + node.startLine() + ": " + createdBy + ": " + msg, e);
             }
             log.printf("%s STEP %d/%d: %s (%s)%n", stageLabel, n, total, createdBy, seconds(ts));
+            stepFinished(stage, n, total, createdBy, ts);
         }
         return state;
     }
@@ -593,6 +598,7 @@ public final class Executor {
                 .network(RunSpec.Network.of(run.network()))
                 .stdout(line -> log.println("  | " + line))
                 .stderr(line -> log.println("  | " + line))
+                .cancellation(cancellation)
                 .build();
         ExecResult result;
         try {
@@ -601,6 +607,7 @@ public final class Executor {
             Thread.currentThread().interrupt();
             throw new BuildException("interrupted");
         }
+        throwIfCancelled();
         if (!result.succeeded()) {
             throw new BuildException("the command returned a non-zero code: " + result.exitCode()
                     + (result.timedOut() ? " (timed out)" : ""));
@@ -620,7 +627,7 @@ public final class Executor {
         if (insecurePull) {
             insecure.add(ref.registry());
         }
-        Registries registries = new Registries(insecure, DockerCredentials.fromEnvironment());
+        Registries registries = new Registries(insecure, credentials);
         ImagePuller puller = new ImagePuller(registries,
                 MirrorRoutes.of(options.registryMirrors(), options.registryMaps(), options.skipDefaultRegistryFallback()),
                 cache, new Retry(options.downloadRetry(), Duration.ofMillis(500)));
@@ -641,6 +648,42 @@ public final class Executor {
 
     private boolean insecurePull;
     private boolean insecurePush;
+    private Cancellation cancellation = new Cancellation();
+    private Consumer<FinishedStep> stepListener = step -> { };
+    private Registries.CredentialSource credentials = DockerCredentials.fromEnvironment();
+
+    /** A step that has run: its stage, its number of {@code total} (FROM is 1), the instruction and how long it took. */
+    public record FinishedStep(String stage, int number, int total, String instruction, Duration duration) {
+    }
+
+    /** Cancelling stops the build at the next step and kills a running RUN; nothing is pushed after it. */
+    public Executor cancellation(Cancellation switchOff) {
+        this.cancellation = switchOff;
+        return this;
+    }
+
+    /** Told about every step as it finishes, e.g. to report progress. */
+    public Executor steps(Consumer<FinishedStep> listener) {
+        this.stepListener = listener;
+        return this;
+    }
+
+    /** Where credentials for base image registries and destinations come from (default: the docker config). */
+    public Executor credentials(Registries.CredentialSource source) {
+        this.credentials = source;
+        return this;
+    }
+
+    private void throwIfCancelled() throws BuildException {
+        if (cancellation.isCancelled()) {
+            throw new BuildException("cancelled");
+        }
+    }
+
+    private void stepFinished(Stage stage, int number, int total, String instruction, long startNanos) {
+        stepListener.accept(new FinishedStep(stage.displayName(), number, total, instruction,
+                Duration.ofNanos(System.nanoTime() - startNanos)));
+    }
 
     /** {@code --insecure-pull} / {@code --insecure}: plain HTTP for base images / destinations. */
     public Executor insecure(boolean pull, boolean push) {
@@ -686,7 +729,8 @@ public final class Executor {
             if (insecurePush) {
                 destinations.forEach(d -> insecure.add(d.registry()));
             }
-            ImagePusher pusher = new ImagePusher(new Registries(insecure, DockerCredentials.fromEnvironment()),
+            throwIfCancelled();
+            ImagePusher pusher = new ImagePusher(new Registries(insecure, credentials),
                     new Retry(options.pushRetry(), Duration.ofMillis(500)));
             List<PulledImage.Blob> blobs = new ArrayList<>();
             blobs.add(configBlob);
