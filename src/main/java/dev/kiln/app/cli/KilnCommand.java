@@ -4,7 +4,7 @@ import picocli.CommandLine.Command;
 
 @Command(name = "kiln", mixinStandardHelpOptions = true, version = "kiln 0.1.0",
         description = "Container-image gateway: OCI registry, pull-through mirror and daemonless builder.",
-        subcommands = {ServeCommand.class, BuildCommand.class, FsckCommand.class, GcCommand.class})
+        subcommands = {ServeCommand.class, BuildCommand.class, SubmitCommand.class, FsckCommand.class, GcCommand.class})
 public class KilnCommand implements Runnable {
     @Override
     public void run() {
