@@ -195,7 +195,6 @@ public class SubmitCommand implements Callable<Integer> {
         writer.start();
         HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve("/api/v1/builds" + query))
                 .header("Content-Type", "application/gzip")
-                .expectContinue(true) // a refusal (auth, size) arrives before the context is sent
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> body));
         authorization.ifPresent(a -> request.header("Authorization", a));
         HttpResponse<String> response;

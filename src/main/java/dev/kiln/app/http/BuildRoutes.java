@@ -362,7 +362,10 @@ public class BuildRoutes {
         hosts.add("localhost:" + request.localAddress().port());
         String host = request.getHeader("Host");
         if (host != null && !host.isBlank()) {
-            hosts.add(host.contains(":") ? host.trim() : host.trim() + ":80");
+            hosts.add(host.trim());
+            if (!host.contains(":")) {
+                hosts.add(host.trim() + ":80");
+            }
         }
         return new BuildRunner.Caller(new ArrayList<>(hosts), access.enabled() ? basic(request.getHeader("Authorization")) : null);
     }
