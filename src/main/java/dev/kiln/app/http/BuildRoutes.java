@@ -416,7 +416,7 @@ public class BuildRoutes {
     }
 
     private static void json(HttpServerRequest request, HttpServerResponse response, int status, ObjectNode body) {
-        drainUnreadBody(request);
+        RegistryRoutes.drainUnreadBody(request);
         try {
             response.setStatusCode(status).putHeader("Content-Type", "application/json")
                     .end(Buffer.buffer(JSON.writeValueAsBytes(body)));
@@ -450,23 +450,13 @@ public class BuildRoutes {
         if (response.ended()) {
             return;
         }
-        drainUnreadBody(request);
+        RegistryRoutes.drainUnreadBody(request);
         response.headers().remove("Location");
         try {
             response.setStatusCode(status).putHeader("Content-Type", "application/problem+json")
                     .end(Buffer.buffer(JSON.writeValueAsBytes(problem)));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    /** Reads and drops whatever the client still sends, so an early answer does not stall the connection. */
-    private static void drainUnreadBody(HttpServerRequest request) {
-        if (!request.isEnded()) {
-            request.handler(buffer -> { });
-            request.exceptionHandler(t -> { });
-            request.endHandler(v -> { });
-            request.resume();
         }
     }
 }

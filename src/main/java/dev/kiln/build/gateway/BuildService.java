@@ -128,6 +128,7 @@ public final class BuildService implements AutoCloseable {
         synchronized (this) {
             if (stopping) {
                 files.removeTransient(id);
+                deleteEmptyDir(files.dir(id));
                 throw new BuildRequestException(503, "stopping", "Gateway stopping", "the gateway is stopping; submit again later");
             }
             files.save(record);
