@@ -1,10 +1,24 @@
 package dev.kiln.app.cli;
 
+import dev.kiln.build.context.ContextException;
+import dev.kiln.build.context.ContextSource;
+import dev.kiln.build.context.ContextSources;
+import dev.kiln.build.context.Downloads;
+import dev.kiln.build.context.GitOptions;
 import dev.kiln.build.exec.BuildException;
+import dev.kiln.build.exec.BuildInputs;
+import dev.kiln.build.exec.BuildLog;
 import dev.kiln.build.exec.BuildOptions;
 import dev.kiln.build.exec.Executor;
+import dev.kiln.build.exec.SecretFlags;
+import dev.kiln.registry.client.RegistrySecurity;
+import java.io.InputStream;
 import java.io.PrintStream;
+import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Set;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,11 +33,22 @@ import picocli.CommandLine.Option;
                 "The layer cache flags (--cache, --cache-repo, --cache-ttl, --cache-copy-layers, --cache-run-layers) "
                         + "are accepted but have no effect yet: caching arrives with the cache issue."})
 public class BuildCommand implements Callable<Integer> {
-    @Option(names = {"-f", "--dockerfile"}, defaultValue = "Dockerfile", description = "Path to the Dockerfile (default ${DEFAULT-VALUE}, relative to the context if not found)")
+    @Option(names = {"-f", "--dockerfile"}, defaultValue = "Dockerfile", description = "Path to the Dockerfile (default ${DEFAULT-VALUE}, relative to the context if not found), or an http(s) URL")
     String dockerfile;
 
-    @Option(names = {"-c", "--context"}, defaultValue = ".", description = "Build context: a directory, dir://DIR or tar://FILE.tar[.gz] (default ${DEFAULT-VALUE})")
+    @Option(names = {"-c", "--context"}, defaultValue = ".", description = "Build context: a directory, dir://DIR, tar://FILE.tar[.gz], tar://stdin, "
+            + "https://HOST/CONTEXT.tar.gz, git://HOST/REPO[#REF[#COMMIT]] (over https), git+git://|git+https://|git+ssh://|git+file://…, "
+            + "s3://BUCKET/KEY (default ${DEFAULT-VALUE})")
     String context;
+
+    @Option(names = "--context-sub-path", description = "Directory inside the context to use as the context")
+    String contextSubPath;
+
+    @Option(names = "--git", description = "Git context options: branch=NAME,single-branch=BOOL,recurse-submodules=BOOL,depth=N,insecure-skip-tls=BOOL (repeatable)")
+    List<String> git = new ArrayList<>();
+
+    @Option(names = "--secret", description = "A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+    List<String> secrets = new ArrayList<>();
 
     @Option(names = {"-d", "--destination"}, description = "Image to push to (repeatable)")
     List<String> destinations = new ArrayList<>();
@@ -73,7 +98,7 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--skip-default-registry-fallback", description = "Do not fall back to the original registry when mirrors fail")
     boolean skipDefaultRegistryFallback;
 
-    @Option(names = "--insecure", description = "Push to the destinations over plain HTTP")
+    @Option(names = "--insecure", description = "Push to the destinations over plain HTTP; also allows http:// contexts and Dockerfiles")
     boolean insecure;
 
     @Option(names = "--insecure-pull", description = "Pull base images over plain HTTP")
@@ -82,11 +107,17 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--insecure-registry", description = "Registry to use over plain HTTP (repeatable)")
     List<String> insecureRegistries = new ArrayList<>();
 
-    @Option(names = "--skip-tls-verify", description = "Accepted for compatibility; certificate checks are not skipped yet")
+    @Option(names = "--skip-tls-verify", description = "Push without checking the destinations' TLS certificates; also for https:// contexts and Dockerfiles")
     boolean skipTlsVerify;
 
-    @Option(names = "--skip-tls-verify-pull", description = "Accepted for compatibility; certificate checks are not skipped yet")
+    @Option(names = "--skip-tls-verify-pull", description = "Pull base images without checking TLS certificates")
     boolean skipTlsVerifyPull;
+
+    @Option(names = "--skip-tls-verify-registry", description = "Registry whose TLS certificate is not checked, for pulls and pushes (repeatable)")
+    List<String> skipTlsVerifyRegistries = new ArrayList<>();
+
+    @Option(names = "--registry-certificate", description = "HOST=CA.pem: trust this CA (PEM) for that registry (repeatable)")
+    List<String> registryCertificates = new ArrayList<>();
 
     @Option(names = "--push-retry", defaultValue = "0", description = "Retries for a failed push (default ${DEFAULT-VALUE})")
     int pushRetry;
@@ -97,8 +128,14 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--cache-dir", description = "Where pulled base image blobs are kept between builds")
     Path cacheDir;
 
-    @Option(names = {"-v", "--verbosity"}, defaultValue = "info", description = "Log level: panic, fatal, error, warn, info, debug, trace; below info only errors are printed")
+    @Option(names = {"-v", "--verbosity"}, defaultValue = "info", description = "Log level: panic, fatal, error, warn, info, debug, trace (default ${DEFAULT-VALUE})")
     String verbosity;
+
+    @Option(names = "--log-format", defaultValue = "text", description = "Log format: text, color (same as text) or json (one object per line: level, msg, time) (default ${DEFAULT-VALUE})")
+    String logFormat;
+
+    @Option(names = "--log-timestamp", description = "Start each text log line with the time")
+    boolean logTimestamp;
 
     @Option(names = "--sandbox", defaultValue = "auto", description = "How RUN is isolated: auto, namespaces, proot, in-place (default ${DEFAULT-VALUE})")
     String sandbox;
@@ -119,35 +156,45 @@ public class BuildCommand implements Callable<Integer> {
     Boolean cacheRunLayers;
 
     private final PrintStream err;
+    private final InputStream stdin;
+    private final Map<String, String> env;
 
     public BuildCommand() {
-        this(System.err);
+        this(System.err, System.in, System.getenv());
     }
 
     /** With progress and errors going to {@code err} instead of standard error. */
     public BuildCommand(PrintStream err) {
+        this(err, System.in, System.getenv());
+    }
+
+    /** {@code stdin} feeds {@code tar://stdin}; {@code env} supplies secrets, S3 and git settings. */
+    public BuildCommand(PrintStream err, InputStream stdin, Map<String, String> env) {
         this.err = err;
+        this.stdin = stdin;
+        this.env = Map.copyOf(env);
     }
 
     @Override
     public Integer call() {
+        BuildLog log;
         try {
-            String contextPath = context.startsWith("dir://") ? context.substring("dir://".length())
-                    : context.startsWith("tar://") ? context.substring("tar://".length()) : context;
-            Path contextDir = Path.of(contextPath).toAbsolutePath().normalize();
-            if (context.contains("://") && !context.startsWith("dir://") && !context.startsWith("tar://")) {
-                err.println("error: unsupported context " + context + " (a directory, dir://DIR or tar://FILE.tar[.gz])");
-                return 1;
-            }
+            log = new BuildLog(err, BuildLog.Format.parse(logFormat), BuildLog.Level.parse(verbosity), logTimestamp,
+                    Clock.systemUTC());
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return 1;
+        }
+        try {
             if (destinations.isEmpty() && !noPush && tarPath == null && ociLayoutPath == null) {
-                err.println("error: give at least one --destination, or --no-push");
+                log.log(BuildLog.Level.FATAL, "give at least one --destination, or --no-push");
                 return 1;
             }
             Map<String, String> args = new LinkedHashMap<>();
             for (String a : buildArgs) {
                 int eq = a.indexOf('=');
                 if (eq < 0) {
-                    String v = System.getenv(a);
+                    String v = env.get(a);
                     if (v != null) {
                         args.put(a, v);
                     }
@@ -161,25 +208,51 @@ public class BuildCommand implements Callable<Integer> {
                 labelMap.put(eq < 0 ? l : l.substring(0, eq), eq < 0 ? "" : l.substring(eq + 1));
             }
             if (cache || cacheRepo != null) {
-                err.println("warning: the layer cache is not implemented yet; building without it");
+                log.warn("the layer cache is not implemented yet; building without it");
             }
-            if (skipTlsVerify || skipTlsVerifyPull) {
-                err.println("warning: --skip-tls-verify is not implemented yet; certificates are still verified");
-            }
-            BuildOptions options = new BuildOptions(Path.of(dockerfile), contextDir, destinations, args, target, labelMap,
+            Downloads downloads = Downloads.of(insecure, skipTlsVerify);
+            ContextSource source = ContextSources.parse(context, new ContextSources.Settings(downloads,
+                    GitOptions.parse(git), env, stdin, log::warn, log::debug));
+            boolean remoteDockerfile = dockerfile.startsWith("https://") || dockerfile.startsWith("http://");
+            BuildInputs inputs = new BuildInputs(source, contextSubPath, remoteDockerfile ? URI.create(dockerfile) : null,
+                    downloads, SecretFlags.parse(secrets, env));
+            BuildOptions options = new BuildOptions(remoteDockerfile ? Path.of("Dockerfile") : Path.of(dockerfile),
+                    Path.of("."), destinations, args, target, labelMap,
                     noPush, tarPath, ociLayoutPath, digestFile, imageNameWithDigestFile, reproducible, compression,
                     compressionLevel, platform, registryMirrors, registryMaps, skipDefaultRegistryFallback,
                     insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox);
-            boolean quiet = List.of("panic", "fatal", "error", "warn").contains(verbosity.toLowerCase(java.util.Locale.ROOT));
-            PrintStream progress = quiet ? new PrintStream(java.io.OutputStream.nullOutputStream()) : err;
-            new Executor(options, progress).insecure(insecurePull, insecure).build();
+            Map<String, Path> certificates = certificates();
+            Set<String> plain = Set.copyOf(insecureRegistries);
+            Set<String> unchecked = Set.copyOf(skipTlsVerifyRegistries);
+            new Executor(options, log)
+                    .inputs(inputs)
+                    .registrySecurity(new RegistrySecurity(insecurePull, plain, skipTlsVerifyPull, unchecked, certificates),
+                            new RegistrySecurity(insecure, plain, skipTlsVerify, unchecked, certificates))
+                    .build();
             return 0;
-        } catch (BuildException e) {
-            err.println("error: " + e.getMessage());
+        } catch (BuildException | ContextException e) {
+            log.log(BuildLog.Level.FATAL, e.getMessage());
             return 1;
         } catch (RuntimeException e) {
-            err.println("error: " + e);
+            log.log(BuildLog.Level.FATAL, e.toString());
             return 1;
         }
+    }
+
+    /** {@code --registry-certificate HOST=CA.pem}, each file checked now rather than at the first pull. */
+    private Map<String, Path> certificates() throws BuildException {
+        Map<String, Path> out = new LinkedHashMap<>();
+        for (String pair : registryCertificates) {
+            int eq = pair.indexOf('=');
+            if (eq <= 0 || eq == pair.length() - 1) {
+                throw new BuildException("--registry-certificate " + pair + ": expected HOST=CA.pem");
+            }
+            Path file = Path.of(pair.substring(eq + 1)).toAbsolutePath();
+            if (!Files.isReadable(file)) {
+                throw new BuildException("--registry-certificate " + pair + ": " + file + " is not readable");
+            }
+            out.put(pair.substring(0, eq), file);
+        }
+        return out;
     }
 }

@@ -1,6 +1,12 @@
 package dev.kiln.build.exec;
 
+import dev.kiln.build.context.ContextException;
+import dev.kiln.build.context.ContextSource;
+import dev.kiln.build.context.ContextSources;
 import dev.kiln.build.rootfs.Trees;
+import dev.kiln.build.sandbox.MountResolver;
+import dev.kiln.registry.client.RegistrySecurity;
+import dev.kiln.registry.client.TlsTrust;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -76,7 +82,11 @@ public final class Executor {
     private static final String DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     private final BuildOptions options;
+    private final BuildLog buildLog;
     private final PrintStream log;
+    private BuildInputs inputs = BuildInputs.LOCAL;
+    private RegistrySecurity pullSecurity;
+    private RegistrySecurity pushSecurity;
     private Sandbox sandbox;
     private Path buildDir;
     private String dockerfileName;
@@ -101,8 +111,34 @@ public final class Executor {
     }
 
     public Executor(BuildOptions options, PrintStream log) {
+        this(options, BuildLog.text(log));
+    }
+
+    public Executor(BuildOptions options, BuildLog log) {
         this.options = options;
-        this.log = log;
+        this.buildLog = log;
+        this.log = log.stream(BuildLog.Level.INFO);
+    }
+
+    /** Context, sub-path, remote Dockerfile and secrets; see {@link BuildInputs}. */
+    public Executor inputs(BuildInputs inputs) {
+        this.inputs = inputs;
+        for (MountResolver.SecretSource secret : inputs.secrets().values()) {
+            try {
+                buildLog.redact(secret.value() != null ? new String(secret.value(), StandardCharsets.UTF_8)
+                        : Files.readString(secret.file()));
+            } catch (IOException | RuntimeException unreadable) {
+                // the RUN that mounts it reports the problem
+            }
+        }
+        return this;
+    }
+
+    /** How base images are pulled and destinations pushed: plain HTTP, TLS checks, CA files per host. */
+    public Executor registrySecurity(RegistrySecurity pull, RegistrySecurity push) {
+        this.pullSecurity = pull;
+        this.pushSecurity = push;
+        return this;
     }
 
     public Result build() throws BuildException {
@@ -112,6 +148,7 @@ public final class Executor {
                     : Path.of(System.getProperty("java.io.tmpdir"), "kiln-cache");
             Files.createDirectories(cacheRoot);
             buildDir = Files.createTempDirectory("kiln-build-");
+            buildLog.debug("build dir " + buildDir);
             Path dir = buildDir;
             cleanup = new Thread(() -> deleteTree(dir), "kiln-build-cleanup");
             Runtime.getRuntime().addShutdownHook(cleanup);
@@ -121,7 +158,7 @@ public final class Executor {
         } catch (DockerfileException e) {
             throw new BuildException(e.getMessage(), e);
         } catch (IOException e) {
-            throw new BuildException("error: " + e.getMessage(), e);
+            throw new BuildException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
         } finally {
             if (buildDir != null) {
                 deleteTree(buildDir);
@@ -137,16 +174,11 @@ public final class Executor {
     }
 
     private Result buildIn(Path cacheRoot) throws IOException, BuildException {
-        context = options.context();
-        if (Files.isRegularFile(context)) {
-            Path unpacked = Files.createDirectory(buildDir.resolve("context"));
-            new LayerExtractor(unpacked, true, w -> log.println("warning: " + w)).apply(options.context());
-            context = unpacked;
-        } else if (!Files.isDirectory(context)) {
-            throw new BuildException("build context " + context + " does not exist");
-        }
+        context = materializeContext();
         Path dockerfilePath = options.dockerfile();
-        if (!dockerfilePath.isAbsolute() && !Files.exists(dockerfilePath)) {
+        if (inputs.dockerfileUrl() != null) {
+            dockerfilePath = downloadDockerfile(inputs.dockerfileUrl());
+        } else if (!dockerfilePath.isAbsolute() && !Files.exists(dockerfilePath)) {
             dockerfilePath = context.resolve(dockerfilePath);
         }
         if (!Files.isRegularFile(dockerfilePath)) {
@@ -181,6 +213,33 @@ public final class Executor {
         config = config.withCreated(created);
         baseSource = last.source;
         return finish(config, last.layers);
+    }
+
+    /** The context as a directory under the build dir (a local directory is used in place). */
+    private Path materializeContext() throws IOException, BuildException {
+        long t0 = System.nanoTime();
+        ContextSource source = inputs.context() != null ? inputs.context()
+                : ContextSources.local(options.context(), buildLog::warn);
+        try {
+            Path dir = source.materialize(Files.createDirectory(buildDir.resolve("context-source")));
+            buildLog.log(dir.startsWith(buildDir) ? BuildLog.Level.INFO : BuildLog.Level.DEBUG,
+                    "build context " + source.description() + " (" + seconds(t0) + ")");
+            return ContextSources.subPath(dir, inputs.contextSubPath());
+        } catch (ContextException e) {
+            throw new BuildException(e.getMessage(), e);
+        }
+    }
+
+    private Path downloadDockerfile(java.net.URI url) throws IOException, BuildException {
+        String name = url.getPath() == null ? "" : url.getPath().substring(url.getPath().lastIndexOf('/') + 1);
+        Path file = Files.createDirectory(buildDir.resolve("dockerfile")).resolve(name.isEmpty() ? "Dockerfile" : name);
+        try {
+            long bytes = inputs.downloads().download(url, file, "Dockerfile");
+            buildLog.debug("downloaded Dockerfile " + url + ": " + bytes + " bytes");
+        } catch (ContextException e) {
+            throw new BuildException(e.getMessage(), e);
+        }
+        return file;
     }
 
     private StageState buildStage(Stages stages, Stage stage, ArgScope global, DockerIgnore ignore, BlobCache cache,
@@ -241,7 +300,7 @@ public final class Executor {
 
         ArgScope scope = global.stage(envMap(state.config.config().env()));
         WalkingSnapshotter snapshotter = WalkingSnapshotter.startingNow(state.rootfs, TreeScanner.withDefaults(), writer,
-                w -> log.println("warning: " + w));
+                buildLog::warn);
         boolean cmdSet = false;
         int n = 1;
         for (Step step : steps) {
@@ -544,8 +603,13 @@ public final class Executor {
             mounts.add(m.hasVariables() ? m.resolve(scope::expand) : m);
         }
         try (dev.kiln.build.sandbox.MountResolver resolver = new dev.kiln.build.sandbox.MountResolver(
-                runCacheRoot(), Map.of(), from -> from == null ? context : stageRootfsOrIo(from))) {
+                runCacheRoot(), inputs.secrets(), from -> from == null ? context : stageRootfsOrIo(from))) {
             List<dev.kiln.build.sandbox.RunMount> runMounts = resolver.resolve(mounts);
+            for (dev.kiln.build.sandbox.RunMount m : runMounts) {
+                if (m instanceof dev.kiln.build.sandbox.RunMount.Secret secret) {
+                    buildLog.debug("RUN gets a secret at " + secret.target());
+                }
+            }
             env.addAll(resolver.secretEnvironment());
             runIn(s, run, env, c, runMounts);
         }
@@ -623,11 +687,8 @@ public final class Executor {
             throw new BuildException((node == null ? "" : dockerfileName + ":" + node.startLine() + ": ")
                     + "invalid image reference " + image);
         }
-        Set<String> insecure = new HashSet<>(options.insecureRegistries());
-        if (insecurePull) {
-            insecure.add(ref.registry());
-        }
-        Registries registries = new Registries(insecure, credentials);
+        Registries registries = new Registries(pullSecurity != null ? pullSecurity
+                : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials);
         ImagePuller puller = new ImagePuller(registries,
                 MirrorRoutes.of(options.registryMirrors(), options.registryMaps(), options.skipDefaultRegistryFallback()),
                 cache, new Retry(options.downloadRetry(), Duration.ofMillis(500)));
@@ -638,7 +699,8 @@ public final class Executor {
             pulled = puller.pull(ref, platform);
         } catch (IOException e) {
             throw new BuildException((node == null ? "" : dockerfileName + ":" + node.startLine() + ": ")
-                    + "pulling " + image + ": " + e.getMessage(), e);
+                    + "pulling " + image + ": " + e.getMessage() + (TlsTrust.untrustedCertificate(e)
+                    ? "; pass --registry-certificate " + ref.registry() + "=CA.pem, or --skip-tls-verify-pull" : ""), e);
         }
         long bytes = pulled.layers().stream().mapToLong(b -> b.descriptor().size()).sum();
         log.printf("pulled %s (%s): %d layers, %d bytes (%s)%n", image, pulled.manifestDigest(), pulled.layers().size(),
@@ -646,8 +708,6 @@ public final class Executor {
         return pulled;
     }
 
-    private boolean insecurePull;
-    private boolean insecurePush;
     private Cancellation cancellation = new Cancellation();
     private Consumer<FinishedStep> stepListener = step -> { };
     private Registries.CredentialSource credentials = DockerCredentials.fromEnvironment();
@@ -687,9 +747,9 @@ public final class Executor {
 
     /** {@code --insecure-pull} / {@code --insecure}: plain HTTP for base images / destinations. */
     public Executor insecure(boolean pull, boolean push) {
-        this.insecurePull = pull;
-        this.insecurePush = push;
-        return this;
+        Set<String> hosts = Set.copyOf(options.insecureRegistries());
+        return registrySecurity(new RegistrySecurity(pull, hosts, false, Set.of(), Map.of()),
+                new RegistrySecurity(push, hosts, false, Set.of(), Map.of()));
     }
 
     private Result finish(ImageConfig config, List<PulledImage.Blob> layers) throws IOException, BuildException {
@@ -725,12 +785,9 @@ public final class Executor {
         }
         if (!options.noPush() && !destinations.isEmpty()) {
             long t0 = System.nanoTime();
-            Set<String> insecure = new HashSet<>(options.insecureRegistries());
-            if (insecurePush) {
-                destinations.forEach(d -> insecure.add(d.registry()));
-            }
             throwIfCancelled();
-            ImagePusher pusher = new ImagePusher(new Registries(insecure, credentials),
+            ImagePusher pusher = new ImagePusher(new Registries(pushSecurity != null ? pushSecurity
+                    : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials),
                     new Retry(options.pushRetry(), Duration.ofMillis(500)));
             List<PulledImage.Blob> blobs = new ArrayList<>();
             blobs.add(configBlob);
@@ -740,7 +797,8 @@ public final class Executor {
                 pushed = pusher.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations,
                         baseSource);
             } catch (IOException e) {
-                throw new BuildException("push failed: " + e.getMessage(), e);
+                throw new BuildException("push failed: " + e.getMessage() + (TlsTrust.untrustedCertificate(e)
+                        ? "; pass --registry-certificate HOST=CA.pem, or --skip-tls-verify" : ""), e);
             }
             for (ImagePusher.Destination d : pushed.destinations()) {
                 log.printf("pushed %s: uploaded %d bytes, %d bytes already there%n", d.reference(),

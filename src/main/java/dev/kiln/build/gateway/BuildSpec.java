@@ -23,7 +23,9 @@ public record BuildSpec(
         String platform) {
 
     public static final String DEFAULT_DOCKERFILE = "Dockerfile";
-    private static final List<String> URL_SCHEMES = List.of("git://", "git@", "https://", "http://", "s3://");
+    /** Remote spellings only: a local path, {@code dir://}, {@code tar://} or {@code git+file://} would read the gateway's own files. */
+    private static final List<String> URL_SCHEMES = List.of("git://", "git+https://", "git+http://", "git+ssh://",
+            "https://", "http://", "s3://");
 
     public BuildSpec {
         dockerfile = dockerfile == null || dockerfile.isBlank() ? DEFAULT_DOCKERFILE : dockerfile;
@@ -56,7 +58,7 @@ public record BuildSpec(
     public BuildSpec validated() {
         dockerfileInContext();
         if (context != null && URL_SCHEMES.stream().noneMatch(context::startsWith)) {
-            throw BuildRequestException.invalidSpec("context must be a git, https or s3 URL (or upload the context as a tar.gz), not "
+            throw BuildRequestException.invalidSpec("context must be a git://, git+https://, git+ssh://, http(s):// or s3:// URL (or upload the context as a tar.gz), not "
                     + context);
         }
         for (String destination : destinations) {

@@ -3,12 +3,17 @@ package dev.kiln.build.gateway;
 import dev.kiln.build.exec.BuildException;
 import dev.kiln.build.exec.BuildOptions;
 import dev.kiln.build.exec.Executor;
-import dev.kiln.build.rootfs.LayerExtractor;
+import dev.kiln.build.context.ContextException;
+import dev.kiln.build.context.ContextSource;
+import dev.kiln.build.context.ContextSources;
+import dev.kiln.build.context.Downloads;
+import dev.kiln.build.context.GitOptions;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.Credentials;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.Registries;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * Runs gateway builds in-process with the builder {@code kiln build} uses. The gateway's own
@@ -45,19 +51,18 @@ public final class ExecutorBuildRunner implements BuildRunner {
     @Override
     public Outcome run(Job job) throws BuildException {
         BuildSpec spec = job.spec();
-        if (job.archive() == null) {
-            throw new BuildException("context " + spec.context()
-                    + ": building from a context URL needs the context sources, which this Kiln does not have yet");
-        }
-        Path context = job.workDir().resolve("context");
+        Path context;
         Path dockerfile;
         try {
-            Files.createDirectories(context);
-            LayerExtractor.forRootfs(context).apply(job.archive());
+            context = source(job).materialize(Files.createDirectories(job.workDir().resolve("context")));
             dockerfile = insideContext(context, spec.dockerfileInContext());
             insideContext(context, ".dockerignore");
         } catch (IOException e) {
-            throw new BuildException("unpacking the build context: " + e.getMessage(), e);
+            throw new BuildException("build context " + (spec.context() == null ? "upload" : spec.context()) + ": "
+                    + e.getMessage(), e);
+        }
+        if (!Files.isRegularFile(dockerfile)) {
+            throw new BuildException("the build context has no " + spec.dockerfileInContext());
         }
         List<String> gatewayHosts = job.caller() == null ? List.of() : job.caller().gatewayHosts();
         Set<String> insecure = new LinkedHashSet<>(settings.insecureRegistries());
@@ -76,6 +81,21 @@ public final class ExecutorBuildRunner implements BuildRunner {
             pushed.add(ImageReference.parse(destination).context() + "@" + result.digest());
         }
         return new Outcome(result.digest().toString(), pushed);
+    }
+
+    /**
+     * The uploaded archive, or the URL the client named. Only remote spellings reach here
+     * ({@link BuildSpec#validated}): a client must never make the gateway read its own files.
+     */
+    private static ContextSource source(Job job) throws ContextException {
+        Consumer<String> warnings = w -> job.log().println("warning: " + w);
+        if (job.archive() != null) {
+            return ContextSources.local(job.archive(), warnings);
+        }
+        String url = job.spec().context();
+        Downloads downloads = Downloads.of(url.startsWith("http://"), false);
+        return ContextSources.parse(url, new ContextSources.Settings(downloads, GitOptions.DEFAULT, System.getenv(),
+                InputStream.nullInputStream(), warnings, debug -> { }));
     }
 
     /**

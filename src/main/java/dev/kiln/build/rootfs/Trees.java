@@ -64,7 +64,7 @@ public final class Trees {
     }
 
     /** True when the effective user is root, whose privileges extraction needs for chown and mknod. */
-    static boolean runningAsRoot() {
+    public static boolean runningAsRoot() {
         try {
             // /proc/self belongs to the process's effective uid
             return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;

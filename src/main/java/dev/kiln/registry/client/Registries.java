@@ -10,8 +10,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One {@link RegistryClient} per registry host, so tokens are shared by every pull and push to it.
- * Hosts in {@code insecure} are spoken to over plain HTTP (kaniko's {@code --insecure-registry});
- * {@code docker.io} is reached at {@code registry-1.docker.io}.
+ * {@link RegistrySecurity} says which hosts are spoken to over plain HTTP, which without certificate
+ * checks and which trusting their own CA; {@code docker.io} is reached at {@code registry-1.docker.io}.
  */
 public final class Registries {
     /** Finds the credentials for a registry host, e.g. {@link DockerCredentials#lookup}. */
@@ -19,27 +19,37 @@ public final class Registries {
         Optional<Credentials> lookup(String host) throws IOException;
     }
 
-    private final Set<String> insecure;
+    private final RegistrySecurity security;
     private final CredentialSource credentials;
     private final Duration connectTimeout;
     private final Duration readTimeout;
     private final Map<String, RegistryClient> clients = new ConcurrentHashMap<>();
 
-    public Registries(Set<String> insecure, CredentialSource credentials, Duration connectTimeout, Duration readTimeout) {
-        this.insecure = Set.copyOf(insecure);
+    public Registries(RegistrySecurity security, CredentialSource credentials, Duration connectTimeout, Duration readTimeout) {
+        this.security = security;
         this.credentials = credentials;
         this.connectTimeout = connectTimeout;
         this.readTimeout = readTimeout;
     }
 
+    public Registries(RegistrySecurity security, CredentialSource credentials) {
+        this(security, credentials, Duration.ofSeconds(10), Duration.ofSeconds(60));
+    }
+
+    /** Hosts in {@code insecure} over plain HTTP (kaniko's {@code --insecure-registry}), the rest over verified TLS. */
+    public Registries(Set<String> insecure, CredentialSource credentials, Duration connectTimeout, Duration readTimeout) {
+        this(RegistrySecurity.plainHttp(insecure), credentials, connectTimeout, readTimeout);
+    }
+
     public Registries(Set<String> insecure, CredentialSource credentials) {
-        this(insecure, credentials, Duration.ofSeconds(10), Duration.ofSeconds(60));
+        this(RegistrySecurity.plainHttp(insecure), credentials);
     }
 
     public RegistryClient client(String host) {
         return clients.computeIfAbsent(host, h -> {
-            String url = h.equals("docker.io") ? "https://registry-1.docker.io" : (insecure.contains(h) ? "http://" : "https://") + h;
-            RegistryEndpoint endpoint = RegistryEndpoint.of(h, url).withTimeouts(connectTimeout, readTimeout);
+            String url = h.equals("docker.io") ? "https://registry-1.docker.io" : (security.plainHttp(h) ? "http://" : "https://") + h;
+            RegistryEndpoint endpoint = RegistryEndpoint.of(h, url).withTimeouts(connectTimeout, readTimeout)
+                    .withTls(security.caFile(h), security.skipVerify(h));
             try {
                 Optional<Credentials> found = credentials.lookup(h);
                 return new RegistryClient(found.map(endpoint::withCredentials).orElse(endpoint));

@@ -11,10 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,11 +19,7 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.HostnameVerifier;
 import javax.net.ssl.HttpsURLConnection;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocketFactory;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509TrustManager;
 
 /**
  * A client of one registry's distribution API that negotiates auth the way registries expect: try,
@@ -53,12 +45,10 @@ public final class RegistryClient {
         this.endpoint = endpoint;
         try {
             if (endpoint.skipTlsVerify()) {
-                SSLContext context = SSLContext.getInstance("TLS");
-                context.init(null, new TrustManager[] {new TrustEverything()}, null);
-                this.sslSocketFactory = context.getSocketFactory();
-                this.hostnameVerifier = (host, session) -> true;
+                this.sslSocketFactory = TlsTrust.trustingEverything().getSocketFactory();
+                this.hostnameVerifier = TlsTrust.ANY_HOST;
             } else if (endpoint.caFile().isPresent()) {
-                this.sslSocketFactory = trusting(endpoint.caFile().get()).getSocketFactory();
+                this.sslSocketFactory = TlsTrust.trusting(endpoint.caFile().get()).getSocketFactory();
                 this.hostnameVerifier = null;
             } else {
                 this.sslSocketFactory = null;
@@ -216,6 +206,10 @@ public final class RegistryClient {
                 status = connection.getResponseCode();
             } catch (IOException e) {
                 connection.disconnect();
+                if (TlsTrust.untrustedCertificate(e)) {
+                    throw new UpstreamException(endpoint.name() + ": the TLS certificate of " + current.getHost()
+                            + " is not trusted (" + e.getMessage() + ")", e);
+                }
                 throw new UpstreamException(endpoint.name() + " is unreachable (" + current.getHost() + "): " + e, e);
             }
             if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
@@ -304,37 +298,5 @@ public final class RegistryClient {
             }
         }
         return map;
-    }
-
-    private static SSLContext trusting(Path caFile) throws GeneralSecurityException, IOException {
-        KeyStore keyStore = KeyStore.getInstance(KeyStore.getDefaultType());
-        keyStore.load(null, null);
-        try (InputStream in = Files.newInputStream(caFile)) {
-            int i = 0;
-            for (Certificate certificate : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-                keyStore.setCertificateEntry("ca-" + i++, certificate);
-            }
-        }
-        TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        factory.init(keyStore);
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, factory.getTrustManagers(), null);
-        return context;
-    }
-
-    /** For {@code skip-tls-verify}: the user chose to trust whatever answers at that address. */
-    private static final class TrustEverything implements X509TrustManager {
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) {
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
-        }
     }
 }

@@ -37,6 +37,11 @@ public record RegistryEndpoint(
         return new RegistryEndpoint(name, url, Optional.ofNullable(credentials), caFile, skipTlsVerify, connectTimeout, readTimeout);
     }
 
+    /** TLS trusting only {@code caFile} when present, or no certificate checks at all with {@code skipVerify}. */
+    public RegistryEndpoint withTls(Optional<Path> caFile, boolean skipVerify) {
+        return new RegistryEndpoint(name, url, credentials, caFile, skipVerify, connectTimeout, readTimeout);
+    }
+
     public RegistryEndpoint withTimeouts(Duration connect, Duration read) {
         return new RegistryEndpoint(name, url, credentials, caFile, skipTlsVerify, connect, read);
     }

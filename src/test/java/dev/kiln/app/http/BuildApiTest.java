@@ -223,17 +223,37 @@ class BuildApiTest {
     }
 
     @Test
-    void contextUrlsArePassedToTheBuilder() throws Exception {
-        Response accepted = request().contentType("application/json")
-                .body("{\"context\": \"git://git.invalid/app.git#main\", \"dockerfile\": \"build/Dockerfile\", "
-                        + "\"buildArgs\": {\"A\": \"1\"}, \"destinations\": [], \"platform\": \"linux/amd64\"}")
-                .post("/api/v1/builds");
-        accepted.then().statusCode(202).body("spec.context", equalTo("git://git.invalid/app.git#main"))
-                .body("spec.buildArgs.A", equalTo("1"));
-        JsonNode end = awaitEnd(accepted.path("id"));
-        // until the context sources arrive the builder refuses URLs, saying so in the build's error
-        assertEquals("failed", end.get("state").asText());
-        assertTrue(end.get("error").asText().contains("git://git.invalid/app.git#main"), end.toString());
+    void aContextUrlIsFetchedByTheBuilder() throws Exception {
+        Path ctx = context(WORK, null, Map.of("build/Dockerfile", "FROM scratch\nARG A\nCOPY served.txt /served-$A.txt\n",
+                "served.txt", "from a URL\n"));
+        byte[] archive = tarGz(ctx);
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/ctx.tar.gz", exchange -> {
+            exchange.sendResponseHeaders(200, archive.length);
+            exchange.getResponseBody().write(archive);
+            exchange.close();
+        });
+        server.start();
+        try {
+            String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/ctx.tar.gz";
+            String image = host() + "/local/gw-url-" + UUID.randomUUID().toString().substring(0, 6) + ":1";
+            Response accepted = request().contentType("application/json")
+                    .body("{\"context\": \"" + url + "\", \"dockerfile\": \"build/Dockerfile\", "
+                            + "\"buildArgs\": {\"A\": \"1\"}, \"destinations\": [\"" + image + "\"]}")
+                    .post("/api/v1/builds");
+            accepted.then().statusCode(202).body("spec.context", equalTo(url)).body("spec.buildArgs.A", equalTo("1"));
+            BuildApi.Events events = follow(accepted.path("id"), Map.of());
+            assertEquals("succeeded", events.end().get("state").asText(), events.text());
+            assertTrue(events.text().contains("COPY served.txt /served-$A.txt"), events.text());
+        } finally {
+            server.stop(0);
+        }
+        // the gateway's own files are never a context
+        for (String local : List.of("/etc", "dir:///etc", "tar:///etc/passwd", "git+file:///srv/repo", "git@host:repo.git")) {
+            assertProblem(request().contentType("application/json").body("{\"context\": \"" + local + "\"}")
+                    .post("/api/v1/builds"), 400, "invalid-request");
+        }
     }
 
     @Test

@@ -22,12 +22,14 @@ public final class LocalRegistry implements AutoCloseable {
     private final int port;
     private final Path root;
     private final Path log;
+    private final boolean tls;
 
-    private LocalRegistry(Process process, int port, Path root, Path log) {
+    private LocalRegistry(Process process, int port, Path root, Path log, boolean tls) {
         this.process = process;
         this.port = port;
         this.root = root;
         this.log = log;
+        this.tls = tls;
     }
 
     public static LocalRegistry start(Path dir) throws IOException {
@@ -36,6 +38,15 @@ public final class LocalRegistry implements AutoCloseable {
 
     /** With {@code user} not null, the registry requires Basic auth with that user and password. */
     public static LocalRegistry start(Path dir, String user, String password) throws IOException {
+        return start(dir, user, password, null, null);
+    }
+
+    /** Serving HTTPS with the given PEM certificate and key instead of plain HTTP. */
+    public static LocalRegistry startTls(Path dir, Path certificate, Path key) throws IOException {
+        return start(dir, null, null, certificate, key);
+    }
+
+    private static LocalRegistry start(Path dir, String user, String password, Path certificate, Path key) throws IOException {
         Files.createDirectories(dir);
         int port = freePort();
         Path storage = dir.resolve("storage");
@@ -64,12 +75,19 @@ public final class LocalRegistry implements AutoCloseable {
                         path: %s
                     """.formatted(htpasswd));
         }
+        if (certificate != null) {
+            yml.append("""
+                      tls:
+                        certificate: %s
+                        key: %s
+                    """.formatted(certificate, key));
+        }
         Path config = dir.resolve("config.yml");
         Files.writeString(config, yml);
         Path log = dir.resolve("registry.log");
         Process process = new ProcessBuilder("docker-registry", "serve", config.toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        LocalRegistry registry = new LocalRegistry(process, port, storage, log);
+        LocalRegistry registry = new LocalRegistry(process, port, storage, log, certificate != null);
         registry.awaitReady();
         return registry;
     }
@@ -82,13 +100,17 @@ public final class LocalRegistry implements AutoCloseable {
             }
             try {
                 HttpURLConnection c = (HttpURLConnection) URI.create(url() + "/v2/").toURL().openConnection();
+                if (c instanceof javax.net.ssl.HttpsURLConnection https) {
+                    https.setSSLSocketFactory(dev.kiln.registry.client.TlsTrust.trustingEverything().getSocketFactory());
+                    https.setHostnameVerifier(dev.kiln.registry.client.TlsTrust.ANY_HOST);
+                }
                 c.setConnectTimeout(500);
                 int status = c.getResponseCode();
                 c.disconnect();
                 if (status == 200 || status == 401) {
                     return;
                 }
-            } catch (IOException notYet) {
+            } catch (IOException | java.security.GeneralSecurityException notYet) {
                 // still starting
             }
             try {
@@ -107,7 +129,7 @@ public final class LocalRegistry implements AutoCloseable {
     }
 
     public String url() {
-        return "http://" + host();
+        return (tls ? "https://" : "http://") + host();
     }
 
     public int port() {
