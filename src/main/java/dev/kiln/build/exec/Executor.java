@@ -27,6 +27,7 @@ import dev.kiln.build.dockerfile.Stages;
 import dev.kiln.build.dockerfile.Step;
 import dev.kiln.build.rootfs.LayerExtractor;
 import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.build.sandbox.Cancellation;
 import dev.kiln.build.sandbox.ExecResult;
 import dev.kiln.build.sandbox.RunSpec;
 import dev.kiln.build.sandbox.RunUser;
@@ -71,6 +72,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * Builds a Dockerfile: the stages the target needs, each FROM pulled and unpacked into a rootfs
@@ -384,6 +386,7 @@ public final class Executor {
         steps.addAll(stage.steps());
         total = steps.size() + 1;
         log.printf("%s STEP 1/%d: %s (%s)%n", stageLabel, total, stage.fromNode().original().trim(), seconds(t0));
+        stepFinished(stage, 1, total, stage.fromNode().original().trim(), t0, false);
 
         ArgScope scope = global.stage(envMap(state.config.config().env()));
         this.writer = writer;
@@ -392,6 +395,7 @@ public final class Executor {
         for (Step step : steps) {
             n++;
             long ts = System.nanoTime();
+            throwIfCancelled();
             boolean isTrigger = triggers.contains(step);
             Node node = isTrigger ? stage.fromNode() : step.node();
             String createdBy = isTrigger ? "ONBUILD " + step.node().original().trim() : node.original().trim();
@@ -446,6 +450,7 @@ public final class Executor {
                 throw new BuildException(dockerfileName + ":" + node.startLine() + ": " + createdBy + ": " + msg, e);
             }
             log.printf("%s STEP %d/%d: %s (%s%s)%n", stageLabel, n, total, createdBy, outcome, seconds(ts));
+            stepFinished(stage, n, total, createdBy, ts, !outcome.isEmpty());
         }
         return state;
     }
@@ -988,6 +993,7 @@ public final class Executor {
                 .network(RunSpec.Network.of(run.network()))
                 .stdout(line -> log.println("  | " + line))
                 .stderr(line -> log.println("  | " + line))
+                .cancellation(cancellation)
                 .build();
         ExecResult result;
         try {
@@ -996,6 +1002,7 @@ public final class Executor {
             Thread.currentThread().interrupt();
             throw new BuildException("interrupted");
         }
+        throwIfCancelled();
         if (!result.succeeded()) {
             throw new BuildException("the command returned a non-zero code: " + result.exitCode()
                     + (result.timedOut() ? " (timed out)" : ""));
@@ -1012,7 +1019,7 @@ public final class Executor {
                     + "invalid image reference " + image);
         }
         Registries registries = new Registries(pullSecurity != null ? pullSecurity
-                : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), DockerCredentials.fromEnvironment());
+                : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials);
         ImagePuller puller = new ImagePuller(registries,
                 MirrorRoutes.of(options.registryMirrors(), options.registryMaps(), options.skipDefaultRegistryFallback()),
                 cache, new Retry(options.downloadRetry(), Duration.ofMillis(500)));
@@ -1055,6 +1062,46 @@ public final class Executor {
         return this;
     }
 
+    private Cancellation cancellation = new Cancellation();
+    private Consumer<FinishedStep> stepListener = step -> { };
+    private Registries.CredentialSource credentials = DockerCredentials.fromEnvironment();
+
+    /**
+     * A step that has run: its stage, its number of {@code total} (FROM is 1), the instruction, how
+     * long it took and whether its layer came from the cache instead of running it.
+     */
+    public record FinishedStep(String stage, int number, int total, String instruction, Duration duration, boolean cached) {
+    }
+
+    /** Cancelling stops the build at the next step and kills a running RUN; nothing is pushed after it. */
+    public Executor cancellation(Cancellation switchOff) {
+        this.cancellation = switchOff;
+        return this;
+    }
+
+    /** Told about every step as it finishes, e.g. to report progress. */
+    public Executor steps(Consumer<FinishedStep> listener) {
+        this.stepListener = listener;
+        return this;
+    }
+
+    /** Where credentials for base image registries and destinations come from (default: the docker config). */
+    public Executor credentials(Registries.CredentialSource source) {
+        this.credentials = source;
+        return this;
+    }
+
+    private void throwIfCancelled() throws BuildException {
+        if (cancellation.isCancelled()) {
+            throw new BuildException("cancelled");
+        }
+    }
+
+    private void stepFinished(Stage stage, int number, int total, String instruction, long startNanos, boolean cached) {
+        stepListener.accept(new FinishedStep(stage.displayName(), number, total, instruction,
+                Duration.ofNanos(System.nanoTime() - startNanos), cached));
+    }
+
     /** {@code --insecure-pull} / {@code --insecure}: plain HTTP for base images / destinations. */
     public Executor insecure(boolean pull, boolean push) {
         Set<String> hosts = Set.copyOf(options.insecureRegistries());
@@ -1094,8 +1141,9 @@ public final class Executor {
         }
         if (!options.noPush() && !destinations.isEmpty()) {
             long t0 = System.nanoTime();
+            throwIfCancelled();
             ImagePusher pusher = new ImagePusher(new Registries(pushSecurity != null ? pushSecurity
-                    : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), DockerCredentials.fromEnvironment()),
+                    : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials),
                     new Retry(options.pushRetry(), Duration.ofMillis(500)), this::fileOf);
             Map<Digest, ImageReference> holders = new HashMap<>();
             if (baseSource != null) {
