@@ -224,23 +224,8 @@ public class BuildCommand implements Callable<Integer> {
                 log.log(BuildLog.Level.FATAL, "give at least one --destination, or --no-push");
                 return 1;
             }
-            Map<String, String> args = new LinkedHashMap<>();
-            for (String a : buildArgs) {
-                int eq = a.indexOf('=');
-                if (eq < 0) {
-                    String v = env.get(a);
-                    if (v != null) {
-                        args.put(a, v);
-                    }
-                } else {
-                    args.put(a.substring(0, eq), a.substring(eq + 1));
-                }
-            }
-            Map<String, String> labelMap = new LinkedHashMap<>();
-            for (String l : labels) {
-                int eq = l.indexOf('=');
-                labelMap.put(eq < 0 ? l : l.substring(0, eq), eq < 0 ? "" : l.substring(eq + 1));
-            }
+            Map<String, String> args = KeyValueFlags.buildArgs(buildArgs, env);
+            Map<String, String> labelMap = KeyValueFlags.labels(labels);
             if (dryRun && !cache) {
                 log.log(BuildLog.Level.FATAL, "--dry-run shows the layer cache's plan; give --cache too");
                 return 1;

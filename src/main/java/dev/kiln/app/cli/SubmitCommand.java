@@ -165,13 +165,9 @@ public class SubmitCommand implements Callable<Integer> {
             throws IOException, InterruptedException {
         StringBuilder query = new StringBuilder("?dockerfile=").append(encode(relativeDockerfile));
         destinations.forEach(d -> query.append("&destination=").append(encode(d)));
-        for (String arg : buildArgs) {
-            String pair = arg.contains("=") ? arg : System.getenv(arg) == null ? null : arg + "=" + System.getenv(arg);
-            if (pair != null) {
-                query.append("&buildArg=").append(encode(pair));
-            }
-        }
-        labels.forEach(l -> query.append("&label=").append(encode(l.contains("=") ? l : l + "=")));
+        KeyValueFlags.buildArgs(buildArgs, System.getenv())
+                .forEach((k, v) -> query.append("&buildArg=").append(encode(k + "=" + v)));
+        KeyValueFlags.labels(labels).forEach((k, v) -> query.append("&label=").append(encode(k + "=" + v)));
         if (target != null) {
             query.append("&target=").append(encode(target));
         }

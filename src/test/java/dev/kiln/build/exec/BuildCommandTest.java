@@ -1,5 +1,6 @@
 package dev.kiln.build.exec;
 
+import dev.kiln.testkit.BusyboxContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -42,13 +43,7 @@ class BuildCommandTest {
     static void startRegistryWithBusyboxBase() throws Exception {
         shared = Files.createTempDirectory("kiln-exec-test");
         registry = LocalRegistry.start(shared.resolve("registry"));
-        Path ctx = Files.createDirectories(shared.resolve("base-ctx"));
-        Files.copy(Path.of("/bin/busybox"), ctx.resolve("busybox"));
-        Files.writeString(ctx.resolve("Dockerfile"), """
-                FROM scratch
-                COPY busybox /bin/busybox
-                RUN ["/bin/busybox", "--install", "-s", "/bin"]
-                """);
+        Path ctx = BusyboxContext.write(shared.resolve("base-ctx"), "");
         base = registry.host() + "/base:1";
         Run run = build("-c", ctx.toString(), "-d", base, "--insecure-registry", registry.host());
         assertEquals(0, run.exit(), run.log());

@@ -1,5 +1,6 @@
 package dev.kiln.build.exec;
 
+import dev.kiln.testkit.BusyboxContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,13 +24,7 @@ import picocli.CommandLine;
 class SnapshotModeBuildTest {
     @Test
     void walkOverlayAndAutoBuildTheSameImage(@TempDir Path dir) throws Exception {
-        Path ctx = Files.createDirectories(dir.resolve("ctx"));
-        Files.copy(Path.of("/bin/busybox"), ctx.resolve("busybox"));
-        Files.writeString(ctx.resolve("hello.txt"), "hello\n");
-        Files.writeString(ctx.resolve("Dockerfile"), """
-                FROM scratch
-                COPY busybox /bin/busybox
-                RUN ["/bin/busybox", "--install", "-s", "/bin"]
+        Path ctx = BusyboxContext.write(dir.resolve("ctx"), """
                 RUN mkdir -p /app/d /var/lib && echo a > /app/d/a && echo b > /app/d/b && ln /app/d/a /app/hl \\
                     && ln -s d/a /app/sym && mkfifo /var/lib/fifo && echo base > /var/lib/conf
                 WORKDIR /app/work
@@ -41,6 +36,7 @@ class SnapshotModeBuildTest {
                     && echo again > /var/lib/conf
                 RUN true
                 """);
+        Files.writeString(ctx.resolve("hello.txt"), "hello\n");
         List<String> digests = new ArrayList<>();
         for (String mode : List.of("walk", "overlay", "auto")) {
             Path digest = dir.resolve("digest-" + mode);
