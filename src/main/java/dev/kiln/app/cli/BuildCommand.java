@@ -169,6 +169,12 @@ public class BuildCommand implements Callable<Integer> {
             description = "Cache the layers of RUN (default ${DEFAULT-VALUE})")
     boolean cacheRunLayers;
 
+    @Option(names = "--single-snapshot", description = "One layer per stage, snapshotted after its last step")
+    boolean singleSnapshot;
+
+    @Option(names = "--image-name-tag-with-digest-file", description = "Write NAME:TAG@DIGEST for each destination to this file")
+    Path imageNameTagWithDigestFile;
+
     @Option(names = "--dry-run", description = "With --cache: print each step with its cache key and HIT or MISS, run nothing, push nothing")
     boolean dryRun;
 
@@ -226,6 +232,10 @@ public class BuildCommand implements Callable<Integer> {
             }
             Map<String, String> args = KeyValueFlags.buildArgs(buildArgs, env);
             Map<String, String> labelMap = KeyValueFlags.labels(labels);
+            if (singleSnapshot && cache) {
+                log.log(BuildLog.Level.FATAL, "--single-snapshot and --cache do not mix: the cache keeps one layer per step");
+                return 1;
+            }
             if (dryRun && !cache) {
                 log.log(BuildLog.Level.FATAL, "--dry-run shows the layer cache's plan; give --cache too");
                 return 1;
@@ -256,7 +266,16 @@ public class BuildCommand implements Callable<Integer> {
                 if (dryRun) {
                     executor.dryRun(out);
                 }
-                executor.build();
+                Executor.Result result = executor.singleSnapshot(singleSnapshot).build();
+                if (imageNameTagWithDigestFile != null && result.digest() != null) {
+                    StringBuilder names = new StringBuilder();
+                    for (String destination : destinations) {
+                        ImageReference ref = ImageReference.parse(destination);
+                        names.append(ref.context()).append(':').append(ref.tag() != null ? ref.tag() : "latest")
+                                .append('@').append(result.digest()).append('\n');
+                    }
+                    Files.writeString(imageNameTagWithDigestFile, names.toString());
+                }
             }
             return 0;
         } catch (BuildException | ContextException e) {
@@ -264,6 +283,9 @@ public class BuildCommand implements Callable<Integer> {
             return 1;
         } catch (IllegalArgumentException e) {
             log.log(BuildLog.Level.FATAL, e.getMessage());
+            return 1;
+        } catch (java.io.IOException e) {
+            log.log(BuildLog.Level.FATAL, "cannot write " + imageNameTagWithDigestFile + ": " + e.getMessage());
             return 1;
         } catch (RuntimeException e) {
             log.log(BuildLog.Level.FATAL, e.toString());

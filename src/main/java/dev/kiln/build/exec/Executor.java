@@ -438,8 +438,12 @@ public final class Executor {
                             state.snapshotter.beforeDirectChange();
                         }
                         apply(state, scope, instruction, ignore, cmdSet);
-                        snapshotStep(state, instruction, history, key != null && cacheable(instruction) ? key : null,
-                                createdBy, n);
+                        if (singleSnapshot && step != lastFilesystemStep(steps)) {
+                            state.config = state.config.withEmptyLayerHistory(history.withEmptyLayer(true));
+                        } else {
+                            snapshotStep(state, instruction, history, key != null && cacheable(instruction) ? key : null,
+                                    createdBy, n);
+                        }
                     }
                     if (key != null) {
                         state.key = key;
@@ -453,6 +457,16 @@ public final class Executor {
             stepFinished(stage, n, total, createdBy, ts, !outcome.isEmpty());
         }
         return state;
+    }
+
+    private static Step lastFilesystemStep(List<Step> steps) {
+        Step last = null;
+        for (Step step : steps) {
+            if (changesFilesystem(step.instruction())) {
+                last = step;
+            }
+        }
+        return last;
     }
 
     private static boolean changesFilesystem(Instruction instruction) {
@@ -541,8 +555,9 @@ public final class Executor {
     }
 
     private Snapshotter startSnapshotter(Path rootfs) throws IOException {
-        return Snapshotters.startingNow(Snapshotters.Mode.of(options.snapshotMode()), rootfs, TreeScanner.withDefaults(),
-                writer, buildLog::warn);
+        // one snapshot for many steps is a walk against the stage's start; overlay snapshots are per RUN
+        String mode = singleSnapshot ? "walk" : options.snapshotMode();
+        return Snapshotters.startingNow(Snapshotters.Mode.of(mode), rootfs, TreeScanner.withDefaults(), writer, buildLog::warn);
     }
 
     private Path fileOf(PulledImage.Blob blob) throws IOException {
@@ -1037,6 +1052,14 @@ public final class Executor {
         log.printf("pulled %s (%s): %d layers, %d bytes (%s)%n", image, pulled.manifestDigest(), pulled.layers().size(),
                 bytes, seconds(t0));
         return pulled;
+    }
+
+    private boolean singleSnapshot;
+
+    /** kaniko's {@code --single-snapshot}: each stage's filesystem changes become one layer, taken after its last step. */
+    public Executor singleSnapshot(boolean value) {
+        this.singleSnapshot = value;
+        return this;
     }
 
     /** Which steps' layers the cache serves and keeps (kaniko's --cache-run-layers, --cache-copy-layers). */

@@ -268,6 +268,35 @@ class BuildCommandTest {
         assertEquals("/custom\n", Files.readString(rootfs.resolve("work/env-home")));
     }
 
+    @Test
+    void singleSnapshotMakesOneLayerForTheStageAndTagDigestFileNamesTheTag(@TempDir Path dir) throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Files.writeString(ctx.resolve("x.txt"), "x\n");
+        Files.writeString(ctx.resolve("Dockerfile"), """
+                FROM %s
+                RUN echo a > /a
+                RUN echo b > /b
+                RUN rm /a
+                COPY x.txt /x.txt
+                """.formatted(base));
+        Path layout = dir.resolve("layout");
+        Path names = dir.resolve("names");
+        String image = registry.host() + "/single:v3";
+        Run run = build("-c", ctx.toString(), "-d", image, "--single-snapshot", "--oci-layout-path", layout.toString(),
+                "--image-name-tag-with-digest-file", names.toString(),
+                "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
+        assertEquals(0, run.exit(), run.log());
+        JsonNode config = layoutConfig(layout);
+        int baseLayers = JSON.readTree(exec(List.of("skopeo", "inspect", "--tls-verify=false", "docker://" + base)))
+                .get("Layers").size();
+        assertEquals(baseLayers + 1, config.get("rootfs").get("diff_ids").size(), config.toString());
+        Path rootfs = extractLayout(layout);
+        assertTrue(Files.exists(rootfs.resolve("b")) && Files.exists(rootfs.resolve("x.txt")));
+        assertFalse(Files.exists(rootfs.resolve("a")));
+        String digest = JSON.readTree(layout.resolve("index.json").toFile()).get("manifests").get(0).get("digest").asText();
+        assertEquals(image + "@" + digest + "\n", Files.readString(names));
+    }
+
     private static JsonNode layoutConfig(Path layout) throws IOException {
         JsonNode index = JSON.readTree(layout.resolve("index.json").toFile());
         JsonNode manifest = JSON.readTree(blob(layout, index.get("manifests").get(0).get("digest").asText()).toFile());
