@@ -58,6 +58,9 @@ public interface KilnConfig {
         /** How RUN is isolated: auto, namespaces, proot, in-place. */
         @WithDefault("auto")
         String sandbox();
+
+        /** The layer cache's repository in the store for builds with {@code cache}; default {@code cache/<first destination's path>}. */
+        Optional<String> cacheRepo();
     }
 
     interface Bench {

@@ -5,6 +5,9 @@ import dev.kiln.app.config.KilnConfig;
 import dev.kiln.build.gateway.BuildFiles;
 import dev.kiln.build.gateway.BuildService;
 import dev.kiln.build.gateway.ExecutorBuildRunner;
+import dev.kiln.registry.mirror.MirrorService;
+import dev.kiln.registry.mirror.UpstreamRouter;
+import dev.kiln.registry.server.RegistryService;
 import dev.kiln.store.Store;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -26,11 +29,13 @@ public class BuildsProducer {
     @Produces
     @Singleton
     @Startup
-    BuildService builds(Store store, KilnConfig config) {
+    BuildService builds(Store store, KilnConfig config, RegistryService registry, MirrorService mirror,
+                        UpstreamRouter upstreams) {
         KilnConfig.Builds builds = config.builds();
         Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));
         ExecutorBuildRunner runner = new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
-                builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox()));
+                builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(), builds.cacheRepo().orElse(null)),
+                registry, mirror, upstreams);
         try {
             return new BuildService(new BuildFiles(store.root()), runner, builds.maxConcurrent(),
                     ByteSizes.parse(builds.maxContextBytes()), Clock.systemUTC(), LOG::warn);

@@ -50,6 +50,8 @@ import dev.kiln.registry.client.BlobCache;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.ImagePuller;
 import dev.kiln.registry.client.ImagePusher;
+import dev.kiln.registry.client.ImageSink;
+import dev.kiln.registry.client.ImageSource;
 import dev.kiln.registry.client.MirrorRoutes;
 import dev.kiln.registry.client.PulledImage;
 import dev.kiln.registry.client.Registries;
@@ -101,12 +103,36 @@ public final class Executor {
     private final Map<String, Path> downloads = new HashMap<>();
     private final Map<Digest, CachedLayer> cachedLayers = new HashMap<>();
     private final Set<Digest> storedLayers = new HashSet<>();
+    /** Layers this build snapshotted itself, as opposed to taking them from a base image or the cache. */
+    private final Set<Digest> builtLayers = new HashSet<>();
+    private ImageSource imageSource;
+    private ImageSink imageSink;
+    private Path workParent;
     private LayerWriter writer;
     private LayerCache layerCache;
     private CachePolicy cachePolicy = CachePolicy.ALL;
 
-    /** The outcome: manifest digest and the bytes that make the image. */
-    public record Result(Digest digest, byte[] manifest, byte[] config, List<PulledImage.Blob> layers) {
+    /** The outcome: manifest digest, the bytes that make the image, and what was reused or moved. */
+    public record Result(Digest digest, byte[] manifest, byte[] config, List<PulledImage.Blob> layers, Report report) {
+    }
+
+    /**
+     * What a build reused and what it moved, each distinct blob counted once however many
+     * destinations it went to.
+     *
+     * @param layersFromCache the image's layers that came from the layer cache instead of a step that ran
+     * @param layersReused    the image's layers that no destination lacked (without destinations: those not
+     *                        built by this build, i.e. from the base image or the cache)
+     * @param bytesUploaded   bytes of blobs (config and layers) that some destination lacked
+     * @param layerBytesUploaded the part of {@code bytesUploaded} that is layers
+     * @param bytesNotUploaded bytes of blobs every destination already had or mounted
+     * @param destinations    per destination, as the push saw it
+     */
+    public record Report(int layers, int layersFromCache, int layersReused, long bytesUploaded, long layerBytesUploaded,
+                         long bytesNotUploaded, List<ImagePusher.Destination> destinations) {
+        public Report {
+            destinations = List.copyOf(destinations);
+        }
     }
 
     private static final class StageState {
@@ -167,7 +193,8 @@ public final class Executor {
         long start = System.nanoTime();
         try {
             Path cacheRoot = cacheRoot();
-            buildDir = Files.createTempDirectory("kiln-build-");
+            buildDir = workParent != null ? Files.createTempDirectory(workParent, "kiln-build-")
+                    : Files.createTempDirectory("kiln-build-");
             buildLog.debug("build dir " + buildDir);
             Path dir = buildDir;
             cleanup = new Thread(() -> deleteTree(dir), "kiln-build-cleanup");
@@ -295,7 +322,7 @@ public final class Executor {
         config = config.withCreated(created);
         baseSource = last.source;
         if (plan != null) {
-            return new Result(null, new byte[0], config.toJson(), List.copyOf(last.layers));
+            return new Result(null, new byte[0], config.toJson(), List.copyOf(last.layers), report(last.layers, List.of()));
         }
         return finish(config, last.layers);
     }
@@ -497,6 +524,7 @@ public final class Executor {
         Files.createDirectories(file.getParent());
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
         if (keepsLayer) {
+            builtLayers.add(layer.layer().digest());
             state.layers.add(new PulledImage.Blob(layer.layer().descriptor(), file));
             state.config = state.config.withLayer(layer.layer().diffId(), history);
         } else {
@@ -1033,9 +1061,8 @@ public final class Executor {
             throw new BuildException((node == null ? "" : dockerfileName + ":" + node.startLine() + ": ")
                     + "invalid image reference " + image);
         }
-        Registries registries = new Registries(pullSecurity != null ? pullSecurity
-                : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials);
-        ImagePuller puller = new ImagePuller(registries,
+        ImageSource puller = imageSource != null ? imageSource : new ImagePuller(new Registries(pullSecurity != null
+                ? pullSecurity : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials),
                 MirrorRoutes.of(options.registryMirrors(), options.registryMaps(), options.skipDefaultRegistryFallback()),
                 cache, new Retry(options.downloadRetry(), Duration.ofMillis(500)));
         ImagePuller.Platform platform = options.platform() != null
@@ -1114,6 +1141,27 @@ public final class Executor {
         return this;
     }
 
+    /** Where base images come from instead of the registries (default: pulled over HTTP into the cache dir). */
+    public Executor imageSource(ImageSource source) {
+        this.imageSource = source;
+        return this;
+    }
+
+    /** Where the image goes instead of being pushed over HTTP (default: {@link ImagePusher}). */
+    public Executor imageSink(ImageSink sink) {
+        this.imageSink = sink;
+        return this;
+    }
+
+    /**
+     * The directory the per-build temp dir is made in (default: {@code java.io.tmpdir}); next to a
+     * store, layer files can be hard-linked into it instead of copied.
+     */
+    public Executor workDir(Path parent) {
+        this.workParent = parent;
+        return this;
+    }
+
     private void throwIfCancelled() throws BuildException {
         if (cancellation.isCancelled()) {
             throw new BuildException("cancelled");
@@ -1147,7 +1195,7 @@ public final class Executor {
             }
             layers = local;
         }
-        Result result = new Result(digest, manifestBytes, configBytes, List.copyOf(layers));
+        Result image = new Result(digest, manifestBytes, configBytes, List.copyOf(layers), null);
         PulledImage.Blob configBlob = new PulledImage.Blob(configDescriptor, configFile);
 
         List<ImageReference> destinations = new ArrayList<>();
@@ -1155,19 +1203,20 @@ public final class Executor {
             destinations.add(ImageReference.parse(d));
         }
         if (options.tarPath() != null) {
-            ImageFiles.writeDockerArchive(options.tarPath(), result, configBlob, options.destinations());
+            ImageFiles.writeDockerArchive(options.tarPath(), image, configBlob, options.destinations());
             log.printf("wrote docker archive %s%n", options.tarPath());
         }
         if (options.ociLayoutPath() != null) {
-            ImageFiles.writeOciLayout(options.ociLayoutPath(), result, configBlob);
+            ImageFiles.writeOciLayout(options.ociLayoutPath(), image, configBlob);
             log.printf("wrote OCI layout %s%n", options.ociLayoutPath());
         }
+        List<ImagePusher.Destination> pushedTo = List.of();
         if (!options.noPush() && !destinations.isEmpty()) {
             long t0 = System.nanoTime();
             throwIfCancelled();
-            ImagePusher pusher = new ImagePusher(new Registries(pushSecurity != null ? pushSecurity
-                    : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials),
-                    new Retry(options.pushRetry(), Duration.ofMillis(500)), this::fileOf);
+            ImageSink sink = imageSink != null ? imageSink : ImagePusher.sink(new Registries(pushSecurity != null
+                    ? pushSecurity : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials),
+                    new Retry(options.pushRetry(), Duration.ofMillis(500)));
             Map<Digest, ImageReference> holders = new HashMap<>();
             if (baseSource != null) {
                 layers.forEach(layer -> holders.put(layer.digest(), baseSource));
@@ -1183,8 +1232,8 @@ public final class Executor {
             blobs.addAll(layers);
             ImagePusher.Result pushed;
             try {
-                pushed = pusher.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations,
-                        holders);
+                pushed = sink.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations,
+                        holders, this::fileOf);
             } catch (IOException e) {
                 throw new BuildException("push failed: " + e.getMessage() + (TlsTrust.untrustedCertificate(e)
                         ? "; pass --registry-certificate HOST=CA.pem, or --skip-tls-verify" : ""), e);
@@ -1195,6 +1244,7 @@ public final class Executor {
                         d.blobsMounted() + d.blobsExisting(), d.bytesSkipped(), d.blobsExisting(), d.blobsMounted());
             }
             log.printf("push took %s%n", seconds(t0));
+            pushedTo = pushed.destinations();
         }
         if (options.digestFile() != null) {
             Files.writeString(options.digestFile(), digest.toString());
@@ -1206,7 +1256,40 @@ public final class Executor {
             }
             Files.writeString(options.imageNameWithDigestFile(), sb.toString());
         }
-        return result;
+        List<PulledImage.Blob> all = new ArrayList<>();
+        all.add(configBlob);
+        all.addAll(layers);
+        return new Result(digest, manifestBytes, configBytes, List.copyOf(layers), report(all, pushedTo));
+    }
+
+    /** {@code blobs}: what the image is made of (with or without its config); see {@link Report}. */
+    private Report report(List<PulledImage.Blob> blobs, List<ImagePusher.Destination> destinations) {
+        Map<Digest, Long> sizes = new LinkedHashMap<>();
+        Set<Digest> layerDigests = new HashSet<>();
+        for (PulledImage.Blob blob : blobs) {
+            sizes.put(blob.digest(), blob.descriptor().size());
+            if (!MediaTypes.OCI_CONFIG.equals(blob.descriptor().mediaType())) {
+                layerDigests.add(blob.digest());
+            }
+        }
+        Set<Digest> uploaded = new HashSet<>();
+        destinations.forEach(d -> uploaded.addAll(d.uploaded()));
+        Set<Digest> fresh = destinations.isEmpty() ? builtLayers : uploaded;
+        long bytesUploaded = 0;
+        long layerBytesUploaded = 0;
+        long bytesNotUploaded = 0;
+        for (Map.Entry<Digest, Long> blob : sizes.entrySet()) {
+            if (uploaded.contains(blob.getKey())) {
+                bytesUploaded += blob.getValue();
+                layerBytesUploaded += layerDigests.contains(blob.getKey()) ? blob.getValue() : 0;
+            } else if (!destinations.isEmpty()) {
+                bytesNotUploaded += blob.getValue();
+            }
+        }
+        int fromCache = (int) layerDigests.stream().filter(cachedLayers::containsKey).count();
+        int reused = (int) layerDigests.stream().filter(d -> !fresh.contains(d)).count();
+        return new Report(layerDigests.size(), fromCache, reused, bytesUploaded, layerBytesUploaded, bytesNotUploaded,
+                destinations);
     }
 
     /** Docker layer media types become their OCI equivalents in the OCI manifest we write. */

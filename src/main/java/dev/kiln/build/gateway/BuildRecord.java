@@ -14,7 +14,8 @@ import java.util.Map;
 
 /**
  * One gateway build as it is kept on disk and shown over HTTP: immutable, every change makes a new
- * record. {@code pushed} holds {@code name@digest} for each destination the image reached.
+ * record. {@code pushed} holds {@code name@digest} for each destination the image reached;
+ * {@code report} what the build reused and uploaded, once it succeeded.
  */
 public record BuildRecord(
         String id,
@@ -26,7 +27,8 @@ public record BuildRecord(
         List<Step> steps,
         String digest,
         List<String> pushed,
-        String error) {
+        String error,
+        BuildReport report) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -41,26 +43,26 @@ public record BuildRecord(
     }
 
     public static BuildRecord queued(String id, BuildSpec spec, Instant now) {
-        return new BuildRecord(id, BuildState.QUEUED, spec, now, null, null, List.of(), null, List.of(), null);
+        return new BuildRecord(id, BuildState.QUEUED, spec, now, null, null, List.of(), null, List.of(), null, null);
     }
 
     public BuildRecord running(Instant now) {
-        return new BuildRecord(id, BuildState.RUNNING, spec, createdAt, now, null, steps, digest, pushed, error);
+        return new BuildRecord(id, BuildState.RUNNING, spec, createdAt, now, null, steps, digest, pushed, error, report);
     }
 
     public BuildRecord withStep(Step step) {
         List<Step> more = new ArrayList<>(steps);
         more.add(step);
-        return new BuildRecord(id, state, spec, createdAt, startedAt, finishedAt, more, digest, pushed, error);
+        return new BuildRecord(id, state, spec, createdAt, startedAt, finishedAt, more, digest, pushed, error, report);
     }
 
-    public BuildRecord succeeded(Instant now, String imageDigest, List<String> pushedReferences) {
+    public BuildRecord succeeded(Instant now, String imageDigest, List<String> pushedReferences, BuildReport buildReport) {
         return new BuildRecord(id, BuildState.SUCCEEDED, spec, createdAt, startedAt, now, steps, imageDigest,
-                pushedReferences, null);
+                pushedReferences, null, buildReport);
     }
 
     public BuildRecord ended(BuildState end, Instant now, String why) {
-        return new BuildRecord(id, end, spec, createdAt, startedAt, now, steps, digest, pushed, why);
+        return new BuildRecord(id, end, spec, createdAt, startedAt, now, steps, digest, pushed, why, report);
     }
 
     public ObjectNode toJson() {
@@ -88,6 +90,7 @@ public record BuildRecord(
         node.put("digest", digest);
         node.set("pushed", JSON.valueToTree(pushed));
         node.put("error", error);
+        node.set("report", report == null ? null : report.toJson());
         return node;
     }
 
@@ -117,7 +120,7 @@ public record BuildRecord(
         }
         return new BuildRecord(n.get("id").asText(), state, spec, instant(n.get("createdAt")), instant(n.get("startedAt")),
                 instant(n.get("finishedAt")), steps, textOrNull(n.get("digest")), stringList(n.get("pushed")),
-                textOrNull(n.get("error")));
+                textOrNull(n.get("error")), BuildReport.parse(n.get("report")));
     }
 
     private static String text(Instant instant) {

@@ -36,8 +36,14 @@ public interface BuildRunner {
         }
     }
 
-    /** The built image's digest and the {@code name@digest} of every destination it was pushed to. */
-    record Outcome(String digest, List<String> pushed) {
+    /**
+     * The built image's digest, the {@code name@digest} of every destination it was pushed to, and
+     * what was reused and uploaded (null when the runner does not know).
+     */
+    record Outcome(String digest, List<String> pushed, BuildReport report) {
+        public Outcome(String digest, List<String> pushed) {
+            this(digest, pushed, null);
+        }
     }
 
     Outcome run(Job job) throws BuildException;

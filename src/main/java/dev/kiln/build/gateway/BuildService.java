@@ -228,7 +228,7 @@ public final class BuildService implements AutoCloseable {
                 if (cancellation.isCancelled()) {
                     throw new BuildException("cancelled");
                 }
-                end = current(id).succeeded(clock.instant(), outcome.digest(), outcome.pushed());
+                end = current(id).succeeded(clock.instant(), outcome.digest(), outcome.pushed(), outcome.report());
                 log.println("build succeeded: " + outcome.digest());
             } catch (BuildException | IOException | RuntimeException e) {
                 String message = e.getMessage() == null ? e.toString() : e.getMessage();

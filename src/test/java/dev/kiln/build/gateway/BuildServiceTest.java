@@ -7,6 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.build.exec.BuildException;
+import dev.kiln.registry.mirror.MirrorService;
+import dev.kiln.registry.mirror.MirrorStats;
+import dev.kiln.registry.mirror.UpstreamRouter;
+import dev.kiln.registry.server.NamespacePolicy;
+import dev.kiln.registry.server.RegistryService;
+import dev.kiln.store.Store;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -39,6 +45,16 @@ class BuildServiceTest {
         return new BuildService(new BuildFiles(store), runner, maxConcurrent, maxContextBytes, Clock.systemUTC(), problems::add);
     }
 
+    /** The real runner over a real store in the test's directory, with no upstreams. */
+    private ExecutorBuildRunner inProcessRunner() throws IOException {
+        Store kiln = Store.openFilesystem(store);
+        NamespacePolicy namespaces = new NamespacePolicy(List.of("cache", "builds", "local"));
+        return new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(false, List.of(), store.resolve("base-cache"), "auto", null),
+                new RegistryService(kiln, namespaces),
+                new MirrorService(kiln, new MirrorStats(), Runnable::run, Duration.ofMinutes(5), Clock.systemUTC()),
+                new UpstreamRouter(Map.of(), null, namespaces));
+    }
+
     @Test
     void buildsThatWereQueuedOrRunningWhenTheProcessDiedAreMarkedFailedOnStart() throws IOException {
         BuildFiles files = new BuildFiles(store);
@@ -48,7 +64,9 @@ class BuildServiceTest {
         BuildRecord running = BuildRecord.queued("00000000000000000002", spec, then).running(then.plusSeconds(1))
                 .withStep(new BuildRecord.Step("stage-0", 1, 3, "FROM scratch", 5, false));
         BuildRecord done = BuildRecord.queued("00000000000000000003", spec, then).running(then)
-                .succeeded(then.plusSeconds(2), "sha256:" + "a".repeat(64), List.of("r/x@sha256:" + "a".repeat(64)));
+                .succeeded(then.plusSeconds(2), "sha256:" + "a".repeat(64), List.of("r/x@sha256:" + "a".repeat(64)),
+                        new BuildReport(3, 2, 3, 420, 0, 9000, "cache/r/x", List.of(new BuildReport.Destination(
+                                "r/x@sha256:" + "a".repeat(64), true, 1, 0, 3, 420, 9000))));
         for (BuildRecord r : List.of(queued, running, done)) {
             files.save(r);
         }
@@ -85,8 +103,7 @@ class BuildServiceTest {
         Files.writeString(ctx.resolve("hello.txt"), "hello\n");
         Files.writeString(ctx.resolve("secret.txt"), "not sent\n");
         Files.writeString(ctx.resolve(".dockerignore"), "secret.txt\n");
-        try (BuildService service = open(new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(false, List.of(),
-                store.resolve("base-cache"), "auto")), 1, 1 << 20)) {
+        try (BuildService service = open(inProcessRunner(), 1, 1 << 20)) {
             BuildRecord submitted = service.submit(new BuildSpec(null, null, Map.of(), null, Map.of("x", "y"), List.of(), false, null),
                     archive(ctx), null);
             BuildRecord end = awaitEnd(service, submitted.id());
@@ -96,6 +113,9 @@ class BuildServiceTest {
             assertEquals(List.of("FROM scratch", "COPY hello.txt /hello.txt", "LABEL a=b"),
                     end.steps().stream().map(BuildRecord.Step::instruction).toList());
             assertTrue(log.contains("STEP 2/3: COPY hello.txt /hello.txt"), log);
+            assertEquals(1, end.report().layers(), end.toString());
+            assertEquals(0, end.report().layersReused(), "nothing pushed: the COPY layer was built, not reused");
+            assertEquals(List.of(), end.report().destinations());
             assertTrue(log.contains("build succeeded: " + end.digest()), log);
             assertFalse(Files.exists(new BuildFiles(store).context(end.id())), "the context goes once the build ended");
         }
