@@ -64,6 +64,20 @@ final class BuildApi {
         return dir;
     }
 
+    /** Polls {@code GET /api/v1/builds/{id}} until the build has ended; its last state. */
+    static JsonNode awaitEnd(String id) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonNode build = JSON.valueToTree(Registry.request().get("/api/v1/builds/" + id).then().statusCode(200)
+                    .extract().as(Map.class));
+            if (List.of("succeeded", "failed", "cancelled").contains(build.get("state").asText())) {
+                return build;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("build " + id + " did not end in time");
+    }
+
     record Events(List<String> lines, JsonNode end) {
         String text() {
             return String.join("\n", lines);

@@ -1,6 +1,7 @@
 package dev.kiln.app.http;
 
 import static dev.kiln.app.http.BuildApi.JSON;
+import static dev.kiln.app.http.BuildApi.awaitEnd;
 import static dev.kiln.app.http.BuildApi.context;
 import static dev.kiln.app.http.BuildApi.follow;
 import static dev.kiln.app.http.BuildApi.host;
@@ -42,17 +43,6 @@ class BuildApiTest {
         return request().contentType("application/gzip").body(context).post("/api/v1/builds" + query);
     }
 
-    private static JsonNode awaitEnd(String id) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
-        while (System.nanoTime() < deadline) {
-            JsonNode build = JSON.valueToTree(request().get("/api/v1/builds/" + id).then().statusCode(200).extract().as(Map.class));
-            if (List.of("succeeded", "failed", "cancelled").contains(build.get("state").asText())) {
-                return build;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("build " + id + " did not end in time");
-    }
 
     private static void assertProblem(Response response, int status, String slug) {
         response.then().statusCode(status)
