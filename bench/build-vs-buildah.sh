@@ -4,8 +4,9 @@
 # (WORKLOADS="small fs10000" picks some; RUNS=1 for a smoke run)
 #   bench/build-vs-buildah.sh cold    small, heavy and kaniko's benchmark_fs shape (10k/50k/100k files), no caches
 #   bench/build-vs-buildah.sh cache   small and heavy: cold, fully cached rebuild, rebuild after changing the last
-#                                     COPY source (kiln --cache with a cache repo vs buildah --layers), and the
-#                                     bytes kiln uploads on that last rebuild
+#                                     COPY source; kiln build --cache (cache repo on the registry), the same build
+#                                     submitted to a running gateway (curl, cache=true, pushed into the gateway,
+#                                     bases mirrored from the registry) and buildah bud --layers; bytes uploaded
 # Base images come from scripts/make-base-images (busybox-static and a debootstrap minbase, cached).
 # Prints a markdown table; wall time and peak RSS from GNU time (buildah: max of bud and push).
 set -euo pipefail
@@ -118,6 +119,28 @@ summary() { # file -> "median_s median_rss_mib"
   echo "$s $(awk -v k="$m" 'BEGIN {printf "%.0f", k/1024}')"
 }
 
+gw_port=5303 gw="127.0.0.1:5303"
+start_gateway() {
+  java -jar "$jar" serve --port "$gw_port" --store "$work/store" --upstream "bench.test=http://$reg" > "$work/kiln.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://$gw/v2/"
+}
+# gateway_build WORKLOAD REPO FILE: one build submitted to the gateway, as a client sees it (upload to the end of
+# the log followed as server-sent events); appends "seconds 0" to FILE and prints the report's bytes uploaded
+gateway_build() {
+  local w="$1" repo="$2" file="$3" t0 t1 id record
+  rm -rf "$work/gctx" && cp -a "$ctx/$w" "$work/gctx" && sed -i "s#FROM $reg/#FROM bench.test/#" "$work/gctx/Dockerfile"
+  t0=$(date +%s.%N)
+  id=$(tar -czf - -C "$work/gctx" . | curl -sf -X POST --data-binary @- -H 'Content-Type: application/gzip' \
+    "http://$gw/api/v1/builds?cache=true&destination=$gw/$repo:latest" | jq -r .id)
+  curl -sfN -H 'Accept: text/event-stream' "http://$gw/api/v1/builds/$id/log" > "$work/gateway-$id.log"
+  t1=$(date +%s.%N)
+  record=$(curl -sf "http://$gw/api/v1/builds/$id")
+  [ "$(jq -r .state <<< "$record")" = succeeded ] || { echo "build $id: $(jq -r .error <<< "$record")" >&2; exit 1; }
+  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f 0\n", b-a}' >> "$file"
+  jq -r .report.bytesUploaded <<< "$record"
+}
+
 if [ "$mode" = cold ]; then
   echo "| workload | kiln s | buildah s | kiln / buildah | kiln peak RSS MiB | buildah peak RSS MiB |"
   echo "|---|---|---|---|---|---|"
@@ -134,28 +157,34 @@ if [ "$mode" = cold ]; then
     echo "$w kiln: $(tr '\n' ';' < "$work/$w.kiln") buildah: $(tr '\n' ';' < "$work/$w.buildah")" >&2
   done
 elif [ "$mode" = cache ]; then
-  echo "| workload | phase | kiln s | buildah --layers s | kiln / buildah | kiln bytes uploaded |"
-  echo "|---|---|---|---|---|---|"
+  start_gateway
+  echo "| workload | phase | kiln build s | kiln gateway s | buildah --layers s | build / buildah | gateway / buildah | bytes uploaded: build, gateway |"
+  echo "|---|---|---|---|---|---|---|---|"
   for w in ${WORKLOADS:-small heavy}; do
     last_copy=$( [ "$w" = small ] && echo a.txt || echo app.bin )
-    for phase in cold cached changed; do : > "$work/$w.$phase.kiln"; : > "$work/$w.$phase.buildah"; : > "$work/$w.$phase.bytes"; done
+    for phase in cold cached changed; do
+      for t in kiln gateway buildah kbytes gbytes; do : > "$work/$w.$phase.$t"; done
+    done
     for i in $(seq 1 "$runs"); do
       cp "$ctx/$w/$last_copy" "$work/$last_copy.orig"
       rm -rf "$work/kiln-cache"; buildah_reset
+      # a new cache repository per run, so each run's cold build starts with an empty layer cache
       kargs=(--cache --cache-repo "$reg/bench-cache/$w-$i" --cache-dir "$work/kiln-cache")
       for phase in cold cached changed; do
         [ "$phase" = changed ] && echo "changed $i $RANDOM" >> "$ctx/$w/$last_copy"
         one_run "$work/$w.$phase.kiln" kiln "$w" "$phase$i" "${kargs[@]}"
-        grep -o 'uploaded [0-9]* bytes' "$work/kiln-$w-$phase$i.log" | awk '{s+=$2} END {print s+0}' >> "$work/$w.$phase.bytes"
+        grep -o 'uploaded [0-9]* bytes' "$work/kiln-$w-$phase$i.log" | awk '{s+=$2} END {print s+0}' >> "$work/$w.$phase.kbytes"
+        gateway_build "$w" "local/bench-$w-$i" "$work/$w.$phase.gateway" >> "$work/$w.$phase.gbytes"
         one_run "$work/$w.$phase.buildah" buildah "$w" "$phase$i" --layers
       done
       cp "$work/$last_copy.orig" "$ctx/$w/$last_copy"
     done
     for phase in cold cached changed; do
-      read -r ks _ < <(summary "$work/$w.$phase.kiln"); read -r bs _ < <(summary "$work/$w.$phase.buildah")
-      bytes=$(median < "$work/$w.$phase.bytes")
-      echo "| $w | $phase | $ks | $bs | $(awk -v a="$ks" -v b="$bs" 'BEGIN {printf "%.2f", a/b}') | $bytes |"
-      echo "$w $phase kiln: $(tr '\n' ';' < "$work/$w.$phase.kiln") buildah: $(tr '\n' ';' < "$work/$w.$phase.buildah")" >&2
+      read -r ks _ < <(summary "$work/$w.$phase.kiln"); read -r gs _ < <(summary "$work/$w.$phase.gateway")
+      read -r bs _ < <(summary "$work/$w.$phase.buildah")
+      echo "| $w | $phase | $ks | $gs | $bs | $(awk -v a="$ks" -v b="$bs" 'BEGIN {printf "%.2f", a/b}') |" \
+        "$(awk -v a="$gs" -v b="$bs" 'BEGIN {printf "%.2f", a/b}') | $(median < "$work/$w.$phase.kbytes"), $(median < "$work/$w.$phase.gbytes") |"
+      for t in kiln gateway buildah; do echo "$w $phase $t: $(awk '{print $1}' "$work/$w.$phase.$t" | tr '\n' ' ')" >&2; done
     done
   done
 else
