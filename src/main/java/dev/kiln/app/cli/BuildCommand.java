@@ -11,6 +11,7 @@ import dev.kiln.build.exec.BuildInputs;
 import dev.kiln.build.exec.BuildLog;
 import dev.kiln.build.exec.BuildOptions;
 import dev.kiln.build.exec.Executor;
+import dev.kiln.build.exec.InPlaceOptions;
 import dev.kiln.build.dockerfile.GoDuration;
 import dev.kiln.build.exec.SecretFlags;
 import dev.kiln.oci.RepositoryName;
@@ -146,6 +147,19 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--sandbox", defaultValue = "auto", description = "How RUN is isolated: auto, namespaces, proot, in-place (default ${DEFAULT-VALUE})")
     String sandbox;
 
+    @Option(names = "--force", description = "With --sandbox in-place: build although this is not a marked executor container (KILN_EXECUTOR_CONTAINER=1)")
+    boolean force;
+
+    @Option(names = "--ignore-path", description = "With --sandbox in-place: a path of / to keep out of the wipe, the base image and the snapshots (repeatable)")
+    List<String> ignorePaths = new ArrayList<>();
+
+    @Option(names = "--ignore-var-run", arity = "0..1", defaultValue = "true", fallbackValue = "true",
+            description = "With --sandbox in-place: keep /var/run out too (default ${DEFAULT-VALUE})")
+    boolean ignoreVarRun;
+
+    @Option(names = "--cleanup", description = "With --sandbox in-place: delete the image's files from / after the build")
+    boolean cleanup;
+
     @Option(names = "--cache", description = "Use the layer cache: steps found in --cache-repo are not run, the others' layers are stored there")
     boolean cache;
 
@@ -250,6 +264,7 @@ public class BuildCommand implements Callable<Integer> {
             RegistrySecurity pushSecurity = new RegistrySecurity(insecure, plain, skipTlsVerify, unchecked, certificates);
             Executor executor = new Executor(options, log)
                     .inputs(inputs)
+                    .inPlace(new InPlaceOptions(force, cleanup, ignorePaths, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
                     .registrySecurity(new RegistrySecurity(insecurePull, plain, skipTlsVerifyPull, unchecked, certificates),
                             pushSecurity);
             try (RegistryLayerCache layerCache = cache ? layerCache(pushSecurity, log) : null) {
