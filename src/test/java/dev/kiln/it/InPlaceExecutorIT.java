@@ -152,8 +152,11 @@ class InPlaceExecutorIT {
                 FROM %1$s AS tools
                 RUN echo built-in-tools > /tools.txt && ls /lib > /lib-list.txt
 
-                FROM %1$s
-                COPY --from=tools /tools.txt /lib-list.txt /from-tools/
+                FROM %1$s AS other
+                RUN echo other > /other.txt
+
+                FROM tools
+                COPY --from=other /other.txt /from-other/
                 COPY hello.txt /app/hello.txt
                 RUN mkdir -p /app/data && echo ran > /app/data/ran.txt && rm /lib/libc.so.6
                 USER app
@@ -184,6 +187,11 @@ class InPlaceExecutorIT {
                 "the refused build deleted the container's own files");
     }
 
+    /**
+     * Three stages take {@code /} in turn: {@code tools}, then {@code other} (which must not leave
+     * its file behind), then the last, FROM {@code tools} again, which reads {@code other} with
+     * COPY --from after {@code other} lost {@code /}.
+     */
     @Test
     @Order(2)
     void buildsInPlaceFromAnImageWithJunkLibrariesAndLeavesKilnOutOfTheImage() throws Exception {
@@ -198,29 +206,61 @@ class InPlaceExecutorIT {
         assertEquals(0, built.exitCode(), built.output());
         assertTrue(built.stderr().contains("[tools] unpacked the root filesystem over /"), built.stderr());
 
-        FlatImage baseImage = copy(base);
         FlatImage result = copy(image);
         assertEquals(Files.readString(out.resolve("digest")), manifestDigest(image));
         assertEquals(result.nodes(), FlatImage.fromLayout(out.resolve("layout")).nodes(), "the OCI layout is the pushed image");
-
-        Set<String> expected = new TreeSet<>(baseImage.nodes().keySet());
-        expected.remove("lib/libc.so.6");
-        expected.addAll(List.of("from-tools", "from-tools/tools.txt", "from-tools/lib-list.txt", "app", "app/hello.txt",
-                "app/data", "app/data/ran.txt", "tmp/owned.txt", "tmp/uid.txt"));
-        assertEquals(expected, new TreeSet<>(result.nodes().keySet()),
-                "exactly the base's files and the steps' changes: nothing of /kiln, /proc, /workspace, /out or the build dir");
-        String libs = String.join("\n", new TreeSet<>(baseImage.nodes().keySet().stream()
-                .filter(p -> p.startsWith("lib/") && p.indexOf('/', 4) < 0).map(p -> p.substring(4)).toList())) + "\n";
-        assertContent(result, "from-tools/lib-list.txt", libs);
-        assertContent(result, "from-tools/tools.txt", "built-in-tools\n");
-        assertContent(result, "app/hello.txt", "hello from the context\n");
-        assertContent(result, "tmp/uid.txt", "1000\n");
-        assertEquals(1000, result.node("tmp/owned.txt").uid());
-        assertEquals("app", result.config().at("/config/User").asText());
+        assertTheApplicationImage(result, "hello from the context\n");
 
         assertEquals(new TreeSet<>(List.of("dev", "etc", "etc/hosts", "etc/resolv.conf", "kiln", "out", "proc", "sys",
                 "workspace")), topOfContainer(), "--cleanup leaves only what the pod brought");
         assertTrue(Files.isExecutable(container.resolve("kiln/bin/kiln")));
+    }
+
+    /**
+     * A rebuild with the layer cache after the context changed: the first two stages are all
+     * hits and never take {@code /}; the last stage's COPY misses, so {@code /} gets its base and
+     * the cached layers of the steps before (from the cache, never run), and the steps after run.
+     */
+    @Test
+    @Order(3)
+    void aCachedRebuildUnpacksCachedLayersOverRootOnlyWhereAStepMustRun() throws Exception {
+        String image = registry.host() + "/app:2";
+        String[] args = {"--sandbox", "in-place", "-c", "dir:///workspace", "-d", image, "--insecure-registry",
+                registry.host(), "--cache", "--cache-repo", registry.host() + "/cache/app", "--cleanup"};
+        ExecResult first = pod(podEnv, args);
+        assertEquals(0, first.exitCode(), first.output());
+        Files.writeString(workspace.resolve("hello.txt"), "hello again\n");
+
+        ExecResult second = pod(podEnv, args);
+        System.err.print(second.stderr());
+
+        assertEquals(0, second.exitCode(), second.output());
+        assertFalse(second.stderr().contains("[tools] unpacked") || second.stderr().contains("[other] unpacked the root filesystem over /"),
+                second.stderr());
+        assertTrue(second.stderr().contains("[other] unpacked the root filesystem into the build dir"), second.stderr());
+        assertTrue(second.stderr().contains("[2] unpacked the root filesystem over /"), second.stderr());
+        assertTrue(second.stderr().contains("RUN echo built-in-tools > /tools.txt && ls /lib > /lib-list.txt (cached"),
+                second.stderr());
+        assertTheApplicationImage(copy(image), "hello again\n");
+    }
+
+    private static void assertTheApplicationImage(FlatImage result, String hello) {
+        FlatImage baseImage = copy(base);
+        Set<String> expected = new TreeSet<>(baseImage.nodes().keySet());
+        expected.remove("lib/libc.so.6");
+        expected.addAll(List.of("tools.txt", "lib-list.txt", "from-other", "from-other/other.txt", "app", "app/hello.txt",
+                "app/data", "app/data/ran.txt", "tmp/owned.txt", "tmp/uid.txt"));
+        assertEquals(expected, new TreeSet<>(result.nodes().keySet()), "exactly the base's files and the steps' changes:"
+                + " nothing of /kiln, /proc, /workspace, /out or the build dir, nor the other stage's /other.txt");
+        String libs = String.join("\n", new TreeSet<>(baseImage.nodes().keySet().stream()
+                .filter(p -> p.startsWith("lib/") && p.indexOf('/', 4) < 0).map(p -> p.substring(4)).toList())) + "\n";
+        assertContent(result, "lib-list.txt", libs);
+        assertContent(result, "tools.txt", "built-in-tools\n");
+        assertContent(result, "from-other/other.txt", "other\n");
+        assertContent(result, "app/hello.txt", hello);
+        assertContent(result, "tmp/uid.txt", "1000\n");
+        assertEquals(1000, result.node("tmp/owned.txt").uid());
+        assertEquals("app", result.config().at("/config/User").asText());
     }
 
     private static void assertContent(FlatImage image, String path, String content) {

@@ -551,8 +551,8 @@ public final class Executor {
         if (inPlace != null) {
             materializeInPlace(state);
             if (layerCache != null || occupant == state) {
-                log.printf("[%s] unpacked the root filesystem%s (%s)%n", state.stage.displayName(),
-                        occupant == state ? " over /" : "", seconds(t0));
+                log.printf("[%s] unpacked the root filesystem %s (%s)%n", state.stage.displayName(),
+                        occupant == state ? "over /" : "into the build dir", seconds(t0));
             }
             return;
         }
