@@ -120,6 +120,7 @@ class InPlaceExecutorIT {
         Files.createDirectories(container.resolve("bin"));
         Files.copy(TestImages.BUSYBOX, container.resolve("bin/busybox"));
         Files.createSymbolicLink(container.resolve("bin/sh"), Path.of("busybox"));
+        Files.writeString(container.resolve("bin/pod-only"), "the pod's own file, which no stage may see\n");
         for (String dir : List.of("proc", "sys", "dev", "etc", "workspace", "out")) {
             Files.createDirectories(container.resolve(dir));
         }
@@ -158,6 +159,7 @@ class InPlaceExecutorIT {
                 FROM tools
                 COPY --from=other /other.txt /from-other/
                 COPY hello.txt /app/hello.txt
+                RUN test ! -e /other.txt && test ! -e /bin/pod-only && test -e /tools.txt
                 RUN mkdir -p /app/data && echo ran > /app/data/ran.txt && rm /lib/libc.so.6
                 USER app
                 RUN echo mine > /tmp/owned.txt && id -u > /tmp/uid.txt

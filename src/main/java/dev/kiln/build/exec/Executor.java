@@ -76,9 +76,10 @@ import java.util.Set;
 
 /**
  * Builds a Dockerfile: the stages the target needs, each FROM pulled and unpacked into a rootfs
- * under a per-build temp dir, metadata instructions into the config, COPY/ADD/WORKDIR/RUN into
- * the rootfs and snapshotted into one layer each; then the OCI image is pushed and/or written out.
- * Nothing is pushed unless every step succeeded; the temp dir is always removed.
+ * under a per-build temp dir (in place: into {@code /} itself, see {@link InPlaceOptions}),
+ * metadata instructions into the config, COPY/ADD/WORKDIR/RUN into the rootfs and snapshotted into
+ * one layer each; then the OCI image is pushed and/or written out. Nothing is pushed unless every
+ * step succeeded; the temp dir is always removed.
  */
 public final class Executor {
     private static final String DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -619,7 +620,9 @@ public final class Executor {
             paths.addAll(IgnoredPaths.mountPoints(Files.readString(mountinfo)));
         }
         paths.addAll(inPlaceOptions.ignorePaths());
-        List<Path> used = new ArrayList<>(List.of(inPlaceOptions.kilnHome(), buildDir, cacheRoot, context, dockerfilePath));
+        // java.home too: a Kiln that is not self-contained (a JDK in the image) must at least keep its runtime
+        List<Path> used = new ArrayList<>(List.of(inPlaceOptions.kilnHome(), Path.of(System.getProperty("java.home")),
+                buildDir, cacheRoot, context, dockerfilePath));
         for (Path output : new Path[] {options.tarPath(), options.ociLayoutPath(), options.digestFile(),
                 options.imageNameWithDigestFile()}) {
             if (output != null) {

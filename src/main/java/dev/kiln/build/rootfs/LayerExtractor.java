@@ -155,8 +155,10 @@ public final class LayerExtractor {
             makeParents(name, target.getParent());
             BasicFileAttributes existing = Trees.lstat(target);
             boolean keptDirectory = entry.type() == EntryType.DIRECTORY && existing != null && existing.isDirectory();
-            // a hardlink checks its target first: replacing a file by a link to itself must keep it
-            if (!keptDirectory && entry.type() != EntryType.HARDLINK) {
+            // a hardlink checks its target first: replacing a file by a link to itself must keep it;
+            // a device that cannot be made leaves what is there
+            boolean skippedDevice = !privileged && (entry.type() == EntryType.CHAR_DEVICE || entry.type() == EntryType.BLOCK_DEVICE);
+            if (!keptDirectory && entry.type() != EntryType.HARDLINK && !skippedDevice) {
                 if (!replace(target, existing)) {
                     warn(name + ": skipped: " + rootfs.inside(target) + " holds paths an in-place build keeps ("
                             + ignored + ")");
