@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builder benchmarks (issues 4 and 5): kiln build vs buildah bud --isolation chroot (overlay driver),
 # both building and pushing to the same local docker-registry, median of RUNS (default 5).
+# (WORKLOADS="small fs10000" picks some; RUNS=1 for a smoke run)
 #   bench/build-vs-buildah.sh cold    small, heavy and kaniko's benchmark_fs shape (10k/50k/100k files), no caches
 #   bench/build-vs-buildah.sh cache   small and heavy: cold, fully cached rebuild, rebuild after changing the last
 #                                     COPY source (kiln --cache with a cache repo vs buildah --layers), and the
@@ -120,7 +121,7 @@ summary() { # file -> "median_s median_rss_mib"
 if [ "$mode" = cold ]; then
   echo "| workload | kiln s | buildah s | kiln / buildah | kiln peak RSS MiB | buildah peak RSS MiB |"
   echo "|---|---|---|---|---|---|"
-  for w in small heavy fs10000 fs50000 fs100000; do
+  for w in ${WORKLOADS:-small heavy fs10000 fs50000 fs100000}; do
     : > "$work/$w.kiln"; : > "$work/$w.buildah"
     for i in $(seq 1 "$runs"); do
       rm -rf "$work/kiln-cache"
@@ -135,7 +136,7 @@ if [ "$mode" = cold ]; then
 elif [ "$mode" = cache ]; then
   echo "| workload | phase | kiln s | buildah --layers s | kiln / buildah | kiln bytes uploaded |"
   echo "|---|---|---|---|---|---|"
-  for w in small heavy; do
+  for w in ${WORKLOADS:-small heavy}; do
     last_copy=$( [ "$w" = small ] && echo a.txt || echo app.bin )
     for phase in cold cached changed; do : > "$work/$w.$phase.kiln"; : > "$work/$w.$phase.buildah"; : > "$work/$w.$phase.bytes"; done
     for i in $(seq 1 "$runs"); do

@@ -27,6 +27,22 @@ public interface BlobStore {
     /** A writer for content whose digest is verified (or computed) when it is committed. */
     BlobWriter newWriter() throws IOException;
 
+    /**
+     * Makes the content of {@code file} the blob {@code expected} once it is verified; the file itself
+     * is left as it was. A blob already present is only touched. Returns whether it was new.
+     */
+    default boolean insert(Path file, Digest expected) throws IOException {
+        if (exists(expected)) {
+            touch(expected);
+            return false;
+        }
+        try (BlobWriter writer = newWriter(); InputStream in = java.nio.file.Files.newInputStream(file)) {
+            writer.write(in);
+            writer.commit(expected);
+        }
+        return true;
+    }
+
     boolean delete(Digest digest) throws IOException;
 
     /** Marks the blob as just used, so that garbage collection's grace period protects it. */

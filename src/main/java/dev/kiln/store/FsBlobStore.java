@@ -1,6 +1,7 @@
 package dev.kiln.store;
 
 import dev.kiln.oci.Digest;
+import dev.kiln.oci.Digester;
 import dev.kiln.oci.InvalidDigestException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -70,6 +71,39 @@ public final class FsBlobStore implements BlobStore {
     @Override
     public BlobWriter newWriter() throws IOException {
         return new FsBlobWriter(this, tmp.resolve(UUID.randomUUID().toString()));
+    }
+
+    /**
+     * A hard link when {@code file} is on the store's filesystem, so no bytes are copied; the link is
+     * verified and synced like any upload before it becomes visible. Elsewhere, a copy.
+     */
+    @Override
+    public boolean insert(Path file, Digest expected) throws IOException {
+        if (exists(expected)) {
+            touch(expected);
+            return false;
+        }
+        Path link = tmp.resolve(UUID.randomUUID().toString());
+        try {
+            Files.createLink(link, file);
+        } catch (IOException | UnsupportedOperationException otherFilesystem) {
+            return BlobStore.super.insert(file, expected);
+        }
+        try {
+            Digest actual;
+            try (FileChannel channel = FileChannel.open(link, StandardOpenOption.READ)) {
+                channel.force(true);
+                actual = Digester.digest(Channels.newInputStream(channel), expected.algorithm());
+            }
+            if (!actual.equals(expected)) {
+                throw new DigestMismatchException(expected, actual, Files.size(link));
+            }
+            adopt(link, expected);
+            touch(expected);
+            return true;
+        } finally {
+            Files.deleteIfExists(link);
+        }
     }
 
     /**

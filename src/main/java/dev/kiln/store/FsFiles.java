@@ -17,7 +17,7 @@ import java.util.UUID;
 import java.util.stream.Stream;
 
 /** File operations that keep the store crash-safe: temp file, fsync, atomic rename, fsync the directory. */
-final class FsFiles {
+public final class FsFiles {
     private FsFiles() {
     }
 
@@ -25,7 +25,7 @@ final class FsFiles {
         atomicWrite(target, content.getBytes(StandardCharsets.UTF_8));
     }
 
-    static void atomicWrite(Path target, byte[] content) throws IOException {
+    public static void atomicWrite(Path target, byte[] content) throws IOException {
         Path dir = target.getParent();
         Files.createDirectories(dir);
         Path temp = dir.resolve(".tmp-" + UUID.randomUUID());
@@ -45,7 +45,7 @@ final class FsFiles {
         }
     }
 
-    static void moveAtomically(Path source, Path target) throws IOException {
+    public static void moveAtomically(Path source, Path target) throws IOException {
         try {
             Files.move(source, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {

@@ -1,5 +1,6 @@
 package dev.kiln.it;
 
+import dev.kiln.testkit.BusyboxContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -42,13 +43,7 @@ class LayerCacheIT {
     @BeforeAll
     static void startKilnWithABusyboxBase() throws Exception {
         kiln = KilnProcess.start("layer-cache", work.resolve("store"));
-        Path baseCtx = Files.createDirectories(work.resolve("base"));
-        Files.copy(Path.of("/bin/busybox"), baseCtx.resolve("busybox"));
-        Files.writeString(baseCtx.resolve("Dockerfile"), """
-                FROM scratch
-                COPY busybox /bin/busybox
-                RUN ["/bin/busybox", "--install", "-s", "/bin"]
-                """);
+        Path baseCtx = BusyboxContext.write(work.resolve("base"), "");
         base = kiln.hostPort() + "/local/base:1";
         String log = build("-c", baseCtx.toString(), "-d", base);
         assertTrue(log.contains("build done"), log);

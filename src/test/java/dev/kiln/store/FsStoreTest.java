@@ -34,6 +34,40 @@ class FsStoreTest extends StoreContract {
     }
 
     @Test
+    void aFileOnTheStoresFilesystemIsHardLinkedNotCopied() throws IOException {
+        byte[] bytes = random(100_000, 22);
+        Path file = Files.write(dir.resolve("layer.tar.gz"), bytes);
+        Digest digest = Digest.sha256(bytes);
+        assertTrue(store.blobs().insert(file, digest));
+        Path blob = store.blobs().localFile(digest).orElseThrow();
+        assertTrue(Files.isSameFile(file, blob), "one inode, two names");
+        assertEquals(2, Files.getAttribute(blob, "unix:nlink"));
+        Files.delete(file);
+        assertEquals(bytes.length, Files.size(blob), "the blob outlives the build's name for it");
+        try (Stream<Path> files = Files.list(dir.resolve("tmp"))) {
+            assertEquals(0, files.count());
+        }
+    }
+
+    @Test
+    void aFileOnAnotherFilesystemIsCopied() throws IOException {
+        Path shm = Path.of("/dev/shm");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm)
+                && !Files.getFileStore(shm).equals(Files.getFileStore(dir)), "needs a second filesystem at /dev/shm");
+        byte[] bytes = random(100_000, 23);
+        Path file = Files.write(Files.createTempFile(shm, "kiln-layer", ".tar.gz"), bytes);
+        try {
+            Digest digest = Digest.sha256(bytes);
+            assertTrue(store.blobs().insert(file, digest));
+            Path blob = store.blobs().localFile(digest).orElseThrow();
+            assertEquals(1, Files.getAttribute(blob, "unix:nlink"));
+            assertEquals(Digest.sha256(Files.readAllBytes(blob)), digest);
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    @Test
     void staleTempFilesOfDeadWritersAreRemoved() throws IOException {
         Path stale = Files.writeString(dir.resolve("tmp/abandoned"), "x");
         Files.setLastModifiedTime(stale, FileTime.from(Instant.now().minus(Duration.ofDays(1))));

@@ -74,6 +74,27 @@ abstract class StoreContract {
     }
 
     @Test
+    void aFileIsInsertedOnlyWhenItMatchesItsDigestAndLeftAsItWas() throws IOException {
+        byte[] bytes = random(300_000, 40);
+        Path file = java.nio.file.Files.write(dir.resolveSibling(dir.getFileName() + "-layer"), bytes);
+        try {
+            Digest wrong = Digest.sha256("other".getBytes(StandardCharsets.UTF_8));
+            assertThrows(DigestMismatchException.class, () -> store.blobs().insert(file, wrong));
+            assertFalse(store.blobs().exists(wrong));
+
+            Digest digest = Digest.sha256(bytes);
+            assertTrue(store.blobs().insert(file, digest));
+            assertFalse(store.blobs().insert(file, digest), "a blob already there is not inserted again");
+            try (InputStream in = store.blobs().open(digest, 0)) {
+                assertArrayEquals(bytes, in.readAllBytes());
+            }
+            assertArrayEquals(bytes, java.nio.file.Files.readAllBytes(file));
+        } finally {
+            java.nio.file.Files.deleteIfExists(file);
+        }
+    }
+
+    @Test
     void mismatchedContentIsNeverVisible() throws IOException {
         byte[] bytes = random(1000, 2);
         Digest claimed = Digest.sha256("something else".getBytes(StandardCharsets.UTF_8));

@@ -21,6 +21,7 @@ import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.Registries;
 import dev.kiln.registry.client.RegistrySecurity;
 import java.io.InputStream;
+import dev.kiln.build.snapshot.Snapshotters;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Files;
@@ -160,6 +161,11 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--cleanup", description = "With --sandbox in-place: delete the image's files from / after the build")
     boolean cleanup;
 
+    @Option(names = "--snapshot-mode", defaultValue = "auto", description = "How step changes are found: auto (a RUN's "
+            + "overlayfs upper dir where the kernel allows, else a walk), overlay (fail instead of walking for RUN), "
+            + "walk; kaniko's full, redo and time walk (default ${DEFAULT-VALUE})")
+    String snapshotMode;
+
     @Option(names = "--cache", description = "Use the layer cache: steps found in --cache-repo are not run, the others' layers are stored there")
     boolean cache;
 
@@ -176,6 +182,12 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--cache-run-layers", arity = "0..1", defaultValue = "true", fallbackValue = "true",
             description = "Cache the layers of RUN (default ${DEFAULT-VALUE})")
     boolean cacheRunLayers;
+
+    @Option(names = "--single-snapshot", description = "One layer per stage, snapshotted after its last step")
+    boolean singleSnapshot;
+
+    @Option(names = "--image-name-tag-with-digest-file", description = "Write NAME:TAG@DIGEST for each destination to this file")
+    Path imageNameTagWithDigestFile;
 
     @Option(names = "--dry-run", description = "With --cache: print each step with its cache key and HIT or MISS, run nothing, push nothing")
     boolean dryRun;
@@ -222,26 +234,21 @@ public class BuildCommand implements Callable<Integer> {
             return 1;
         }
         try {
+            try {
+                Snapshotters.Mode.of(snapshotMode);
+            } catch (IllegalArgumentException e) {
+                log.log(BuildLog.Level.FATAL, "--snapshot-mode: " + e.getMessage());
+                return 1;
+            }
             if (destinations.isEmpty() && !noPush && tarPath == null && ociLayoutPath == null && !dryRun) {
                 log.log(BuildLog.Level.FATAL, "give at least one --destination, or --no-push");
                 return 1;
             }
-            Map<String, String> args = new LinkedHashMap<>();
-            for (String a : buildArgs) {
-                int eq = a.indexOf('=');
-                if (eq < 0) {
-                    String v = env.get(a);
-                    if (v != null) {
-                        args.put(a, v);
-                    }
-                } else {
-                    args.put(a.substring(0, eq), a.substring(eq + 1));
-                }
-            }
-            Map<String, String> labelMap = new LinkedHashMap<>();
-            for (String l : labels) {
-                int eq = l.indexOf('=');
-                labelMap.put(eq < 0 ? l : l.substring(0, eq), eq < 0 ? "" : l.substring(eq + 1));
+            Map<String, String> args = KeyValueFlags.buildArgs(buildArgs, env);
+            Map<String, String> labelMap = KeyValueFlags.labels(labels);
+            if (singleSnapshot && cache) {
+                log.log(BuildLog.Level.FATAL, "--single-snapshot and --cache do not mix: the cache keeps one layer per step");
+                return 1;
             }
             if (dryRun && !cache) {
                 log.log(BuildLog.Level.FATAL, "--dry-run shows the layer cache's plan; give --cache too");
@@ -257,7 +264,7 @@ public class BuildCommand implements Callable<Integer> {
                     Path.of("."), destinations, args, target, labelMap,
                     noPush, tarPath, ociLayoutPath, digestFile, imageNameWithDigestFile, reproducible, compression,
                     compressionLevel, platform, registryMirrors, registryMaps, skipDefaultRegistryFallback,
-                    insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox);
+                    insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox, snapshotMode);
             Map<String, Path> certificates = certificates();
             Set<String> plain = Set.copyOf(insecureRegistries);
             Set<String> unchecked = Set.copyOf(skipTlsVerifyRegistries);
@@ -274,7 +281,16 @@ public class BuildCommand implements Callable<Integer> {
                 if (dryRun) {
                     executor.dryRun(out);
                 }
-                executor.build();
+                Executor.Result result = executor.singleSnapshot(singleSnapshot).build();
+                if (imageNameTagWithDigestFile != null && result.digest() != null) {
+                    StringBuilder names = new StringBuilder();
+                    for (String destination : destinations) {
+                        ImageReference ref = ImageReference.parse(destination);
+                        names.append(ref.context()).append(':').append(ref.tag() != null ? ref.tag() : "latest")
+                                .append('@').append(result.digest()).append('\n');
+                    }
+                    Files.writeString(imageNameTagWithDigestFile, names.toString());
+                }
             }
             return 0;
         } catch (BuildException | ContextException e) {
@@ -282,6 +298,9 @@ public class BuildCommand implements Callable<Integer> {
             return 1;
         } catch (IllegalArgumentException e) {
             log.log(BuildLog.Level.FATAL, e.getMessage());
+            return 1;
+        } catch (java.io.IOException e) {
+            log.log(BuildLog.Level.FATAL, "cannot write " + imageNameTagWithDigestFile + ": " + e.getMessage());
             return 1;
         } catch (RuntimeException e) {
             log.log(BuildLog.Level.FATAL, e.toString());

@@ -4,7 +4,8 @@ import picocli.CommandLine.Command;
 
 @Command(name = "kiln", mixinStandardHelpOptions = true, version = "kiln 0.1.0",
         description = "Container-image gateway: OCI registry, pull-through mirror and daemonless builder.",
-        subcommands = {ServeCommand.class, BuildCommand.class, WarmCommand.class, FsckCommand.class, GcCommand.class})
+        subcommands = {ServeCommand.class, BuildCommand.class, WarmCommand.class, SubmitCommand.class, FsckCommand.class,
+                GcCommand.class})
 public class KilnCommand implements Runnable {
     @Override
     public void run() {

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = "Start the gateway: the OCI registry on /v2/, health on /q/health, metrics on /q/metrics.")
+        description = "Start the gateway: the OCI registry on /v2/, builds on /api/v1/builds, health on /q/health, metrics on /q/metrics.")
 public class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", description = "HTTP port (kiln.port, KILN_PORT; default 5000)")
     Integer port;
@@ -45,8 +45,22 @@ public class ServeCommand implements Callable<Integer> {
             description = "How long a mirrored tag is served before it is revalidated upstream (kiln.mirror.tag-ttl; default 5m)")
     String tagTtl;
 
+    @Option(names = "--max-concurrent-builds", paramLabel = "N",
+            description = "Builds submitted to /api/v1/builds that run at once; the rest wait (kiln.builds.max-concurrent; default 1)")
+    Integer maxConcurrentBuilds;
+
+    @Option(names = "--max-build-context", paramLabel = "SIZE",
+            description = "Largest build context a client may upload, e.g. 500M (kiln.builds.max-context-bytes; default 2G)")
+    String maxBuildContext;
+
     @Override
     public Integer call() {
+        if (maxConcurrentBuilds != null) {
+            System.setProperty("kiln.builds.max-concurrent", maxConcurrentBuilds.toString());
+        }
+        if (maxBuildContext != null) {
+            System.setProperty("kiln.builds.max-context-bytes", maxBuildContext);
+        }
         if (upstreams != null) {
             for (String upstream : upstreams) {
                 int eq = upstream.indexOf('=');

@@ -8,7 +8,6 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -71,18 +70,7 @@ public class WarmCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try {
-            Map<String, String> args = new LinkedHashMap<>();
-            for (String a : buildArgs) {
-                int eq = a.indexOf('=');
-                if (eq < 0) {
-                    String v = System.getenv(a);
-                    if (v != null) {
-                        args.put(a, v);
-                    }
-                } else {
-                    args.put(a.substring(0, eq), a.substring(eq + 1));
-                }
-            }
+            Map<String, String> args = KeyValueFlags.buildArgs(buildArgs, System.getenv());
             LinkedHashSet<String> wanted = new LinkedHashSet<>(images);
             if (dockerfile != null) {
                 wanted.addAll(Executor.imagesUsedBy(Files.readString(dockerfile), dockerfile.getFileName().toString(), args,
@@ -94,7 +82,7 @@ public class WarmCommand implements Callable<Integer> {
             }
             BuildOptions options = new BuildOptions(Path.of("Dockerfile"), Path.of("."), List.of(), args, target, Map.of(),
                     true, null, null, null, null, false, "gzip", -1, platform, registryMirrors, registryMaps,
-                    skipDefaultRegistryFallback, insecureRegistries, 0, imageDownloadRetry, cacheDir, "auto");
+                    skipDefaultRegistryFallback, insecureRegistries, 0, imageDownloadRetry, cacheDir, "auto", "auto");
             for (String warmed : new Executor(options, err).insecure(insecurePull, false).warm(List.copyOf(wanted))) {
                 out.println(warmed);
             }

@@ -34,6 +34,35 @@ public interface KilnConfig {
 
     Bench bench();
 
+    Builds builds();
+
+    interface Builds {
+        /** Builds that run at once; the others wait in a queue. */
+        @WithDefault("1")
+        int maxConcurrent();
+
+        /** The largest uploaded build context (suffixes K, M, G, T). */
+        @WithDefault("2G")
+        String maxContextBytes();
+
+        /** Pull Docker Hub base images through this gateway's own mirror (so they land in its store). */
+        @WithDefault("true")
+        boolean ownMirror();
+
+        /** Further registries builds reach over plain HTTP; the gateway itself always is. */
+        Optional<List<String>> insecureRegistries();
+
+        /** Where builds keep pulled base image blobs; default {@code <store>/build-cache}. */
+        Optional<String> cacheDir();
+
+        /** How RUN is isolated: auto, namespaces, proot, in-place. */
+        @WithDefault("auto")
+        String sandbox();
+
+        /** The layer cache's repository in the store for builds with {@code cache}; default {@code cache/<first destination's path>}. */
+        Optional<String> cacheRepo();
+    }
+
     interface Bench {
         /** Serves /bench/rest-blobs/ so the download benchmark can compare quarkus-rest with Vert.x routes. */
         @WithDefault("false")

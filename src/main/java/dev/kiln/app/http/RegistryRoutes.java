@@ -467,7 +467,7 @@ public class RegistryRoutes {
     }
 
     /** Reads and drops whatever the client still sends, so an early answer does not stall the connection. */
-    private static void drainUnreadBody(HttpServerRequest request) {
+    static void drainUnreadBody(HttpServerRequest request) {
         if (!request.isEnded()) {
             request.handler(buffer -> { });
             request.exceptionHandler(t -> { });

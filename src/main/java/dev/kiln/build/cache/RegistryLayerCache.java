@@ -2,10 +2,8 @@ package dev.kiln.build.cache;
 
 import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
-import dev.kiln.oci.ImageManifests;
 import dev.kiln.oci.Manifest;
 import dev.kiln.oci.MediaTypes;
-import dev.kiln.oci.image.ImageConfig;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.BlobCache;
 import dev.kiln.registry.client.ImagePusher;
@@ -20,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,8 +36,6 @@ import java.util.function.Consumer;
  */
 public final class RegistryLayerCache implements LayerCache, AutoCloseable {
     private static final int MAX_SMALL_DOCUMENT = 1 << 20;
-    /** Marks a cached step that changed nothing. */
-    static final String EMPTY_LABEL = "dev.kiln.cache.empty";
     private static final String ACCEPT = MediaTypes.OCI_MANIFEST + ", " + MediaTypes.DOCKER_MANIFEST;
 
     private final ImageReference repository;
@@ -82,22 +77,8 @@ public final class RegistryLayerCache implements LayerCache, AutoCloseable {
                 }
                 manifest = Manifest.parse(readSmall(response.body()), response.contentType());
             }
-            if (manifest.isIndex() || manifest.layers() == null || manifest.layers().size() != 1) {
-                warn.accept("cache entry " + repo + ":" + key + " is not a one-layer image; ignoring it");
-                return Optional.empty();
-            }
-            ImageConfig config = ImageConfig.parse(Files.readAllBytes(fetchBlob(client, repo, manifest.config())));
-            if (config.diffIds().size() != 1) {
-                warn.accept("cache entry " + repo + ":" + key + " has no single diff_id; ignoring it");
-                return Optional.empty();
-            }
-            Instant created = config.created() == null ? Instant.EPOCH : Instant.parse(config.created());
-            if (ttl != null && created.plus(ttl).isBefore(clock.instant())) {
-                return Optional.empty();
-            }
-            boolean empty = config.config().labels() != null && "true".equals(config.config().labels().get(EMPTY_LABEL));
-            return Optional.of(new CachedLayer(key, manifest.layers().get(0), config.diffIds().get(0), created, repository,
-                    empty));
+            return CacheImage.read(key, manifest, config -> Files.readAllBytes(fetchBlob(client, repo, config)), repository,
+                    ttl, clock.instant(), repo + ":" + key, warn);
         } catch (IOException | IllegalArgumentException | DateTimeParseException e) {
             warn.accept("cache lookup " + repo + ":" + key + " failed, treating it as a miss: " + e.getMessage());
             return Optional.empty();
@@ -123,21 +104,14 @@ public final class RegistryLayerCache implements LayerCache, AutoCloseable {
 
     private void push(String key, Descriptor layer, Digest diffId, Path file, String createdBy, boolean empty)
             throws IOException {
-        Instant now = clock.instant();
-        ImageConfig image = ImageConfig.empty().withCreated(now).withLayer(diffId, ImageConfig.History.of(now, createdBy));
-        if (empty) {
-            image = image.withConfig(image.config().withLabel(EMPTY_LABEL, "true"));
-        }
-        byte[] config = image.toJson();
+        CacheImage.Entry entry = CacheImage.of(layer, diffId, createdBy, empty, clock.instant());
         Path configFile = Files.createTempFile("kiln-cache-config-", ".json");
         try {
-            Files.write(configFile, config);
-            Descriptor configDescriptor = new Descriptor(MediaTypes.OCI_CONFIG, Digest.sha256(config), config.length);
-            byte[] manifest = ImageManifests.oci(configDescriptor, List.of(layer));
-            List<PulledImage.Blob> blobList = List.of(new PulledImage.Blob(configDescriptor, configFile),
+            Files.write(configFile, entry.config());
+            List<PulledImage.Blob> blobList = List.of(new PulledImage.Blob(entry.configDescriptor(), configFile),
                     new PulledImage.Blob(layer, file));
-            new ImagePusher(registries, Retry.NONE).push(new ImagePusher.Image(manifest, MediaTypes.OCI_MANIFEST, blobList),
-                    List.of(repository.withTag(key)));
+            new ImagePusher(registries, Retry.NONE).push(new ImagePusher.Image(entry.manifest(), MediaTypes.OCI_MANIFEST,
+                    blobList), List.of(repository.withTag(key)));
         } finally {
             Files.deleteIfExists(configFile);
         }

@@ -28,7 +28,8 @@ public record BuildOptions(
         int pushRetry,
         int downloadRetry,
         Path cacheDir,
-        String sandbox) {
+        String sandbox,
+        String snapshotMode) {
 
     public BuildOptions {
         destinations = List.copyOf(destinations);

@@ -29,6 +29,7 @@ import dev.kiln.build.rootfs.IgnoredPaths;
 import dev.kiln.build.rootfs.InPlaceRoot;
 import dev.kiln.build.rootfs.LayerExtractor;
 import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.build.sandbox.Cancellation;
 import dev.kiln.build.sandbox.ExecResult;
 import dev.kiln.build.sandbox.InPlaceSandbox;
 import dev.kiln.build.sandbox.RunSpec;
@@ -37,7 +38,8 @@ import dev.kiln.build.sandbox.Sandbox;
 import dev.kiln.build.sandbox.Sandboxes;
 import dev.kiln.build.snapshot.SnapshotLayer;
 import dev.kiln.build.snapshot.TreeScanner;
-import dev.kiln.build.snapshot.WalkingSnapshotter;
+import dev.kiln.build.snapshot.Snapshotter;
+import dev.kiln.build.snapshot.Snapshotters;
 import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.ImageManifests;
@@ -51,6 +53,8 @@ import dev.kiln.registry.client.BlobCache;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.ImagePuller;
 import dev.kiln.registry.client.ImagePusher;
+import dev.kiln.registry.client.ImageSink;
+import dev.kiln.registry.client.ImageSource;
 import dev.kiln.registry.client.MirrorRoutes;
 import dev.kiln.registry.client.PulledImage;
 import dev.kiln.registry.client.Registries;
@@ -73,6 +77,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * Builds a Dockerfile: the stages the target needs, each FROM pulled and unpacked into a rootfs
@@ -102,6 +107,11 @@ public final class Executor {
     private final Map<String, Path> downloads = new HashMap<>();
     private final Map<Digest, CachedLayer> cachedLayers = new HashMap<>();
     private final Set<Digest> storedLayers = new HashSet<>();
+    /** Layers this build snapshotted itself, as opposed to taking them from a base image or the cache. */
+    private final Set<Digest> builtLayers = new HashSet<>();
+    private ImageSource imageSource;
+    private ImageSink imageSink;
+    private Path workParent;
     private LayerWriter writer;
     private LayerCache layerCache;
     private CachePolicy cachePolicy = CachePolicy.ALL;
@@ -112,8 +122,27 @@ public final class Executor {
     private StageState building;
     private StageState occupant;
 
-    /** The outcome: manifest digest and the bytes that make the image. */
-    public record Result(Digest digest, byte[] manifest, byte[] config, List<PulledImage.Blob> layers) {
+    /** The outcome: manifest digest, the bytes that make the image, and what was reused or moved. */
+    public record Result(Digest digest, byte[] manifest, byte[] config, List<PulledImage.Blob> layers, Report report) {
+    }
+
+    /**
+     * What a build reused and what it moved, each distinct blob counted once however many
+     * destinations it went to.
+     *
+     * @param layersFromCache the image's layers that came from the layer cache instead of a step that ran
+     * @param layersReused    the image's layers that no destination lacked (without destinations: those not
+     *                        built by this build, i.e. from the base image or the cache)
+     * @param bytesUploaded   bytes of blobs (config and layers) that some destination lacked
+     * @param layerBytesUploaded the part of {@code bytesUploaded} that is layers
+     * @param bytesNotUploaded bytes of blobs every destination already had or mounted
+     * @param destinations    per destination, as the push saw it
+     */
+    public record Report(int layers, int layersFromCache, int layersReused, long bytesUploaded, long layerBytesUploaded,
+                         long bytesNotUploaded, List<ImagePusher.Destination> destinations) {
+        public Report {
+            destinations = List.copyOf(destinations);
+        }
     }
 
     private static final class StageState {
@@ -134,7 +163,7 @@ public final class Executor {
          */
         List<PulledImage.Blob> pending = new ArrayList<>();
         boolean materialized;
-        WalkingSnapshotter snapshotter;
+        Snapshotter snapshotter;
         /** False in a dry run once a step was not found in the cache: the stage's files are then unknown. */
         boolean complete = true;
     }
@@ -190,7 +219,8 @@ public final class Executor {
         }
         try {
             Path cacheRoot = cacheRoot();
-            buildDir = Files.createTempDirectory("kiln-build-");
+            buildDir = workParent != null ? Files.createTempDirectory(workParent, "kiln-build-")
+                    : Files.createTempDirectory("kiln-build-");
             buildLog.debug("build dir " + buildDir);
             Path dir = buildDir;
             cleanup = new Thread(() -> deleteTree(dir), "kiln-build-cleanup");
@@ -325,7 +355,7 @@ public final class Executor {
         config = config.withCreated(created);
         baseSource = last.source;
         if (plan != null) {
-            return new Result(null, new byte[0], config.toJson(), List.copyOf(last.layers));
+            return new Result(null, new byte[0], config.toJson(), List.copyOf(last.layers), report(last.layers, List.of()));
         }
         return finish(config, last.layers);
     }
@@ -417,6 +447,7 @@ public final class Executor {
         steps.addAll(stage.steps());
         total = steps.size() + 1;
         log.printf("%s STEP 1/%d: %s (%s)%n", stageLabel, total, stage.fromNode().original().trim(), seconds(t0));
+        stepFinished(stage, 1, total, stage.fromNode().original().trim(), t0, false);
 
         ArgScope scope = global.stage(envMap(state.config.config().env()));
         this.writer = writer;
@@ -425,6 +456,7 @@ public final class Executor {
         for (Step step : steps) {
             n++;
             long ts = System.nanoTime();
+            throwIfCancelled();
             boolean isTrigger = triggers.contains(step);
             Node node = isTrigger ? stage.fromNode() : step.node();
             String createdBy = isTrigger ? "ONBUILD " + step.node().original().trim() : node.original().trim();
@@ -463,9 +495,16 @@ public final class Executor {
                         outcome = "cached, ";
                     } else {
                         materialize(state);
+                        if (!(instruction instanceof Instruction.Run)) {
+                            state.snapshotter.beforeDirectChange();
+                        }
                         apply(state, scope, instruction, ignore, cmdSet);
-                        snapshotStep(state, instruction, history, key != null && cacheable(instruction) ? key : null,
-                                createdBy, n);
+                        if (singleSnapshot && step != lastFilesystemStep(steps)) {
+                            state.config = state.config.withEmptyLayerHistory(history.withEmptyLayer(true));
+                        } else {
+                            snapshotStep(state, instruction, history, key != null && cacheable(instruction) ? key : null,
+                                    createdBy, n);
+                        }
                     }
                     if (key != null) {
                         state.key = key;
@@ -476,8 +515,19 @@ public final class Executor {
                 throw new BuildException(dockerfileName + ":" + node.startLine() + ": " + createdBy + ": " + msg, e);
             }
             log.printf("%s STEP %d/%d: %s (%s%s)%n", stageLabel, n, total, createdBy, outcome, seconds(ts));
+            stepFinished(stage, n, total, createdBy, ts, !outcome.isEmpty());
         }
         return state;
+    }
+
+    private static Step lastFilesystemStep(List<Step> steps) {
+        Step last = null;
+        for (Step step : steps) {
+            if (changesFilesystem(step.instruction())) {
+                last = step;
+            }
+        }
+        return last;
     }
 
     private static boolean changesFilesystem(Instruction instruction) {
@@ -508,6 +558,7 @@ public final class Executor {
         Files.createDirectories(file.getParent());
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
         if (keepsLayer) {
+            builtLayers.add(layer.layer().digest());
             state.layers.add(new PulledImage.Blob(layer.layer().descriptor(), file));
             state.config = state.config.withLayer(layer.layer().diffId(), history);
         } else {
@@ -670,8 +721,12 @@ public final class Executor {
         return new TreeScanner(ignored);
     }
 
-    private WalkingSnapshotter startSnapshotter(Path rootfs) throws IOException {
-        return WalkingSnapshotter.startingNow(rootfs, scanner(rootfs), writer, buildLog::warn);
+    private Snapshotter startSnapshotter(Path rootfs) throws IOException {
+        // one snapshot for many steps is a walk against the stage's start; overlay snapshots are per RUN,
+        // and never of / itself (in place, RUN runs on the container's root, not on an overlay of it)
+        boolean inPlaceRoot = inPlace != null && rootfs.equals(inPlace.root());
+        String mode = singleSnapshot || inPlaceRoot ? "walk" : options.snapshotMode();
+        return Snapshotters.startingNow(Snapshotters.Mode.of(mode), rootfs, scanner(rootfs), writer, buildLog::warn);
     }
 
     private Path fileOf(PulledImage.Blob blob) throws IOException {
@@ -1127,14 +1182,16 @@ public final class Executor {
                 .network(RunSpec.Network.of(run.network()))
                 .stdout(line -> log.println("  | " + line))
                 .stderr(line -> log.println("  | " + line))
+                .cancellation(cancellation)
                 .build();
         ExecResult result;
         try {
-            result = sandbox.run(spec);
+            result = s.snapshotter.run(sandbox, spec);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new BuildException("interrupted");
         }
+        throwIfCancelled();
         if (!result.succeeded()) {
             throw new BuildException("the command returned a non-zero code: " + result.exitCode()
                     + (result.timedOut() ? " (timed out)" : ""));
@@ -1150,9 +1207,8 @@ public final class Executor {
             throw new BuildException((node == null ? "" : dockerfileName + ":" + node.startLine() + ": ")
                     + "invalid image reference " + image);
         }
-        Registries registries = new Registries(pullSecurity != null ? pullSecurity
-                : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), DockerCredentials.fromEnvironment());
-        ImagePuller puller = new ImagePuller(registries,
+        ImageSource puller = imageSource != null ? imageSource : new ImagePuller(new Registries(pullSecurity != null
+                ? pullSecurity : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials),
                 MirrorRoutes.of(options.registryMirrors(), options.registryMaps(), options.skipDefaultRegistryFallback()),
                 cache, new Retry(options.downloadRetry(), Duration.ofMillis(500)));
         ImagePuller.Platform platform = options.platform() != null
@@ -1169,6 +1225,14 @@ public final class Executor {
         log.printf("pulled %s (%s): %d layers, %d bytes (%s)%n", image, pulled.manifestDigest(), pulled.layers().size(),
                 bytes, seconds(t0));
         return pulled;
+    }
+
+    private boolean singleSnapshot;
+
+    /** kaniko's {@code --single-snapshot}: each stage's filesystem changes become one layer, taken after its last step. */
+    public Executor singleSnapshot(boolean value) {
+        this.singleSnapshot = value;
+        return this;
     }
 
     /** Which steps' layers the cache serves and keeps (kaniko's --cache-run-layers, --cache-copy-layers). */
@@ -1194,6 +1258,67 @@ public final class Executor {
         return this;
     }
 
+    private Cancellation cancellation = new Cancellation();
+    private Consumer<FinishedStep> stepListener = step -> { };
+    private Registries.CredentialSource credentials = DockerCredentials.fromEnvironment();
+
+    /**
+     * A step that has run: its stage, its number of {@code total} (FROM is 1), the instruction, how
+     * long it took and whether its layer came from the cache instead of running it.
+     */
+    public record FinishedStep(String stage, int number, int total, String instruction, Duration duration, boolean cached) {
+    }
+
+    /** Cancelling stops the build at the next step and kills a running RUN; nothing is pushed after it. */
+    public Executor cancellation(Cancellation switchOff) {
+        this.cancellation = switchOff;
+        return this;
+    }
+
+    /** Told about every step as it finishes, e.g. to report progress. */
+    public Executor steps(Consumer<FinishedStep> listener) {
+        this.stepListener = listener;
+        return this;
+    }
+
+    /** Where credentials for base image registries and destinations come from (default: the docker config). */
+    public Executor credentials(Registries.CredentialSource source) {
+        this.credentials = source;
+        return this;
+    }
+
+    /** Where base images come from instead of the registries (default: pulled over HTTP into the cache dir). */
+    public Executor imageSource(ImageSource source) {
+        this.imageSource = source;
+        return this;
+    }
+
+    /** Where the image goes instead of being pushed over HTTP (default: {@link ImagePusher}). */
+    public Executor imageSink(ImageSink sink) {
+        this.imageSink = sink;
+        return this;
+    }
+
+    /**
+     * The directory the per-build temp dir is made in (default: {@code java.io.tmpdir}); next to a
+     * store, layer files can be hard-linked into it instead of copied.
+     */
+    public Executor workDir(Path parent) {
+        this.workParent = parent;
+        return this;
+    }
+
+    private void throwIfCancelled() throws BuildException {
+        if (cancellation.isCancelled()) {
+            throw new BuildException("cancelled");
+        }
+    }
+
+    private void stepFinished(Stage stage, int number, int total, String instruction, long startNanos, boolean cached) {
+        stepListener.accept(new FinishedStep(stage.displayName(), number, total, instruction,
+                Duration.ofNanos(System.nanoTime() - startNanos), cached));
+    }
+
     /** {@code --insecure-pull} / {@code --insecure}: plain HTTP for base images / destinations. */
     public Executor insecure(boolean pull, boolean push) {
         Set<String> hosts = Set.copyOf(options.insecureRegistries());
@@ -1216,7 +1341,7 @@ public final class Executor {
             }
             layers = local;
         }
-        Result result = new Result(digest, manifestBytes, configBytes, List.copyOf(layers));
+        Result image = new Result(digest, manifestBytes, configBytes, List.copyOf(layers), null);
         PulledImage.Blob configBlob = new PulledImage.Blob(configDescriptor, configFile);
 
         List<ImageReference> destinations = new ArrayList<>();
@@ -1224,18 +1349,20 @@ public final class Executor {
             destinations.add(ImageReference.parse(d));
         }
         if (options.tarPath() != null) {
-            ImageFiles.writeDockerArchive(options.tarPath(), result, configBlob, options.destinations());
+            ImageFiles.writeDockerArchive(options.tarPath(), image, configBlob, options.destinations());
             log.printf("wrote docker archive %s%n", options.tarPath());
         }
         if (options.ociLayoutPath() != null) {
-            ImageFiles.writeOciLayout(options.ociLayoutPath(), result, configBlob);
+            ImageFiles.writeOciLayout(options.ociLayoutPath(), image, configBlob);
             log.printf("wrote OCI layout %s%n", options.ociLayoutPath());
         }
+        List<ImagePusher.Destination> pushedTo = List.of();
         if (!options.noPush() && !destinations.isEmpty()) {
             long t0 = System.nanoTime();
-            ImagePusher pusher = new ImagePusher(new Registries(pushSecurity != null ? pushSecurity
-                    : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), DockerCredentials.fromEnvironment()),
-                    new Retry(options.pushRetry(), Duration.ofMillis(500)), this::fileOf);
+            throwIfCancelled();
+            ImageSink sink = imageSink != null ? imageSink : ImagePusher.sink(new Registries(pushSecurity != null
+                    ? pushSecurity : RegistrySecurity.plainHttp(Set.copyOf(options.insecureRegistries())), credentials),
+                    new Retry(options.pushRetry(), Duration.ofMillis(500)));
             Map<Digest, ImageReference> holders = new HashMap<>();
             if (baseSource != null) {
                 layers.forEach(layer -> holders.put(layer.digest(), baseSource));
@@ -1251,8 +1378,8 @@ public final class Executor {
             blobs.addAll(layers);
             ImagePusher.Result pushed;
             try {
-                pushed = pusher.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations,
-                        holders);
+                pushed = sink.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations,
+                        holders, this::fileOf);
             } catch (IOException e) {
                 throw new BuildException("push failed: " + e.getMessage() + (TlsTrust.untrustedCertificate(e)
                         ? "; pass --registry-certificate HOST=CA.pem, or --skip-tls-verify" : ""), e);
@@ -1263,6 +1390,7 @@ public final class Executor {
                         d.blobsMounted() + d.blobsExisting(), d.bytesSkipped(), d.blobsExisting(), d.blobsMounted());
             }
             log.printf("push took %s%n", seconds(t0));
+            pushedTo = pushed.destinations();
         }
         if (options.digestFile() != null) {
             Files.writeString(options.digestFile(), digest.toString());
@@ -1274,7 +1402,40 @@ public final class Executor {
             }
             Files.writeString(options.imageNameWithDigestFile(), sb.toString());
         }
-        return result;
+        List<PulledImage.Blob> all = new ArrayList<>();
+        all.add(configBlob);
+        all.addAll(layers);
+        return new Result(digest, manifestBytes, configBytes, List.copyOf(layers), report(all, pushedTo));
+    }
+
+    /** {@code blobs}: what the image is made of (with or without its config); see {@link Report}. */
+    private Report report(List<PulledImage.Blob> blobs, List<ImagePusher.Destination> destinations) {
+        Map<Digest, Long> sizes = new LinkedHashMap<>();
+        Set<Digest> layerDigests = new HashSet<>();
+        for (PulledImage.Blob blob : blobs) {
+            sizes.put(blob.digest(), blob.descriptor().size());
+            if (!MediaTypes.OCI_CONFIG.equals(blob.descriptor().mediaType())) {
+                layerDigests.add(blob.digest());
+            }
+        }
+        Set<Digest> uploaded = new HashSet<>();
+        destinations.forEach(d -> uploaded.addAll(d.uploaded()));
+        Set<Digest> fresh = destinations.isEmpty() ? builtLayers : uploaded;
+        long bytesUploaded = 0;
+        long layerBytesUploaded = 0;
+        long bytesNotUploaded = 0;
+        for (Map.Entry<Digest, Long> blob : sizes.entrySet()) {
+            if (uploaded.contains(blob.getKey())) {
+                bytesUploaded += blob.getValue();
+                layerBytesUploaded += layerDigests.contains(blob.getKey()) ? blob.getValue() : 0;
+            } else if (!destinations.isEmpty()) {
+                bytesNotUploaded += blob.getValue();
+            }
+        }
+        int fromCache = (int) layerDigests.stream().filter(cachedLayers::containsKey).count();
+        int reused = (int) layerDigests.stream().filter(d -> !fresh.contains(d)).count();
+        return new Report(layerDigests.size(), fromCache, reused, bytesUploaded, layerBytesUploaded, bytesNotUploaded,
+                destinations);
     }
 
     /** Docker layer media types become their OCI equivalents in the OCI manifest we write. */

@@ -1,6 +1,7 @@
 package dev.kiln.build.rootfs;
 
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -48,6 +49,20 @@ public final class Trees {
                     Files.setAttribute(dir, "unix:mode", 0700);
                 }
                 return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                // a directory without read permission (overlayfs leaves its work/work at mode 000)
+                // fails before preVisitDirectory could open it up
+                BasicFileAttributes attributes = lstat(file);
+                if (e instanceof AccessDeniedException && attributes != null && attributes.isDirectory()
+                        && !Files.isReadable(file)) {
+                    Files.setAttribute(file, "unix:mode", 0700); // chmod(2): the lstat above saw a directory
+                    deleteTree(file);
+                    return FileVisitResult.CONTINUE;
+                }
+                throw e;
             }
 
             @Override

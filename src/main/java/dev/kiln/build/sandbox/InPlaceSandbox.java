@@ -35,6 +35,9 @@ public final class InPlaceSandbox implements Sandbox {
 
     @Override
     public ExecResult run(RunSpec spec) throws IOException, InterruptedException {
+        if (spec.overlay() != null) {
+            throw new SandboxException("the in-place sandbox cannot run a command on an overlay");
+        }
         if (!allowed(force)) {
             throw new SandboxException("the in-place sandbox runs RUN commands on this machine's own root "
                     + "filesystem; it is only for a dedicated executor container. Set " + MARKER

@@ -1,11 +1,16 @@
 package dev.kiln.build.sandbox;
 
+import dev.kiln.build.rootfs.Trees;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Namespaces with util-linux: {@code unshare} gives the RUN its own mount, pid, uts and ipc
@@ -28,6 +33,12 @@ import java.util.Map;
  * nodes, remount or unmount what the set-up mounted (the mounts are locked), or write host-wide
  * sysctls. When the command exits, the kernel kills whatever it left behind and the mount
  * namespace goes away with every mount; mount points made for the run are then removed.
+ *
+ * <p>With {@link RunSpec#overlay()}, an overlayfs mount over the rootfs takes the place of that
+ * bind: the command sees the rootfs, but every write lands in the upper directory, and the working
+ * directory, when missing, is made inside the overlay so that it is part of the change too. The
+ * scaffold's mount points are made in the rootfs beforehand, show through the overlay, and are
+ * removed afterwards as always.
  *
  * <p>Without a static busybox on the host: as root, the rootfs mount is moved over {@code /} and
  * entered with {@code unshare --root=.} (no nested user namespace: root keeps real capabilities);
@@ -134,8 +145,26 @@ public final class NamespaceSandbox implements Sandbox {
         StringBuilder s = new StringBuilder();
         s.append("fail() { echo \"kiln-sandbox: $*\" >&2; exit 125; }\n");
         String root = q(setup.scaffold.root().root());
-        // the rootfs becomes a mount of its own, so it can be made the namespace's root below
-        s.append("mount --bind ").append(root).append(' ').append(root).append(" || fail binding the rootfs\n");
+        if (spec.overlay() == null) {
+            // the rootfs becomes a mount of its own, so it can be made the namespace's root below
+            s.append("mount --bind ").append(root).append(' ').append(root).append(" || fail binding the rootfs\n");
+        } else {
+            // an overlay mounted over the rootfs is a mount of its own too; every write lands in the
+            // upper directory, which then is the change set. The mount points the scaffold made in
+            // the rootfs show through it.
+            s.append("mount -t overlay overlay -o ").append(q(overlayOptions(setup.scaffold.root().root(), spec.overlay())))
+                    .append(' ').append(root).append(" || fail mounting the overlay\n");
+            for (Path dir : setup.workdirToMake) {
+                // chmod copies a directory the scaffold made for a mount point up into the overlay too
+                s.append("{ [ -d ").append(q(dir)).append(" ] || mkdir ").append(q(dir)).append("; } && chmod 755 ")
+                        .append(q(dir));
+                if (privileged) {
+                    s.append(" && chown ").append(setup.user.uid()).append(':').append(setup.user.gid()).append(' ')
+                            .append(q(dir));
+                }
+                s.append(" || fail making the working directory ").append(q(spec.workdir())).append('\n');
+            }
+        }
         Path proc = setup.scaffold.dir("/proc");
         Path dev = setup.scaffold.dir("/dev");
         s.append("mount -t proc -o nosuid,nodev,noexec proc ").append(q(proc)).append(" || fail mounting /proc\n");
@@ -253,6 +282,97 @@ public final class NamespaceSandbox implements Sandbox {
     }
 
     private static final String OLD_ROOT = "/.kiln-oldroot";
+
+    /**
+     * {@code userxattr} puts overlayfs's own markers (opaque directories, copy-up origins) in
+     * {@code user.overlay.*}, the namespace a user namespace may use and Java can read and remove,
+     * as root too. It also rules out directory redirects, so renaming a directory from the rootfs
+     * copies it; metacopy and the inode index stay off, so a copy-up is a whole file.
+     */
+    static String overlayOptions(Path rootfs, RunSpec.Overlay overlay) throws SandboxException {
+        for (Path p : List.of(rootfs, overlay.upper(), overlay.work())) {
+            if (!overlayPathOk(p)) {
+                throw new SandboxException("overlayfs cannot take the path " + p + " (it contains , : or \\)");
+            }
+        }
+        return "lowerdir=" + rootfs + ",upperdir=" + overlay.upper() + ",workdir=" + overlay.work()
+                + ",userxattr,metacopy=off,index=off";
+    }
+
+    private static boolean overlayPathOk(Path p) {
+        String s = p.toString();
+        return s.indexOf(',') < 0 && s.indexOf(':') < 0 && s.indexOf('\\') < 0 && s.indexOf('\n') < 0;
+    }
+
+    private static final Map<String, Boolean> OVERLAY_WORKS = new ConcurrentHashMap<>();
+
+    /**
+     * Probes, once per filesystem and privilege, that overlayfs mounts in this sandbox's namespaces
+     * with its upper directory under {@code scratch} and that it records deletions the way the
+     * snapshotter reads them: a whiteout device for a deleted file, {@code user.overlay.opaque=y}
+     * on a directory made anew.
+     */
+    @Override
+    public boolean overlayWorks(Path rootfs, Path scratch) {
+        if (!overlayPathOk(rootfs) || !overlayPathOk(scratch) || ProcessRunner.hostTool("unshare") == null) {
+            return false;
+        }
+        String key;
+        try {
+            key = privileged + ":" + Files.getAttribute(scratch, "unix:dev") + ":" + Files.getAttribute(rootfs, "unix:dev");
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        return OVERLAY_WORKS.computeIfAbsent(key, k -> probeOverlay(scratch));
+    }
+
+    private boolean probeOverlay(Path scratch) {
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory(scratch, ".kiln-overlay-probe-");
+            Path lower = Files.createDirectories(dir.resolve("lower/d"));
+            Files.writeString(lower.resolve("x"), "x");
+            lower = lower.getParent();
+            Files.writeString(lower.resolve("f"), "f");
+            RunSpec.Overlay overlay = new RunSpec.Overlay(Files.createDirectory(dir.resolve("upper")),
+                    Files.createDirectory(dir.resolve("work")));
+            List<String> command = new ArrayList<>(List.of(ProcessRunner.hostTool("unshare")));
+            if (!privileged) {
+                command.add("--map-root-user");
+            }
+            command.addAll(List.of("--mount", "--propagation", "private", "/bin/sh", "-c",
+                    "mount -t overlay overlay -o " + q(overlayOptions(lower, overlay)) + " " + q(lower)
+                            + " && cd " + q(lower) + " && rm f && rm -r d && mkdir d"));
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            pb.environment().clear();
+            pb.environment().put("PATH", ProcessRunner.HOST_PATH);
+            Process p = pb.start();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return false;
+            }
+            if (p.exitValue() != 0) {
+                return false;
+            }
+            Path whiteout = overlay.upper().resolve("f");
+            Object mode = Files.getAttribute(whiteout, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            Object rdev = Files.getAttribute(whiteout, "unix:rdev", LinkOption.NOFOLLOW_LINKS);
+            var xattrs = Files.getFileAttributeView(overlay.upper().resolve("d"),
+                    UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+            return ((Integer) mode & 0170000) == 0020000 && ((Long) rdev) == 0
+                    && xattrs.list().contains("overlay.opaque");
+        } catch (IOException | RuntimeException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            if (dir != null) {
+                Trees.deleteQuietly(dir);
+            }
+        }
+    }
 
     /** Every capability up to 40, in names busybox 1.35's setpriv knows. */
     private static final String DROP_ALL = "-chown,-dac_override,-dac_read_search,-fowner,-fsetid,-kill,-setgid,"

@@ -24,6 +24,9 @@ public final class ProotSandbox implements Sandbox {
 
     @Override
     public ExecResult run(RunSpec spec) throws IOException, InterruptedException {
+        if (spec.overlay() != null) {
+            throw new SandboxException("the proot sandbox cannot run a command on an overlay");
+        }
         String proot = ProcessRunner.hostTool("proot");
         if (proot == null) {
             throw new SandboxException("proot is not installed");

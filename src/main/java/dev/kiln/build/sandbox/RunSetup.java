@@ -30,6 +30,8 @@ final class RunSetup implements AutoCloseable {
     final Path scratch;
     final Scaffold scaffold;
     final List<Planned> mounts = new ArrayList<>();
+    /** For an overlay run: working directories the sandbox makes inside the overlay, outermost first. */
+    List<Path> workdirToMake = List.of();
     Path resolvConf;
     Path hosts;
 
@@ -47,7 +49,11 @@ final class RunSetup implements AutoCloseable {
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         RunSetup setup = new RunSetup(spec, user, scratch, new Scaffold(root));
         try {
-            setup.scaffold.workdir(spec.workdir(), user, canChown);
+            if (spec.overlay() != null) {
+                setup.workdirToMake = setup.scaffold.missingWorkdir(spec.workdir());
+            } else {
+                setup.scaffold.workdir(spec.workdir(), user, canChown);
+            }
             if (networkFiles) {
                 setup.networkFiles();
             }

@@ -26,10 +26,24 @@ import java.util.function.Consumer;
  * @param stderr       where its standard error goes (also the sandbox's own diagnostics)
  * @param timeout      kill the run after this long; null for no limit
  * @param cancellation a switch that kills the run; null for none (thread interruption also cancels)
+ * @param overlay      run on an overlay of the rootfs whose upper directory collects every change,
+ *                     leaving the rootfs itself untouched; null to run on the rootfs directly. Only
+ *                     for a sandbox whose {@link Sandbox#overlayWorks} said yes
  */
 public record RunSpec(Path rootfs, List<String> argv, List<String> env, String user, String workdir,
                       Network network, List<RunMount> mounts, String hostname, OutputStream stdout,
-                      OutputStream stderr, Duration timeout, Cancellation cancellation) {
+                      OutputStream stderr, Duration timeout, Cancellation cancellation, Overlay overlay) {
+
+    /**
+     * Where an overlay run puts its changes: both directories empty, on the rootfs's filesystem.
+     * The upper directory's own mode and owner are what the command sees on {@code /}.
+     */
+    public record Overlay(Path upper, Path work) {
+        public Overlay {
+            Objects.requireNonNull(upper, "upper");
+            Objects.requireNonNull(work, "work");
+        }
+    }
 
     /** {@code RUN --network}: BuildKit's {@code default} and {@code host} both share the host network here. */
     public enum Network {
@@ -68,6 +82,12 @@ public record RunSpec(Path rootfs, List<String> argv, List<String> env, String u
         hostname = hostname == null || hostname.isEmpty() ? "kiln" : hostname;
         stdout = stdout == null ? OutputStream.nullOutputStream() : stdout;
         stderr = stderr == null ? OutputStream.nullOutputStream() : stderr;
+    }
+
+    /** This run on an overlay of its rootfs; see {@link #overlay()}. */
+    public RunSpec withOverlay(Overlay overlay) {
+        return new RunSpec(rootfs, argv, env, user, workdir, network, mounts, hostname, stdout, stderr, timeout,
+                cancellation, overlay);
     }
 
     /** Docker's default shell when the image sets none. */
@@ -176,7 +196,7 @@ public record RunSpec(Path rootfs, List<String> argv, List<String> env, String u
 
         public RunSpec build() {
             return new RunSpec(rootfs, argv, env, user, workdir, network, mounts, hostname, stdout, stderr,
-                    timeout, cancellation);
+                    timeout, cancellation, null);
         }
     }
 }

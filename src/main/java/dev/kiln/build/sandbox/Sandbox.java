@@ -1,6 +1,7 @@
 package dev.kiln.build.sandbox;
 
 import java.io.IOException;
+import java.nio.file.Path;
 
 /**
  * Runs one RUN step's command against a root filesystem directory. Implementations differ in how
@@ -15,6 +16,15 @@ public interface Sandbox {
 
     /** Runs the command and waits for it; a timeout or cancellation kills it and every child. */
     ExecResult run(RunSpec spec) throws IOException, InterruptedException;
+
+    /**
+     * Whether this sandbox can run a command on an overlay of {@code rootfs} ({@link RunSpec#overlay()})
+     * with the upper and work directories under {@code scratch}. Only the namespace sandbox can, where
+     * the kernel lets it mount overlayfs there.
+     */
+    default boolean overlayWorks(Path rootfs, Path scratch) {
+        return false;
+    }
 
     /** A short name for logs: {@code namespaces}, {@code proot}, {@code in-place}. */
     String name();

@@ -64,6 +64,29 @@ final class Scaffold implements AutoCloseable {
         return p;
     }
 
+    /**
+     * The directories {@link #workdir} would create, outermost first, without creating them: for
+     * a run on an overlay, which makes them inside the overlay so they become part of its changes.
+     */
+    List<Path> missingWorkdir(String inside) throws IOException {
+        Path p = root.resolve(inside);
+        List<Path> missing = new ArrayList<>();
+        Path current = root.root();
+        for (Path part : root.root().relativize(p)) {
+            if (part.toString().isEmpty()) {
+                continue;
+            }
+            current = current.resolve(part);
+            if (!missing.isEmpty() || !Files.exists(current, LinkOption.NOFOLLOW_LINKS)) {
+                missing.add(current);
+            } else if (!Files.isDirectory(current, LinkOption.NOFOLLOW_LINKS)) {
+                throw new SandboxException((current.equals(p) ? "working directory " + inside : root.inside(current))
+                        + " is not a directory");
+            }
+        }
+        return missing;
+    }
+
     String inside(Path host) {
         return root.inside(host);
     }

@@ -8,16 +8,19 @@ import java.io.InputStream;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Takes a {@link FileSnapshot} of a rootfs by walking it with {@code lstat} semantics: one stat
@@ -80,6 +83,60 @@ public final class TreeScanner {
             }
         }
         return new FileSnapshot(walk.entries, started);
+    }
+
+    /**
+     * Stats only {@code paths} and their ancestors, with the racy rule of {@link #scan}: for the
+     * paths a step is known to have touched. A path is left out when it does not exist or when an
+     * ancestor is not a directory (so a symlinked parent is never followed out of the rootfs), and
+     * so is every ignored path.
+     */
+    public FileSnapshot scanPaths(Path rootfs, Collection<String> paths) throws IOException {
+        Instant started = Instant.now();
+        Map<String, FileStat> entries = statPaths(rootfs, paths);
+        boolean subSecond = false;
+        List<String> candidates = new ArrayList<>();
+        for (Map.Entry<String, FileStat> e : entries.entrySet()) {
+            FileStat stat = e.getValue();
+            subSecond |= stat.mtime().getNano() != 0 || stat.ctime().getNano() != 0;
+            if (stat.type() == FileType.REGULAR) {
+                candidates.add(e.getKey());
+            }
+        }
+        Instant racyFrom = started.minus(subSecond ? FINE_WINDOW : COARSE_WINDOW);
+        for (String path : candidates) {
+            FileStat stat = entries.get(path);
+            if (!latest(stat).isBefore(racyFrom)) {
+                entries.put(path, withHash(stat, hash(rootfs.resolve(path))));
+            }
+        }
+        return new FileSnapshot(entries, started);
+    }
+
+    /** {@link #scanPaths} without content hashes: for a state that is only compared against, never trusted later. */
+    Map<String, FileStat> statPaths(Path rootfs, Collection<String> paths) throws IOException {
+        TreeSet<String> all = new TreeSet<>(LayerPaths::compare);
+        for (String path : paths) {
+            String p = path;
+            while (!p.isEmpty() && all.add(p)) {
+                p = LayerPaths.parent(p);
+            }
+        }
+        // in tar order every parent is judged before its children
+        Map<String, FileStat> entries = new HashMap<>();
+        for (String path : all) {
+            String parent = LayerPaths.parent(path);
+            if (isIgnored(path) || !parent.isEmpty()
+                    && (entries.get(parent) == null || entries.get(parent).type() != FileType.DIRECTORY)) {
+                continue;
+            }
+            try {
+                entries.put(path, stat(rootfs.resolve(path)));
+            } catch (NoSuchFileException e) {
+                // deleted: absent from this state
+            }
+        }
+        return entries;
     }
 
     private static Instant latest(FileStat stat) {

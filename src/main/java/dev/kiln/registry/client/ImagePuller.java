@@ -20,7 +20,7 @@ import java.util.Map;
  * manifest (choosing the platform from an index), and downloads config and layers, verifying every
  * digest. Blobs already in the cache are not downloaded again.
  */
-public final class ImagePuller {
+public final class ImagePuller implements ImageSource {
     private static final String ACCEPT = String.join(", ", MediaTypes.MANIFESTS);
     private static final int MAX_MANIFEST = 4 << 20;
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
@@ -71,6 +71,7 @@ public final class ImagePuller {
     }
 
     /** Tries each mirror, then the original registry; the error of the last one carries the others as suppressed. */
+    @Override
     public PulledImage pull(ImageReference reference, Platform platform) throws IOException {
         List<IOException> failures = new ArrayList<>();
         for (ImageReference candidate : routes.candidates(reference)) {
@@ -90,26 +91,50 @@ public final class ImagePuller {
     private PulledImage pullFrom(ImageReference ref, Platform platform) throws IOException {
         RegistryClient client = registries.client(ref.registry());
         String repo = ref.repository().value();
-        Fetched top = retry.run(() -> fetchManifest(client, repo, ref.reference(), ref.digest(), ref));
-        Fetched image = top;
+        return assemble(ref, platform, new ImageReader() {
+            @Override
+            public FetchedManifest manifest(String reference, Digest expected) throws IOException {
+                return retry.run(() -> fetchManifest(client, repo, reference, expected, ref));
+            }
+
+            @Override
+            public Path blob(Descriptor descriptor, String what) throws IOException {
+                return fetchBlob(client, repo, descriptor, what);
+            }
+        });
+    }
+
+    /** One repository's manifests and blobs, read over HTTP or from a store the builder runs beside. */
+    public interface ImageReader {
+        /** The manifest {@code reference} (a tag or a digest); {@code expected} is its digest when known. */
+        FetchedManifest manifest(String reference, Digest expected) throws IOException;
+
+        /** The blob as a verified local file. */
+        Path blob(Descriptor descriptor, String what) throws IOException;
+    }
+
+    /** A manifest exactly as stored, with its digest. */
+    public record FetchedManifest(Digest digest, byte[] bytes, Manifest manifest) {
+    }
+
+    /**
+     * The image {@code ref} names, read through {@code reader}: the platform's manifest when it names
+     * an index, then config and layers as local files.
+     */
+    public static PulledImage assemble(ImageReference ref, Platform platform, ImageReader reader) throws IOException {
+        FetchedManifest top = reader.manifest(ref.reference(), ref.digest());
+        FetchedManifest image = top;
         Digest indexDigest = null;
-        if (top.manifest.isIndex()) {
-            indexDigest = top.digest;
-            Descriptor chosen = top.manifest.manifests().stream()
-                    .filter(d -> MediaTypes.isManifest(d.mediaType()) && !MediaTypes.isIndex(d.mediaType()))
-                    .filter(d -> platform.matches(d.platform()))
-                    .findFirst()
-                    .orElseThrow(() -> new IOException(ref + " has no image for platform " + platform + "; it offers "
-                            + top.manifest.manifests().stream().map(d -> d.platform() == null ? "?" : d.platform().os() + "/"
-                            + d.platform().architecture() + (d.platform().variant() == null ? "" : "/" + d.platform().variant())).toList()));
-            Digest digest = chosen.parsedDigest();
-            image = retry.run(() -> fetchManifest(client, repo, digest.toString(), digest, ref));
-            if (image.manifest.isIndex()) {
+        if (top.manifest().isIndex()) {
+            indexDigest = top.digest();
+            Digest digest = choose(top.manifest(), platform, ref).parsedDigest();
+            image = reader.manifest(digest.toString(), digest);
+            if (image.manifest().isIndex()) {
                 throw new IOException(ref + ": the index entry for " + platform + " is itself an index");
             }
         }
-        Descriptor configDescriptor = image.manifest.config();
-        Path configFile = fetchBlob(client, repo, configDescriptor, ref + " config");
+        Descriptor configDescriptor = image.manifest().config();
+        Path configFile = reader.blob(configDescriptor, ref + " config");
         ImageConfig config;
         try {
             config = ImageConfig.parse(Files.readAllBytes(configFile));
@@ -117,37 +142,45 @@ public final class ImagePuller {
             throw new IOException(ref + ": bad image config " + configDescriptor.digest() + ": " + e.getMessage(), e);
         }
         List<PulledImage.Blob> layers = new ArrayList<>();
-        for (Descriptor layer : image.manifest.layers()) {
+        for (Descriptor layer : image.manifest().layers()) {
             if (layer.urls() != null && !layer.urls().isEmpty() && layer.mediaType().equals(MediaTypes.DOCKER_FOREIGN_LAYER)) {
                 throw new IOException(ref + ": foreign layers (" + layer.digest() + ") are not supported");
             }
-            layers.add(new PulledImage.Blob(layer, fetchBlob(client, repo, layer, ref + " layer " + layer.digest())));
+            layers.add(new PulledImage.Blob(layer, reader.blob(layer, ref + " layer " + layer.digest())));
         }
-        return new PulledImage(ref.withDigest(image.digest), image.digest, image.bytes, image.manifest.mediaType(), image.manifest,
-                indexDigest, config, new PulledImage.Blob(configDescriptor, configFile), layers);
+        return new PulledImage(ref.withDigest(image.digest()), image.digest(), image.bytes(), image.manifest().mediaType(),
+                image.manifest(), indexDigest, config, new PulledImage.Blob(configDescriptor, configFile), layers);
     }
 
-    private record Fetched(Digest digest, byte[] bytes, Manifest manifest) {
+    /** The entry of an index or manifest list for {@code platform}. */
+    public static Descriptor choose(Manifest index, Platform platform, ImageReference ref) throws IOException {
+        return index.manifests().stream()
+                .filter(d -> MediaTypes.isManifest(d.mediaType()) && !MediaTypes.isIndex(d.mediaType()))
+                .filter(d -> platform.matches(d.platform()))
+                .findFirst()
+                .orElseThrow(() -> new IOException(ref + " has no image for platform " + platform + "; it offers "
+                        + index.manifests().stream().map(d -> d.platform() == null ? "?" : d.platform().os() + "/"
+                        + d.platform().architecture() + (d.platform().variant() == null ? "" : "/" + d.platform().variant())).toList()));
     }
 
     /**
      * Manifests are kept in the blob cache by digest too, so a warmed cache (see {@code kiln warm})
      * only asks the registry what a tag points to ({@code HEAD}) and reads everything else locally.
      */
-    private Fetched fetchManifest(RegistryClient client, String repo, String reference, Digest expected, ImageReference ref)
+    private FetchedManifest fetchManifest(RegistryClient client, String repo, String reference, Digest expected, ImageReference ref)
             throws IOException {
         String path = "/v2/" + repo + "/manifests/" + reference;
         Digest known = expected != null ? expected : resolveTag(client, repo, path);
         if (known != null && cache.contains(known)) {
             byte[] bytes = Files.readAllBytes(cache.path(known));
             try {
-                return new Fetched(known, bytes, Manifest.parse(bytes, impliedMediaType(bytes)));
+                return new FetchedManifest(known, bytes, Manifest.parse(bytes, impliedMediaType(bytes)));
             } catch (IllegalArgumentException e) {
                 // not a manifest after all (a blob with the same digest cannot be): fetch it properly
             }
         }
-        Fetched fetched = fetchManifestFromRegistry(client, repo, path, reference, expected, ref);
-        cache.put(fetched.digest, fetched.bytes.length, new java.io.ByteArrayInputStream(fetched.bytes), ref + " manifest");
+        FetchedManifest fetched = fetchManifestFromRegistry(client, repo, path, reference, expected, ref);
+        cache.put(fetched.digest(), fetched.bytes().length, new java.io.ByteArrayInputStream(fetched.bytes()), ref + " manifest");
         return fetched;
     }
 
@@ -170,7 +203,7 @@ public final class ImagePuller {
         return root.has("manifests") ? MediaTypes.OCI_INDEX : MediaTypes.OCI_MANIFEST;
     }
 
-    private Fetched fetchManifestFromRegistry(RegistryClient client, String repo, String path, String reference,
+    private FetchedManifest fetchManifestFromRegistry(RegistryClient client, String repo, String path, String reference,
                                               Digest expected, ImageReference ref) throws IOException {
         try (UpstreamResponse response = client.get(repo, path, Map.of("Accept", ACCEPT))) {
             if (response.status() != 200) {
@@ -202,7 +235,7 @@ public final class ImagePuller {
             } catch (IllegalArgumentException e) {
                 throw new IOException(ref + ": " + e.getMessage(), e);
             }
-            return new Fetched(digest, bytes, manifest);
+            return new FetchedManifest(digest, bytes, manifest);
         }
     }
 

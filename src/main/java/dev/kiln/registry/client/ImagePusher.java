@@ -8,8 +8,10 @@ import java.nio.file.Path;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Pushes an image (its blobs as local files, and the manifest bytes) to one or more destinations. For
@@ -55,9 +57,21 @@ public final class ImagePusher {
         }
     }
 
-    /** What happened at one destination. {@code bytesSkipped} counts blobs that existed or were mounted. */
+    /**
+     * What happened at one destination. {@code bytesSkipped} counts blobs that existed or were mounted;
+     * {@code uploaded} names the blobs whose bytes had to be sent (or written).
+     */
     public record Destination(ImageReference reference, Digest digest, long bytesUploaded, long bytesSkipped,
-                              int blobsUploaded, int blobsMounted, int blobsExisting) {
+                              int blobsUploaded, int blobsMounted, int blobsExisting, Set<Digest> uploaded) {
+        public Destination {
+            uploaded = Set.copyOf(uploaded);
+        }
+    }
+
+    /** Pushes over HTTP, one {@link ImagePusher} per push with that push's way to open blobs without a file. */
+    public static ImageSink sink(Registries registries, Retry retry) {
+        return (image, destinations, holders, files) -> new ImagePusher(registries, retry, files)
+                .push(image, destinations, holders);
     }
 
     public record Result(Digest digest, List<Destination> destinations) {
@@ -115,6 +129,7 @@ public final class ImagePusher {
         int nUploaded = 0;
         int nMounted = 0;
         int nExisting = 0;
+        Set<Digest> sent = new LinkedHashSet<>();
         for (PulledImage.Blob blob : image.blobs()) {
             String key = destination.registry() + " " + blob.digest();
             long size = blob.descriptor().size();
@@ -131,6 +146,7 @@ public final class ImagePusher {
                 case UPLOADED -> {
                     nUploaded++;
                     uploaded += size;
+                    sent.add(blob.digest());
                 }
             }
             holders.putIfAbsent(key, repo);
@@ -153,7 +169,7 @@ public final class ImagePusher {
                 return null;
             }
         });
-        return new Destination(destination.withDigest(digest), digest, uploaded, skipped, nUploaded, nMounted, nExisting);
+        return new Destination(destination.withDigest(digest), digest, uploaded, skipped, nUploaded, nMounted, nExisting, sent);
     }
 
     private enum Outcome { EXISTED, MOUNTED, UPLOADED }

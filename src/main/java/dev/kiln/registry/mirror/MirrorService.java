@@ -304,6 +304,26 @@ public final class MirrorService {
         }
     }
 
+    /**
+     * The blob as a verified file in the store, for readers inside this process that need the whole
+     * file: fetched first when missing, joining a fetch already under way. Waiting means following the
+     * download to its end, which also surfaces a corrupt or broken one as an error.
+     */
+    public BlobLocation blobFile(MirrorRoute route, Digest digest) throws IOException {
+        Object answer = blob(route, digest);
+        if (answer instanceof StreamingBlob streaming) {
+            byte[] buffer = new byte[256 * 1024];
+            try (InputStream body = streaming.body()) {
+                while (body.read(buffer) >= 0) {
+                    // the bytes are already in the store; this only waits for them to be verified
+                }
+            }
+            return cachedBlob(route, digest).orElseThrow(() -> new IOException("blob " + digest + " from "
+                    + route.upstreamName() + " was fetched but is not in the store"));
+        }
+        return (BlobLocation) answer;
+    }
+
     private Object joinOrStartFetch(MirrorRoute route, Digest digest) throws IOException {
         boolean[] created = {false};
         InflightBlob fetch;

@@ -69,6 +69,16 @@ public final class UpstreamRouter {
         return Optional.of(route(upstreams.get(defaultUpstream), name.value()));
     }
 
+    /**
+     * The route for an image named on a registry this gateway mirrors ({@code docker.io},
+     * {@code quay.io}…), as a builder running inside the gateway names its base images; empty when
+     * no upstream of that name is configured.
+     */
+    public Optional<MirrorRoute> routeForRegistry(String registry, String remoteName) {
+        RegistryClient upstream = upstreams.get(canonicalHost(registry));
+        return upstream == null ? Optional.empty() : Optional.of(route(upstream, remoteName));
+    }
+
     private static MirrorRoute route(RegistryClient upstream, String remote) {
         String upstreamName = upstream.endpoint().name();
         if (upstreamName.equals(DOCKER_HUB) && !remote.contains("/")) {

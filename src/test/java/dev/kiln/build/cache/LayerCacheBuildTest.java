@@ -1,5 +1,6 @@
 package dev.kiln.build.cache;
 
+import dev.kiln.testkit.BusyboxContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -63,12 +64,7 @@ class LayerCacheBuildTest {
     static void startRegistryWithBusyboxBase() throws Exception {
         shared = Files.createTempDirectory("kiln-cache-test");
         registry = LocalRegistry.start(shared.resolve("registry"));
-        Path baseCtx = Files.createDirectories(shared.resolve("base-ctx"));
-        Files.copy(Path.of("/bin/busybox"), baseCtx.resolve("busybox"));
-        Files.writeString(baseCtx.resolve("Dockerfile"), """
-                FROM scratch
-                COPY busybox /bin/busybox
-                RUN ["/bin/busybox", "--install", "-s", "/bin"]
+        Path baseCtx = BusyboxContext.write(shared.resolve("base-ctx"), """
                 RUN mkdir -p /etc && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo gone > /etc/obsolete
                 """);
         base = registry.host() + "/base:1";

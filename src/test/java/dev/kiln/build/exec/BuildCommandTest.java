@@ -1,5 +1,6 @@
 package dev.kiln.build.exec;
 
+import dev.kiln.testkit.BusyboxContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -42,13 +43,7 @@ class BuildCommandTest {
     static void startRegistryWithBusyboxBase() throws Exception {
         shared = Files.createTempDirectory("kiln-exec-test");
         registry = LocalRegistry.start(shared.resolve("registry"));
-        Path ctx = Files.createDirectories(shared.resolve("base-ctx"));
-        Files.copy(Path.of("/bin/busybox"), ctx.resolve("busybox"));
-        Files.writeString(ctx.resolve("Dockerfile"), """
-                FROM scratch
-                COPY busybox /bin/busybox
-                RUN ["/bin/busybox", "--install", "-s", "/bin"]
-                """);
+        Path ctx = BusyboxContext.write(shared.resolve("base-ctx"), "");
         base = registry.host() + "/base:1";
         Run run = build("-c", ctx.toString(), "-d", base, "--insecure-registry", registry.host());
         assertEquals(0, run.exit(), run.log());
@@ -271,6 +266,35 @@ class BuildCommandTest {
         assertEquals(1000, Files.getAttribute(rootfs.resolve("work"), "unix:gid"));
         assertEquals("/home/app\n", Files.readString(rootfs.resolve("work/app-home")));
         assertEquals("/custom\n", Files.readString(rootfs.resolve("work/env-home")));
+    }
+
+    @Test
+    void singleSnapshotMakesOneLayerForTheStageAndTagDigestFileNamesTheTag(@TempDir Path dir) throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Files.writeString(ctx.resolve("x.txt"), "x\n");
+        Files.writeString(ctx.resolve("Dockerfile"), """
+                FROM %s
+                RUN echo a > /a
+                RUN echo b > /b
+                RUN rm /a
+                COPY x.txt /x.txt
+                """.formatted(base));
+        Path layout = dir.resolve("layout");
+        Path names = dir.resolve("names");
+        String image = registry.host() + "/single:v3";
+        Run run = build("-c", ctx.toString(), "-d", image, "--single-snapshot", "--oci-layout-path", layout.toString(),
+                "--image-name-tag-with-digest-file", names.toString(),
+                "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
+        assertEquals(0, run.exit(), run.log());
+        JsonNode config = layoutConfig(layout);
+        int baseLayers = JSON.readTree(exec(List.of("skopeo", "inspect", "--tls-verify=false", "docker://" + base)))
+                .get("Layers").size();
+        assertEquals(baseLayers + 1, config.get("rootfs").get("diff_ids").size(), config.toString());
+        Path rootfs = extractLayout(layout);
+        assertTrue(Files.exists(rootfs.resolve("b")) && Files.exists(rootfs.resolve("x.txt")));
+        assertFalse(Files.exists(rootfs.resolve("a")));
+        String digest = JSON.readTree(layout.resolve("index.json").toFile()).get("manifests").get(0).get("digest").asText();
+        assertEquals(image + "@" + digest + "\n", Files.readString(names));
     }
 
     private static JsonNode layoutConfig(Path layout) throws IOException {

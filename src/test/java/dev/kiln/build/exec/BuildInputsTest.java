@@ -1,5 +1,6 @@
 package dev.kiln.build.exec;
 
+import dev.kiln.testkit.BusyboxContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -61,14 +62,7 @@ class BuildInputsTest {
     }
 
     private static Path busyboxContext(Path dir, String runs) throws IOException {
-        Path ctx = Files.createDirectories(dir.resolve("ctx"));
-        Files.copy(Path.of("/bin/busybox"), ctx.resolve("busybox"));
-        Files.writeString(ctx.resolve("Dockerfile"), """
-                FROM scratch
-                COPY busybox /bin/busybox
-                RUN ["/bin/busybox", "--install", "-s", "/bin"]
-                """ + runs);
-        return ctx;
+        return BusyboxContext.write(dir.resolve("ctx"), runs);
     }
 
     @Test

@@ -36,8 +36,12 @@ public final class UpstreamRegistry implements AutoCloseable {
 
     /** Starts a registry; {@code authYaml} is an {@code auth:} section, or empty for none. */
     public static UpstreamRegistry start(Path dir, String authYaml) throws IOException {
+        return start(dir, authYaml, Proc.freePort());
+    }
+
+    /** Starts a registry on {@code port}, e.g. one a Kiln server was configured with before it started. */
+    public static UpstreamRegistry start(Path dir, String authYaml, int port) throws IOException {
         Files.createDirectories(dir);
-        int port = Proc.freePort();
         String config = """
                 version: 0.1
                 log:

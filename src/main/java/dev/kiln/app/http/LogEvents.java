@@ -1,0 +1,142 @@
+package dev.kiln.app.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kiln.build.gateway.BuildRecord;
+import dev.kiln.build.gateway.BuildService;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Follows a build's log as server-sent events until the build ends: one {@code data:} event per
+ * line, its {@code id} the byte offset after the line (so {@code Last-Event-ID} resumes there), and
+ * a last {@code event: end} whose data is the build's end state. The file is read on worker threads
+ * in chunks and polled while nothing new has been written.
+ */
+final class LogEvents {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int CHUNK = 64 * 1024;
+    private static final long IDLE_POLL_MILLIS = 150;
+
+    private final Vertx vertx;
+    private final HttpServerResponse response;
+    private final BuildService builds;
+    private final String id;
+    private final Path file;
+    private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
+    private long offset;
+    private volatile boolean closed;
+
+    private record Chunk(byte[] bytes, BuildRecord stateBeforeRead) {
+    }
+
+    private LogEvents(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file, long offset) {
+        this.vertx = vertx;
+        this.response = response;
+        this.builds = builds;
+        this.id = id;
+        this.file = file;
+        this.offset = offset;
+    }
+
+    static void follow(Vertx vertx, HttpServerRequest request, HttpServerResponse response, BuildService builds, String id,
+                       Path file, long from) {
+        response.setChunked(true)
+                .putHeader("Content-Type", "text/event-stream; charset=utf-8")
+                .putHeader("Cache-Control", "no-cache")
+                .putHeader("X-Accel-Buffering", "no");
+        LogEvents events = new LogEvents(vertx, response, builds, id, file, from);
+        response.closeHandler(v -> events.closed = true);
+        response.write(": build " + id + "\n\n");
+        events.next();
+    }
+
+    private void next() {
+        if (closed) {
+            return;
+        }
+        if (response.writeQueueFull()) {
+            response.drainHandler(v -> next());
+            return;
+        }
+        vertx.executeBlocking(this::read, false).onComplete(result -> {
+            if (closed) {
+                return;
+            }
+            if (result.failed()) {
+                response.end("event: error\ndata: " + oneLine(String.valueOf(result.cause().getMessage())) + "\n\n");
+                return;
+            }
+            Chunk chunk = result.result();
+            if (chunk.bytes().length > 0) {
+                emit(chunk.bytes());
+                next();
+            } else if (chunk.stateBeforeRead().state().ended()) {
+                finish(chunk.stateBeforeRead());
+            } else {
+                vertx.setTimer(IDLE_POLL_MILLIS, t -> next());
+            }
+        });
+    }
+
+    /** The state is taken before the read: a build that had ended had written its whole log by then. */
+    private Chunk read() throws IOException {
+        BuildRecord state = builds.require(id);
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer buffer = ByteBuffer.allocate(CHUNK);
+            int n = channel.read(buffer, offset);
+            if (n <= 0) {
+                return new Chunk(new byte[0], state);
+            }
+            byte[] bytes = new byte[n];
+            buffer.flip().get(bytes);
+            return new Chunk(bytes, state);
+        }
+    }
+
+    private void emit(byte[] bytes) {
+        StringBuilder out = new StringBuilder();
+        for (byte b : bytes) {
+            offset++;
+            if (b == '\n') {
+                line(out);
+            } else {
+                partial.write(b);
+            }
+        }
+        if (out.length() > 0) {
+            response.write(out.toString());
+        }
+    }
+
+    private void line(StringBuilder out) {
+        String text = partial.toString(StandardCharsets.UTF_8);
+        partial.reset();
+        out.append("id: ").append(offset).append('\n')
+                .append("data: ").append(oneLine(text)).append("\n\n");
+    }
+
+    private void finish(BuildRecord end) {
+        StringBuilder out = new StringBuilder();
+        if (partial.size() > 0) {
+            line(out);
+        }
+        ObjectNode state = JSON.createObjectNode().put("id", end.id()).put("state", end.state().wireName())
+                .put("digest", end.digest()).put("error", end.error());
+        state.set("pushed", JSON.valueToTree(end.pushed()));
+        out.append("event: end\n").append("data: ").append(state).append("\n\n");
+        response.end(out.toString());
+    }
+
+    private static String oneLine(String text) {
+        return text.replace("\r", "");
+    }
+}

@@ -1,0 +1,351 @@
+package dev.kiln.build.gateway;
+
+import dev.kiln.build.exec.BuildException;
+import dev.kiln.build.exec.Executor;
+import dev.kiln.build.sandbox.Cancellation;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * The gateway's builds: accepts them, queues them behind a concurrency limit, runs them with a
+ * {@link BuildRunner}, cancels them, and keeps every record and log in {@link BuildFiles} so they
+ * outlive the process. Builds that were waiting or running when the previous process died are
+ * marked failed when the service opens.
+ */
+public final class BuildService implements AutoCloseable {
+    public static final String RESTARTED = "gateway restarted";
+    public static final String STOPPED = "gateway stopped";
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final BuildFiles files;
+    private final BuildRunner runner;
+    private final int maxConcurrent;
+    private final long maxContextBytes;
+    private final Clock clock;
+    private final Consumer<String> problems;
+    private final Map<String, BuildRecord> records = new ConcurrentHashMap<>();
+    private final LinkedHashMap<String, BuildRunner.Caller> waiting = new LinkedHashMap<>();
+    private final Map<String, Cancellation> running = new LinkedHashMap<>();
+    private final ExecutorService threads;
+    private boolean stopping;
+
+    /**
+     * @param maxConcurrent   builds that may run at once; the rest wait in submission order
+     * @param maxContextBytes the largest uploaded context accepted
+     * @param problems        where unreadable records and similar trouble are reported
+     */
+    public BuildService(BuildFiles files, BuildRunner runner, int maxConcurrent, long maxContextBytes, Clock clock,
+                        Consumer<String> problems) throws IOException {
+        if (maxConcurrent < 1) {
+            throw new IllegalArgumentException("at least one build must be allowed to run, not " + maxConcurrent);
+        }
+        this.files = files;
+        this.runner = runner;
+        this.maxConcurrent = maxConcurrent;
+        this.maxContextBytes = maxContextBytes;
+        this.clock = clock;
+        this.problems = problems;
+        AtomicInteger n = new AtomicInteger();
+        this.threads = Executors.newCachedThreadPool(task -> {
+            Thread t = new Thread(task, "kiln-build-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        recover();
+    }
+
+    private void recover() throws IOException {
+        files.clearIncoming();
+        for (BuildRecord record : files.loadAll(problems)) {
+            if (!record.state().ended()) {
+                record = record.ended(BuildState.FAILED, clock.instant(), RESTARTED);
+                files.save(record);
+                appendLog(record.id(), "error: " + RESTARTED + " while the build was " + (record.startedAt() == null ? "queued" : "running"));
+            }
+            files.removeTransient(record.id());
+            records.put(record.id(), record);
+        }
+    }
+
+    public long maxContextBytes() {
+        return maxContextBytes;
+    }
+
+    /**
+     * Accepts a build whose context is {@code body}, a tar or tar.gz; streams it to disk, refusing
+     * more than the limit, and checks it holds the Dockerfile before the build is queued. A refused
+     * upload leaves nothing behind.
+     */
+    public BuildRecord submit(BuildSpec spec, InputStream body, BuildRunner.Caller caller) throws IOException {
+        BuildSpec checked = spec.withContext(null).validated();
+        String id = newId();
+        Path upload = files.incoming().resolve(id);
+        try {
+            ContextUpload.receive(body, upload, maxContextBytes);
+            ContextUpload.check(upload, checked.dockerfileInContext());
+            files.adoptContext(id, upload);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(upload);
+            files.removeTransient(id);
+            deleteEmptyDir(files.dir(id));
+            throw e;
+        }
+        return enqueue(id, checked, caller);
+    }
+
+    /** Accepts a build whose context the builder fetches itself from {@code spec.context()}, a URL. */
+    public BuildRecord submit(BuildSpec spec, BuildRunner.Caller caller) throws IOException {
+        if (spec.context() == null) {
+            throw BuildRequestException.invalidSpec("give a context URL, or upload the context as a tar.gz");
+        }
+        return enqueue(newId(), spec.validated(), caller);
+    }
+
+    private BuildRecord enqueue(String id, BuildSpec spec, BuildRunner.Caller caller) throws IOException {
+        BuildRecord record = BuildRecord.queued(id, spec, clock.instant());
+        synchronized (this) {
+            if (stopping) {
+                files.removeTransient(id);
+                deleteEmptyDir(files.dir(id));
+                throw new BuildRequestException(503, "stopping", "Gateway stopping", "the gateway is stopping; submit again later");
+            }
+            files.save(record);
+            appendLog(id, "build " + id + " queued");
+            records.put(id, record);
+            waiting.put(id, caller);
+            dispatch();
+        }
+        return record;
+    }
+
+    public Optional<BuildRecord> get(String id) {
+        return BuildFiles.isId(id) ? Optional.ofNullable(records.get(id)) : Optional.empty();
+    }
+
+    public BuildRecord require(String id) {
+        return get(id).orElseThrow(() -> BuildRequestException.notFound(id));
+    }
+
+    /** Newest first; {@code state} null for all. */
+    public List<BuildRecord> list(BuildState state) {
+        return records.values().stream()
+                .filter(r -> state == null || r.state() == state)
+                .sorted(Comparator.comparing(BuildRecord::createdAt).reversed().thenComparing(BuildRecord::id))
+                .toList();
+    }
+
+    /** 1 for the next build to start, 0 when the build is not waiting. */
+    public synchronized int queuePosition(String id) {
+        int position = 1;
+        for (String waitingId : waiting.keySet()) {
+            if (waitingId.equals(id)) {
+                return position;
+            }
+            position++;
+        }
+        return 0;
+    }
+
+    public Path logFile(String id) {
+        require(id);
+        return files.log(id);
+    }
+
+    /**
+     * A waiting build is taken out of the queue and ends cancelled at once; a running one has its
+     * RUN processes killed and ends cancelled shortly after, before anything is pushed.
+     */
+    public BuildRecord cancel(String id) throws IOException {
+        Cancellation cancellation;
+        synchronized (this) {
+            BuildRecord record = require(id);
+            if (record.state().ended()) {
+                throw BuildRequestException.alreadyEnded(id, record.state());
+            }
+            if (waiting.containsKey(id)) {
+                waiting.remove(id);
+                BuildRecord cancelled = record.ended(BuildState.CANCELLED, clock.instant(), "cancelled while queued");
+                files.save(cancelled);
+                records.put(id, cancelled);
+                appendLog(id, "build cancelled while queued");
+                files.removeTransient(id);
+                return cancelled;
+            }
+            cancellation = running.get(id);
+        }
+        if (cancellation != null) {
+            appendLog(id, "cancelling: stopping the build");
+            cancellation.cancel();
+        }
+        return require(id);
+    }
+
+    private synchronized void dispatch() {
+        while (!stopping && running.size() < maxConcurrent && !waiting.isEmpty()) {
+            Map.Entry<String, BuildRunner.Caller> next = waiting.entrySet().iterator().next();
+            waiting.remove(next.getKey());
+            Cancellation cancellation = new Cancellation();
+            running.put(next.getKey(), cancellation);
+            String id = next.getKey();
+            BuildRunner.Caller caller = next.getValue();
+            threads.execute(() -> run(id, caller, cancellation));
+        }
+    }
+
+    private void run(String id, BuildRunner.Caller caller, Cancellation cancellation) {
+        try (PrintStream log = new PrintStream(new FileOutputStream(files.log(id).toFile(), true), true, StandardCharsets.UTF_8)) {
+            BuildRecord started = update(id, r -> r.running(clock.instant()));
+            log.println("build " + id + " started");
+            BuildRecord end;
+            try {
+                Path archive = files.context(id);
+                Path work = Files.createDirectories(files.work(id));
+                BuildRunner.Job job = new BuildRunner.Job(id, started.spec(), Files.exists(archive) ? archive : null, work, log,
+                        cancellation, step -> recordStep(id, step), caller);
+                BuildRunner.Outcome outcome = runner.run(job);
+                if (cancellation.isCancelled()) {
+                    throw new BuildException("cancelled");
+                }
+                end = current(id).succeeded(clock.instant(), outcome.digest(), outcome.pushed(), outcome.report());
+                log.println("build succeeded: " + outcome.digest());
+            } catch (BuildException | IOException | RuntimeException e) {
+                String message = e.getMessage() == null ? e.toString() : e.getMessage();
+                if (cancellation.isCancelled()) {
+                    boolean stop = isStopping();
+                    end = current(id).ended(stop ? BuildState.FAILED : BuildState.CANCELLED, clock.instant(),
+                            stop ? STOPPED : "cancelled");
+                    log.println("build " + (stop ? "failed: " + STOPPED : "cancelled") + " (" + message + ")");
+                } else {
+                    end = current(id).ended(BuildState.FAILED, clock.instant(), message);
+                    log.println("error: " + message);
+                }
+            }
+            BuildRecord finalRecord = end;
+            update(id, r -> finalRecord);
+        } catch (IOException | RuntimeException e) {
+            problems.accept("build " + id + ": " + e);
+            try {
+                update(id, r -> r.ended(BuildState.FAILED, clock.instant(), "gateway error: " + e.getMessage()));
+            } catch (RuntimeException again) {
+                problems.accept("build " + id + ": cannot record the failure: " + again);
+            }
+        } finally {
+            files.removeTransient(id);
+            synchronized (this) {
+                running.remove(id);
+                dispatch();
+            }
+        }
+    }
+
+    private void recordStep(String id, Executor.FinishedStep step) {
+        update(id, r -> r.withStep(new BuildRecord.Step(step.stage(), step.number(), step.total(), step.instruction(),
+                step.duration().toMillis(), step.cached())));
+    }
+
+    private synchronized boolean isStopping() {
+        return stopping;
+    }
+
+    private BuildRecord current(String id) {
+        return records.get(id);
+    }
+
+    private synchronized BuildRecord update(String id, java.util.function.UnaryOperator<BuildRecord> change) {
+        BuildRecord next = change.apply(records.get(id));
+        try {
+            files.save(next);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot save build " + id + ": " + e.getMessage(), e);
+        }
+        records.put(id, next);
+        return next;
+    }
+
+    private void appendLog(String id, String line) {
+        try {
+            Files.createDirectories(files.dir(id));
+            Files.writeString(files.log(id), line + "\n", StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            problems.accept("build " + id + ": cannot write its log: " + e.getMessage());
+        }
+    }
+
+    private static void deleteEmptyDir(Path dir) {
+        try {
+            Files.deleteIfExists(dir);
+        } catch (IOException ignored) {
+            // not empty: it belongs to an accepted build
+        }
+    }
+
+    private String newId() {
+        byte[] bytes = new byte[10];
+        String id;
+        do {
+            RANDOM.nextBytes(bytes);
+            id = HexFormat.of().formatHex(bytes);
+        } while (records.containsKey(id) || Files.exists(files.dir(id)));
+        return id;
+    }
+
+    /**
+     * Stops accepting builds; waiting ones end failed, running ones are cancelled and end failed
+     * ({@value #STOPPED}), waiting up to {@code grace} seconds for them.
+     */
+    public void close(long graceSeconds) {
+        List<Cancellation> toCancel;
+        synchronized (this) {
+            if (stopping) {
+                return;
+            }
+            stopping = true;
+            for (String id : new ArrayList<>(waiting.keySet())) {
+                waiting.remove(id);
+                try {
+                    update(id, r -> r.ended(BuildState.FAILED, clock.instant(), STOPPED));
+                    appendLog(id, "error: " + STOPPED + " while the build was queued");
+                } catch (RuntimeException e) {
+                    problems.accept("build " + id + ": " + e.getMessage());
+                }
+                files.removeTransient(id);
+            }
+            toCancel = List.copyOf(running.values());
+        }
+        toCancel.forEach(Cancellation::cancel);
+        threads.shutdown();
+        try {
+            threads.awaitTermination(graceSeconds, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        close(30);
+    }
+}

@@ -1,0 +1,268 @@
+package dev.kiln.build.snapshot;
+
+import dev.kiln.build.rootfs.Trees;
+import dev.kiln.build.sandbox.ExecResult;
+import dev.kiln.build.sandbox.RunSpec;
+import dev.kiln.build.sandbox.Sandbox;
+import dev.kiln.build.sandbox.SandboxException;
+import dev.kiln.oci.layer.LayerEntry;
+import dev.kiln.oci.layer.LayerPaths;
+import dev.kiln.oci.layer.LayerWriter;
+import dev.kiln.oci.layer.WrittenLayer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Snapshots a RUN by its overlay: the command runs on an overlay of the rootfs (see {@link
+ * RunSpec#overlay()}), so the upper directory holds exactly what it changed, and the snapshot
+ * costs what changed, not what the image holds. The upper directory is then turned into the same
+ * {@link ChangeSet} the {@link WalkingSnapshotter} would find (stat before and after for only the
+ * touched paths, the same {@link SnapshotDiff}) and applied to the rootfs, which stays the one
+ * source of truth for the next step.
+ *
+ * <p>Every other change (COPY, ADD and WORKDIR write the rootfs from Java, and a RUN through a
+ * sandbox that cannot mount an overlay) is found by a walk against a baseline, a stat map of the
+ * whole rootfs, as the {@link WalkingSnapshotter} does. The baseline is taken only when the first
+ * such change is announced ({@link #beforeDirectChange}), and from then on kept current with what
+ * each overlay snapshot touched, so a stage whose steps are all RUNs never walks its rootfs.
+ *
+ * <p>One difference from running on the rootfs itself, as Docker's overlay2 driver has it too: a
+ * change to a file that has other hardlinks in the rootfs gives that path its own copy; the other
+ * names keep the old content.
+ */
+public final class OverlaySnapshotter implements Snapshotter {
+    private final Path rootfs;
+    private final TreeScanner scanner;
+    private final LayerWriter writer;
+    private final Consumer<String> warnings;
+    private final boolean required;
+    private final WalkingSnapshotter walker;
+    /** Null until the first direct change needs it. */
+    private FileSnapshot baseline;
+    /** Overlay snapshots taken since the baseline was last brought up to date. */
+    private final List<Touched> unappliedToBaseline = new ArrayList<>();
+    private Path pendingScratch;
+    private RunSpec.Overlay pending;
+
+    /**
+     * @param required refuse to run a RUN other than on an overlay ({@code --snapshot-mode=overlay})
+     *                 instead of falling back to a walk
+     */
+    OverlaySnapshotter(Path rootfs, TreeScanner scanner, LayerWriter writer, FileSnapshot baseline,
+                       Consumer<String> warnings, boolean required) {
+        // the walker's own baseline is never used: every walk passes the current one to take()
+        this.rootfs = Objects.requireNonNull(rootfs);
+        this.scanner = Objects.requireNonNull(scanner);
+        this.writer = Objects.requireNonNull(writer);
+        this.warnings = Objects.requireNonNull(warnings);
+        this.baseline = baseline;
+        this.required = required;
+        this.walker = new WalkingSnapshotter(rootfs, scanner, writer, FileSnapshot.empty(), warnings);
+    }
+
+    /**
+     * Starts from the rootfs as it is now. Nothing is read yet: until a direct change is announced,
+     * the rootfs changes only through overlay snapshots, which know what they changed.
+     */
+    public static OverlaySnapshotter startingNow(Path rootfs, TreeScanner scanner, LayerWriter writer,
+                                                 Consumer<String> warnings, boolean required) {
+        return new OverlaySnapshotter(rootfs, scanner, writer, null, warnings, required);
+    }
+
+    @Override
+    public void beforeDirectChange() throws IOException {
+        if (pending != null) {
+            throw new IllegalStateException("the previous RUN on " + rootfs + " has not been snapshotted yet");
+        }
+        if (baseline == null) {
+            baseline = scanner.scan(rootfs);
+        }
+    }
+
+    /** Whether a walk's baseline has been taken; for tests. */
+    boolean hasBaseline() {
+        return baseline != null;
+    }
+
+    /**
+     * Runs the command on an overlay of the rootfs when the sandbox can mount one here, else on
+     * the rootfs itself (the next snapshot then walks). The upper and work directories go next to
+     * the rootfs, on its filesystem, so applying the change is a rename.
+     */
+    @Override
+    public ExecResult run(Sandbox sandbox, RunSpec spec) throws IOException, InterruptedException {
+        if (pending != null) {
+            throw new IllegalStateException("the previous RUN on " + rootfs + " has not been snapshotted yet");
+        }
+        Path parent = rootfs.toAbsolutePath().getParent();
+        boolean overlay = spec.rootfs().equals(rootfs) && parent != null && sameFilesystem(rootfs, parent)
+                && sandbox.overlayWorks(rootfs, parent);
+        if (!overlay) {
+            if (required) {
+                throw new SandboxException("--snapshot-mode=overlay: the " + sandbox.name()
+                        + " sandbox cannot run this RUN on an overlayfs mount of " + rootfs
+                        + " (kernel, filesystem or sandbox does not allow it); use --snapshot-mode=auto");
+            }
+            beforeDirectChange();
+            return sandbox.run(spec);
+        }
+        Path scratch;
+        try {
+            scratch = Files.createTempDirectory(parent, ".kiln-overlay-");
+        } catch (IOException e) {
+            if (required) {
+                throw new SandboxException("--snapshot-mode=overlay: cannot make the overlay's directories next to "
+                        + rootfs + ": " + e.getMessage(), e);
+            }
+            beforeDirectChange();
+            return sandbox.run(spec);
+        }
+        pendingScratch = scratch;
+        pending = new RunSpec.Overlay(Files.createDirectory(scratch.resolve("upper")),
+                Files.createDirectory(scratch.resolve("work")));
+        copyRootMetadata(rootfs, pending.upper());
+        return sandbox.run(spec.withOverlay(pending));
+    }
+
+    @Override
+    public SnapshotLayer snapshot(OutputStream out) throws IOException {
+        if (pending == null) {
+            if (baseline == null) {
+                throw new IllegalStateException("snapshot of " + rootfs + " without a RUN or an announced direct change");
+            }
+            WalkingSnapshotter.Taken taken = walker.take(baseline(), out);
+            baseline = taken.snapshot();
+            return taken.layer();
+        }
+        try {
+            return snapshotUpper(pending.upper(), out);
+        } finally {
+            Trees.deleteQuietly(pendingScratch);
+            pending = null;
+            pendingScratch = null;
+        }
+    }
+
+    private SnapshotLayer snapshotUpper(Path upper, OutputStream out) throws IOException {
+        OverlayUpper.Contents contents = OverlayUpper.read(upper);
+        Set<String> touched = new HashSet<>(contents.present());
+        touched.addAll(contents.whiteouts());
+        Map<String, FileStat> before = scanner.statPaths(rootfs, touched);
+        // a directory that lost entries: all its old entries take part, as the walk's opaque rule needs
+        Set<String> siblings = new HashSet<>();
+        for (String dir : contents.emptiedDirs()) {
+            FileStat stat = before.get(dir);
+            if (dir.isEmpty() || stat != null && stat.type() == FileType.DIRECTORY) {
+                for (String name : names(dir.isEmpty() ? rootfs : rootfs.resolve(dir))) {
+                    siblings.add(LayerPaths.child(dir, name));
+                }
+            }
+        }
+        siblings.removeAll(touched);
+        before.putAll(scanner.statPaths(rootfs, siblings));
+        touched.addAll(siblings);
+
+        OverlayUpper.applyTo(upper, rootfs);
+        copyRootMetadata(upper, rootfs);
+
+        // content hashes for racy files only when a baseline will take these stats over
+        FileSnapshot after = baseline != null ? scanner.scanPaths(rootfs, touched)
+                : new FileSnapshot(scanner.statPaths(rootfs, touched), Instant.now());
+        FileSnapshot beforeSnapshot = new FileSnapshot(before, after.takenAt());
+        ChangeSet changes = walker.diff(beforeSnapshot, after);
+        List<LayerEntry> entries = ChangeSetLayer.entries(changes, after, rootfs, warnings);
+        WrittenLayer layer = writer.write(entries, out);
+        if (baseline != null) {
+            unappliedToBaseline.add(new Touched(beforeSnapshot, after));
+        }
+        return new SnapshotLayer(changes, layer);
+    }
+
+    /**
+     * The baseline with what overlay snapshots changed since: every path they saw deleted or
+     * turned from a directory into something else goes, with everything below it, then every path
+     * they saw afterwards is put in with its new stat.
+     */
+    private FileSnapshot baseline() {
+        if (unappliedToBaseline.isEmpty()) {
+            return baseline;
+        }
+        Map<String, FileStat> entries = new HashMap<>(baseline.entries());
+        for (Touched change : unappliedToBaseline) {
+            FileSnapshot before = change.before();
+            FileSnapshot after = change.after();
+            Set<String> gone = new HashSet<>();
+            for (Map.Entry<String, FileStat> e : before.entries().entrySet()) {
+                FileStat now = after.get(e.getKey());
+                if (now == null || e.getValue().type() == FileType.DIRECTORY && now.type() != FileType.DIRECTORY) {
+                    gone.add(e.getKey());
+                }
+            }
+            if (!gone.isEmpty()) {
+                entries.keySet().removeIf(path -> atOrBelow(path, gone));
+            }
+            entries.putAll(after.entries());
+        }
+        unappliedToBaseline.clear();
+        baseline = new FileSnapshot(entries, baseline.takenAt());
+        return baseline;
+    }
+
+    /** The paths one overlay snapshot looked at, as they were before the RUN and after it. */
+    private record Touched(FileSnapshot before, FileSnapshot after) {
+    }
+
+    private static boolean atOrBelow(String path, Set<String> roots) {
+        for (String p = path; !p.isEmpty(); p = LayerPaths.parent(p)) {
+            if (roots.contains(p)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The merged root shows the upper directory's own mode and owner, so they mirror the rootfs's (and back). */
+    private static void copyRootMetadata(Path from, Path to) throws IOException {
+        Map<String, Object> a = Files.readAttributes(from, "unix:mode,uid,gid,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+        Map<String, Object> b = Files.readAttributes(to, "unix:uid,gid", LinkOption.NOFOLLOW_LINKS);
+        if (!a.get("uid").equals(b.get("uid")) || !a.get("gid").equals(b.get("gid"))) {
+            Files.setAttribute(to, "unix:uid", a.get("uid"), LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(to, "unix:gid", a.get("gid"), LinkOption.NOFOLLOW_LINKS);
+        }
+        Files.setAttribute(to, "unix:mode", (Integer) a.get("mode") & 07777);
+        Files.setLastModifiedTime(to, (FileTime) a.get("lastModifiedTime"));
+    }
+
+    private static boolean sameFilesystem(Path a, Path b) {
+        try {
+            return Files.getAttribute(a, "unix:dev", LinkOption.NOFOLLOW_LINKS)
+                    .equals(Files.getAttribute(b, "unix:dev", LinkOption.NOFOLLOW_LINKS));
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static List<String> names(Path dir) throws IOException {
+        List<String> names = new ArrayList<>();
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
+            for (Path p : stream) {
+                names.add(p.getFileName().toString());
+            }
+        }
+        return names;
+    }
+}
