@@ -11,6 +11,7 @@ import dev.kiln.build.exec.BuildInputs;
 import dev.kiln.build.exec.BuildLog;
 import dev.kiln.build.exec.BuildOptions;
 import dev.kiln.build.exec.Executor;
+import dev.kiln.build.exec.InPlaceOptions;
 import dev.kiln.build.dockerfile.GoDuration;
 import dev.kiln.build.exec.SecretFlags;
 import dev.kiln.oci.RepositoryName;
@@ -147,6 +148,19 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--sandbox", defaultValue = "auto", description = "How RUN is isolated: auto, namespaces, proot, in-place (default ${DEFAULT-VALUE})")
     String sandbox;
 
+    @Option(names = "--force", description = "With --sandbox in-place: build although this is not a marked executor container (KILN_EXECUTOR_CONTAINER=1)")
+    boolean force;
+
+    @Option(names = "--ignore-path", description = "With --sandbox in-place: a path of / to keep out of the wipe, the base image and the snapshots (repeatable)")
+    List<String> ignorePaths = new ArrayList<>();
+
+    @Option(names = "--ignore-var-run", arity = "0..1", defaultValue = "true", fallbackValue = "true",
+            description = "With --sandbox in-place: keep /var/run out too (default ${DEFAULT-VALUE})")
+    boolean ignoreVarRun;
+
+    @Option(names = "--cleanup", description = "With --sandbox in-place: delete the image's files from / after the build")
+    boolean cleanup;
+
     @Option(names = "--snapshot-mode", defaultValue = "auto", description = "How step changes are found: auto (a RUN's "
             + "overlayfs upper dir where the kernel allows, else a walk), overlay (fail instead of walking for RUN), "
             + "walk; kaniko's full, redo and time walk (default ${DEFAULT-VALUE})")
@@ -257,6 +271,7 @@ public class BuildCommand implements Callable<Integer> {
             RegistrySecurity pushSecurity = new RegistrySecurity(insecure, plain, skipTlsVerify, unchecked, certificates);
             Executor executor = new Executor(options, log)
                     .inputs(inputs)
+                    .inPlace(new InPlaceOptions(force, cleanup, ignorePaths, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
                     .registrySecurity(new RegistrySecurity(insecurePull, plain, skipTlsVerifyPull, unchecked, certificates),
                             pushSecurity);
             try (RegistryLayerCache layerCache = cache ? layerCache(pushSecurity, log) : null) {

@@ -25,10 +25,13 @@ import dev.kiln.build.dockerfile.Platform;
 import dev.kiln.build.dockerfile.Stage;
 import dev.kiln.build.dockerfile.Stages;
 import dev.kiln.build.dockerfile.Step;
+import dev.kiln.build.rootfs.IgnoredPaths;
+import dev.kiln.build.rootfs.InPlaceRoot;
 import dev.kiln.build.rootfs.LayerExtractor;
 import dev.kiln.build.rootfs.RootfsPath;
 import dev.kiln.build.sandbox.Cancellation;
 import dev.kiln.build.sandbox.ExecResult;
+import dev.kiln.build.sandbox.InPlaceSandbox;
 import dev.kiln.build.sandbox.RunSpec;
 import dev.kiln.build.sandbox.RunUser;
 import dev.kiln.build.sandbox.Sandbox;
@@ -78,9 +81,10 @@ import java.util.function.Consumer;
 
 /**
  * Builds a Dockerfile: the stages the target needs, each FROM pulled and unpacked into a rootfs
- * under a per-build temp dir, metadata instructions into the config, COPY/ADD/WORKDIR/RUN into
- * the rootfs and snapshotted into one layer each; then the OCI image is pushed and/or written out.
- * Nothing is pushed unless every step succeeded; the temp dir is always removed.
+ * under a per-build temp dir (in place: into {@code /} itself, see {@link InPlaceOptions}),
+ * metadata instructions into the config, COPY/ADD/WORKDIR/RUN into the rootfs and snapshotted into
+ * one layer each; then the OCI image is pushed and/or written out. Nothing is pushed unless every
+ * step succeeded; the temp dir is always removed.
  */
 public final class Executor {
     private static final String DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -111,6 +115,12 @@ public final class Executor {
     private LayerWriter writer;
     private LayerCache layerCache;
     private CachePolicy cachePolicy = CachePolicy.ALL;
+    private InPlaceOptions inPlaceOptions = InPlaceOptions.DEFAULT;
+    /** Set for {@code --sandbox in-place}: every stage is built in {@code /}, one at a time. */
+    private InPlaceRoot inPlace;
+    /** In place: the stage being built, and the one whose files are in {@code /} now. */
+    private StageState building;
+    private StageState occupant;
 
     /** The outcome: manifest digest, the bytes that make the image, and what was reused or moved. */
     public record Result(Digest digest, byte[] manifest, byte[] config, List<PulledImage.Blob> layers, Report report) {
@@ -189,8 +199,24 @@ public final class Executor {
         return this;
     }
 
+    /** Settings for {@code --sandbox in-place}; see {@link InPlaceOptions}. */
+    public Executor inPlace(InPlaceOptions options) {
+        this.inPlaceOptions = options;
+        return this;
+    }
+
+    private boolean inPlaceMode() {
+        return Sandboxes.Mode.of(options.sandbox()) == Sandboxes.Mode.IN_PLACE;
+    }
+
     public Result build() throws BuildException {
         long start = System.nanoTime();
+        if (inPlaceMode() && !InPlaceSandbox.allowed(inPlaceOptions.force())) {
+            // checked before anything is fetched or written: in place, the first stage deletes this machine's files
+            throw new BuildException("--sandbox in-place unpacks the base image over this machine's own / and runs RUN"
+                    + " there, so it only runs in a dedicated executor container: set " + InPlaceSandbox.MARKER
+                    + "=1 there (the executor image does), or pass --force");
+        }
         try {
             Path cacheRoot = cacheRoot();
             buildDir = workParent != null ? Files.createTempDirectory(workParent, "kiln-build-")
@@ -214,6 +240,9 @@ public final class Executor {
         } catch (IOException e) {
             throw new BuildException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
         } finally {
+            if (inPlace != null && inPlaceOptions.cleanup() && occupant != null) {
+                cleanUpRoot();
+            }
             if (buildDir != null) {
                 deleteTree(buildDir);
             }
@@ -294,6 +323,10 @@ public final class Executor {
             throw new BuildException("cannot read Dockerfile " + options.dockerfile());
         }
         dockerfileName = dockerfilePath.getFileName().toString();
+        if (inPlaceMode()) {
+            inPlace = new InPlaceRoot(Path.of("/"), inPlaceIgnores(cacheRoot, dockerfilePath));
+            buildLog.debug("in place: / is every stage's rootfs; kept out of it: " + inPlace.ignored());
+        }
         Dockerfile dockerfile = DockerfileParser.parse(Files.readString(dockerfilePath), dockerfileName);
         Stages stages = Stages.of(dockerfile);
         DockerIgnore ignore = readIgnore(dockerfilePath);
@@ -361,7 +394,8 @@ public final class Executor {
         long t0 = System.nanoTime();
         StageState state = new StageState();
         state.stage = stage;
-        state.rootfs = Files.createDirectory(buildDir.resolve("stage-" + stage.index()));
+        building = state;
+        state.rootfs = inPlace != null ? inPlace.root() : Files.createDirectory(buildDir.resolve("stage-" + stage.index()));
         String image = global.expand(stage.from().image());
         var base = stages.baseStage(stage, global);
         if (base.isPresent()) {
@@ -553,7 +587,7 @@ public final class Executor {
         state.layers.add(blob);
         state.config = state.config.withLayer(hit.diffId(), history);
         if (state.materialized) {
-            LayerExtractor.forRootfs(state.rootfs).apply(fileOf(blob));
+            extractor(state.rootfs).apply(fileOf(blob));
             state.snapshotter = startSnapshotter(state.rootfs);
         } else {
             state.pending.add(blob);
@@ -566,6 +600,14 @@ public final class Executor {
             return;
         }
         long t0 = System.nanoTime();
+        if (inPlace != null) {
+            materializeInPlace(state);
+            if (layerCache != null || occupant == state) {
+                log.printf("[%s] unpacked the root filesystem %s (%s)%n", state.stage.displayName(),
+                        occupant == state ? "over /" : "into the build dir", seconds(t0));
+            }
+            return;
+        }
         if (state.parent != null) {
             materialize(state.parent);
             copyTree(state.parent.rootfs, state.rootfs);
@@ -582,10 +624,109 @@ public final class Executor {
         }
     }
 
+    /**
+     * In place, only the stage being built lives in {@code /}: taking it over wipes the previous
+     * stage's files and unpacks this stage's layers (its base's and the cached ones; an earlier
+     * stage's layers when it starts FROM one). Another stage that a step reads from (COPY --from,
+     * RUN --mount from=) is unpacked from its layers into a directory of the build dir instead.
+     */
+    private void materializeInPlace(StageState state) throws IOException {
+        if (state != building) {
+            state.rootfs = Files.createDirectories(buildDir.resolve("stage-" + state.stage.index()));
+            LayerExtractor extractor = LayerExtractor.forRootfs(state.rootfs);
+            for (PulledImage.Blob layer : state.layers) {
+                extractor.apply(fileOf(layer));
+            }
+            state.pending.clear();
+            state.materialized = true;
+            return;
+        }
+        if (occupant != null) {
+            occupant.materialized = false;
+            occupant.snapshotter = null;
+        }
+        occupant = state;
+        inPlace.wipe();
+        LayerExtractor extractor = inPlace.extractor();
+        for (PulledImage.Blob layer : state.layers) {
+            extractor.apply(fileOf(layer));
+        }
+        state.pending.clear();
+        state.rootfs = inPlace.root();
+        state.snapshotter = startSnapshotter(state.rootfs);
+        state.materialized = true;
+    }
+
+    /**
+     * What in place never touches: Kiln's home, the kernel's filesystems, {@code /var/run}, every
+     * mount point, {@code --ignore-path}s, and the files this build reads and writes.
+     */
+    private IgnoredPaths inPlaceIgnores(Path cacheRoot, Path dockerfilePath) throws IOException, BuildException {
+        List<String> paths = new ArrayList<>(List.of("/proc", "/sys", "/dev"));
+        if (inPlaceOptions.ignoreVarRun()) {
+            paths.add("/var/run");
+        }
+        Path mountinfo = Path.of("/proc/self/mountinfo");
+        if (Files.isReadable(mountinfo)) {
+            paths.addAll(IgnoredPaths.mountPoints(Files.readString(mountinfo)));
+        }
+        paths.addAll(inPlaceOptions.ignorePaths());
+        // java.home too: a Kiln that is not self-contained (a JDK in the image) must at least keep its runtime
+        List<Path> used = new ArrayList<>(List.of(inPlaceOptions.kilnHome(), Path.of(System.getProperty("java.home")),
+                buildDir, cacheRoot, context, dockerfilePath));
+        for (Path output : new Path[] {options.tarPath(), options.ociLayoutPath(), options.digestFile(),
+                options.imageNameWithDigestFile()}) {
+            if (output != null) {
+                used.add(output);
+            }
+        }
+        for (MountResolver.SecretSource secret : inputs.secrets().values()) {
+            if (secret.file() != null) {
+                used.add(secret.file());
+            }
+        }
+        for (Path p : used) {
+            Path absolute = p.toAbsolutePath().normalize();
+            paths.add((Files.exists(absolute) ? absolute.toRealPath() : absolute).toString());
+        }
+        try {
+            return IgnoredPaths.of(paths);
+        } catch (IllegalArgumentException e) {
+            throw new BuildException("--sandbox in-place: " + e.getMessage()
+                    + "; the context, outputs and --ignore-path must be below /, not / itself");
+        }
+    }
+
+    /** {@code --cleanup}: the last stage's files go, so the container is as it was (but for its ignored paths). */
+    private void cleanUpRoot() {
+        try {
+            inPlace.wipe();
+            occupant = null;
+            log.println("cleaned up /");
+        } catch (IOException | RuntimeException e) {
+            buildLog.warn("--cleanup: " + e.getMessage());
+        }
+    }
+
+    private LayerExtractor extractor(Path rootfs) {
+        return inPlace != null && rootfs.equals(inPlace.root()) ? inPlace.extractor() : LayerExtractor.forRootfs(rootfs);
+    }
+
+    private TreeScanner scanner(Path rootfs) {
+        if (inPlace == null || !rootfs.equals(inPlace.root())) {
+            return TreeScanner.withDefaults();
+        }
+        java.util.Set<String> ignored = new HashSet<>(TreeScanner.DEFAULT_IGNORED);
+        ignored.addAll(inPlace.ignored().paths());
+        return new TreeScanner(ignored);
+    }
+
     private Snapshotter startSnapshotter(Path rootfs) throws IOException {
-        // one snapshot for many steps is a walk against the stage's start; overlay snapshots are per RUN
-        String mode = singleSnapshot ? "walk" : options.snapshotMode();
-        return Snapshotters.startingNow(Snapshotters.Mode.of(mode), rootfs, TreeScanner.withDefaults(), writer, buildLog::warn);
+        // one snapshot for many steps is a walk against the stage's start; overlay snapshots are per RUN,
+        // and never of / itself (in place, RUN runs on the container's root, not on an overlay of it)
+        boolean inPlaceRoot = inPlace != null && rootfs.equals(inPlace.root());
+        String mode = singleSnapshot || inPlaceRoot ? "walk" : options.snapshotMode();
+        return Snapshotters.startingNow(Snapshotters.Mode.of(mode), rootfs, scanner(rootfs), writer, buildLog::warn);
     }
 
     private Path fileOf(PulledImage.Blob blob) throws IOException {
@@ -908,6 +1049,11 @@ public final class Executor {
         if (rawDest.endsWith("/") && !dest.endsWith("/")) {
             dest = dest + "/";
         }
+        if (inPlace != null && s.rootfs.equals(inPlace.root())
+                && inPlace.ignored().covers(dev.kiln.oci.layer.LayerPaths.clean(dest))) {
+            throw new BuildException("the destination " + dest + " is kept out of the image in place (ignored: "
+                    + inPlace.ignored() + ")");
+        }
         RootfsPath rootfs = RootfsPath.of(s.rootfs);
         Integer mode = null;
         if (chmod != null && !chmod.isEmpty()) {
@@ -953,7 +1099,7 @@ public final class Executor {
 
     private void run(StageState s, ArgScope scope, Instruction.Run run) throws IOException, BuildException {
         if (sandbox == null) {
-            sandbox = Sandboxes.choose(Sandboxes.Mode.of(options.sandbox()));
+            sandbox = Sandboxes.choose(Sandboxes.Mode.of(options.sandbox()), inPlaceOptions.force());
         }
         List<String> env = new ArrayList<>();
         boolean hasPath = false;

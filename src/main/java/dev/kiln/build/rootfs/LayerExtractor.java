@@ -39,6 +39,10 @@ import java.util.function.Consumer;
  *
  * <p>Without root privileges, owners are left as the extracting user and device nodes are
  * skipped, each with a warning; fifos need no privilege and are always made.
+ *
+ * <p>{@link #ignoring} makes an extractor for an in-place build, whose rootfs is the container's
+ * own {@code /}: entries at or below an ignored path (or that reach one through a symlink) are
+ * left out, and deleting (a replaced directory, a whiteout, an opaque directory) spares them.
  */
 public final class LayerExtractor {
     private static final System.Logger LOG = System.getLogger(LayerExtractor.class.getName());
@@ -46,15 +50,26 @@ public final class LayerExtractor {
     private final Path root;
     private final boolean privileged;
     private final Consumer<String> warningSink;
+    private final IgnoredPaths ignored;
 
     /**
      * @param privileged  whether to chown and mknod, which only root may do
      * @param warningSink receives a line for everything skipped or approximated
      */
     public LayerExtractor(Path rootfs, boolean privileged, Consumer<String> warningSink) {
+        this(rootfs, privileged, warningSink, IgnoredPaths.NONE);
+    }
+
+    private LayerExtractor(Path rootfs, boolean privileged, Consumer<String> warningSink, IgnoredPaths ignored) {
         this.root = Objects.requireNonNull(rootfs);
         this.privileged = privileged;
         this.warningSink = Objects.requireNonNull(warningSink);
+        this.ignored = Objects.requireNonNull(ignored);
+    }
+
+    /** This extractor, leaving {@code ignored} paths of the rootfs untouched. */
+    public LayerExtractor ignoring(IgnoredPaths ignored) {
+        return new LayerExtractor(root, privileged, warningSink, ignored);
     }
 
     /** Privileged when running as root; warnings go to the system logger. */
@@ -130,13 +145,31 @@ public final class LayerExtractor {
                 whiteout(name, parent, Whiteouts.deletedName(base));
                 return;
             }
+            if (ignored.covers(rel)) {
+                return;
+            }
             Path target = rootfs.resolveNoFollow(rel);
+            if (isIgnored(target)) {
+                return;
+            }
             makeParents(name, target.getParent());
             BasicFileAttributes existing = Trees.lstat(target);
+            boolean keptDirectory = entry.type() == EntryType.DIRECTORY && existing != null && existing.isDirectory();
+            // a hardlink checks its target first: replacing a file by a link to itself must keep it;
+            // a device that cannot be made leaves what is there
+            boolean skippedDevice = !privileged && (entry.type() == EntryType.CHAR_DEVICE || entry.type() == EntryType.BLOCK_DEVICE);
+            if (!keptDirectory && entry.type() != EntryType.HARDLINK && !skippedDevice) {
+                if (!replace(target, existing)) {
+                    warn(name + ": skipped: " + rootfs.inside(target) + " holds paths an in-place build keeps ("
+                            + ignored + ")");
+                    skipped++;
+                    return;
+                }
+                existing = null;
+            }
             switch (entry.type()) {
                 case DIRECTORY -> {
-                    if (existing == null || !existing.isDirectory()) {
-                        replace(target, existing);
+                    if (existing == null) {
                         Files.createDirectory(target);
                     }
                     setOwner(target, entry);
@@ -144,7 +177,6 @@ public final class LayerExtractor {
                     directories.add(new Deferred(target, entry));
                 }
                 case FILE -> {
-                    replace(target, existing);
                     try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW,
                             StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS); InputStream in = reader.content()) {
                         in.transferTo(out);
@@ -155,14 +187,13 @@ public final class LayerExtractor {
                     setMode(target, entry);
                 }
                 case SYMLINK -> {
-                    replace(target, existing);
                     // stored verbatim: the target is text, resolved only when something follows it
                     Files.createSymbolicLink(target, target.getFileSystem().getPath(entry.linkTarget()));
                     setOwner(target, entry);
                     setTime(target, entry);
                 }
                 case HARDLINK -> hardlink(name, entry, target, existing);
-                case CHAR_DEVICE, BLOCK_DEVICE, FIFO -> special(name, entry, target, existing);
+                case CHAR_DEVICE, BLOCK_DEVICE, FIFO -> special(name, entry, target);
             }
             added.add(target);
         }
@@ -185,20 +216,28 @@ public final class LayerExtractor {
             if (sourceAttributes.isDirectory()) {
                 throw new LayerExtractionException(name, "hardlink target '" + entry.linkTarget() + "' is a directory");
             }
+            if (isIgnored(source)) {
+                warn(name + ": skipped: hardlink to '" + entry.linkTarget() + "', which an in-place build keeps out of the image");
+                skipped++;
+                return;
+            }
             if (source.equals(target)) {
                 return;
             }
-            replace(target, existing);
+            if (!replace(target, existing)) {
+                warn(name + ": skipped: " + rootfs.inside(target) + " holds paths an in-place build keeps");
+                skipped++;
+                return;
+            }
             Files.createLink(target, source);
         }
 
-        private void special(String name, LayerEntry entry, Path target, BasicFileAttributes existing) throws IOException {
+        private void special(String name, LayerEntry entry, Path target) throws IOException {
             if (entry.type() != EntryType.FIFO && !privileged) {
                 warn(name + ": skipped " + entry.type() + " " + entry.devMajor() + ":" + entry.devMinor() + " (needs root)");
                 skipped++;
                 return;
             }
-            replace(target, existing);
             // Java cannot mknod, and its attribute views open the file to set times, which blocks
             // on a fifo and has side effects on a device; the coreutils do both by path.
             List<String> create = switch (entry.type()) {
@@ -226,11 +265,27 @@ public final class LayerExtractor {
             }
         }
 
-        /** Deletes what is in the way; a directory goes with everything in it. */
-        private void replace(Path target, BasicFileAttributes existing) throws IOException {
-            if (existing != null) {
+        /**
+         * Deletes what is in the way; a directory goes with everything in it.
+         *
+         * @return false when ignored paths below it had to stay, so the entry has no place
+         */
+        private boolean replace(Path target, BasicFileAttributes existing) throws IOException {
+            return existing == null || delete(target);
+        }
+
+        /** Deletes a tree, sparing ignored paths; true when nothing is left. */
+        private boolean delete(Path target) throws IOException {
+            if (ignored.isEmpty()) {
                 Trees.deleteTree(target);
+                return true;
             }
+            return Trees.deleteTreeKeeping(target, this::isIgnored);
+        }
+
+        /** Whether a host path inside the rootfs is, or is below, an ignored path. */
+        private boolean isIgnored(Path host) {
+            return !ignored.isEmpty() && ignored.covers(LayerPaths.clean(rootfs.inside(host)));
         }
 
         /**
@@ -258,13 +313,16 @@ public final class LayerExtractor {
             Path victim = rootfs.resolveNoFollow(LayerPaths.child(parent, deleted));
             // a whiteout hides lower layers only, never what its own layer adds
             if (!added.contains(victim)) {
-                Trees.deleteTree(victim);
+                delete(victim);
             }
         }
 
         private void opaque(String name, String parent) throws IOException {
             whiteouts++;
             Path dir = rootfs.resolve(parent);
+            if (isIgnored(dir)) {
+                return;
+            }
             BasicFileAttributes attributes = Trees.lstat(dir);
             if (attributes == null) {
                 makeParents(name, dir);
@@ -284,7 +342,7 @@ public final class LayerExtractor {
             }
             for (Path child : children) {
                 if (!added.contains(child)) {
-                    Trees.deleteTree(child);
+                    delete(child);
                 } else {
                     BasicFileAttributes attributes = Trees.lstat(child);
                     if (attributes != null && attributes.isDirectory()) {

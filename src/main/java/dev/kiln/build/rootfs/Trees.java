@@ -2,6 +2,7 @@ package dev.kiln.build.rootfs;
 
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -9,6 +10,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
 
 /** Small filesystem operations that never follow symlinks. */
 public final class Trees {
@@ -76,6 +80,42 @@ public final class Trees {
                 return FileVisitResult.CONTINUE;
             }
         });
+    }
+
+    /**
+     * {@link #deleteTree} that leaves alone every path {@code keep} accepts, with everything below
+     * it, and so also the directories leading to it. A kept path is never entered: a mount point
+     * keeps what is mounted there.
+     *
+     * @return true when nothing is left at {@code path}
+     */
+    public static boolean deleteTreeKeeping(Path path, Predicate<Path> keep) throws IOException {
+        BasicFileAttributes attributes = lstat(path);
+        if (attributes == null) {
+            return true;
+        }
+        if (keep.test(path)) {
+            return false;
+        }
+        if (!attributes.isDirectory()) {
+            Files.delete(path);
+            return true;
+        }
+        if (!Files.isWritable(path)) {
+            Files.setAttribute(path, "unix:mode", 0700);
+        }
+        boolean emptied = true;
+        List<Path> children = new ArrayList<>();
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(path)) {
+            stream.forEach(children::add);
+        }
+        for (Path child : children) {
+            emptied &= deleteTreeKeeping(child, keep);
+        }
+        if (emptied) {
+            Files.delete(path);
+        }
+        return emptied;
     }
 
     /** True when the effective user is root, whose privileges extraction needs for chown and mknod. */

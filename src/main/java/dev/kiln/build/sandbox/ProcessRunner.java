@@ -177,9 +177,17 @@ final class ProcessRunner {
         return t;
     }
 
-    /** The first executable named {@code name} on the host's standard path, or null. */
+    /**
+     * Where a self-contained Kiln keeps the tools it runs (system property, set by its launcher).
+     * In place, {@code /usr/bin} is the image's, whose libraries may not even load.
+     */
+    static final String TOOLS_PROPERTY = "kiln.tools";
+
+    /** The first executable named {@code name} in Kiln's own tools, then on the host's standard path, or null. */
     static String hostTool(String name) {
-        for (String dir : HOST_PATH.split(":")) {
+        String tools = System.getProperty(TOOLS_PROPERTY);
+        String path = tools == null || tools.isEmpty() ? HOST_PATH : tools + ":" + HOST_PATH;
+        for (String dir : path.split(":")) {
             Path p = Path.of(dir, name);
             if (java.nio.file.Files.isExecutable(p)) {
                 return p.toString();

@@ -437,4 +437,17 @@ class BuildCommandTest {
         }
         return out;
     }
+
+    @Test
+    void inPlaceOutsideAnExecutorContainerIsRefusedBeforeAnythingIsFetched() {
+        org.junit.jupiter.api.Assumptions.assumeFalse("1".equals(System.getenv("KILN_EXECUTOR_CONTAINER")),
+                "running in an executor container");
+        // an unreachable context: the refusal must come before the build tries to fetch it
+        Run run = build("-c", "git://127.0.0.1:1/nothing.git", "--sandbox", "in-place", "--no-push");
+
+        assertEquals(1, run.exit(), run.log());
+        assertEquals("error: --sandbox in-place unpacks the base image over this machine's own / and runs RUN there, so it"
+                + " only runs in a dedicated executor container: set KILN_EXECUTOR_CONTAINER=1 there (the executor image"
+                + " does), or pass --force\n", run.log());
+    }
 }
