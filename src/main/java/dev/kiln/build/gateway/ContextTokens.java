@@ -1,5 +1,6 @@
 package dev.kiln.build.gateway;
 
+import dev.kiln.oci.Digest;
 import dev.kiln.store.FsFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -7,10 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -126,10 +125,6 @@ public final class ContextTokens {
     }
 
     private static String hash(String token) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Digest.sha256(token.getBytes(StandardCharsets.UTF_8)).toString();
     }
 }
