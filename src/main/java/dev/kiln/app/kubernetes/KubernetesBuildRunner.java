@@ -109,8 +109,11 @@ public final class KubernetesBuildRunner implements BuildRunner, AutoCloseable {
             } catch (IOException e) {
                 throw new BuildException("cannot issue the context token of build " + job.id() + ": " + e.getMessage(), e);
             }
-        } else {
+        } else if (job.spec().context() != null) {
             context = job.spec().context();
+        } else {
+            // a followed build whose Job vanished after the restart: its upload was fetched or removed already
+            throw new BuildException("the uploaded context of build " + job.id() + " is gone; submit the build again");
         }
         io.fabric8.kubernetes.api.model.batch.v1.Job spec = BuildJobSpec.job(job.id(), job.spec(), context, settings);
         try {
