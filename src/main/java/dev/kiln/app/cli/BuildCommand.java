@@ -254,7 +254,8 @@ public class BuildCommand implements Callable<Integer> {
                 log.log(BuildLog.Level.FATAL, "--dry-run shows the layer cache's plan; give --cache too");
                 return 1;
             }
-            Downloads downloads = Downloads.of(insecure, skipTlsVerify);
+            // a gateway's one-time context URL is plain HTTP inside a cluster, and its host is a registry named insecure already
+            Downloads downloads = Downloads.of(insecure || plainHttpRegistryHost(context), skipTlsVerify);
             ContextSource source = ContextSources.parse(context, new ContextSources.Settings(downloads,
                     GitOptions.parse(git), env, stdin, log::warn, log::debug));
             boolean remoteDockerfile = dockerfile.startsWith("https://") || dockerfile.startsWith("http://");
@@ -331,6 +332,19 @@ public class BuildCommand implements Callable<Integer> {
     }
 
     /** {@code --registry-certificate HOST=CA.pem}, each file checked now rather than at the first pull. */
+    /** Whether {@code url} is {@code http://host:port/…} for a host:port given to {@code --insecure-registry}. */
+    private boolean plainHttpRegistryHost(String url) {
+        if (!url.startsWith("http://")) {
+            return false;
+        }
+        try {
+            java.net.URI uri = java.net.URI.create(url);
+            return insecureRegistries.contains(uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort()));
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
     private Map<String, Path> certificates() throws BuildException {
         Map<String, Path> out = new LinkedHashMap<>();
         for (String pair : registryCertificates) {

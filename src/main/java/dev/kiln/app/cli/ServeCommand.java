@@ -53,8 +53,20 @@ public class ServeCommand implements Callable<Integer> {
             description = "Largest build context a client may upload, e.g. 500M (kiln.builds.max-context-bytes; default 2G)")
     String maxBuildContext;
 
+    @Option(names = "--build-runner", paramLabel = "local|kubernetes",
+            description = "Where builds run: in this process, or as one Kubernetes Job each (kiln.builds.runner; default local; "
+                    + "the Job settings are kiln.builds.kubernetes.*, see docs/kubernetes.md)")
+    String buildRunner;
+
     @Override
     public Integer call() {
+        if (buildRunner != null) {
+            if (!buildRunner.equals("local") && !buildRunner.equals("kubernetes")) {
+                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                        "--build-runner is local or kubernetes, not " + buildRunner);
+            }
+            System.setProperty("kiln.builds.runner", buildRunner);
+        }
         if (maxConcurrentBuilds != null) {
             System.setProperty("kiln.builds.max-concurrent", maxConcurrentBuilds.toString());
         }

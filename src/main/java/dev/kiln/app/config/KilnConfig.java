@@ -61,6 +61,70 @@ public interface KilnConfig {
 
         /** The layer cache's repository in the store for builds with {@code cache}; default {@code cache/<first destination's path>}. */
         Optional<String> cacheRepo();
+
+        /** Where builds run: {@code local} (in this process) or {@code kubernetes} (one Job per build). */
+        @WithDefault("local")
+        String runner();
+
+        Kubernetes kubernetes();
+    }
+
+    /** Builds as Kubernetes Jobs ({@code kiln.builds.runner=kubernetes}); see docs/kubernetes.md. */
+    interface Kubernetes {
+        /** Namespace of the build Jobs; default the one the gateway runs in. */
+        Optional<String> namespace();
+
+        /** The executor image (its entrypoint is {@code kiln}); required in kubernetes mode. */
+        Optional<String> image();
+
+        /** Replaces the image's entrypoint, e.g. {@code /kiln/bin/kiln}. */
+        Optional<List<String>> command();
+
+        /** {@code host:port} at which build pods reach this gateway: its Service. */
+        @WithDefault("kiln:5000")
+        String gateway();
+
+        /** Whether that address speaks TLS; plain HTTP inside the cluster otherwise. */
+        @WithDefault("false")
+        boolean gatewayTls();
+
+        /** Repository of the layer cache inside the gateway ({@code --cache-repo <gateway>/<this>}). */
+        @WithDefault("cache/layers")
+        String cacheRepo();
+
+        /** A {@code kubernetes.io/dockerconfigjson} Secret mounted into build pods as {@code DOCKER_CONFIG}. */
+        Optional<String> dockerConfigSecret();
+
+        /** The build pods' service account; default the namespace's. */
+        Optional<String> serviceAccount();
+
+        /** The executor's RUN sandbox in the pod; it decides the pod's securityContext. */
+        @WithDefault("in-place")
+        String sandbox();
+
+        @WithDefault("500m")
+        String cpuRequest();
+
+        @WithDefault("1Gi")
+        String memoryRequest();
+
+        @WithDefault("2")
+        String cpuLimit();
+
+        @WithDefault("4Gi")
+        String memoryLimit();
+
+        /** A build running longer is killed ({@code activeDeadlineSeconds}). */
+        @WithDefault("1h")
+        Duration activeDeadline();
+
+        /** Finished Jobs are removed by Kubernetes after this ({@code ttlSecondsAfterFinished}). */
+        @WithDefault("1h")
+        Duration ttlAfterFinished();
+
+        /** Tells this gateway's Jobs from another's in the same namespace ({@code app.kubernetes.io/instance}). */
+        @WithDefault("kiln")
+        String instance();
     }
 
     interface Bench {

@@ -10,6 +10,7 @@ import dev.kiln.build.gateway.BuildRunner;
 import dev.kiln.build.gateway.BuildService;
 import dev.kiln.build.gateway.BuildSpec;
 import dev.kiln.build.gateway.BuildState;
+import dev.kiln.build.gateway.ContextTokens;
 import dev.kiln.registry.client.Credentials;
 import dev.kiln.registry.spec.RegistryException;
 import io.vertx.core.MultiMap;
@@ -50,6 +51,7 @@ public class BuildRoutes {
     private static final Logger LOG = Logger.getLogger(BuildRoutes.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern BUILD = Pattern.compile("/api/v1/builds/([^/]+)(/log)?/?");
+    private static final Pattern CONTEXT = Pattern.compile("/api/v1/builds/([^/]+)/context");
     private static final int MAX_JSON_BYTES = 1 << 20;
     private static final Set<String> ARCHIVE_TYPES = Set.of("application/gzip", "application/x-gzip", "application/x-tar",
             "application/tar", "application/tar+gzip", "application/zstd", "application/octet-stream");
@@ -65,6 +67,9 @@ public class BuildRoutes {
 
     @Inject
     AccessControl access;
+
+    @Inject
+    ContextTokens contextTokens;
 
     void install(@Observes Router router) {
         router.route().pathRegex("/api/v1(?:/.*)?").order(-100).handler(this::handle);
@@ -83,6 +88,14 @@ public class BuildRoutes {
             }
             if (!path.startsWith(PREFIX + "/builds")) {
                 throw new BuildRequestException(404, "not-found", "Not found", "no such endpoint: " + path);
+            }
+            Matcher contextPath = CONTEXT.matcher(path);
+            if (contextPath.matches()) {
+                if (!method.equals(HttpMethod.GET)) {
+                    throw notAllowed(method, path);
+                }
+                context(ctx, contextPath.group(1)); // its one-time token is the credential: a build pod has no user
+                return;
             }
             access.check(true, request.getHeader("Authorization"));
             if (path.equals(PREFIX + "/builds") || path.equals(PREFIX + "/builds/")) {
@@ -229,6 +242,34 @@ public class BuildRoutes {
             } else {
                 response.sendFile(file.toString(), 0, size);
             }
+        });
+    }
+
+    /** The uploaded context, once, to the build pod holding the build's token; the token is used up when every byte went out. */
+    private void context(RoutingContext ctx, String id) {
+        HttpServerRequest request = ctx.request();
+        HttpServerResponse response = ctx.response();
+        String token = request.getParam("token");
+        ctx.vertx().executeBlocking(() -> contextTokens.open(id, token), false).onComplete(opened -> {
+            if (opened.failed()) {
+                fail(request, response, opened.cause());
+                return;
+            }
+            ContextTokens.Download download = opened.result();
+            RegistryRoutes.drainUnreadBody(request);
+            response.putHeader("Content-Type", "application/octet-stream");
+            response.putHeader("Content-Length", Long.toString(download.size()));
+            response.putHeader("Cache-Control", "no-store");
+            response.sendFile(download.archive().toString(), 0, download.size()).onComplete(sent -> {
+                if (sent.succeeded()) {
+                    ctx.vertx().executeBlocking(() -> {
+                        download.consumed();
+                        return null;
+                    }, false);
+                } else {
+                    download.release();
+                }
+            });
         });
     }
 

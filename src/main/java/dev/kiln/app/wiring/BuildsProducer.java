@@ -2,40 +2,67 @@ package dev.kiln.app.wiring;
 
 import dev.kiln.app.config.ByteSizes;
 import dev.kiln.app.config.KilnConfig;
+import dev.kiln.app.kubernetes.BuildJobSpec;
+import dev.kiln.app.kubernetes.KubernetesBuildRunner;
 import dev.kiln.build.gateway.BuildFiles;
+import dev.kiln.build.gateway.BuildRunner;
 import dev.kiln.build.gateway.BuildService;
+import dev.kiln.build.gateway.ContextTokens;
 import dev.kiln.build.gateway.ExecutorBuildRunner;
 import dev.kiln.registry.mirror.MirrorService;
 import dev.kiln.registry.mirror.UpstreamRouter;
 import dev.kiln.registry.server.RegistryService;
 import dev.kiln.store.Store;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.jboss.logging.Logger;
 
 @ApplicationScoped
 public class BuildsProducer {
     private static final Logger LOG = Logger.getLogger(BuildsProducer.class);
 
-    /** At start-up, so builds a dead process left running are marked failed before anyone asks. */
+    private KubernetesBuildRunner kubernetesRunner;
+
+    @Produces
+    @Singleton
+    ContextTokens contextTokens(Store store) {
+        try {
+            return new ContextTokens(new BuildFiles(store.root()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the builds under " + store.root().resolve("builds") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** At start-up, so builds a dead process left running are marked failed (or followed again) before anyone asks. */
     @Produces
     @Singleton
     @Startup
     BuildService builds(Store store, KilnConfig config, RegistryService registry, MirrorService mirror,
-                        UpstreamRouter upstreams) {
+                        UpstreamRouter upstreams, ContextTokens tokens, Instance<KubernetesClient> kubernetes) {
         KilnConfig.Builds builds = config.builds();
-        Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));
-        ExecutorBuildRunner runner = new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
-                builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(), builds.cacheRepo().orElse(null)),
-                registry, mirror, upstreams);
+        BuildRunner runner = switch (builds.runner()) {
+            case "local" -> {
+                Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));
+                yield new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
+                        builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(),
+                        builds.cacheRepo().orElse(null)), registry, mirror, upstreams);
+            }
+            // the client is only made here: local mode and the command line never start it
+            case "kubernetes" -> kubernetesRunner = kubernetesRunner(builds, tokens, kubernetes.get());
+            default -> throw new IllegalArgumentException("kiln.builds.runner must be local or kubernetes, not " + builds.runner());
+        };
         try {
             return new BuildService(new BuildFiles(store.root()), runner, builds.maxConcurrent(),
                     ByteSizes.parse(builds.maxContextBytes()), Clock.systemUTC(), LOG::warn);
@@ -44,7 +71,28 @@ public class BuildsProducer {
         }
     }
 
+    private static KubernetesBuildRunner kubernetesRunner(KilnConfig.Builds builds, ContextTokens tokens, KubernetesClient client) {
+        KilnConfig.Kubernetes k = builds.kubernetes();
+        String namespace = k.namespace().orElse(client.getNamespace());
+        if (namespace == null) {
+            throw new IllegalArgumentException("kiln.builds.kubernetes.namespace is not set and the Kubernetes client has no namespace");
+        }
+        BuildJobSpec.Settings settings = new BuildJobSpec.Settings(namespace,
+                k.image().orElseThrow(() -> new IllegalArgumentException(
+                        "kiln.builds.runner=kubernetes needs the executor image: set kiln.builds.kubernetes.image")),
+                k.command().orElse(List.of()), k.gateway(), k.gatewayTls(), builds.ownMirror(), k.cacheRepo(),
+                k.dockerConfigSecret().orElse(null), k.serviceAccount().orElse(null), k.sandbox(),
+                Map.of("cpu", k.cpuRequest(), "memory", k.memoryRequest()), Map.of("cpu", k.cpuLimit(), "memory", k.memoryLimit()),
+                k.activeDeadline(), k.ttlAfterFinished(), k.instance());
+        LOG.infof("builds run as Jobs in namespace %s with image %s; pods reach the gateway at %s", namespace, settings.image(),
+                settings.gatewayUrl());
+        return new KubernetesBuildRunner(client, settings, tokens, Duration.ofSeconds(60), LOG::warn);
+    }
+
     void close(@Disposes BuildService builds) {
         builds.close();
+        if (kubernetesRunner != null) {
+            kubernetesRunner.close();
+        }
     }
 }

@@ -14,8 +14,8 @@ import java.util.regex.Pattern;
 /**
  * The gateway's builds on disk, under {@code <store>/builds/}: per build a directory
  * {@code <id>/} holding {@code build.json} (the record, replaced atomically), {@code build.log}
- * (appended while the build runs), and while it waits or runs the uploaded {@code context.tar}
- * and a {@code work/} directory. Uploads land in {@code .incoming/} until they are accepted, so a
+ * (appended while the build runs), and while it waits or runs the uploaded {@code context.tar},
+ * a {@code work/} directory and, for a build running elsewhere, {@code context.token}. Uploads land in {@code .incoming/} until they are accepted, so a
  * refused upload leaves nothing behind in a build directory.
  */
 public final class BuildFiles {
@@ -56,6 +56,11 @@ public final class BuildFiles {
         return dir(id).resolve("context.tar");
     }
 
+    /** The SHA-256 of the one-time token that opens the context to a build running elsewhere ({@link ContextTokens}). */
+    public Path contextToken(String id) {
+        return dir(id).resolve("context.token");
+    }
+
     public Path work(String id) {
         return dir(id).resolve("work");
     }
@@ -79,6 +84,7 @@ public final class BuildFiles {
     public void removeTransient(String id) {
         try {
             Files.deleteIfExists(context(id));
+            Files.deleteIfExists(contextToken(id));
         } catch (IOException ignored) {
             // removed again at the next start
         }

@@ -7,9 +7,14 @@ import dev.kiln.registry.client.Credentials;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
 
-/** Runs one accepted build to its end; {@link ExecutorBuildRunner} is the real one. */
+/**
+ * Runs one accepted build to its end: {@link ExecutorBuildRunner} in this process, or a runner
+ * whose builds run elsewhere (a Kubernetes Job) and so can outlive the gateway; such a runner
+ * detaches from its builds when the gateway stops and re-attaches to them when it starts again.
+ */
 public interface BuildRunner {
 
     /**
@@ -47,4 +52,29 @@ public interface BuildRunner {
     }
 
     Outcome run(Job job) throws BuildException;
+
+    /**
+     * Called once as the service opens, with the builds the previous process left running; answers
+     * those whose work still goes on, which the service then runs again (so {@link #run} must
+     * follow a build it already started rather than start it twice). The others end failed.
+     */
+    default Set<String> reattach(Set<String> leftRunning) {
+        return Set.of();
+    }
+
+    /** Whether builds go on while the gateway is down, so that stopping detaches from them instead of cancelling them. */
+    default boolean outlivesGateway() {
+        return false;
+    }
+
+    /** The gateway is stopping: every {@link #run} in progress returns soon by throwing {@link Detached}. */
+    default void detachAll() {
+    }
+
+    /** Thrown by {@link #run} when the gateway stops following a build that goes on without it; its record stays running. */
+    final class Detached extends RuntimeException {
+        public Detached(String message) {
+            super(message);
+        }
+    }
 }

@@ -15,11 +15,13 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -78,7 +80,20 @@ public final class BuildService implements AutoCloseable {
 
     private void recover() throws IOException {
         files.clearIncoming();
-        for (BuildRecord record : files.loadAll(problems)) {
+        List<BuildRecord> loaded = files.loadAll(problems);
+        Set<String> leftRunning = new HashSet<>();
+        loaded.stream().filter(r -> r.state() == BuildState.RUNNING).forEach(r -> leftRunning.add(r.id()));
+        Set<String> followed = runner.reattach(Set.copyOf(leftRunning));
+        for (BuildRecord record : loaded) {
+            if (record.state() == BuildState.RUNNING && followed.contains(record.id())) {
+                String id = record.id();
+                appendLog(id, "gateway restarted; following the build again");
+                records.put(id, record);
+                Cancellation cancellation = new Cancellation();
+                running.put(id, cancellation);
+                threads.execute(() -> run(id, null, cancellation));
+                continue;
+            }
             if (!record.state().ended()) {
                 record = record.ended(BuildState.FAILED, clock.instant(), RESTARTED);
                 files.save(record);
@@ -215,9 +230,13 @@ public final class BuildService implements AutoCloseable {
     }
 
     private void run(String id, BuildRunner.Caller caller, Cancellation cancellation) {
+        boolean detached = false;
         try (PrintStream log = new PrintStream(new FileOutputStream(files.log(id).toFile(), true), true, StandardCharsets.UTF_8)) {
-            BuildRecord started = update(id, r -> r.running(clock.instant()));
-            log.println("build " + id + " started");
+            boolean resumed = current(id).state() == BuildState.RUNNING;
+            BuildRecord started = resumed ? current(id) : update(id, r -> r.running(clock.instant()));
+            if (!resumed) {
+                log.println("build " + id + " started");
+            }
             BuildRecord end;
             try {
                 Path archive = files.context(id);
@@ -230,6 +249,10 @@ public final class BuildService implements AutoCloseable {
                 }
                 end = current(id).succeeded(clock.instant(), outcome.digest(), outcome.pushed(), outcome.report());
                 log.println("build succeeded: " + outcome.digest());
+            } catch (BuildRunner.Detached e) {
+                log.println(e.getMessage());
+                detached = true;
+                return;
             } catch (BuildException | IOException | RuntimeException e) {
                 String message = e.getMessage() == null ? e.toString() : e.getMessage();
                 if (cancellation.isCancelled()) {
@@ -252,7 +275,9 @@ public final class BuildService implements AutoCloseable {
                 problems.accept("build " + id + ": cannot record the failure: " + again);
             }
         } finally {
-            files.removeTransient(id);
+            if (!detached) {
+                files.removeTransient(id); // a detached build's context may still be fetched after the restart
+            }
             synchronized (this) {
                 running.remove(id);
                 dispatch();
@@ -314,7 +339,9 @@ public final class BuildService implements AutoCloseable {
 
     /**
      * Stops accepting builds; waiting ones end failed, running ones are cancelled and end failed
-     * ({@value #STOPPED}), waiting up to {@code grace} seconds for them.
+     * ({@value #STOPPED}), waiting up to {@code grace} seconds for them. Builds of a runner whose
+     * builds {@linkplain BuildRunner#outlivesGateway outlive the gateway} are detached instead: they
+     * stay running and are followed again at the next start.
      */
     public void close(long graceSeconds) {
         List<Cancellation> toCancel;
@@ -335,7 +362,11 @@ public final class BuildService implements AutoCloseable {
             }
             toCancel = List.copyOf(running.values());
         }
-        toCancel.forEach(Cancellation::cancel);
+        if (runner.outlivesGateway()) {
+            runner.detachAll();
+        } else {
+            toCancel.forEach(Cancellation::cancel);
+        }
         threads.shutdown();
         try {
             threads.awaitTermination(graceSeconds, TimeUnit.SECONDS);

@@ -25,7 +25,7 @@ public final class Cancellation {
     }
 
     /** Runs {@code listener} on cancellation, at once when already cancelled. */
-    void onCancel(Runnable listener) {
+    public void onCancel(Runnable listener) {
         boolean now;
         synchronized (this) {
             now = cancelled;
@@ -38,7 +38,7 @@ public final class Cancellation {
         }
     }
 
-    synchronized void remove(Runnable listener) {
+    public synchronized void remove(Runnable listener) {
         listeners.remove(listener);
     }
 }

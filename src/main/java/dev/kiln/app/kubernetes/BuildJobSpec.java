@@ -1,0 +1,232 @@
+package dev.kiln.app.kubernetes;
+
+import dev.kiln.build.gateway.BuildSpec;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.PodSecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The {@code batch/v1} Job that runs one gateway build: one pod, never retried, the executor image
+ * with kaniko-style flags that point back at the gateway for base images, the layer cache and the
+ * context. The digest comes back through {@code --digest-file /dev/termination-log}.
+ */
+public final class BuildJobSpec {
+    public static final String MANAGED_BY = "app.kubernetes.io/managed-by";
+    public static final String INSTANCE = "app.kubernetes.io/instance";
+    public static final String COMPONENT = "app.kubernetes.io/component";
+    public static final String BUILD_ID = "kiln.dev/build-id";
+    public static final String KILN = "kiln";
+    public static final String CONTAINER = "executor";
+    /** Under {@code /kiln}, which the in-place executor keeps out of the image it builds. */
+    public static final String DOCKER_CONFIG_DIR = "/kiln/.docker";
+    static final String TERMINATION_LOG = "/dev/termination-log";
+
+    /**
+     * Where and how build pods run.
+     *
+     * @param namespace          where the Jobs are created
+     * @param image              the executor image; its entrypoint is {@code kiln}
+     * @param command            replaces the image's entrypoint when not empty
+     * @param gateway            {@code host:port} at which pods reach the gateway (its Service)
+     * @param gatewayTls         whether that address speaks TLS; plain HTTP otherwise
+     * @param ownMirror          pull Docker Hub bases through the gateway ({@code --registry-mirror})
+     * @param cacheRepo          repository of the layer cache inside the gateway, e.g. {@code cache/layers}
+     * @param dockerConfigSecret a {@code kubernetes.io/dockerconfigjson} Secret mounted as {@code DOCKER_CONFIG}; null for none
+     * @param serviceAccount     the pods' service account; null for the namespace default
+     * @param sandbox            the executor's {@code --sandbox}; it decides the securityContext
+     * @param requests           resource requests, e.g. {@code cpu=500m, memory=1Gi}
+     * @param limits             resource limits
+     * @param instance           tells this gateway's Jobs from another's in the same namespace
+     */
+    public record Settings(String namespace, String image, List<String> command, String gateway, boolean gatewayTls,
+                           boolean ownMirror, String cacheRepo, String dockerConfigSecret, String serviceAccount,
+                           String sandbox, Map<String, String> requests, Map<String, String> limits,
+                           Duration activeDeadline, Duration ttlAfterFinished, String instance) {
+        public Settings {
+            command = List.copyOf(command);
+            requests = Map.copyOf(requests);
+            limits = Map.copyOf(limits);
+            if (image == null || image.isBlank()) {
+                throw new IllegalArgumentException("the Kubernetes build runner needs the executor image (kiln.builds.kubernetes.image)");
+            }
+            if (gateway == null || gateway.isBlank() || gateway.contains("/")) {
+                throw new IllegalArgumentException("kiln.builds.kubernetes.gateway must be the host:port at which build pods reach the gateway, not "
+                        + gateway);
+            }
+        }
+
+        /** The labels every Job and pod of this gateway carries. */
+        public Map<String, String> selector() {
+            return Map.of(MANAGED_BY, KILN, INSTANCE, instance);
+        }
+
+        public String gatewayUrl() {
+            return (gatewayTls ? "https://" : "http://") + gateway;
+        }
+    }
+
+    private BuildJobSpec() {
+    }
+
+    public static String jobName(String buildId) {
+        return "kiln-build-" + buildId;
+    }
+
+    /**
+     * @param context what the executor's {@code --context} gets: the gateway's one-time context URL
+     *                for an uploaded context, else the URL the client named
+     */
+    public static Job job(String buildId, BuildSpec spec, String context, Settings settings) {
+        Map<String, String> labels = new LinkedHashMap<>(settings.selector());
+        labels.put(COMPONENT, "build");
+        labels.put(BUILD_ID, buildId);
+        List<EnvVar> env = new ArrayList<>(List.of(new EnvVar("KILN_EXECUTOR_CONTAINER", "1", null)));
+        List<VolumeMount> mounts = new ArrayList<>();
+        List<Volume> volumes = new ArrayList<>();
+        if (settings.dockerConfigSecret() != null) {
+            env.add(new EnvVar("DOCKER_CONFIG", DOCKER_CONFIG_DIR, null));
+            mounts.add(new VolumeMountBuilder().withName("docker-config").withMountPath(DOCKER_CONFIG_DIR).withReadOnly(true).build());
+            volumes.add(new VolumeBuilder().withName("docker-config").withNewSecret().withSecretName(settings.dockerConfigSecret())
+                    .addNewItem().withKey(".dockerconfigjson").withPath("config.json").endItem().endSecret().build());
+        }
+        Profile profile = Profile.of(settings.sandbox());
+        return new JobBuilder()
+                .withNewMetadata().withName(jobName(buildId)).withNamespace(settings.namespace()).withLabels(labels).endMetadata()
+                .withNewSpec()
+                .withBackoffLimit(0)
+                .withActiveDeadlineSeconds(settings.activeDeadline().toSeconds())
+                .withTtlSecondsAfterFinished(Math.toIntExact(settings.ttlAfterFinished().toSeconds()))
+                .withNewTemplate()
+                .withNewMetadata().withLabels(labels).endMetadata()
+                .withNewSpec()
+                .withRestartPolicy("Never")
+                .withServiceAccountName(settings.serviceAccount())
+                .withAutomountServiceAccountToken(false) // the executor never talks to the API server
+                .withEnableServiceLinks(false)
+                .withSecurityContext(new PodSecurityContextBuilder().withNewSeccompProfile().withType(profile.seccomp).endSeccompProfile().build())
+                .addNewContainer()
+                .withName(CONTAINER)
+                .withImage(settings.image())
+                .withCommand(settings.command().isEmpty() ? null : settings.command())
+                .withArgs(args(spec, context, settings))
+                .withEnv(env)
+                .withVolumeMounts(mounts)
+                .withNewResources().withRequests(quantities(settings.requests())).withLimits(quantities(settings.limits())).endResources()
+                .withTerminationMessagePath(TERMINATION_LOG)
+                // the digest file on success; on failure the log's tail, so the error line reaches the build record
+                .withTerminationMessagePolicy("FallbackToLogsOnError")
+                .withSecurityContext(profile.container())
+                .endContainer()
+                .withVolumes(volumes)
+                .endSpec()
+                .endTemplate()
+                .endSpec()
+                .build();
+    }
+
+    /** {@code kiln build} flags, in kaniko's spelling. */
+    public static List<String> args(BuildSpec spec, String context, Settings settings) {
+        List<String> args = new ArrayList<>(List.of("build", "--context", context, "--dockerfile", spec.dockerfileInContext()));
+        for (String destination : spec.destinations()) {
+            args.addAll(List.of("--destination", destination));
+        }
+        if (spec.destinations().isEmpty()) {
+            args.add("--no-push");
+        }
+        spec.buildArgs().entrySet().stream().sorted(Map.Entry.comparingByKey())
+                .forEach(e -> args.addAll(List.of("--build-arg", e.getKey() + "=" + e.getValue())));
+        spec.labels().entrySet().stream().sorted(Map.Entry.comparingByKey())
+                .forEach(e -> args.addAll(List.of("--label", e.getKey() + "=" + e.getValue())));
+        if (spec.target() != null) {
+            args.addAll(List.of("--target", spec.target()));
+        }
+        if (spec.platform() != null) {
+            args.addAll(List.of("--custom-platform", spec.platform()));
+        }
+        if (settings.ownMirror()) {
+            args.addAll(List.of("--registry-mirror", settings.gateway()));
+        }
+        if (spec.cache()) {
+            args.add("--cache");
+        }
+        args.addAll(List.of("--cache-repo", settings.gateway() + "/" + settings.cacheRepo()));
+        if (!settings.gatewayTls()) {
+            args.addAll(List.of("--insecure-registry", settings.gateway()));
+        }
+        args.addAll(List.of("--sandbox", settings.sandbox(), "--digest-file", TERMINATION_LOG));
+        return args;
+    }
+
+    private static Map<String, Quantity> quantities(Map<String, String> amounts) {
+        Map<String, Quantity> map = new LinkedHashMap<>();
+        amounts.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> map.put(e.getKey(), new Quantity(e.getValue())));
+        return map;
+    }
+
+    /**
+     * The tightest securityContext each sandbox still works under; never privileged. In-place
+     * unpacks base images over the container's own {@code /} with their owners and modes, so it is
+     * root with the file capabilities that takes; the other two run as a non-root user.
+     */
+    enum Profile {
+        /** kaniko's way: root, the runtime's default capabilities less the network and chroot ones. */
+        IN_PLACE("RuntimeDefault", 0L, List.of("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "SETFCAP", "SETGID", "SETUID"),
+                null),
+        /** User, mount and pid namespaces: seccomp and AppArmor must allow unshare and mount, and /proc must be mountable. */
+        NAMESPACES("Unconfined", 1000L, List.of(), "Unmasked"),
+        /** ptrace only, which the runtime's default seccomp profile allows: the most confined. */
+        PROOT("RuntimeDefault", 1000L, List.of(), null);
+
+        final String seccomp;
+        final long user;
+        final List<String> capabilities;
+        final String procMount;
+
+        Profile(String seccomp, long user, List<String> capabilities, String procMount) {
+            this.seccomp = seccomp;
+            this.user = user;
+            this.capabilities = capabilities;
+            this.procMount = procMount;
+        }
+
+        static Profile of(String sandbox) {
+            return switch (sandbox.toLowerCase(Locale.ROOT)) {
+                case "in-place", "inplace" -> IN_PLACE;
+                case "namespaces", "namespace", "unshare" -> NAMESPACES;
+                // auto falls back to proot where namespaces are refused, which this profile makes sure of
+                case "proot", "auto" -> PROOT;
+                default -> throw new IllegalArgumentException("kiln.builds.kubernetes.sandbox must be in-place, namespaces, proot or auto, not "
+                        + sandbox);
+            };
+        }
+
+        SecurityContext container() {
+            SecurityContextBuilder b = new SecurityContextBuilder()
+                    .withPrivileged(false)
+                    .withAllowPrivilegeEscalation(false)
+                    .withRunAsUser(user)
+                    .withRunAsGroup(user)
+                    .withRunAsNonRoot(user != 0)
+                    .withNewCapabilities().withDrop("ALL").withAdd(capabilities).endCapabilities()
+                    .withProcMount(procMount);
+            if (this == NAMESPACES) {
+                b.withNewAppArmorProfile().withType("Unconfined").endAppArmorProfile();
+            }
+            return b.build();
+        }
+    }
+}
