@@ -40,9 +40,10 @@ import java.util.function.Consumer;
  * such change is announced ({@link #beforeDirectChange}), and from then on kept current with what
  * each overlay snapshot touched, so a stage whose steps are all RUNs never walks its rootfs.
  *
- * <p>One difference from running on the rootfs itself, as Docker's overlay2 driver has it too: a
- * change to a file that has other hardlinks in the rootfs gives that path its own copy; the other
- * names keep the old content.
+ * <p>A RUN that changes a file with other hardlinks in the rootfs makes overlayfs copy up that one
+ * name (Docker's overlay2 driver leaves it so). Here the new content is written into the shared inode
+ * instead, so every name sees it, as on the rootfs itself and in BuildKit; that step is then
+ * snapshotted by a walk, which finds all the names.
  */
 public final class OverlaySnapshotter implements Snapshotter {
     private final Path rootfs;
@@ -176,6 +177,18 @@ public final class OverlaySnapshotter implements Snapshotter {
         before.putAll(scanner.statPaths(rootfs, siblings));
         touched.addAll(siblings);
 
+        List<String> sharedInodes = new ArrayList<>();
+        for (String path : contents.present()) {
+            FileStat old = before.get(path);
+            if (old != null && old.type() == FileType.REGULAR && old.nlink() > 1
+                    && Files.isRegularFile(upper.resolve(path), LinkOption.NOFOLLOW_LINKS)) {
+                sharedInodes.add(path);
+            }
+        }
+        if (!sharedInodes.isEmpty()) {
+            return snapshotSharedInodes(upper, sharedInodes, out);
+        }
+
         OverlayUpper.applyTo(upper, rootfs);
         copyRootMetadata(upper, rootfs);
 
@@ -190,6 +203,35 @@ public final class OverlaySnapshotter implements Snapshotter {
             unappliedToBaseline.add(new Touched(beforeSnapshot, after));
         }
         return new SnapshotLayer(changes, layer);
+    }
+
+    /**
+     * The RUN changed files whose inode other names share: the rootfs as it still is gives the walk
+     * its baseline, their content goes into the shared inodes, the rest of the upper dir is applied,
+     * and a walk finds every name that changed.
+     */
+    private SnapshotLayer snapshotSharedInodes(Path upper, List<String> sharedInodes, OutputStream out) throws IOException {
+        FileSnapshot start = baseline != null ? baseline() : scanner.scan(rootfs);
+        for (String path : sharedInodes) {
+            Path from = upper.resolve(path);
+            Path to = rootfs.resolve(path);
+            try (var in = Files.newInputStream(from);
+                 var sink = Files.newOutputStream(to, LinkOption.NOFOLLOW_LINKS, java.nio.file.StandardOpenOption.WRITE,
+                         java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+                in.transferTo(sink);
+            }
+            Files.setAttribute(to, "unix:mode", (Integer) Files.getAttribute(from, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777);
+            Files.setAttribute(to, "unix:uid", Files.getAttribute(from, "unix:uid", LinkOption.NOFOLLOW_LINKS), LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(to, "unix:gid", Files.getAttribute(from, "unix:gid", LinkOption.NOFOLLOW_LINKS), LinkOption.NOFOLLOW_LINKS);
+            Files.setLastModifiedTime(to, Files.getLastModifiedTime(from, LinkOption.NOFOLLOW_LINKS));
+            Files.delete(from);
+        }
+        OverlayUpper.applyTo(upper, rootfs);
+        copyRootMetadata(upper, rootfs);
+        WalkingSnapshotter.Taken taken = walker.take(start, out);
+        baseline = taken.snapshot();
+        unappliedToBaseline.clear();
+        return taken.layer();
     }
 
     /**

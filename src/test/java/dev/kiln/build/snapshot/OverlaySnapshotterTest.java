@@ -150,14 +150,19 @@ class OverlaySnapshotterTest {
         assertTrue(e.getMessage().contains("announced"), e.getMessage());
     }
 
-    /** What Docker's overlay2 does too: the changed name gets its own inode, the other keeps the old content. */
+    /** As on the rootfs itself (and in BuildKit): the shared inode changes, so every name has the new content. */
     @Test
-    void aChangeToAHardlinkedFileOfTheRootfsGivesThatNameItsOwnCopy() throws Exception {
+    void aChangeToAHardlinkedFileOfTheRootfsReachesEveryName() throws Exception {
         Path rootfs = OverlayCases.rootfs(tmp);
         OverlaySnapshotter s = overlay(rootfs, true);
+        Object inode = Files.getAttribute(rootfs.resolve("hl1"), "unix:ino");
         sh(s, new NamespaceSandbox(true), rootfs, "echo more >> /hl1");
-        assertEquals(List.of("FILE hl1 644 0:0 sha=" + sha("linked\nmore\n")), OverlayCases.layer(s));
-        assertEquals("linked\n", Files.readString(rootfs.resolve("hl2")));
+        assertEquals(List.of("FILE hl1 644 0:0 sha=" + sha("linked\nmore\n"), "HARDLINK hl2 644 0:0 -> hl1"),
+                OverlayCases.layer(s));
+        assertEquals("linked\nmore\n", Files.readString(rootfs.resolve("hl2")));
+        assertEquals(inode, Files.getAttribute(rootfs.resolve("hl2"), "unix:ino"));
+        sh(s, new NamespaceSandbox(true), rootfs, "echo 1 > /etc/after");
+        assertEquals(List.of("FILE etc/after 644 0:0 sha=" + sha("1\n")), OverlayCases.layer(s).subList(1, 2));
     }
 
     @Test
