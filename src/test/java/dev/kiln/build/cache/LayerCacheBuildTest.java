@@ -296,6 +296,37 @@ class LayerCacheBuildTest {
         assertTrue(Files.size(dir.resolve("image.tar")) > 0, run.log());
     }
 
+    @Test
+    void badCacheFlagsFailWithOneLineAndPushNothing() throws Exception {
+        dockerfile("FROM BASE\nRUN echo ran > /ran\n");
+        String image = registry.host() + "/never-pushed:1";
+        Run badTtl = build("-c", ctx.toString(), "-d", image, "--cache", "--cache-ttl", "two weeks",
+                "--insecure-registry", registry.host());
+        assertEquals(1, badTtl.exit());
+        assertTrue(badTtl.log().contains("error: invalid --cache-ttl two weeks"), badTtl.log());
+        Run noRepo = build("-c", ctx.toString(), "--no-push", "--cache");
+        assertEquals(1, noRepo.exit());
+        assertTrue(noRepo.log().contains("--cache needs --cache-repo"), noRepo.log());
+        Run dryWithoutCache = build("-c", ctx.toString(), "--no-push", "--dry-run");
+        assertEquals(1, dryWithoutCache.exit());
+        assertTrue(dryWithoutCache.log().contains("give --cache too"), dryWithoutCache.log());
+        Process inspect = new ProcessBuilder("skopeo", "inspect", "--tls-verify=false", "docker://" + image)
+                .redirectErrorStream(true).start();
+        inspect.getInputStream().readAllBytes();
+        assertNotEquals(0, inspect.waitFor(), "nothing was pushed");
+    }
+
+    @Test
+    void warmingAnImageThatDoesNotExistFails() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = new CommandLine(new dev.kiln.app.cli.WarmCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8)))
+                .execute("--image", registry.host() + "/no-such-image:1", "--cache-dir", dir.resolve("c").toString(),
+                        "--insecure-registry", registry.host());
+        assertEquals(1, exit);
+        String text = err.toString(StandardCharsets.UTF_8);
+        assertTrue(text.startsWith("error: ") && text.contains("no-such-image"), text);
+    }
+
     private static List<String> planOf(Run run) {
         List<String> plan = new ArrayList<>();
         Matcher m = PLAN.matcher(run.out());
