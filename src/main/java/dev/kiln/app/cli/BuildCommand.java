@@ -35,12 +35,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code kiln build}: kaniko's flags, plain Java (never boots Quarkus). */
 @Command(name = "build", mixinStandardHelpOptions = true,
         description = "Build a Dockerfile without a daemon and push the image (kaniko-compatible flags).")
 public class BuildCommand implements Callable<Integer> {
+    @Mixin
+    PullFlags pull = new PullFlags();
+
     @Option(names = {"-f", "--dockerfile"}, defaultValue = "Dockerfile", description = "Path to the Dockerfile (default ${DEFAULT-VALUE}, relative to the context if not found), or an http(s) URL")
     String dockerfile;
 
@@ -94,26 +98,8 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--compression-level", defaultValue = "-1", description = "Compression level (default: the algorithm's)")
     int compressionLevel;
 
-    @Option(names = "--custom-platform", description = "Target platform, e.g. linux/arm64 (default: the host's)")
-    String platform;
-
-    @Option(names = "--registry-mirror", description = "Registry mirror for docker.io (repeatable)")
-    List<String> registryMirrors = new ArrayList<>();
-
-    @Option(names = "--registry-map", description = "ORIGINAL=MIRROR[;MIRROR] registry mapping (repeatable)")
-    List<String> registryMaps = new ArrayList<>();
-
-    @Option(names = "--skip-default-registry-fallback", description = "Do not fall back to the original registry when mirrors fail")
-    boolean skipDefaultRegistryFallback;
-
     @Option(names = "--insecure", description = "Push to the destinations over plain HTTP; also allows http:// contexts and Dockerfiles")
     boolean insecure;
-
-    @Option(names = "--insecure-pull", description = "Pull base images over plain HTTP")
-    boolean insecurePull;
-
-    @Option(names = "--insecure-registry", description = "Registry to use over plain HTTP (repeatable)")
-    List<String> insecureRegistries = new ArrayList<>();
 
     @Option(names = "--skip-tls-verify", description = "Push without checking the destinations' TLS certificates; also for https:// contexts and Dockerfiles")
     boolean skipTlsVerify;
@@ -129,9 +115,6 @@ public class BuildCommand implements Callable<Integer> {
 
     @Option(names = "--push-retry", defaultValue = "0", description = "Retries for a failed push (default ${DEFAULT-VALUE})")
     int pushRetry;
-
-    @Option(names = "--image-download-retry", defaultValue = "0", description = "Retries for a failed base image download (default ${DEFAULT-VALUE})")
-    int imageDownloadRetry;
 
     @Option(names = "--cache-dir", description = "Where pulled base image blobs are kept between builds")
     Path cacheDir;
@@ -264,16 +247,16 @@ public class BuildCommand implements Callable<Integer> {
             BuildOptions options = new BuildOptions(remoteDockerfile ? Path.of("Dockerfile") : Path.of(dockerfile),
                     Path.of("."), destinations, args, target, labelMap,
                     noPush, tarPath, ociLayoutPath, digestFile, imageNameWithDigestFile, reproducible, compression,
-                    compressionLevel, platform, registryMirrors, registryMaps, skipDefaultRegistryFallback,
-                    insecureRegistries, pushRetry, imageDownloadRetry, cacheDir, sandbox, snapshotMode);
+                    compressionLevel, pull.platform, pull.registryMirrors, pull.registryMaps, pull.skipDefaultRegistryFallback,
+                    pull.insecureRegistries, pushRetry, pull.imageDownloadRetry, cacheDir, sandbox, snapshotMode);
             Map<String, Path> certificates = certificates();
-            Set<String> plain = Set.copyOf(insecureRegistries);
+            Set<String> plain = Set.copyOf(pull.insecureRegistries);
             Set<String> unchecked = Set.copyOf(skipTlsVerifyRegistries);
             RegistrySecurity pushSecurity = new RegistrySecurity(insecure, plain, skipTlsVerify, unchecked, certificates);
             Executor executor = new Executor(options, log)
                     .inputs(inputs)
                     .inPlace(new InPlaceOptions(force, cleanup, ignorePaths, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
-                    .registrySecurity(new RegistrySecurity(insecurePull, plain, skipTlsVerifyPull, unchecked, certificates),
+                    .registrySecurity(new RegistrySecurity(pull.insecurePull, plain, skipTlsVerifyPull, unchecked, certificates),
                             pushSecurity);
             try (RegistryLayerCache layerCache = cache ? layerCache(pushSecurity, log) : null) {
                 if (layerCache != null) {
@@ -339,7 +322,7 @@ public class BuildCommand implements Callable<Integer> {
         }
         try {
             java.net.URI uri = java.net.URI.create(url);
-            return insecureRegistries.contains(uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort()));
+            return pull.insecureRegistries.contains(uri.getHost() + (uri.getPort() < 0 ? "" : ":" + uri.getPort()));
         } catch (IllegalArgumentException e) {
             return false;
         }

@@ -13,12 +13,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code kiln warm}: kaniko's warmer; fills --cache-dir with base images so builds need the registry only for tags. */
 @Command(name = "warm", mixinStandardHelpOptions = true,
         description = "Pull base images into --cache-dir ahead of builds (kaniko's warmer).")
 public class WarmCommand implements Callable<Integer> {
+    @Mixin
+    PullFlags pull = new PullFlags();
+
     @Option(names = {"-i", "--image"}, description = "Image to pull (repeatable)")
     List<String> images = new ArrayList<>();
 
@@ -33,27 +37,6 @@ public class WarmCommand implements Callable<Integer> {
 
     @Option(names = {"-c", "--cache-dir"}, required = true, description = "Where to keep the images (the builds' --cache-dir)")
     Path cacheDir;
-
-    @Option(names = "--custom-platform", description = "Platform to pull, e.g. linux/arm64 (default: the host's)")
-    String platform;
-
-    @Option(names = "--registry-mirror", description = "Registry mirror (repeatable)")
-    List<String> registryMirrors = new ArrayList<>();
-
-    @Option(names = "--registry-map", description = "ORIGINAL=MIRROR[;MIRROR] registry mapping (repeatable)")
-    List<String> registryMaps = new ArrayList<>();
-
-    @Option(names = "--skip-default-registry-fallback", description = "Do not fall back to the original registry")
-    boolean skipDefaultRegistryFallback;
-
-    @Option(names = "--insecure-pull", description = "Pull over plain HTTP")
-    boolean insecurePull;
-
-    @Option(names = "--insecure-registry", description = "Registry to use over plain HTTP (repeatable)")
-    List<String> insecureRegistries = new ArrayList<>();
-
-    @Option(names = "--image-download-retry", defaultValue = "0", description = "Retries for a failed download")
-    int imageDownloadRetry;
 
     private final PrintStream out;
     private final PrintStream err;
@@ -74,16 +57,16 @@ public class WarmCommand implements Callable<Integer> {
             LinkedHashSet<String> wanted = new LinkedHashSet<>(images);
             if (dockerfile != null) {
                 wanted.addAll(Executor.imagesUsedBy(Files.readString(dockerfile), dockerfile.getFileName().toString(), args,
-                        target, platform));
+                        target, pull.platform));
             }
             if (wanted.isEmpty()) {
                 err.println("error: give --image or a --dockerfile that uses images");
                 return 1;
             }
             BuildOptions options = new BuildOptions(Path.of("Dockerfile"), Path.of("."), List.of(), args, target, Map.of(),
-                    true, null, null, null, null, false, "gzip", -1, platform, registryMirrors, registryMaps,
-                    skipDefaultRegistryFallback, insecureRegistries, 0, imageDownloadRetry, cacheDir, "auto", "auto");
-            for (String warmed : new Executor(options, err).insecure(insecurePull, false).warm(List.copyOf(wanted))) {
+                    true, null, null, null, null, false, "gzip", -1, pull.platform, pull.registryMirrors, pull.registryMaps,
+                    pull.skipDefaultRegistryFallback, pull.insecureRegistries, 0, pull.imageDownloadRetry, cacheDir, "auto", "auto");
+            for (String warmed : new Executor(options, err).insecure(pull.insecurePull, false).warm(List.copyOf(wanted))) {
                 out.println(warmed);
             }
             return 0;
