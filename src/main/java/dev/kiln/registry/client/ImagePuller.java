@@ -165,33 +165,25 @@ public final class ImagePuller implements ImageSource {
 
     /**
      * Manifests are kept in the blob cache by digest too, so a warmed cache (see {@code kiln warm})
-     * only asks the registry what a tag points to ({@code HEAD}) and reads everything else locally.
+     * reads a pinned image without asking the registry at all. A tag is always asked for: a
+     * {@code HEAD} first would cost the same round trip as the small {@code GET} it might save.
      */
     private FetchedManifest fetchManifest(RegistryClient client, String repo, String reference, Digest expected, ImageReference ref)
             throws IOException {
         String path = "/v2/" + repo + "/manifests/" + reference;
-        Digest known = expected != null ? expected : resolveTag(client, repo, path);
-        if (known != null && cache.contains(known)) {
-            byte[] bytes = Files.readAllBytes(cache.path(known));
+        if (expected != null && cache.contains(expected)) {
+            byte[] bytes = Files.readAllBytes(cache.path(expected));
             try {
-                return new FetchedManifest(known, bytes, Manifest.parse(bytes, impliedMediaType(bytes)));
+                return new FetchedManifest(expected, bytes, Manifest.parse(bytes, impliedMediaType(bytes)));
             } catch (IllegalArgumentException e) {
                 // not a manifest after all (a blob with the same digest cannot be): fetch it properly
             }
         }
         FetchedManifest fetched = fetchManifestFromRegistry(client, repo, path, reference, expected, ref);
-        cache.put(fetched.digest(), fetched.bytes().length, new java.io.ByteArrayInputStream(fetched.bytes()), ref + " manifest");
-        return fetched;
-    }
-
-    /** The digest a tag points to, from a {@code HEAD}; null when the registry does not say. */
-    private Digest resolveTag(RegistryClient client, String repo, String path) {
-        try (UpstreamResponse response = client.head(repo, path, Map.of("Accept", ACCEPT))) {
-            String header = response.header("Docker-Content-Digest");
-            return response.status() == 200 && header != null && Digest.isDigest(header) ? Digest.parse(header) : null;
-        } catch (IOException e) {
-            return null;
+        if (!cache.contains(fetched.digest())) {
+            cache.put(fetched.digest(), fetched.bytes().length, new java.io.ByteArrayInputStream(fetched.bytes()), ref + " manifest");
         }
+        return fetched;
     }
 
     /** A cached manifest has no Content-Type: an OCI manifest may omit mediaType, so its shape decides. */
