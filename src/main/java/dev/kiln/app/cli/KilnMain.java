@@ -1,6 +1,8 @@
 package dev.kiln.app.cli;
 
+import dev.kiln.build.sandbox.InPlaceSandbox;
 import io.quarkus.runtime.annotations.QuarkusMain;
+import java.util.Set;
 import picocli.CommandLine;
 
 /**
@@ -9,12 +11,32 @@ import picocli.CommandLine;
  */
 @QuarkusMain
 public class KilnMain {
+    private static final Set<String> TOP_LEVEL_OPTIONS = Set.of("-h", "--help", "-V", "--version");
+
     public static void main(String... args) {
+        String[] effective = withImplicitBuild(args, System.getenv(InPlaceSandbox.MARKER));
         int exit = new CommandLine(new KilnCommand())
                 .setCaseInsensitiveEnumValuesAllowed(true)
-                .execute(args);
-        if (exit != 0 || args.length == 0 || !args[0].equals("serve")) {
+                .execute(effective);
+        if (exit != 0 || effective.length == 0 || !effective[0].equals("serve")) {
             System.exit(exit);
         }
+    }
+
+    /**
+     * In an executor container ({@code KILN_EXECUTOR_CONTAINER=1}) Kiln is a drop-in for kaniko's
+     * executor, whose arguments are the build's flags with no subcommand: arguments that start with
+     * a flag (other than --help and --version) are {@code kiln build}'s. A subcommand given first
+     * is still honoured, so a generated Job and a person's {@code docker run … serve} say the same.
+     */
+    static String[] withImplicitBuild(String[] args, String executorMarker) {
+        if (!"1".equals(executorMarker) || args.length == 0 || !args[0].startsWith("-")
+                || TOP_LEVEL_OPTIONS.contains(args[0])) {
+            return args;
+        }
+        String[] withBuild = new String[args.length + 1];
+        withBuild[0] = "build";
+        System.arraycopy(args, 0, withBuild, 1, args.length);
+        return withBuild;
     }
 }

@@ -34,6 +34,8 @@ public final class BuildJobSpec {
     /** Under {@code /kiln}, which the in-place executor keeps out of the image it builds. */
     public static final String DOCKER_CONFIG_DIR = "/kiln/.docker";
     static final String TERMINATION_LOG = "/dev/termination-log";
+    /** java.io.tmpdir of Kiln's image. */
+    static final String TMP_DIR = "/kiln/tmp";
 
     /**
      * Where and how build pods run.
@@ -63,6 +65,7 @@ public final class BuildJobSpec {
             if (image == null || image.isBlank()) {
                 throw new IllegalArgumentException("the Kubernetes build runner needs the executor image (kiln.builds.kubernetes.image)");
             }
+            Profile.of(sandbox); // a sandbox no pod can run is refused when the gateway starts, not at the first build
             if (gateway == null || gateway.isBlank() || gateway.contains("/")) {
                 throw new IllegalArgumentException("kiln.builds.kubernetes.gateway must be the host:port at which build pods reach the gateway, not "
                         + gateway);
@@ -94,16 +97,27 @@ public final class BuildJobSpec {
         Map<String, String> labels = new LinkedHashMap<>(settings.selector());
         labels.put(COMPONENT, "build");
         labels.put(BUILD_ID, buildId);
-        List<EnvVar> env = new ArrayList<>(List.of(new EnvVar("KILN_EXECUTOR_CONTAINER", "1", null)));
+        Profile profile = Profile.of(settings.sandbox());
+        List<EnvVar> env = new ArrayList<>();
+        if (profile == Profile.IN_PLACE) {
+            // only a container marked as an executor lets a build take over its own root
+            env.add(new EnvVar("KILN_EXECUTOR_CONTAINER", "1", null));
+        }
         List<VolumeMount> mounts = new ArrayList<>();
         List<Volume> volumes = new ArrayList<>();
+        if (profile.readOnlyRoot) {
+            // the image's java.io.tmpdir: the build dir, the blob cache and the sandbox's scratch files
+            mounts.add(new VolumeMountBuilder().withName("tmp").withMountPath(TMP_DIR).build());
+            volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
+        }
         if (settings.dockerConfigSecret() != null) {
             env.add(new EnvVar("DOCKER_CONFIG", DOCKER_CONFIG_DIR, null));
             mounts.add(new VolumeMountBuilder().withName("docker-config").withMountPath(DOCKER_CONFIG_DIR).withReadOnly(true).build());
             volumes.add(new VolumeBuilder().withName("docker-config").withNewSecret().withSecretName(settings.dockerConfigSecret())
                     .addNewItem().withKey(".dockerconfigjson").withPath("config.json").endItem().endSecret().build());
         }
-        Profile profile = Profile.of(settings.sandbox());
+        Map<String, String> annotations = profile.appArmorUnconfined
+                ? Map.of("container.apparmor.security.beta.kubernetes.io/" + CONTAINER, "unconfined") : Map.of();
         return new JobBuilder()
                 .withNewMetadata().withName(jobName(buildId)).withNamespace(settings.namespace()).withLabels(labels).endMetadata()
                 .withNewSpec()
@@ -111,7 +125,7 @@ public final class BuildJobSpec {
                 .withActiveDeadlineSeconds(settings.activeDeadline().toSeconds())
                 .withTtlSecondsAfterFinished(Math.toIntExact(settings.ttlAfterFinished().toSeconds()))
                 .withNewTemplate()
-                .withNewMetadata().withLabels(labels).endMetadata()
+                .withNewMetadata().withLabels(labels).withAnnotations(annotations.isEmpty() ? null : annotations).endMetadata()
                 .withNewSpec()
                 .withRestartPolicy("Never")
                 .withServiceAccountName(settings.serviceAccount())
@@ -178,38 +192,46 @@ public final class BuildJobSpec {
     }
 
     /**
-     * The tightest securityContext each sandbox still works under; never privileged. In-place
-     * unpacks base images over the container's own {@code /} with their owners and modes, so it is
-     * root with the file capabilities that takes; the other two run as a non-root user.
+     * The tightest securityContext each sandbox still works under in Kiln's image; never privileged.
+     * In-place unpacks base images over the container's own {@code /} with their owners and modes,
+     * so it is root with the file capabilities that takes (kaniko's way). The namespace sandbox
+     * mounts a fresh {@code /proc} for each RUN, which a runtime's masked {@code /proc} refuses to a
+     * non-root user, so it is root with the capabilities its set-up uses; each RUN then runs in a
+     * user namespace of its own with none over the pod. proot is not offered: it is not in the image
+     * and does not isolate a RUN from the pod (docs/security.md).
      */
     enum Profile {
-        /** kaniko's way: root, the runtime's default capabilities less the network and chroot ones. */
-        IN_PLACE("RuntimeDefault", 0L, List.of("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "SETFCAP", "SETGID", "SETUID"),
-                null),
-        /** User, mount and pid namespaces: seccomp and AppArmor must allow unshare and mount, and /proc must be mountable. */
-        NAMESPACES("Unconfined", 1000L, List.of(), "Unmasked"),
-        /** ptrace only, which the runtime's default seccomp profile allows: the most confined. */
-        PROOT("RuntimeDefault", 1000L, List.of(), null);
+        IN_PLACE(List.of("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "SETFCAP", "SETGID", "SETUID"),
+                false, false, false),
+        /**
+         * SETFCAP maps root into the RUN's user namespace; privilege escalation stays allowed because
+         * with no_new_privs a RUN as root would get no capability inside its own namespace either.
+         */
+        NAMESPACES(List.of("SYS_ADMIN", "SETUID", "SETGID", "SETFCAP", "SYS_CHROOT", "CHOWN", "DAC_OVERRIDE", "FOWNER",
+                "FSETID", "KILL"), true, true, true);
 
-        final String seccomp;
-        final long user;
         final List<String> capabilities;
-        final String procMount;
+        final boolean readOnlyRoot;
+        final boolean allowPrivilegeEscalation;
+        /** The runtime's default AppArmor profile denies mount(2). */
+        final boolean appArmorUnconfined;
+        final String seccomp = "RuntimeDefault";
 
-        Profile(String seccomp, long user, List<String> capabilities, String procMount) {
-            this.seccomp = seccomp;
-            this.user = user;
+        Profile(List<String> capabilities, boolean readOnlyRoot, boolean allowPrivilegeEscalation, boolean appArmorUnconfined) {
             this.capabilities = capabilities;
-            this.procMount = procMount;
+            this.readOnlyRoot = readOnlyRoot;
+            this.allowPrivilegeEscalation = allowPrivilegeEscalation;
+            this.appArmorUnconfined = appArmorUnconfined;
         }
 
         static Profile of(String sandbox) {
             return switch (sandbox.toLowerCase(Locale.ROOT)) {
                 case "in-place", "inplace" -> IN_PLACE;
-                case "namespaces", "namespace", "unshare" -> NAMESPACES;
-                // auto falls back to proot where namespaces are refused, which this profile makes sure of
-                case "proot", "auto" -> PROOT;
-                default -> throw new IllegalArgumentException("kiln.builds.kubernetes.sandbox must be in-place, namespaces, proot or auto, not "
+                // auto picks the namespace sandbox in a pod with this profile
+                case "namespaces", "namespace", "unshare", "auto" -> NAMESPACES;
+                case "proot" -> throw new IllegalArgumentException("kiln.builds.kubernetes.sandbox=proot is not offered: proot is not "
+                        + "in Kiln's image and does not isolate a build from its pod; use in-place or namespaces");
+                default -> throw new IllegalArgumentException("kiln.builds.kubernetes.sandbox must be in-place, namespaces or auto, not "
                         + sandbox);
             };
         }
@@ -217,13 +239,14 @@ public final class BuildJobSpec {
         SecurityContext container() {
             SecurityContextBuilder b = new SecurityContextBuilder()
                     .withPrivileged(false)
-                    .withAllowPrivilegeEscalation(false)
-                    .withRunAsUser(user)
-                    .withRunAsGroup(user)
-                    .withRunAsNonRoot(user != 0)
-                    .withNewCapabilities().withDrop("ALL").withAdd(capabilities).endCapabilities()
-                    .withProcMount(procMount);
-            if (this == NAMESPACES) {
+                    .withAllowPrivilegeEscalation(allowPrivilegeEscalation)
+                    .withReadOnlyRootFilesystem(readOnlyRoot)
+                    .withRunAsUser(0L)
+                    .withRunAsGroup(0L)
+                    .withRunAsNonRoot(false)
+                    .withNewCapabilities().withDrop("ALL").withAdd(capabilities).endCapabilities();
+            if (appArmorUnconfined) {
+                // the field for clusters from 1.30 on; the pod annotation for older ones and podman
                 b.withNewAppArmorProfile().withType("Unconfined").endAppArmorProfile();
             }
             return b.build();

@@ -17,7 +17,7 @@ import java.util.List;
 public record InPlaceOptions(boolean force, boolean cleanup, List<String> ignorePaths, boolean ignoreVarRun,
                              Path kilnHome) {
     /** The launcher of a self-contained {@code /kiln} sets this system property. */
-    public static final String KILN_HOME_PROPERTY = "kiln.home";
+    public static final String KILN_HOME_PROPERTY = "dev.kiln.home";
 
     public static final InPlaceOptions DEFAULT = new InPlaceOptions(false, false, List.of(), true, defaultKilnHome());
 

@@ -89,9 +89,9 @@ public final class NamespaceSandbox implements Sandbox {
             if (spec.network() == RunSpec.Network.NONE) {
                 command.add("--net");
             }
-            command.addAll(List.of("/bin/sh", "-c", script));
+            command.addAll(List.of(ProcessRunner.hostShell(), "-c", script));
             ProcessRunner.Tail err = new ProcessRunner.Tail(spec.stderr());
-            ProcessRunner.Outcome outcome = ProcessRunner.run(command, Map.of("PATH", ProcessRunner.HOST_PATH),
+            ProcessRunner.Outcome outcome = ProcessRunner.run(command, Map.of("PATH", ProcessRunner.toolPath()),
                     null, spec.stdout(), err, spec.timeout(), spec.cancellation(),
                     identityMapped ? NamespaceSandbox::mapIdentity : null);
             if (!Files.exists(status) && !outcome.timedOut() && !outcome.cancelled()) {
@@ -340,13 +340,13 @@ public final class NamespaceSandbox implements Sandbox {
             if (!privileged) {
                 command.add("--map-root-user");
             }
-            command.addAll(List.of("--mount", "--propagation", "private", "/bin/sh", "-c",
+            command.addAll(List.of("--mount", "--propagation", "private", ProcessRunner.hostShell(), "-c",
                     "mount -t overlay overlay -o " + q(overlayOptions(lower, overlay)) + " " + q(lower)
                             + " && cd " + q(lower) + " && rm f && rm -r d && mkdir d"));
             ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD);
             pb.environment().clear();
-            pb.environment().put("PATH", ProcessRunner.HOST_PATH);
+            pb.environment().put("PATH", ProcessRunner.toolPath());
             Process p = pb.start();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
@@ -381,9 +381,13 @@ public final class NamespaceSandbox implements Sandbox {
             + "-sys_resource,-sys_time,-sys_tty_config,-mknod,-lease,-audit_write,-audit_control,-setfcap,"
             + "-mac_override,-mac_admin,-syslog,-wake_alarm,-block_suspend,-audit_read,-cap_38,-cap_39,-cap_40";
 
-    /** A statically linked busybox on the host (no ELF interpreter), or null. */
+    /** A statically linked busybox among Kiln's own tools or on the host (no ELF interpreter), or null. */
     static String staticBusybox() {
-        for (String candidate : new String[] {"/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox"}) {
+        String own = ProcessRunner.hostTool("busybox");
+        for (String candidate : new String[] {own, "/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox"}) {
+            if (candidate == null) {
+                continue;
+            }
             Path p = Path.of(candidate);
             if (Files.isExecutable(p) && isStatic(p)) {
                 try {

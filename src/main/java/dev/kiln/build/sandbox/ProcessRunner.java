@@ -181,13 +181,26 @@ final class ProcessRunner {
      * Where a self-contained Kiln keeps the tools it runs (system property, set by its launcher).
      * In place, {@code /usr/bin} is the image's, whose libraries may not even load.
      */
-    static final String TOOLS_PROPERTY = "kiln.tools";
+    static final String TOOLS_PROPERTY = "dev.kiln.tools";
+
+    /**
+     * Kiln's own tools first, then the host's standard path: the PATH of every host-side helper
+     * process. In Kiln's image there is no {@code /bin} at all; everything is in {@code /kiln/bin}.
+     */
+    static String toolPath() {
+        String tools = System.getProperty(TOOLS_PROPERTY);
+        return tools == null || tools.isEmpty() ? HOST_PATH : tools + ":" + HOST_PATH;
+    }
+
+    /** The shell that runs Kiln's own set-up scripts (never the image's). */
+    static String hostShell() {
+        String sh = hostTool("sh");
+        return sh != null ? sh : "/bin/sh";
+    }
 
     /** The first executable named {@code name} in Kiln's own tools, then on the host's standard path, or null. */
     static String hostTool(String name) {
-        String tools = System.getProperty(TOOLS_PROPERTY);
-        String path = tools == null || tools.isEmpty() ? HOST_PATH : tools + ":" + HOST_PATH;
-        for (String dir : path.split(":")) {
+        for (String dir : toolPath().split(":")) {
             Path p = Path.of(dir, name);
             if (java.nio.file.Files.isExecutable(p)) {
                 return p.toString();

@@ -76,9 +76,9 @@ public final class Sandboxes {
             boolean root = ProcessRunner.currentUid() == 0;
             known = unshare != null && probe(root
                     ? List.of(unshare, "--mount", "--pid", "--uts", "--ipc", "--fork", "--propagation", "private",
-                            "/bin/sh", "-c", "mount -t tmpfs tmpfs /mnt && true")
+                            ProcessRunner.hostShell(), "-c", "mount -t proc proc /proc && true")
                     : List.of(unshare, "--map-root-user", "--mount", "--pid", "--uts", "--ipc", "--fork",
-                            "--propagation", "private", "/bin/sh", "-c", "mount -t tmpfs tmpfs /mnt && true"));
+                            "--propagation", "private", ProcessRunner.hostShell(), "-c", "mount -t proc proc /proc && true"));
             namespacesWork = known;
         }
         return known;
@@ -100,7 +100,7 @@ public final class Sandboxes {
             ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD);
             pb.environment().clear();
-            pb.environment().putAll(Map.of("PATH", ProcessRunner.HOST_PATH));
+            pb.environment().putAll(Map.of("PATH", ProcessRunner.toolPath()));
             pb.directory(Path.of("/").toFile());
             Process p = pb.start();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {

@@ -178,9 +178,17 @@ class KubernetesBuildRunnerTest {
     }
 
     @Test
-    void aUrlContextGoesToTheExecutorAsItIsAndProotRunsAsNonRoot() throws Exception {
+    void prootIsRefusedWhenTheRunnerIsConfigured() {
+        IllegalArgumentException refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new BuildJobSpec.Settings(NS, "img", List.of(), "kiln:5000", false, false, "cache/layers", null, null, "proot",
+                        Map.of(), Map.of(), Duration.ofHours(1), Duration.ofHours(1), "kiln"));
+        assertTrue(refused.getMessage().contains("in-place or namespaces"), refused.getMessage());
+    }
+
+    @Test
+    void aUrlContextGoesToTheExecutorAsItIsAndTheNamespaceSandboxGetsItsCapabilitiesOnAReadOnlyRoot() throws Exception {
         KubernetesBuildRunner runner = new KubernetesBuildRunner(runnerClient, new BuildJobSpec.Settings(NS, "img", List.of("/kiln/bin/kiln"),
-                "kiln:5000", true, false, "cache/layers", null, null, "proot", Map.of(), Map.of(), Duration.ofHours(1),
+                "kiln:5000", true, false, "cache/layers", null, null, "namespaces", Map.of(), Map.of(), Duration.ofHours(1),
                 Duration.ofHours(1), "kiln"), tokens, WAIT, problems::add);
         runners.add(runner);
         BuildService service = new BuildService(new BuildFiles(store), runner, 1, 1 << 20, Clock.systemUTC(), problems::add);
@@ -190,11 +198,17 @@ class KubernetesBuildRunnerTest {
         Container c = job.getSpec().getTemplate().getSpec().getContainers().get(0);
         assertEquals(List.of("/kiln/bin/kiln"), c.getCommand());
         assertEquals(List.of("build", "--context", "git://git.example/app.git#main", "--dockerfile", "Dockerfile", "--no-push",
-                "--cache-repo", "kiln:5000/cache/layers", "--sandbox", "proot", "--digest-file", "/dev/termination-log"), c.getArgs());
-        assertEquals(true, c.getSecurityContext().getRunAsNonRoot());
-        assertEquals(1000L, c.getSecurityContext().getRunAsUser());
-        assertEquals(List.of(), c.getSecurityContext().getCapabilities().getAdd());
-        assertEquals(List.of(), job.getSpec().getTemplate().getSpec().getVolumes());
+                "--cache-repo", "kiln:5000/cache/layers", "--sandbox", "namespaces", "--digest-file", "/dev/termination-log"), c.getArgs());
+        assertEquals(0L, c.getSecurityContext().getRunAsUser());
+        assertEquals(false, c.getSecurityContext().getPrivileged());
+        assertEquals(true, c.getSecurityContext().getReadOnlyRootFilesystem());
+        assertEquals(List.of("ALL"), c.getSecurityContext().getCapabilities().getDrop());
+        assertTrue(c.getSecurityContext().getCapabilities().getAdd().containsAll(List.of("SYS_ADMIN", "SETFCAP")),
+                c.getSecurityContext().toString());
+        assertEquals("Unconfined", c.getSecurityContext().getAppArmorProfile().getType());
+        assertEquals(List.of(), c.getEnv(), "only an in-place pod is marked as an executor container");
+        assertEquals("/kiln/tmp", c.getVolumeMounts().get(0).getMountPath());
+        assertNotNull(job.getSpec().getTemplate().getSpec().getVolumes().get(0).getEmptyDir());
         assertFalse(tokens.issued(record.id()), "no token for a context the executor fetches itself");
     }
 
