@@ -111,7 +111,8 @@ class InPlaceExecutorIT {
         JsonNode config = unpack(executor, container);
         entrypoint = new ArrayList<>();
         config.at("/config/Entrypoint").forEach(arg -> entrypoint.add(arg.asText()));
-        assertEquals(List.of("/kiln/bin/kiln", "build"), entrypoint);
+        // the executor flavour: kaniko's arguments with no subcommand (KilnMain.withImplicitBuild)
+        assertEquals(List.of("/kiln/bin/kiln"), entrypoint);
         podEnv = new LinkedHashMap<>();
         config.at("/config/Env").forEach(e -> podEnv.put(e.asText().substring(0, e.asText().indexOf('=')),
                 e.asText().substring(e.asText().indexOf('=') + 1)));
@@ -179,7 +180,8 @@ class InPlaceExecutorIT {
         Map<String, String> unmarked = new LinkedHashMap<>(podEnv);
         unmarked.remove("KILN_EXECUTOR_CONTAINER");
 
-        ExecResult refused = pod(unmarked, "--sandbox", "in-place", "-c", "dir:///workspace", "--no-push");
+        // with no marker the image is not a kaniko drop-in, so the subcommand is named
+        ExecResult refused = pod(unmarked, "build", "--sandbox", "in-place", "-c", "dir:///workspace", "--no-push");
 
         assertEquals(1, refused.exitCode(), refused.output());
         assertTrue(refused.stderr().contains("error: --sandbox in-place unpacks the base image over this machine's own /")
