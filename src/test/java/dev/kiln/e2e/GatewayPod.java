@@ -1,0 +1,157 @@
+package dev.kiln.e2e;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.kiln.testkit.KubeManifests;
+import dev.kiln.testkit.Podman;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * The gateway Deployment of a rendered overlay, played by podman as a kubelet would run it (see
+ * {@link KubeManifests#forPodman}), reachable on 127.0.0.1 at a port of its own. Start-up is
+ * waited for through the Deployment's own readiness probe path, with a deadline scaled from the
+ * first start measured on this machine.
+ */
+final class GatewayPod implements AutoCloseable {
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /** The slowest start seen in this JVM: later deadlines are a multiple of it. */
+    private static volatile Duration slowestStart = Duration.ofSeconds(20);
+
+    private final Podman podman;
+    private final List<HasMetadata> objects;
+    private final Path work;
+    private final String prefix;
+    private final int port;
+    private final Path yaml;
+    private boolean claimMade;
+
+    GatewayPod(Podman podman, List<HasMetadata> objects, Path work) {
+        this.podman = podman;
+        this.objects = objects;
+        this.work = work;
+        this.prefix = "kiln-e2e-" + UUID.randomUUID().toString().substring(0, 8) + "-";
+        this.port = freePort();
+        this.yaml = work.resolve(prefix + "play.yaml");
+    }
+
+    /** Adds lines to the rendered ConfigMap's {@code kiln.properties}, as an operator edits the overlay's. */
+    void configure(String properties) {
+        ConfigMap config = KubeManifests.one(objects, ConfigMap.class);
+        config.getData().merge("kiln.properties", properties.endsWith("\n") ? properties : properties + "\n", String::concat);
+    }
+
+    Deployment deployment() {
+        return KubeManifests.one(objects, Deployment.class);
+    }
+
+    Container container() {
+        return deployment().getSpec().getTemplate().getSpec().getContainers().get(0);
+    }
+
+    /** Plays the Deployment (and, the first time, the claim: a PVC outlives its pods) and waits until it is ready. */
+    void start() {
+        try {
+            Files.writeString(yaml, KubeManifests.forPodman(objects, prefix, port, !claimMade));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        claimMade = true;
+        long t0 = System.nanoTime();
+        podman.play(yaml);
+        String ready = container().getReadinessProbe().getHttpGet().getPath();
+        Duration deadline = slowestStart.multipliedBy(4);
+        while (true) {
+            try {
+                HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url(ready))).timeout(Duration.ofSeconds(5)).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    break;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                fail("interrupted");
+            }
+            if (Duration.ofNanos(System.nanoTime() - t0).compareTo(deadline) > 0) {
+                fail("the gateway pod did not answer its readiness probe " + ready + " within " + deadline.toSeconds() + " s; state "
+                        + podman.state(containerName()) + "; its log:\n" + logTail());
+            }
+            sleep(250);
+        }
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+        if (took.compareTo(slowestStart) > 0) {
+            slowestStart = took;
+        }
+        System.err.printf("GatewayPod: %s ready in %.1f s%n", containerName(), took.toMillis() / 1000.0);
+    }
+
+    /** Stops the pod as a rollout would; the claim and what is on it stay. */
+    void stop() {
+        podman.down(yaml);
+    }
+
+    String url(String path) {
+        return "http://127.0.0.1:" + port + path;
+    }
+
+    String hostPort() {
+        return "127.0.0.1:" + port;
+    }
+
+    int port() {
+        return port;
+    }
+
+    String containerName() {
+        return prefix + deployment().getMetadata().getName() + "-pod-0-" + container().getName();
+    }
+
+    String logTail() {
+        String log = podman.logs(containerName(), false);
+        return log.length() > 6000 ? "…" + log.substring(log.length() - 6000) : log;
+    }
+
+    @Override
+    public void close() {
+        podman.down(yaml);
+        String volumes = podman.tryRun("volume", "ls", "-q", "--filter", "name=" + prefix).stdout();
+        for (String volume : volumes.split("\\s+")) {
+            if (!volume.isBlank()) {
+                podman.removeVolume(volume);
+            }
+        }
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            fail("interrupted");
+        }
+    }
+}
