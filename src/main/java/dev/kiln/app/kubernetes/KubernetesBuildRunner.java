@@ -205,7 +205,10 @@ public final class KubernetesBuildRunner implements BuildRunner, AutoCloseable {
                 startLog(podName);
             }
             switch (phase) {
-                case "Pending" -> pendingNotes(pod, executor);
+                case "Pending" -> {
+                    pendingNotes(pod, executor);
+                    refuseUnpullableImage(pod, executor);
+                }
                 case "Running" -> note("pod " + podName + " running"
                         + (pod.getSpec() == null || pod.getSpec().getNodeName() == null ? "" : " on node " + pod.getSpec().getNodeName()));
                 case "Succeeded" -> {
@@ -235,6 +238,22 @@ public final class KubernetesBuildRunner implements BuildRunner, AutoCloseable {
             } else {
                 note("pod " + podName + " pending");
             }
+        }
+
+        /**
+         * A kubelet retries a pull that failed for as long as the Job may run (an hour by default),
+         * with the build queued behind it: once it backs off, or the name cannot be an image at
+         * all, the build fails with the reason and the Job goes.
+         */
+        private void refuseUnpullableImage(Pod pod, ContainerStatus executor) throws BuildException {
+            ContainerStateWaiting waiting = executor == null || executor.getState() == null ? null : executor.getState().getWaiting();
+            if (waiting == null || !UNPULLABLE.contains(String.valueOf(waiting.getReason()))) {
+                return;
+            }
+            delete(name);
+            throw new BuildException("the executor image " + settings.image() + " cannot be pulled (" + waiting.getReason()
+                    + (waiting.getMessage() == null ? "" : ": " + waiting.getMessage())
+                    + "): check kiln.builds.kubernetes.image and that the nodes can pull from its registry; deleted Job " + name);
         }
 
         private Outcome succeeded(String podName, ContainerStateTerminated end) throws BuildException {
@@ -301,6 +320,9 @@ public final class KubernetesBuildRunner implements BuildRunner, AutoCloseable {
             }
         }
     }
+
+    /** Waiting reasons after which a kubelet's further pulls only back off longer. */
+    private static final Set<String> UNPULLABLE = Set.of("ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull");
 
     private static ContainerStatus executorStatus(Pod pod) {
         if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {

@@ -270,6 +270,23 @@ class KubernetesBuildRunnerTest {
     }
 
     @Test
+    void anExecutorImageThatCannotBePulledFailsTheBuildAtOnceAndItsJobGoes() throws Exception {
+        BuildService service = open();
+        BuildRecord record = service.submit(new BuildSpec(null, null, null, null, null, null, false, null),
+                archive(Map.of("Dockerfile", "FROM scratch\n")), null);
+        Job job = awaitJob(record.id());
+        Pod pod = createPod(job, job.getMetadata().getName() + "-nopul");
+        setStatus(pod, new PodStatusBuilder().withPhase("Pending").withContainerStatuses(new ContainerStatusBuilder().withName("executor")
+                .withNewState().withNewWaiting().withReason("ImagePullBackOff").withMessage("Back-off pulling image").endWaiting().endState()
+                .build()).build());
+        BuildRecord end = awaitEnd(service, record.id());
+        assertEquals(BuildState.FAILED, end.state());
+        assertTrue(end.error().startsWith("the executor image registry.example/kiln-executor:1 cannot be pulled (ImagePullBackOff: "
+                + "Back-off pulling image): check kiln.builds.kubernetes.image"), end.error());
+        await(() -> client.batch().v1().jobs().inNamespace(NS).withName(job.getMetadata().getName()).get() == null, "the Job deleted");
+    }
+
+    @Test
     void aJobThatExceedsItsDeadlineOrIsDeletedFailsTheBuild() throws Exception {
         BuildService service = open();
         BuildSpec spec = new BuildSpec(null, null, null, null, null, null, false, null);
