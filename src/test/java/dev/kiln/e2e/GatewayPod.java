@@ -55,6 +55,35 @@ final class GatewayPod implements AutoCloseable {
         config.getData().merge("kiln.properties", properties.endsWith("\n") ? properties : properties + "\n", String::concat);
     }
 
+    /** Sets {@code key} in one of the ConfigMap's properties files (replacing its line), as an operator edits the overlay's. */
+    void set(String file, String key, String value) {
+        ConfigMap config = KubeManifests.one(objects, ConfigMap.class);
+        StringBuilder out = new StringBuilder();
+        boolean replaced = false;
+        for (String line : config.getData().get(file).split("\n", -1)) {
+            if (line.startsWith(key + "=")) {
+                if (!replaced && value != null) {
+                    out.append(key).append('=').append(value).append('\n');
+                }
+                replaced = true;
+            } else if (!line.isEmpty()) {
+                out.append(line).append('\n');
+            }
+        }
+        if (!replaced && value != null) {
+            out.append(key).append('=').append(value).append('\n');
+        }
+        config.getData().put(file, out.toString());
+    }
+
+    /**
+     * Adds an environment variable, for what a kubelet gives a pod and podman does not: the API
+     * server's address ({@code KUBERNETES_SERVICE_HOST} in a cluster).
+     */
+    void env(String name, String value) {
+        container().getEnv().add(new io.fabric8.kubernetes.api.model.EnvVar(name, value, null));
+    }
+
     Deployment deployment() {
         return KubeManifests.one(objects, Deployment.class);
     }

@@ -48,6 +48,21 @@ public final class KubeManifests {
         }
     }
 
+    /**
+     * podman 4.3 makes an emptyDir a named volume called after the pod's volume, machine-wide: two
+     * pods with an emptyDir "tmp" would share it. Each gets a name of its own, as each pod has its own.
+     */
+    public static void uniqueEmptyDirs(io.fabric8.kubernetes.api.model.PodSpec spec, String prefix) {
+        for (var volume : spec.getVolumes()) {
+            if (volume.getEmptyDir() != null) {
+                String old = volume.getName();
+                volume.setName(prefix + old);
+                spec.getContainers().forEach(c -> c.getVolumeMounts().stream().filter(m -> m.getName().equals(old))
+                        .forEach(m -> m.setName(prefix + old)));
+            }
+        }
+    }
+
     public static <T extends HasMetadata> T one(List<HasMetadata> objects, Class<T> type) {
         List<T> found = objects.stream().filter(type::isInstance).map(type::cast).toList();
         assertEquals(1, found.size(), "one " + type.getSimpleName() + " in the rendered manifests");
@@ -82,6 +97,7 @@ public final class KubeManifests {
                 .forEach(v -> v.getPersistentVolumeClaim().setClaimName(claimName));
         deployment.getSpec().getTemplate().getSpec().getVolumes().stream().filter(v -> v.getConfigMap() != null)
                 .forEach(v -> v.getConfigMap().setName(prefix + configName));
+        uniqueEmptyDirs(deployment.getSpec().getTemplate().getSpec(), prefix);
         Container gateway = deployment.getSpec().getTemplate().getSpec().getContainers().get(0);
         gateway.setPorts(null);
         gateway.getEnv().add(new EnvVar("KILN_PORT", Integer.toString(port), null));

@@ -53,13 +53,16 @@ public final class BuildJobSpec {
      * @param requests           resource requests, e.g. {@code cpu=500m, memory=1Gi}
      * @param limits             resource limits
      * @param instance           tells this gateway's Jobs from another's in the same namespace
+     * @param insecureRegistries registries the executor reaches over plain HTTP ({@code --insecure-registry}), e.g. an
+     *                           in-cluster destination; the gateway itself is added when it speaks plain HTTP
      */
     public record Settings(String namespace, String image, List<String> command, String gateway, boolean gatewayTls,
                            boolean ownMirror, String cacheRepo, String dockerConfigSecret, String serviceAccount,
                            String sandbox, Map<String, String> requests, Map<String, String> limits,
-                           Duration activeDeadline, Duration ttlAfterFinished, String instance) {
+                           Duration activeDeadline, Duration ttlAfterFinished, String instance, List<String> insecureRegistries) {
         public Settings {
             command = List.copyOf(command);
+            insecureRegistries = List.copyOf(insecureRegistries);
             requests = Map.copyOf(requests);
             limits = Map.copyOf(limits);
             if (image == null || image.isBlank()) {
@@ -180,6 +183,11 @@ public final class BuildJobSpec {
         args.addAll(List.of("--cache-repo", settings.gateway() + "/" + settings.cacheRepo()));
         if (!settings.gatewayTls()) {
             args.addAll(List.of("--insecure-registry", settings.gateway()));
+        }
+        for (String registry : settings.insecureRegistries()) {
+            if (!registry.equals(settings.gateway())) {
+                args.addAll(List.of("--insecure-registry", registry));
+            }
         }
         args.addAll(List.of("--sandbox", settings.sandbox(), "--digest-file", TERMINATION_LOG));
         return args;
