@@ -156,6 +156,18 @@ class KubernetesManifestsTest {
         assertTrue(deployment.getSpec().getTemplate().getMetadata().getLabels().entrySet()
                 .containsAll(policies.get("kiln-gateway").getSpec().getPodSelector().getMatchLabels().entrySet()));
         assertEquals(5000, policies.get("kiln-gateway").getSpec().getIngress().get(0).getPorts().get(0).getPort().getIntVal());
+        // build pods call out only to the gateway's pods on 5000, DNS, and HTTPS outside the cluster's private ranges
+        var egress = policies.get("kiln-builds").getSpec().getEgress();
+        assertTrue(deployment.getSpec().getTemplate().getMetadata().getLabels().entrySet()
+                .containsAll(egress.get(0).getTo().get(0).getPodSelector().getMatchLabels().entrySet()));
+        assertEquals(5000, egress.get(0).getPorts().get(0).getPort().getIntVal());
+        var outside = egress.stream().flatMap(r -> r.getTo().stream()).filter(t -> t.getIpBlock() != null).findFirst().orElseThrow().getIpBlock();
+        assertTrue(outside.getExcept().containsAll(List.of("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")), outside.toString());
+
+        // Pod Security: what the pods of this overlay need, and no more
+        Map<String, String> nsLabels = one(objects, Namespace.class).getMetadata().getLabels();
+        assertEquals(overlay.equals("cluster") ? "baseline" : "privileged", nsLabels.get("pod-security.kubernetes.io/enforce"));
+        assertEquals("restricted", nsLabels.get("pod-security.kubernetes.io/audit"));
 
         if (overlay.equals("cluster")) {
             assertEquals(service.getMetadata().getName() + "." + namespace + ".svc.cluster.local:5000",
