@@ -39,6 +39,8 @@ final class GatewayPod implements AutoCloseable {
     private final int port;
     private final Path yaml;
     private boolean claimMade;
+    private final java.util.Map<String, java.util.Map<String, String>> secrets = new java.util.LinkedHashMap<>();
+    private String authorization;
 
     GatewayPod(Podman podman, List<HasMetadata> objects, Path work) {
         this.podman = podman;
@@ -92,6 +94,20 @@ final class GatewayPod implements AutoCloseable {
         return deployment().getSpec().getTemplate().getSpec().getContainers().get(0);
     }
 
+    /** A Secret the Deployment mounts, with its files, as {@code kubectl create secret generic} would make it. */
+    void secret(String name, java.util.Map<String, String> files) {
+        secrets.put(name, files);
+    }
+
+    /** The {@code Authorization} header the tests send to this gateway's build API and registry, or null. */
+    String authorization() {
+        return authorization;
+    }
+
+    void basicAuth(String user, String password) {
+        authorization = "Basic " + java.util.Base64.getEncoder().encodeToString((user + ":" + password).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
     /** Plays the Deployment (and, the first time, the claim: a PVC outlives its pods) and waits until it is ready. */
     void start() {
         try {
@@ -100,6 +116,7 @@ final class GatewayPod implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         claimMade = true;
+        secrets.forEach((name, files) -> podman.kubeSecret(prefix + name, files, work.resolve(prefix + "secrets")));
         long t0 = System.nanoTime();
         podman.play(yaml);
         String ready = container().getReadinessProbe().getHttpGet().getPath();
@@ -159,6 +176,7 @@ final class GatewayPod implements AutoCloseable {
     @Override
     public void close() {
         podman.down(yaml);
+        secrets.keySet().forEach(name -> podman.tryRun("secret", "rm", prefix + name));
         String volumes = podman.tryRun("volume", "ls", "-q", "--filter", "name=" + prefix).stdout();
         for (String volume : volumes.split("\\s+")) {
             if (!volume.isBlank()) {

@@ -59,6 +59,9 @@ class GeneratedJobsIT {
     private static final String NS = "kiln";
     private static final String USER = "pusher";
     private static final String PASSWORD = "s3cret-" + UUID.randomUUID();
+    /** The gateway's own user (the overlay's kiln-htpasswd Secret): the build API and pushes into it need one. */
+    private static final String ADMIN = "builder";
+    private static final String ADMIN_PASSWORD = "gw-" + UUID.randomUUID();
     private static final Duration BUILD_TIMEOUT = Duration.ofMinutes(5);
 
     @TempDir
@@ -81,13 +84,14 @@ class GeneratedJobsIT {
                 "docker://" + upstream.host() + "/library/busybox:1");
         secured = LocalRegistry.start(work.resolve("secured"), USER, PASSWORD);
         kubelet = new Kubelet(podman, work, NS, "kiln-e2e-" + UUID.randomUUID().toString().substring(0, 8) + "-");
-        String auth = Base64.getEncoder().encodeToString((USER + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8));
-        kubelet.client().secrets().inNamespace(NS).resource(new SecretBuilder().withNewMetadata().withName("kiln-registry").endMetadata()
-                .withType("kubernetes.io/dockerconfigjson").addToData(".dockerconfigjson", Base64.getEncoder().encodeToString(
-                        ("{\"auths\":{\"" + secured.host() + "\":{\"auth\":\"" + auth + "\"}}}").getBytes(StandardCharsets.UTF_8)))
-                .build()).create();
         image = KilnImage.gateway();
         gateway = clusterGateway(Map.of());
+        // the build pods' registry Secret: the destination registry, and the gateway for the layer cache
+        kubelet.client().secrets().inNamespace(NS).resource(new SecretBuilder().withNewMetadata().withName("kiln-registry").endMetadata()
+                .withType("kubernetes.io/dockerconfigjson").addToData(".dockerconfigjson", Base64.getEncoder().encodeToString(
+                        ("{\"auths\":{\"" + secured.host() + "\":{\"auth\":\"" + basic(USER, PASSWORD) + "\"},\""
+                                + gateway.hostPort() + "\":{\"auth\":\"" + basic(ADMIN, ADMIN_PASSWORD) + "\"}}}").getBytes(StandardCharsets.UTF_8)))
+                .build()).create();
         gateway.start();
     }
 
@@ -100,6 +104,11 @@ class GeneratedJobsIT {
         changes.forEach((key, value) -> pod.set("runner.properties", key, value));
         pod.set("kiln.properties", "kiln.mirror.upstreams.\"docker.io\".url", upstream.url());
         pod.set("kiln.properties", "kiln.builds.insecure-registries", secured.host());
+        ExecResult htpasswd = Tools.run(List.of(Tools.require("htpasswd", "apache2-utils").toString(), "-nbB", ADMIN, ADMIN_PASSWORD),
+                Map.of(), 60);
+        assertEquals(0, htpasswd.exitCode(), htpasswd.output());
+        pod.secret("kiln-htpasswd", Map.of("htpasswd", htpasswd.stdout().strip() + "\n"));
+        pod.basicAuth(ADMIN, ADMIN_PASSWORD);
         pod.env("QUARKUS_KUBERNETES_CLIENT_API_SERVER_URL", kubelet.apiServerUrl());
         pod.env("QUARKUS_KUBERNETES_CLIENT_NAMESPACE", NS);
         return pod;
@@ -118,6 +127,16 @@ class GeneratedJobsIT {
                 r.close();
             }
         }
+    }
+
+    @Test
+    @Order(0)
+    void theClusterOverlaysBuildApiNeedsAUser() throws Exception {
+        HttpResponse<String> anonymous = HTTP.send(HttpRequest.newBuilder(URI.create(gateway.url("/api/v1/builds?dockerfile=Dockerfile")))
+                .header("Content-Type", "application/gzip").POST(HttpRequest.BodyPublishers.ofString("not a context")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(401, anonymous.statusCode(), anonymous.body() + diagnostics(gateway));
+        assertEquals(200, get(gateway, "/api/v1/builds").statusCode(), "the overlay's user from kiln-htpasswd is let in");
     }
 
     @Test
@@ -176,8 +195,8 @@ class GeneratedJobsIT {
     void aCancelWhileRunningEndsTheBuildAndItsPod() throws Exception {
         String id = submit(gateway, Map.of("Dockerfile", "FROM busybox:1\nRUN echo sleeping-now && sleep 300\n"), null, false);
         awaitTrue(() -> logOf(gateway, id).contains("sleeping-now"), "the RUN started", gateway);
-        HttpResponse<String> cancelled = HTTP.send(HttpRequest.newBuilder(URI.create(gateway.url("/api/v1/builds/" + id))).DELETE().build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> cancelled = HTTP.send(authorized(gateway, HttpRequest.newBuilder(URI.create(gateway.url("/api/v1/builds/" + id))))
+                .DELETE().build(), HttpResponse.BodyHandlers.ofString());
         assertTrue(cancelled.statusCode() / 100 == 2, cancelled.statusCode() + " " + cancelled.body());
         JsonNode end = awaitEnd(gateway, id);
         assertEquals("cancelled", end.get("state").asText(), end + diagnostics(gateway));
@@ -190,6 +209,8 @@ class GeneratedJobsIT {
         try (GatewayPod namespaces = clusterGateway(Map.of("kiln.builds.kubernetes.sandbox", "namespaces",
                 "kiln.builds.kubernetes.instance", "kiln-namespaces"))) {
             namespaces.set("runner.properties", "kiln.builds.kubernetes.docker-config-secret", null);
+            // this operator turns the overlay's authentication off: pushes into the gateway need no user
+            namespaces.set("runner.properties", "kiln.htpasswd", null);
             namespaces.start();
             String destination = namespaces.hostPort() + "/builds/team/app:1";
             JsonNode end = build(namespaces, Map.of("Dockerfile",
@@ -233,7 +254,7 @@ class GeneratedJobsIT {
         ExecResult packed = Tools.run(List.of("tar", "-czf", tar.toString(), "-C", context.toString(), "."), Map.of(), 60);
         assertEquals(0, packed.exitCode(), packed.output());
         String query = "dockerfile=Dockerfile&cache=" + cache + (destination == null ? "" : "&destination=" + destination);
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(to.url("/api/v1/builds?" + query)))
+        HttpResponse<String> r = HTTP.send(authorized(to, HttpRequest.newBuilder(URI.create(to.url("/api/v1/builds?" + query))))
                 .header("Content-Type", "application/gzip").POST(HttpRequest.BodyPublishers.ofFile(tar)).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(202, r.statusCode(), r.body() + diagnostics(to));
         return JSON.readTree(r.body()).get("id").asText();
@@ -280,7 +301,15 @@ class GeneratedJobsIT {
     }
 
     private static HttpResponse<String> get(GatewayPod on, String path) throws IOException, InterruptedException {
-        return HTTP.send(HttpRequest.newBuilder(URI.create(on.url(path))).timeout(Duration.ofSeconds(30)).build(),
+        return HTTP.send(authorized(on, HttpRequest.newBuilder(URI.create(on.url(path)))).timeout(Duration.ofSeconds(30)).build(),
                 HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static HttpRequest.Builder authorized(GatewayPod on, HttpRequest.Builder request) {
+        return on.authorization() == null ? request : request.header("Authorization", on.authorization());
+    }
+
+    private static String basic(String user, String password) {
+        return Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
     }
 }

@@ -224,14 +224,7 @@ final class Kubelet implements AutoCloseable {
                 }
             });
             String podmanName = prefix + n;
-            try {
-                Path json = dir.resolve("secret-" + n + ".json");
-                Files.writeString(json, Serialization.asJson(Map.of("apiVersion", "v1", "kind", "Secret",
-                        "metadata", Map.of("name", podmanName), "data", files)));
-                podman.run("secret", "create", podmanName, json.toString());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            podman.kubeSecret(podmanName, files, dir);
             return podmanName;
         });
     }

@@ -98,6 +98,9 @@ public final class KubeManifests {
         deployment.getSpec().getTemplate().getSpec().getVolumes().stream().filter(v -> v.getConfigMap() != null)
                 .forEach(v -> v.getConfigMap().setName(prefix + configName));
         uniqueEmptyDirs(deployment.getSpec().getTemplate().getSpec(), prefix);
+        // Secrets come from podman's own store under the run's names (Podman#kubeSecret)
+        deployment.getSpec().getTemplate().getSpec().getVolumes().stream().filter(v -> v.getSecret() != null)
+                .forEach(v -> v.getSecret().setSecretName(prefix + v.getSecret().getSecretName()));
         Container gateway = deployment.getSpec().getTemplate().getSpec().getContainers().get(0);
         gateway.setPorts(null);
         gateway.getEnv().add(new EnvVar("KILN_PORT", Integer.toString(port), null));

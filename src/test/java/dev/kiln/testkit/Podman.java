@@ -71,6 +71,23 @@ public final class Podman {
         tryRun("volume", "rm", "-f", name);
     }
 
+    /**
+     * A Secret as podman 4.3's {@code kube play} reads a secret volume: a podman secret holding a
+     * Secret object whose data it writes out as files without decoding them. Replaces one of that name.
+     */
+    public void kubeSecret(String name, Map<String, String> files, Path dir) {
+        try {
+            Files.createDirectories(dir);
+            Path json = dir.resolve("secret-" + name + ".json");
+            Files.writeString(json, io.fabric8.kubernetes.client.utils.Serialization.asJson(Map.of("apiVersion", "v1", "kind", "Secret",
+                    "metadata", Map.of("name", name), "data", files)));
+            tryRun("secret", "rm", name);
+            run("secret", "create", name, json.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** The container's state as {@code podman inspect} reports it: status ("running", "exited", …) and exit code. */
     public State state(String container) {
         ExecResult r = tryRun("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", container);
