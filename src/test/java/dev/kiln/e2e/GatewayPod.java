@@ -41,6 +41,7 @@ final class GatewayPod implements AutoCloseable {
     private boolean claimMade;
     private final java.util.Map<String, java.util.Map<String, String>> secrets = new java.util.LinkedHashMap<>();
     private String authorization;
+    private HttpClient http = HTTP;
 
     GatewayPod(Podman podman, List<HasMetadata> objects, Path work) {
         this.podman = podman;
@@ -99,6 +100,28 @@ final class GatewayPod implements AutoCloseable {
         secrets.put(name, files);
     }
 
+    /** Trusts the CA certificate (PEM) a TLS overlay's server certificate is signed with. */
+    void trust(Path caPem) {
+        try (var in = Files.newInputStream(caPem)) {
+            var ca = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in);
+            var store = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+            store.load(null, null);
+            store.setCertificateEntry("ca", ca);
+            var trust = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(store);
+            var tls = javax.net.ssl.SSLContext.getInstance("TLS");
+            tls.init(null, trust.getTrustManagers(), null);
+            http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).sslContext(tls).build();
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("cannot trust " + caPem + ": " + e, e);
+        }
+    }
+
+    /** The client that reaches this gateway: plain, or trusting its CA. */
+    HttpClient http() {
+        return http;
+    }
+
     /** The {@code Authorization} header the tests send to this gateway's build API and registry, or null. */
     String authorization() {
         return authorization;
@@ -123,7 +146,7 @@ final class GatewayPod implements AutoCloseable {
         Duration deadline = slowestStart.multipliedBy(4);
         while (true) {
             try {
-                HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url(ready))).timeout(Duration.ofSeconds(5)).build(),
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url(ready))).timeout(Duration.ofSeconds(5)).build(),
                         HttpResponse.BodyHandlers.ofString());
                 if (r.statusCode() == 200) {
                     break;
@@ -153,7 +176,8 @@ final class GatewayPod implements AutoCloseable {
     }
 
     String url(String path) {
-        return "http://127.0.0.1:" + port + path;
+        String scheme = container().getReadinessProbe().getHttpGet().getScheme();
+        return ("HTTPS".equals(scheme) ? "https" : "http") + "://127.0.0.1:" + port + path;
     }
 
     String hostPort() {

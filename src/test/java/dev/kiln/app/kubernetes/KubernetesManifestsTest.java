@@ -71,7 +71,7 @@ class KubernetesManifestsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"local", "cluster"})
+    @ValueSource(strings = {"local", "cluster", "tls"})
     void everyOverlayRendersToObjectsThatFitTogether(String overlay) throws IOException {
         List<HasMetadata> objects = render(overlay);
         assertEquals(List.of("ConfigMap", "Deployment", "Namespace", "NetworkPolicy", "NetworkPolicy", "PersistentVolumeClaim",
