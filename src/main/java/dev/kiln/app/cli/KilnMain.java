@@ -1,6 +1,7 @@
 package dev.kiln.app.cli;
 
 import dev.kiln.build.sandbox.InPlaceSandbox;
+import dev.kiln.store.StoreNotUsableException;
 import io.quarkus.runtime.annotations.QuarkusMain;
 import java.util.Set;
 import picocli.CommandLine;
@@ -15,12 +16,37 @@ public class KilnMain {
 
     public static void main(String... args) {
         String[] effective = withImplicitBuild(args, System.getenv(InPlaceSandbox.MARKER));
-        int exit = new CommandLine(new KilnCommand())
-                .setCaseInsensitiveEnumValuesAllowed(true)
-                .execute(effective);
+        int exit = commandLine().execute(effective);
         if (exit != 0 || effective.length == 0 || !effective[0].equals("serve")) {
             System.exit(exit);
         }
+    }
+
+    static CommandLine commandLine() {
+        return new CommandLine(new KilnCommand())
+                .setCaseInsensitiveEnumValuesAllowed(true)
+                .setParameterExceptionHandler(KilnMain::shortUsageError)
+                .setExecutionExceptionHandler((failure, command, parsed) -> {
+                    if (failure instanceof StoreNotUsableException) {
+                        command.getErr().println("kiln " + command.getCommandName() + ": " + failure.getMessage());
+                        return 2;
+                    }
+                    throw failure;
+                });
+    }
+
+    /**
+     * A mistyped option gets the error, picocli's "did you mean" and where the help is: the whole
+     * help of {@code build} is 150 lines, which push the one line that matters off the screen.
+     */
+    private static int shortUsageError(CommandLine.ParameterException failure, String[] args) {
+        CommandLine command = failure.getCommandLine();
+        java.io.PrintWriter err = command.getErr();
+        err.println("kiln " + command.getCommandName() + ": " + failure.getMessage());
+        CommandLine.UnmatchedArgumentException.printSuggestions(failure, err);
+        String name = command.getCommandSpec().qualifiedName(" ");
+        err.println("Run `" + (name.startsWith("kiln") ? name : "kiln " + name) + " --help` for the options.");
+        return 2;
     }
 
     /**

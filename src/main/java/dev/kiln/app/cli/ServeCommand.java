@@ -110,15 +110,32 @@ public class ServeCommand implements Callable<Integer> {
         }
         Quarkus.run(Server.class, (code, failure) -> {
             if (failure != null) {
-                StringBuilder reason = new StringBuilder("kiln: ").append(failure.getMessage());
-                for (Throwable cause = failure.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
-                    reason.append("\n  caused by: ").append(cause);
-                }
-                System.err.println(reason);
+                System.err.println(startFailure(failure));
             }
             System.exit(code);
         });
         return 0;
+    }
+
+    /** One line for the failures a person can fix (a busy port, a store that cannot be written), the cause chain otherwise. */
+    static String startFailure(Throwable failure) {
+        for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+            if (cause instanceof java.net.BindException
+                    || cause.getMessage() != null && cause.getMessage().contains("Address already in use")) {
+                String port = org.eclipse.microprofile.config.ConfigProvider.getConfig()
+                        .getOptionalValue("quarkus.http.port", String.class).orElse("5000");
+                return "kiln: port " + port + " is already in use (another `kiln serve`?): stop that server,"
+                        + " or choose another port with --port N or KILN_PORT";
+            }
+            if (cause instanceof dev.kiln.store.StoreNotUsableException) {
+                return "kiln: " + cause.getMessage();
+            }
+        }
+        StringBuilder reason = new StringBuilder("kiln: ").append(failure.getMessage());
+        for (Throwable cause = failure.getCause(); cause != null && cause != cause.getCause(); cause = cause.getCause()) {
+            reason.append("\n  caused by: ").append(cause);
+        }
+        return reason.toString();
     }
 
     public static class Server implements QuarkusApplication {

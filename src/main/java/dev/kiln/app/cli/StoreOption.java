@@ -18,7 +18,8 @@ public class StoreOption {
         return Path.of(env != null && !env.isBlank() ? env : System.getProperty("kiln.store", "./cache-store"));
     }
 
+    /** The existing store: {@code fsck} or {@code gc} on a mistyped path must not create an empty store and report it clean. */
     Store open() throws IOException {
-        return Store.openFilesystem(path());
+        return Store.openExisting(path());
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.build.gateway.ContextArchive;
 import dev.kiln.registry.client.Credentials;
 import dev.kiln.registry.client.DockerCredentials;
+import dev.kiln.registry.client.NetworkFailures;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -64,7 +65,7 @@ public class SubmitCommand implements Callable<Integer> {
     @Option(names = "--platform", description = "Target platform, e.g. linux/arm64")
     String platform;
 
-    @Option(names = "--cache", description = "Ask for the layer cache (accepted by the gateway; the cache comes later)")
+    @Option(names = "--cache", description = "Use the gateway's layer cache: steps already built are taken from it, new ones added")
     boolean cache;
 
     @Option(names = "--gateway", paramLabel = "URL", description = "The gateway, e.g. http://kiln:5000 (default: $KILN_GATEWAY)")
@@ -114,7 +115,7 @@ public class SubmitCommand implements Callable<Integer> {
             }
             return follow(http, base, id, authorization);
         } catch (IOException e) {
-            err.println("error: " + e.getMessage());
+            err.println("error: " + NetworkFailures.reason(e));
             return 1;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -196,6 +197,13 @@ public class SubmitCommand implements Callable<Integer> {
         HttpResponse<String> response;
         try {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException unreachable) {
+            if (archiveFailure.get() == null) {
+                err.println("error: cannot reach the gateway at " + base + ": " + NetworkFailures.reason(unreachable)
+                        + "; start one with `kiln serve` or name another with --gateway URL (or $KILN_GATEWAY)");
+                return null;
+            }
+            throw unreachable;
         } finally {
             body.close();
         }
@@ -254,7 +262,7 @@ public class SubmitCommand implements Callable<Integer> {
             }
             Thread.sleep(1000L * (attempt + 1));
         }
-        err.println("error: lost the log of build " + id + ": " + (last == null ? "" : last.getMessage()));
+        err.println("error: lost the log of build " + id + ": " + (last == null ? "" : NetworkFailures.reason(last)));
         return 1;
     }
 

@@ -188,6 +188,10 @@ public final class RegistryClient {
         }
     }
 
+    private static String hostPort(URI uri) {
+        return uri.getPort() < 0 ? uri.getHost() : uri.getHost() + ":" + uri.getPort();
+    }
+
     private UpstreamResponse follow(String method, URI uri, Map<String, String> headers, String authorization, RequestBody body)
             throws IOException {
         URI current = uri;
@@ -210,7 +214,12 @@ public final class RegistryClient {
                     throw new UpstreamException(endpoint.name() + ": the TLS certificate of " + current.getHost()
                             + " is not trusted (" + e.getMessage() + ")", e);
                 }
-                throw new UpstreamException(endpoint.name() + " is unreachable (" + current.getHost() + "): " + e, e);
+                if (NetworkFailures.speaksPlainHttp(e)) {
+                    throw new UpstreamException(endpoint.name() + " answers in plain HTTP, not TLS: to use it over HTTP,"
+                            + " pass --insecure-registry " + hostPort(current), e);
+                }
+                throw new UpstreamException(endpoint.name() + " is unreachable (" + hostPort(current) + "): "
+                        + NetworkFailures.reason(e), e);
             }
             if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
                 String location = connection.getHeaderField("Location");

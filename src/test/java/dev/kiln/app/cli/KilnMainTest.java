@@ -1,8 +1,17 @@
 package dev.kiln.app.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 class KilnMainTest {
     @Test
@@ -23,5 +32,42 @@ class KilnMainTest {
     void outsideAnExecutorContainerFlagsFirstMeanWhatTheyAlwaysMeant() {
         assertArrayEquals(new String[] {"--dockerfile=Dockerfile"}, KilnMain.withImplicitBuild(new String[] {"--dockerfile=Dockerfile"}, null));
         assertArrayEquals(new String[] {"--dockerfile=Dockerfile"}, KilnMain.withImplicitBuild(new String[] {"--dockerfile=Dockerfile"}, "0"));
+    }
+
+    @TempDir
+    Path dir;
+
+    private record Run(int exit, String err) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter err = new StringWriter();
+        CommandLine command = KilnMain.commandLine();
+        command.setErr(new PrintWriter(err, true));
+        command.getSubcommands().values().forEach(sub -> sub.setErr(new PrintWriter(err, true)));
+        return new Run(command.execute(args), err.toString());
+    }
+
+    @Test
+    void aMistypedOptionGetsTheErrorAndASuggestionNotTheWholeHelp() {
+        Run run = run("build", "--destinaton=r/a:1");
+        assertEquals(2, run.exit(), run.err());
+        assertTrue(run.err().startsWith("kiln build: Unknown option: '--destinaton=r/a:1'"), run.err());
+        assertTrue(run.err().contains("--destination"), "suggests the right spelling: " + run.err());
+        assertTrue(run.err().contains("Run `kiln build --help` for the options."), run.err());
+        assertTrue(run.err().lines().count() <= 6, run.err());
+    }
+
+    @Test
+    void fsckOnAMistypedStoreRefusesInsteadOfCreatingAnEmptyOne() {
+        Path typo = dir.resolve("cache-stor");
+        Run run = run("fsck", "--store", typo.toString());
+        assertEquals(2, run.exit(), run.err());
+        assertEquals("kiln fsck: no store at " + typo + " (no blobs/ directory there): name it with --store or KILN_STORE",
+                run.err().strip());
+        assertFalse(Files.exists(typo), "no store was created");
+        Run gc = run("gc", "--store", typo.toString());
+        assertEquals(2, gc.exit(), gc.err());
+        assertFalse(Files.exists(typo), "no store was created");
     }
 }
