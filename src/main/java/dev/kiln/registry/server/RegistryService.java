@@ -212,7 +212,8 @@ public final class RegistryService {
             return parseDigest(reference);
         }
         if (!Tag.isValid(reference)) {
-            throw new RegistryException(ErrorCode.MANIFEST_INVALID, "invalid tag " + reference);
+            // No manifest can have such a tag; distribution, zot and the conformance suite answer 404 here, not 400.
+            throw manifestUnknown(name, reference);
         }
         return store.metadata().resolveTag(name, reference).orElseThrow(() -> manifestUnknown(name, reference));
     }
@@ -349,8 +350,19 @@ public final class RegistryService {
         return Page.of(tags, n, last);
     }
 
+    /**
+     * Repositories someone pushed to, or pulled an image of: a local one with any content, a
+     * mirrored one only once it holds a manifest. A blob HEAD under a mirrored name links the blob
+     * (so eviction and GC see it) but names no image anyone could pull.
+     */
     public Page catalog(Integer n, String last) throws IOException {
-        return Page.of(store.metadata().repositories().stream().map(RepositoryName::value).toList(), n, last);
+        List<String> names = new ArrayList<>();
+        for (RepositoryName name : store.metadata().repositories()) {
+            if (namespaces.isLocal(name) || !store.metadata().manifests(name).isEmpty()) {
+                names.add(name.value());
+            }
+        }
+        return Page.of(names, n, last);
     }
 
     /** The referrers of {@code subject} as an OCI image index, filtered by artifact type when asked. */

@@ -276,6 +276,8 @@ class ManifestTest {
         pushManifest(repo, "exists", OCI_MANIFEST, imageManifest(repo, OCI_MANIFEST));
         assertGone(repo, "nosuchtag");
         assertGone(repo, sha256(randomBytes(5)));
+        // a reference no tag can be (the conformance suite's .INVALID_MANIFEST_NAME) is unknown too, not a bad request
+        assertGone(repo, ".INVALID_MANIFEST_NAME");
         Response delete = request().delete("/v2/" + repo + "/manifests/nosuchtag");
         delete.then().statusCode(404);
         assertEquals("MANIFEST_UNKNOWN", errorCode(delete));
