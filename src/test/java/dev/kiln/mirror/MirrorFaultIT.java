@@ -198,6 +198,11 @@ class MirrorFaultIT {
         Http.Response refused = Http.get(kiln.url() + "/v2/x/stale/app/manifests/never-pulled", "Accept", Http.ACCEPT_ALL);
         assertEquals(502, refused.status(), "nothing cached and nobody to ask");
         assertEquals("UNAVAILABLE", refused.errorCode());
+        // skopeo and podman show the status line, not the body: the reason must be in it
+        Proc.Result skopeo = Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/x/stale/app:never-pulled",
+                "dir:" + Files.createTempDirectory(tmp, "never"));
+        assertTrue(skopeo.exit() != 0 && skopeo.output().contains("502 Bad Gateway: ") && skopeo.output().contains("unreachable"),
+                skopeo.output());
 
         proxy.start();
         proxy.fault(Mode.TOO_MANY_REQUESTS, path -> true);

@@ -26,6 +26,7 @@ import dev.kiln.store.ReadLeases;
 import dev.kiln.store.StoreWriteException;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.HttpVersion;
@@ -440,7 +441,11 @@ public class RegistryRoutes {
     }
 
     private void sendError(HttpServerRequest request, HttpServerResponse response, RegistryException e) {
-        if (e.status() >= 500) {
+        boolean upstreamTrouble = e.status() == 502 || e.status() == 503 || e.status() == 504;
+        if (upstreamTrouble) {
+            // the reason is the upstream's, not a bug here: one line per request, no stack trace
+            LOG.warnf("%s %s: %d %s", request.method(), request.path(), e.status(), e.getMessage());
+        } else if (e.status() >= 500) {
             LOG.errorf(e, "%s %s failed", request.method(), request.path());
         } else {
             LOG.debugf("%s %s: %s %s", request.method(), request.path(), e.code(), e.getMessage());
@@ -463,7 +468,17 @@ public class RegistryRoutes {
             throw new IllegalStateException(impossible);
         }
         e.headers().forEach(reply::header);
+        if (upstreamTrouble) {
+            // skopeo, podman and containerd print the status line, not the JSON body: carry the reason there too
+            response.setStatusMessage(statusLine(HttpResponseStatus.valueOf(e.status()).reasonPhrase() + ": " + e.getMessage()));
+        }
         send(request, response, reply);
+    }
+
+    /** A reason phrase is one line of visible ASCII; long upstream messages are cut. */
+    static String statusLine(String text) {
+        String visible = text.replaceAll("[^\\x20-\\x7e]+", " ").strip();
+        return visible.length() <= 200 ? visible : visible.substring(0, 197) + "...";
     }
 
     /** Reads and drops whatever the client still sends, so an early answer does not stall the connection. */
