@@ -233,7 +233,8 @@ public final class Executor {
                     layerCache.flush();
                 }
             }
-            log.printf("build done in %s: %s%n", seconds(start), result.digest());
+            log.printf("build done in %s%s%n", seconds(start),
+                    result.digest() == null ? " (dry run: nothing was built or pushed)" : ": " + result.digest());
             return result;
         } catch (DockerfileException e) {
             throw new BuildException(e.getMessage(), e);
@@ -320,7 +321,9 @@ public final class Executor {
             dockerfilePath = context.resolve(dockerfilePath);
         }
         if (!Files.isRegularFile(dockerfilePath)) {
-            throw new BuildException("cannot read Dockerfile " + options.dockerfile());
+            throw new BuildException("cannot read Dockerfile " + options.dockerfile() + ": no file at "
+                    + dockerfilePath.toAbsolutePath().normalize() + " (--dockerfile is relative to the context "
+                    + context + " unless it exists as given)");
         }
         dockerfileName = dockerfilePath.getFileName().toString();
         if (inPlaceMode()) {

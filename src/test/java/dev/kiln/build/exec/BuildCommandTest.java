@@ -367,6 +367,27 @@ class BuildCommandTest {
     }
 
     @Test
+    void aMissingDockerfileSaysWhereItLooked(@TempDir Path dir) throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Run run = build("-c", ctx.toString(), "-f", "Dockerfile.prod", "--no-push");
+        assertNotEquals(0, run.exit(), run.log());
+        assertTrue(run.log().contains("cannot read Dockerfile Dockerfile.prod: no file at " + ctx.resolve("Dockerfile.prod")),
+                run.log());
+    }
+
+    @Test
+    void aDryRunEndsSayingNothingWasBuilt(@TempDir Path dir) throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Files.writeString(ctx.resolve("Dockerfile"), "FROM scratch\nENV A=1\n");
+        Run run = build("-c", ctx.toString(), "--dry-run", "--cache", "--cache-repo", registry.host() + "/drycache",
+                "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString(), "--no-push");
+        assertEquals(0, run.exit(), run.log());
+        assertTrue(run.log().lines().anyMatch(l -> l.matches(".*build done in [0-9.]+s \\(dry run: nothing was built or pushed\\)")),
+                run.log());
+        assertFalse(run.log().contains("null"), run.log());
+    }
+
+    @Test
     void unknownInstructionFails(@TempDir Path dir) throws Exception {
         assertFails(dir, "FROM %s\nFROBNICATE x\n", ":2", "failunknown");
     }
