@@ -189,6 +189,20 @@ class HostileRunTest {
         assertTrue(e.getMessage().contains("network"), e.getMessage());
     }
 
+    @Test
+    void scratchDirsOfDeadProcessesAreRemovedLiveOnesKept() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        Path dead = Files.createDirectories(tmp.resolve(RunSetup.SCRATCH_PREFIX + gone.pid() + "-abc/bind-0"));
+        Files.writeString(dead.resolve("secret"), "left by a crash");
+        Path live = Files.createDirectories(tmp.resolve(RunSetup.SCRATCH_PREFIX + ProcessHandle.current().pid() + "-def"));
+        Path unrelated = Files.createDirectories(tmp.resolve("kiln-runner-1-x"));
+        assertEquals(1, RunSetup.cleanLeftovers(tmp));
+        assertFalse(Files.exists(dead.getParent()));
+        assertTrue(Files.isDirectory(live));
+        assertTrue(Files.isDirectory(unrelated));
+    }
+
     /** Every process whose command line holds {@code needle}, as {@code pid: cmdline}. */
     static List<String> commandLinesContaining(String needle) throws IOException {
         List<String> found = new ArrayList<>();
