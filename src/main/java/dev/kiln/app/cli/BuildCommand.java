@@ -131,6 +131,10 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--sandbox", defaultValue = "auto", description = "How RUN is isolated: auto, namespaces, proot, in-place (default ${DEFAULT-VALUE})")
     String sandbox;
 
+    @Option(names = "--network", defaultValue = "default", description = "RUN's network: default (the host's, as "
+            + "with kaniko; RUN --network=none still isolates) or none (every RUN gets loopback only) (default ${DEFAULT-VALUE})")
+    String network;
+
     @Option(names = "--force", description = "With --sandbox in-place: build although this is not a marked executor container (KILN_EXECUTOR_CONTAINER=1)")
     boolean force;
 
@@ -253,7 +257,12 @@ public class BuildCommand implements Callable<Integer> {
             Set<String> plain = Set.copyOf(pull.insecureRegistries);
             Set<String> unchecked = Set.copyOf(skipTlsVerifyRegistries);
             RegistrySecurity pushSecurity = new RegistrySecurity(insecure, plain, skipTlsVerify, unchecked, certificates);
+            if (!network.equals("default") && !network.equals("none")) {
+                log.log(BuildLog.Level.FATAL, "--network must be default or none, not " + network);
+                return 1;
+            }
             Executor executor = new Executor(options, log)
+                    .network(network.equals("default"))
                     .inputs(inputs)
                     .inPlace(new InPlaceOptions(force, cleanup, ignorePaths, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
                     .registrySecurity(new RegistrySecurity(pull.insecurePull, plain, skipTlsVerifyPull, unchecked, certificates),

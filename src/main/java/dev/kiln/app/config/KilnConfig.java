@@ -59,6 +59,16 @@ public interface KilnConfig {
         @WithDefault("auto")
         String sandbox();
 
+        /**
+         * Whether RUN may use the host's network ({@code RUN --network=default|host}); otherwise
+         * every RUN gets a network namespace with loopback only. See docs/security.md.
+         */
+        @WithDefault("false")
+        boolean allowNetwork();
+
+        /** What one build may take. */
+        Limits limits();
+
         /** The layer cache's repository in the store for builds with {@code cache}; default {@code cache/<first destination's path>}. */
         Optional<String> cacheRepo();
 
@@ -67,6 +77,25 @@ public interface KilnConfig {
         String runner();
 
         Kubernetes kubernetes();
+    }
+
+    /** {@code kiln.builds.limits.*}: what one gateway build may take; see docs/security.md. */
+    interface Limits {
+        /** Wall-clock time from start to end; the build fails after it. */
+        @WithDefault("1h")
+        Duration timeout();
+
+        /** The build log's size; the rest is dropped after one marker line (suffixes K, M, G). */
+        @WithDefault("16M")
+        String maxLogBytes();
+
+        /** Bytes an uploaded context may unpack to (decompression bombs are refused early; suffixes K, M, G, T). */
+        @WithDefault("8G")
+        String maxUnpackedBytes();
+
+        /** Builds one submitter may have queued or running at once (anonymous submitters share one count). */
+        @WithDefault("8")
+        int maxQueuedPerUser();
     }
 
     /** Builds as Kubernetes Jobs ({@code kiln.builds.runner=kubernetes}); see docs/kubernetes.md. */

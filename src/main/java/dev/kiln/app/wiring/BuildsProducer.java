@@ -6,6 +6,7 @@ import dev.kiln.app.kubernetes.BuildJobSpec;
 import dev.kiln.app.kubernetes.KubernetesBuildRunner;
 import dev.kiln.build.gateway.BuildFiles;
 import dev.kiln.build.gateway.BuildRunner;
+import dev.kiln.build.gateway.BuildLimits;
 import dev.kiln.build.gateway.BuildService;
 import dev.kiln.build.gateway.ContextTokens;
 import dev.kiln.build.gateway.ExecutorBuildRunner;
@@ -57,15 +58,18 @@ public class BuildsProducer {
                 Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));
                 yield new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
                         builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(),
-                        builds.cacheRepo().orElse(null)), registry, mirror, upstreams);
+                        builds.cacheRepo().orElse(null), builds.allowNetwork()), registry, mirror, upstreams);
             }
             // the client is only made here: local mode and the command line never start it
             case "kubernetes" -> kubernetesRunner = kubernetesRunner(builds, tokens, kubernetes.get());
             default -> throw new IllegalArgumentException("kiln.builds.runner must be local or kubernetes, not " + builds.runner());
         };
         try {
+            KilnConfig.Limits limits = builds.limits();
             return new BuildService(new BuildFiles(store.root()), runner, builds.maxConcurrent(),
-                    ByteSizes.parse(builds.maxContextBytes()), Clock.systemUTC(), LOG::warn);
+                    ByteSizes.parse(builds.maxContextBytes()), new BuildLimits(limits.timeout(),
+                            ByteSizes.parse(limits.maxLogBytes()), limits.maxQueuedPerUser(),
+                            ByteSizes.parse(limits.maxUnpackedBytes())), Clock.systemUTC(), LOG::warn);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the builds under " + store.root().resolve("builds") + ": " + e.getMessage(), e);
         }

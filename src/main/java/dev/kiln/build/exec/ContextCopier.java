@@ -1,6 +1,7 @@
 package dev.kiln.build.exec;
 
 import dev.kiln.build.dockerfile.DockerIgnore;
+import dev.kiln.build.rootfs.DevicePlaceholder;
 import dev.kiln.build.rootfs.LayerExtractor;
 import dev.kiln.build.rootfs.RootfsPath;
 import dev.kiln.oci.Digester;
@@ -133,6 +134,9 @@ final class ContextCopier {
      * compressed file that is not a tar inside is copied as it is.
      */
     static boolean isArchive(Path src) throws IOException {
+        if (!Files.isRegularFile(src, LinkOption.NOFOLLOW_LINKS)) {
+            return false; // only a regular file is ever opened: a FIFO would block
+        }
         byte[] magic = new byte[4];
         int m;
         try (InputStream in = Files.newInputStream(src)) {
@@ -255,6 +259,25 @@ final class ContextCopier {
         if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
             throw new IOException("cannot replace directory " + rootfs.inside(target) + " with a file");
         }
+        int type = (Integer) Files.getAttribute(src, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 0170000;
+        if (type == 0140000) {
+            throw new IOException(sourceRoot.relativize(src) + " is a socket, which cannot be copied into an image");
+        }
+        if (type == 0010000 || type == 0020000 || type == 0060000) {
+            // never opened: a FIFO would block the build, a device would hand over the host's
+            Files.deleteIfExists(target);
+            if (type == 0010000) {
+                mkfifo(target);
+            } else {
+                long rdev = (Long) Files.getAttribute(src, "unix:rdev", LinkOption.NOFOLLOW_LINKS);
+                int major = (int) (((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL));
+                int minor = (int) ((rdev & 0xff) | ((rdev >>> 12) & ~0xffL));
+                DevicePlaceholder.create(target, new DevicePlaceholder.Device(type == 0020000 ? 'c' : 'b', major, minor));
+            }
+            copyMode(src, target, attrs);
+            own(target, attrs, src);
+            return;
+        }
         Files.copy(src, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.COPY_ATTRIBUTES,
                 LinkOption.NOFOLLOW_LINKS);
         if (!Files.isSymbolicLink(target)) {
@@ -263,11 +286,24 @@ final class ContextCopier {
         own(target, attrs, src);
     }
 
+    private static void mkfifo(Path target) throws IOException {
+        Process p = new ProcessBuilder("mkfifo", "--", target.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            if (p.waitFor() != 0) {
+                throw new IOException("mkfifo " + target + " failed: " + out.strip());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while making a FIFO");
+        }
+    }
+
     private static void copyMode(Path src, Path target, Attributes attrs) throws IOException {
         if (attrs != null && attrs.mode() != null) {
             Files.setAttribute(target, "unix:mode", attrs.mode());
         } else {
-            Files.setAttribute(target, "unix:mode", (Integer) Files.getAttribute(src, "unix:mode") & 07777);
+            Files.setAttribute(target, "unix:mode", (Integer) Files.getAttribute(src, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777);
         }
     }
 

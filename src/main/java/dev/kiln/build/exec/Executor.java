@@ -1175,6 +1175,31 @@ public final class Executor {
         }
     }
 
+    /**
+     * {@code RUN --network=none} is always isolated; {@code default} and {@code host} get the
+     * host's network only where the builder allows it, and otherwise {@code default} is isolated
+     * while an explicit {@code host} is refused rather than quietly run without it.
+     */
+    private RunSpec.Network network(Instruction.Run run) throws BuildException {
+        RunSpec.Network asked;
+        try {
+            asked = RunSpec.Network.of(run.network());
+        } catch (IllegalArgumentException e) {
+            throw new BuildException("RUN --network=" + run.network() + ": " + e.getMessage());
+        }
+        if (asked == RunSpec.Network.NONE) {
+            return RunSpec.Network.NONE;
+        }
+        if (networkAllowed) {
+            return RunSpec.Network.HOST;
+        }
+        if (asked == RunSpec.Network.HOST) {
+            throw new BuildException("RUN --network=host: this builder gives RUN no network (kiln build --network=default, "
+                    + "or kiln.builds.allow-network=true on a gateway)");
+        }
+        return RunSpec.Network.NONE;
+    }
+
     private void runIn(StageState s, Instruction.Run run, List<String> env, ImageConfig.Container c,
                        List<dev.kiln.build.sandbox.RunMount> runMounts) throws IOException, BuildException {
         RunSpec spec = RunSpec.builder(s.rootfs, RunSpec.argv(s.shell, heredocCommand(run)))
@@ -1182,7 +1207,7 @@ public final class Executor {
                 .env(env)
                 .user(c.user())
                 .workdir(c.workingDir())
-                .network(RunSpec.Network.of(run.network()))
+                .network(network(run))
                 .stdout(line -> log.println("  | " + line))
                 .stderr(line -> log.println("  | " + line))
                 .cancellation(cancellation)
@@ -1262,6 +1287,7 @@ public final class Executor {
     }
 
     private Cancellation cancellation = new Cancellation();
+    private boolean networkAllowed;
     private Consumer<FinishedStep> stepListener = step -> { };
     private Registries.CredentialSource credentials = DockerCredentials.fromEnvironment();
 
@@ -1275,6 +1301,15 @@ public final class Executor {
     /** Cancelling stops the build at the next step and kills a running RUN; nothing is pushed after it. */
     public Executor cancellation(Cancellation switchOff) {
         this.cancellation = switchOff;
+        return this;
+    }
+
+    /**
+     * Whether RUN may use the host's network ({@code RUN --network=default|host}); off by default,
+     * when every RUN gets a network namespace with loopback only.
+     */
+    public Executor network(boolean allowed) {
+        this.networkAllowed = allowed;
         return this;
     }
 

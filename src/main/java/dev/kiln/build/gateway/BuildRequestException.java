@@ -33,6 +33,11 @@ public final class BuildRequestException extends RuntimeException {
                 "the build context is larger than the gateway's limit of " + limit + " bytes (kiln.builds.max-context-bytes)");
     }
 
+    public static BuildRequestException contextUnpacksTooLarge(long limit) {
+        return new BuildRequestException(413, "context-too-large", "Build context too large",
+                "the build context unpacks to more than " + limit + " bytes (kiln.builds.limits.max-unpacked-bytes)");
+    }
+
     public static BuildRequestException notFound(String id) {
         return new BuildRequestException(404, "build-not-found", "No such build", "no build with id " + id);
     }

@@ -51,6 +51,9 @@ public final class BuildService implements AutoCloseable {
     private final LinkedHashMap<String, BuildRunner.Caller> waiting = new LinkedHashMap<>();
     private final Map<String, Cancellation> running = new LinkedHashMap<>();
     private final ExecutorService threads;
+    private final BuildLimits limits;
+    private final Map<String, String> owners = new ConcurrentHashMap<>();
+    private final java.util.concurrent.ScheduledExecutorService alarms;
     private boolean stopping;
 
     /**
@@ -60,6 +63,12 @@ public final class BuildService implements AutoCloseable {
      */
     public BuildService(BuildFiles files, BuildRunner runner, int maxConcurrent, long maxContextBytes, Clock clock,
                         Consumer<String> problems) throws IOException {
+        this(files, runner, maxConcurrent, maxContextBytes, BuildLimits.DEFAULT, clock, problems);
+    }
+
+    /** @param limits each build's timeout and log size, and how many builds one submitter may queue */
+    public BuildService(BuildFiles files, BuildRunner runner, int maxConcurrent, long maxContextBytes, BuildLimits limits,
+                        Clock clock, Consumer<String> problems) throws IOException {
         if (maxConcurrent < 1) {
             throw new IllegalArgumentException("at least one build must be allowed to run, not " + maxConcurrent);
         }
@@ -69,6 +78,12 @@ public final class BuildService implements AutoCloseable {
         this.maxContextBytes = maxContextBytes;
         this.clock = clock;
         this.problems = problems;
+        this.limits = limits;
+        this.alarms = Executors.newSingleThreadScheduledExecutor(task -> {
+            Thread t = new Thread(task, "kiln-build-timeouts");
+            t.setDaemon(true);
+            return t;
+        });
         AtomicInteger n = new AtomicInteger();
         this.threads = Executors.newCachedThreadPool(task -> {
             Thread t = new Thread(task, "kiln-build-" + n.incrementAndGet());
@@ -119,7 +134,7 @@ public final class BuildService implements AutoCloseable {
         Path upload = files.incoming().resolve(id);
         try {
             ContextUpload.receive(body, upload, maxContextBytes);
-            ContextUpload.check(upload, checked.dockerfileInContext());
+            ContextUpload.check(upload, checked.dockerfileInContext(), limits.maxUnpackedBytes());
             files.adoptContext(id, upload);
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(upload);
@@ -146,9 +161,20 @@ public final class BuildService implements AutoCloseable {
                 deleteEmptyDir(files.dir(id));
                 throw new BuildRequestException(503, "stopping", "Gateway stopping", "the gateway is stopping; submit again later");
             }
+            String owner = owner(caller);
+            long mine = owners.values().stream().filter(owner::equals).count();
+            if (mine >= limits.maxQueuedPerUser()) {
+                files.removeTransient(id);
+                deleteEmptyDir(files.dir(id));
+                throw new BuildRequestException(429, "too-many-builds", "Too many builds",
+                        (owner.isEmpty() ? "anonymous submitters have " : "you have ") + mine
+                                + " builds queued or running, the most allowed (kiln.builds.limits.max-queued-per-user); "
+                                + "wait for one to end");
+            }
             files.save(record);
             appendLog(id, "build " + id + " queued");
             records.put(id, record);
+            owners.put(id, owner);
             waiting.put(id, caller);
             dispatch();
         }
@@ -201,6 +227,7 @@ public final class BuildService implements AutoCloseable {
             }
             if (waiting.containsKey(id)) {
                 waiting.remove(id);
+                owners.remove(id);
                 BuildRecord cancelled = record.ended(BuildState.CANCELLED, clock.instant(), "cancelled while queued");
                 files.save(cancelled);
                 records.put(id, cancelled);
@@ -229,9 +256,29 @@ public final class BuildService implements AutoCloseable {
         }
     }
 
+    /** Whose build it is, for the per-user queue limit: the user name it authenticated with, else "". */
+    private static String owner(BuildRunner.Caller caller) {
+        return caller == null || caller.credentials() == null || caller.credentials().username() == null ? ""
+                : caller.credentials().username();
+    }
+
     private void run(String id, BuildRunner.Caller caller, Cancellation cancellation) {
         boolean detached = false;
-        try (PrintStream log = new PrintStream(new FileOutputStream(files.log(id).toFile(), true), true, StandardCharsets.UTF_8)) {
+        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.ScheduledFuture<?> alarm = alarms.schedule(() -> {
+            timedOut.set(true);
+            cancellation.cancel();
+        }, limits.timeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        Path logFile = files.log(id);
+        CappedLog capped;
+        try {
+            capped = new CappedLog(new FileOutputStream(logFile.toFile(), true), limits.maxLogBytes(),
+                    Files.exists(logFile) ? Files.size(logFile) : 0);
+        } catch (IOException e) {
+            capped = null;
+        }
+        try (PrintStream log = capped != null ? new PrintStream(capped, true, StandardCharsets.UTF_8)
+                : new PrintStream(new FileOutputStream(logFile.toFile(), true), true, StandardCharsets.UTF_8)) {
             boolean resumed = current(id).state() == BuildState.RUNNING;
             BuildRecord started = resumed ? current(id) : update(id, r -> r.running(clock.instant()));
             if (!resumed) {
@@ -248,21 +295,25 @@ public final class BuildService implements AutoCloseable {
                     throw new BuildException("cancelled");
                 }
                 end = current(id).succeeded(clock.instant(), outcome.digest(), outcome.pushed(), outcome.report());
-                log.println("build succeeded: " + outcome.digest());
+                endLine(log, capped, "build succeeded: " + outcome.digest());
             } catch (BuildRunner.Detached e) {
                 log.println(e.getMessage());
                 detached = true;
                 return;
             } catch (BuildException | IOException | RuntimeException e) {
                 String message = e.getMessage() == null ? e.toString() : e.getMessage();
-                if (cancellation.isCancelled()) {
+                if (cancellation.isCancelled() && timedOut.get()) {
+                    String why = "timed out after " + limits.timeout() + " (kiln.builds.limits.timeout)";
+                    end = current(id).ended(BuildState.FAILED, clock.instant(), why);
+                    endLine(log, capped, "error: " + why);
+                } else if (cancellation.isCancelled()) {
                     boolean stop = isStopping();
                     end = current(id).ended(stop ? BuildState.FAILED : BuildState.CANCELLED, clock.instant(),
                             stop ? STOPPED : "cancelled");
-                    log.println("build " + (stop ? "failed: " + STOPPED : "cancelled") + " (" + message + ")");
+                    endLine(log, capped, "build " + (stop ? "failed: " + STOPPED : "cancelled") + " (" + message + ")");
                 } else {
                     end = current(id).ended(BuildState.FAILED, clock.instant(), message);
-                    log.println("error: " + message);
+                    endLine(log, capped, "error: " + message);
                 }
             }
             BuildRecord finalRecord = end;
@@ -275,13 +326,29 @@ public final class BuildService implements AutoCloseable {
                 problems.accept("build " + id + ": cannot record the failure: " + again);
             }
         } finally {
+            alarm.cancel(false);
             if (!detached) {
                 files.removeTransient(id); // a detached build's context may still be fetched after the restart
             }
             synchronized (this) {
                 running.remove(id);
+                owners.remove(id);
                 dispatch();
             }
+        }
+    }
+
+    /** The outcome line gets into the log even when the log is full. */
+    private static void endLine(PrintStream log, CappedLog capped, String line) {
+        if (capped == null) {
+            log.println(line);
+            return;
+        }
+        log.flush();
+        try {
+            capped.writeAnyway(line);
+        } catch (IOException e) {
+            log.println(line);
         }
     }
 
@@ -368,6 +435,7 @@ public final class BuildService implements AutoCloseable {
             toCancel.forEach(Cancellation::cancel);
         }
         threads.shutdown();
+        alarms.shutdownNow();
         try {
             threads.awaitTermination(graceSeconds, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

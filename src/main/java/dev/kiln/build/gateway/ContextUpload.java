@@ -49,11 +49,25 @@ final class ContextUpload {
      * {@code dockerfile}, a path relative to the context root.
      */
     static void check(Path archive, String dockerfile) {
+        check(archive, dockerfile, Long.MAX_VALUE);
+    }
+
+    /**
+     * The same, refusing an archive whose entries add up to more than {@code maxUnpacked} bytes
+     * (tar headers included) as soon as the header that crosses the limit is read: a small gzip
+     * that would expand to gigabytes is not decompressed further.
+     */
+    static void check(Path archive, String dockerfile, long maxUnpacked) {
         boolean found = false;
         int entries = 0;
+        long unpacked = 0;
         try (LayerReader reader = LayerReader.open(archive)) {
             for (LayerEntry entry; (entry = reader.next()) != null; ) {
                 entries++;
+                unpacked += 512 + entry.size();
+                if (unpacked > maxUnpacked) {
+                    throw BuildRequestException.contextUnpacksTooLarge(maxUnpacked);
+                }
                 if (clean(entry.path()).equals(dockerfile)) {
                     found = true;
                 }
@@ -61,6 +75,8 @@ final class ContextUpload {
                     content.transferTo(OutputStream.nullOutputStream()); // a truncated archive fails here, not later
                 }
             }
+        } catch (BuildRequestException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
             throw BuildRequestException.brokenContext("the build context is not a readable tar or tar.gz: "
                     + (e.getMessage() == null ? e.toString() : e.getMessage()));

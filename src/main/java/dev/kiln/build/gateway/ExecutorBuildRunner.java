@@ -48,11 +48,18 @@ public final class ExecutorBuildRunner implements BuildRunner {
      * @param cacheDir            where base image blobs pulled from registries the gateway does not mirror are kept
      * @param sandbox             RUN isolation: auto, namespaces, proot or in-place
      * @param cacheRepository     the layer cache's repository in the store; null for {@code cache/<first destination's path>}
+     * @param allowNetwork        whether RUN may use the host's network; otherwise it gets loopback only
      */
     public record Settings(boolean ownMirror, List<String> insecureRegistries, Path cacheDir, String sandbox,
-                           String cacheRepository) {
+                           String cacheRepository, boolean allowNetwork) {
         public Settings {
             insecureRegistries = List.copyOf(insecureRegistries);
+        }
+
+        /** Without network for RUN. */
+        public Settings(boolean ownMirror, List<String> insecureRegistries, Path cacheDir, String sandbox,
+                        String cacheRepository) {
+            this(ownMirror, insecureRegistries, cacheDir, sandbox, cacheRepository, false);
         }
     }
 
@@ -99,6 +106,7 @@ public final class ExecutorBuildRunner implements BuildRunner {
                 new BlobCache(settings.cacheDir().resolve("blobs")), Retry.NONE);
         Executor executor = new Executor(options, job.log())
                 .cancellation(job.cancellation())
+                .network(settings.allowNetwork())
                 .steps(job.steps())
                 .credentials(credentials)
                 .imageSource(new StoreImageSource(registry, mirror, upstreams, gatewayHosts, settings.ownMirror(), elsewhere))

@@ -37,8 +37,9 @@ import java.util.function.Consumer;
  * (an existing symlink at its name is replaced, not written through), and a hardlink can only
  * point at a file inside the rootfs.
  *
- * <p>Without root privileges, owners are left as the extracting user and device nodes are
- * skipped, each with a warning; fifos need no privilege and are always made.
+ * <p>Device nodes are never made: each becomes a {@link DevicePlaceholder} that the snapshot
+ * turns back into the device entry. Without root privileges, owners are left as the extracting
+ * user; fifos need no privilege and are always made.
  *
  * <p>{@link #ignoring} makes an extractor for an in-place build, whose rootfs is the container's
  * own {@code /}: entries at or below an ignored path (or that reach one through a symlink) are
@@ -51,16 +52,19 @@ public final class LayerExtractor {
     private final boolean privileged;
     private final Consumer<String> warningSink;
     private final IgnoredPaths ignored;
+    private final long maxBytes;
 
     /**
      * @param privileged  whether to chown and mknod, which only root may do
      * @param warningSink receives a line for everything skipped or approximated
      */
     public LayerExtractor(Path rootfs, boolean privileged, Consumer<String> warningSink) {
-        this(rootfs, privileged, warningSink, IgnoredPaths.NONE);
+        this(rootfs, privileged, warningSink, IgnoredPaths.NONE, Long.MAX_VALUE);
     }
 
-    private LayerExtractor(Path rootfs, boolean privileged, Consumer<String> warningSink, IgnoredPaths ignored) {
+    private LayerExtractor(Path rootfs, boolean privileged, Consumer<String> warningSink, IgnoredPaths ignored,
+                           long maxBytes) {
+        this.maxBytes = maxBytes;
         this.root = Objects.requireNonNull(rootfs);
         this.privileged = privileged;
         this.warningSink = Objects.requireNonNull(warningSink);
@@ -69,8 +73,21 @@ public final class LayerExtractor {
 
     /** This extractor, leaving {@code ignored} paths of the rootfs untouched. */
     public LayerExtractor ignoring(IgnoredPaths ignored) {
-        return new LayerExtractor(root, privileged, warningSink, ignored);
+        return new LayerExtractor(root, privileged, warningSink, ignored, maxBytes);
     }
+
+    /**
+     * This extractor, refusing an archive whose files add up to more than {@code maxBytes} (each
+     * entry counts its tar header too, so a flood of empty files is stopped as well). The sizes
+     * are the headers', checked before the content is written: a small gzip that expands to
+     * gigabytes is refused at the entry that crosses the limit.
+     */
+    public LayerExtractor limited(long maxBytes) {
+        return new LayerExtractor(root, privileged, warningSink, ignored, maxBytes);
+    }
+
+    /** The message of an archive refused by {@link #limited}. */
+    public static final String TOO_LARGE = "unpacks to more than %d bytes, the limit";
 
     /** Privileged when running as root; warnings go to the system logger. */
     public static LayerExtractor forRootfs(Path rootfs) {
@@ -81,8 +98,13 @@ public final class LayerExtractor {
     public Extraction apply(InputStream layer) throws IOException {
         Run run = new Run(RootfsPath.of(root));
         try (LayerReader reader = LayerReader.open(layer)) {
+            long unpacked = 0;
             for (LayerEntry entry; (entry = reader.next()) != null; ) {
                 run.entries++;
+                unpacked += 512 + entry.size();
+                if (unpacked > maxBytes) {
+                    throw new LayerExtractionException(entry.path(), String.format(TOO_LARGE, maxBytes));
+                }
                 try {
                     run.apply(entry, reader);
                 } catch (LayerExtractionException e) {
@@ -157,8 +179,7 @@ public final class LayerExtractor {
             boolean keptDirectory = entry.type() == EntryType.DIRECTORY && existing != null && existing.isDirectory();
             // a hardlink checks its target first: replacing a file by a link to itself must keep it;
             // a device that cannot be made leaves what is there
-            boolean skippedDevice = !privileged && (entry.type() == EntryType.CHAR_DEVICE || entry.type() == EntryType.BLOCK_DEVICE);
-            if (!keptDirectory && entry.type() != EntryType.HARDLINK && !skippedDevice) {
+            if (!keptDirectory && entry.type() != EntryType.HARDLINK) {
                 if (!replace(target, existing)) {
                     warn(name + ": skipped: " + rootfs.inside(target) + " holds paths an in-place build keeps ("
                             + ignored + ")");
@@ -233,19 +254,18 @@ public final class LayerExtractor {
         }
 
         private void special(String name, LayerEntry entry, Path target) throws IOException {
-            if (entry.type() != EntryType.FIFO && !privileged) {
-                warn(name + ": skipped " + entry.type() + " " + entry.devMajor() + ":" + entry.devMinor() + " (needs root)");
-                skipped++;
+            if (entry.type() != EntryType.FIFO) {
+                // never a real node: that would be the host's device for whoever opens it
+                DevicePlaceholder.create(target, new DevicePlaceholder.Device(
+                        entry.type() == EntryType.CHAR_DEVICE ? 'c' : 'b', entry.devMajor(), entry.devMinor()));
+                setOwner(target, entry);
+                Files.setAttribute(target, "unix:mode", entry.mode() & 07777);
+                Files.setLastModifiedTime(target, java.nio.file.attribute.FileTime.from(entry.mtime()));
                 return;
             }
-            // Java cannot mknod, and its attribute views open the file to set times, which blocks
-            // on a fifo and has side effects on a device; the coreutils do both by path.
-            List<String> create = switch (entry.type()) {
-                case FIFO -> List.of("mkfifo", target.toString());
-                case CHAR_DEVICE -> List.of("mknod", target.toString(), "c", "" + entry.devMajor(), "" + entry.devMinor());
-                default -> List.of("mknod", target.toString(), "b", "" + entry.devMajor(), "" + entry.devMinor());
-            };
-            exec(name, create);
+            // Java's attribute views open the file to set times, which blocks on a fifo; the
+            // coreutils do both by path.
+            exec(name, List.of("mkfifo", target.toString()));
             setOwner(target, entry);
             exec(name, List.of("touch", "-h", "-m", "-d", "@" + entry.mtime().getEpochSecond(), target.toString()));
             Files.setAttribute(target, "unix:mode", entry.mode()); // by path: chmod(2) opens nothing

@@ -62,21 +62,35 @@ public final class InPlaceSandbox implements Sandbox {
             } else if (!setup.user.isRoot()) {
                 throw new SandboxException("switching to USER " + spec.user() + " needs util-linux's setpriv");
             }
-            command.add(require("env"));
-            command.add("-i");
-            command.addAll(spec.env());
+            int program = command.size();
             command.addAll(spec.argv());
-            ProcessRunner.Outcome outcome = ProcessRunner.run(command, Map.of(), setup.scaffold.root().resolve(spec.workdir()),
+            // the environment (secrets included) is the process's own, never on a command line
+            Map<String, String> env = new java.util.LinkedHashMap<>();
+            for (String e : spec.env()) {
+                int eq = e.indexOf('=');
+                env.put(e.substring(0, eq), e.substring(eq + 1));
+            }
+            if (program == 0) {
+                // setpriv looks the program up on the RUN's PATH; without it, ProcessBuilder would use ours
+                command.set(0, resolve(command.get(0), env.get("PATH")));
+            }
+            ProcessRunner.Outcome outcome = ProcessRunner.run(command, env, setup.scaffold.root().resolve(spec.workdir()),
                     spec.stdout(), spec.stderr(), spec.timeout(), spec.cancellation());
             return outcome.result();
         }
     }
 
-    private static String require(String tool) throws SandboxException {
-        String path = ProcessRunner.hostTool(tool);
-        if (path == null) {
-            throw new SandboxException(tool + " is not installed");
+    /** An exec-form command's program on the RUN's own PATH, as {@code env} would have found it. */
+    private static String resolve(String program, String path) throws SandboxException {
+        if (program.contains("/")) {
+            return program;
         }
-        return path;
+        for (String dir : (path == null ? ProcessRunner.HOST_PATH : path).split(":")) {
+            Path p = Path.of(dir.isEmpty() ? "." : dir, program);
+            if (java.nio.file.Files.isExecutable(p) && !java.nio.file.Files.isDirectory(p)) {
+                return p.toString();
+            }
+        }
+        throw new SandboxException(program + ": not found on the RUN's PATH");
     }
 }

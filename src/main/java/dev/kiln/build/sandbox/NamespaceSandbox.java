@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Namespaces with util-linux: {@code unshare} gives the RUN its own mount, pid, uts and ipc
- * namespaces (and network namespace for {@code --network=none}); as a non-root caller also a user
+ * namespaces and a network namespace of its own; as a non-root caller also a user
  * namespace in which the caller is root (or, for a non-root USER, that user, with the namespace's
  * capabilities kept for the set-up).
  *
@@ -40,13 +40,14 @@ import java.util.concurrent.TimeUnit;
  * scaffold's mount points are made in the rootfs beforehand, show through the overlay, and are
  * removed afterwards as always.
  *
- * <p>Without a static busybox on the host: as root, the rootfs mount is moved over {@code /} and
- * entered with {@code unshare --root=.} (no nested user namespace: root keeps real capabilities);
- * unprivileged, a plain chroot. Unprivileged callers have only the one uid of their user
- * namespace, so files the RUN creates belong to the caller on the host.
+ * <p>Without a static busybox on the host the sandbox refuses to run: every way in without one (a
+ * chroot, {@code unshare --root}) would leave RUN more than it should have, as root even real
+ * capabilities. The network is a namespace of its own with only loopback unless the spec shares the
+ * host's ({@link RunSpec.Network#HOST}); the command runs with {@code no_new_privs}.
  */
 public final class NamespaceSandbox implements Sandbox {
     private final boolean privileged;
+    private final String toolSearchPath;
 
     public NamespaceSandbox() {
         this(ProcessRunner.currentUid() == 0);
@@ -54,7 +55,16 @@ public final class NamespaceSandbox implements Sandbox {
 
     /** {@code privileged} false forces the user-namespace variant even as root (for tests). */
     public NamespaceSandbox(boolean privileged) {
+        this(privileged, null);
+    }
+
+    /**
+     * @param toolSearchPath where to look for the static busybox instead of Kiln's tools and the
+     *                       host's standard directories (for tests of a host without one)
+     */
+    NamespaceSandbox(boolean privileged, String toolSearchPath) {
         this.privileged = privileged;
+        this.toolSearchPath = toolSearchPath;
     }
 
     @Override
@@ -65,10 +75,10 @@ public final class NamespaceSandbox implements Sandbox {
     @Override
     public ExecResult run(RunSpec spec) throws IOException, InterruptedException {
         String unshare = require("unshare");
+        String busybox = requireStaticBusybox(toolSearchPath);
         try (RunSetup setup = RunSetup.prepare(spec, privileged, true)) {
             Path status = setup.scratch.resolve("started");
-            String busybox = staticBusybox();
-            boolean identityMapped = privileged && busybox != null;
+            boolean identityMapped = privileged;
             String script = script(setup, status, unshare, busybox, identityMapped);
             List<String> command = new ArrayList<>();
             String setpriv = ProcessRunner.hostTool("setpriv");
@@ -86,12 +96,19 @@ public final class NamespaceSandbox implements Sandbox {
             }
             command.addAll(List.of("--mount", "--pid", "--uts", "--ipc", "--fork", "--kill-child=SIGKILL",
                     "--propagation", "private"));
-            if (spec.network() == RunSpec.Network.NONE) {
+            if (!spec.network().shared()) {
                 command.add("--net");
             }
-            command.addAll(List.of(ProcessRunner.hostShell(), "-c", script));
+            // the static busybox runs the set-up too: its shell runs mount, hostname and ip as
+            // applets, several times faster to start than util-linux's dynamically linked tools
+            command.addAll(List.of(busybox, "sh", "-c", script));
+            // the RUN's environment (secrets from RUN --mount=type=secret,env= included) travels in
+            // the environment, which only this uid and root can read, never on a command line
+            Map<String, String> env = new java.util.LinkedHashMap<>();
+            env.put("PATH", ProcessRunner.toolPath());
+            env.put(ENV_VARIABLE, environmentScript(spec.env()));
             ProcessRunner.Tail err = new ProcessRunner.Tail(spec.stderr());
-            ProcessRunner.Outcome outcome = ProcessRunner.run(command, Map.of("PATH", ProcessRunner.toolPath()),
+            ProcessRunner.Outcome outcome = ProcessRunner.run(command, env,
                     null, spec.stdout(), err, spec.timeout(), spec.cancellation(),
                     identityMapped ? NamespaceSandbox::mapIdentity : null);
             if (!Files.exists(status) && !outcome.timedOut() && !outcome.cancelled()) {
@@ -100,6 +117,36 @@ public final class NamespaceSandbox implements Sandbox {
             }
             return outcome.result();
         }
+    }
+
+    /** The variable that carries the RUN's environment to the last shell, which evaluates and drops it. */
+    static final String ENV_VARIABLE = "KILN_RUN_ENV";
+
+    /**
+     * Shell code that leaves exactly {@code env} exported: busybox's shell exports PATH, PWD and
+     * SHLVL of its own, so those go first. Names a shell cannot assign stay for {@code env} to set
+     * (returned as its arguments after the marker line).
+     */
+    static String environmentScript(List<String> env) {
+        StringBuilder s = new StringBuilder("unset ").append(ENV_VARIABLE).append(" PATH PWD OLDPWD SHLVL");
+        for (String e : env) {
+            String name = e.substring(0, e.indexOf('='));
+            if (name.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+                s.append("; export ").append(ProcessRunner.quote(e));
+            }
+        }
+        return s.toString();
+    }
+
+    /** The entries {@link #environmentScript} cannot export from a shell; {@code env} sets them. */
+    private static List<String> unusualNames(List<String> env) {
+        List<String> odd = new ArrayList<>();
+        for (String e : env) {
+            if (!e.substring(0, e.indexOf('=')).matches("[A-Za-z_][A-Za-z0-9_]*")) {
+                odd.add(e);
+            }
+        }
+        return odd;
     }
 
     /**
@@ -182,20 +229,13 @@ public final class NamespaceSandbox implements Sandbox {
         }
         s.append("mkdir pts shm\n");
         s.append("mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts pts 2>/dev/null && ln -s pts/ptmx ptmx\n");
-        s.append("mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs shm\n");
+        // capped, as Docker's 64 MiB: an uncapped tmpfs takes up to half the host's memory
+        s.append("mount -t tmpfs -o mode=1777,nosuid,nodev,size=").append(SHM_BYTES).append(" tmpfs shm\n");
         s.append("ln -s /proc/self/fd fd; ln -s /proc/self/fd/0 stdin; ln -s /proc/self/fd/1 stdout; ln -s /proc/self/fd/2 stderr\n");
         s.append("cd / || exit 125\n");
-        String hostname = ProcessRunner.hostTool("hostname");
-        if (hostname != null) {
-            s.append(q(hostname)).append(' ').append(q(spec.hostname())).append(" || fail setting the hostname\n");
-        } else {
-            s.append("echo ").append(q(spec.hostname())).append(" > /proc/sys/kernel/hostname || fail setting the hostname\n");
-        }
-        if (spec.network() == RunSpec.Network.NONE) {
-            String ip = ProcessRunner.hostTool("ip");
-            if (ip != null) {
-                s.append(q(ip)).append(" link set lo up 2>/dev/null\n");
-            }
+        s.append("hostname ").append(q(spec.hostname())).append(" || fail setting the hostname\n");
+        if (!spec.network().shared()) {
+            s.append("ip link set lo up 2>/dev/null\n");
         }
         for (RunSetup.Planned m : setup.mounts) {
             String target = q(m.target());
@@ -212,76 +252,54 @@ public final class NamespaceSandbox implements Sandbox {
                         .append(" || fail making ").append(where).append(" read-only\n");
             }
         }
-        Path oldRoot = busybox != null ? setup.scaffold.dir(OLD_ROOT) : null;
+        Path oldRoot = setup.scaffold.dir(OLD_ROOT);
         s.append(": > ").append(q(status)).append('\n');
         s.append("cd ").append(root).append(" || fail entering the rootfs\n");
-        StringBuilder exec = new StringBuilder();
-        if (busybox != null) {
-            // pivot_root makes the rootfs the namespace's root, so a chroot-style climb ends there;
-            // the old root, put under the rootfs, is detached by the host's static busybox (the
-            // only host binary that still runs once "/" is the rootfs) before the command starts.
-            s.append("pivot_root . ").append(q(setup.inside(oldRoot).substring(1))).append(" || fail pivot_root\n");
-            StringBuilder last = new StringBuilder();
-            last.append("cd ").append(ProcessRunner.quote(spec.workdir())).append(" || exit 125; exec");
-            if (privileged && !setup.user.isRoot()) {
-                last.append(" nsenter -F -G ").append(setup.user.gid()).append(" -S ").append(setup.user.uid()).append(" --");
-            } else if (!privileged && !setup.user.isRoot()) {
-                // the set-up kept the user namespace's capabilities as ambient ones; USER gets none
-                last.append(" setpriv --inh-caps ").append(DROP_ALL).append(" --ambient-caps ").append(DROP_ALL);
-            }
-            last.append(" env -i");
-            for (String e : spec.env()) {
+        // pivot_root makes the rootfs the namespace's root, so a chroot-style climb ends there;
+        // the old root, put under the rootfs, is detached by the host's static busybox (the
+        // only host binary that still runs once "/" is the rootfs) before the command starts.
+        s.append("pivot_root . ").append(q(setup.inside(oldRoot).substring(1))).append(" || fail pivot_root\n");
+        StringBuilder last = new StringBuilder();
+        last.append("cd ").append(ProcessRunner.quote(spec.workdir())).append(" || exit 125; eval \"$")
+                .append(ENV_VARIABLE).append("\"; exec");
+        // no_new_privs: no setuid binary or file capability in the image gains anything
+        last.append(" setpriv --nnp");
+        if (privileged && !setup.user.isRoot()) {
+            last.append(" nsenter -F -G ").append(setup.user.gid()).append(" -S ").append(setup.user.uid()).append(" --");
+        } else if (!privileged && !setup.user.isRoot()) {
+            // the set-up kept the user namespace's capabilities as ambient ones; USER gets none
+            last.append(" --inh-caps ").append(DROP_ALL).append(" --ambient-caps ").append(DROP_ALL);
+        }
+        List<String> odd = unusualNames(spec.env());
+        if (!odd.isEmpty()) {
+            last.append(" env");
+            for (String e : odd) {
                 last.append(' ').append(ProcessRunner.quote(e));
             }
-            for (String a : spec.argv()) {
-                last.append(' ').append(ProcessRunner.quote(a));
-            }
-            StringBuilder inner = new StringBuilder();
-            inner.append("umount -l ").append(OLD_ROOT).append(" || exit 125; ");
-            if (identityMapped) {
-                // Root's RUN continues in a user namespace of its own (every id mapped to itself by
-                // the JVM) with a mount namespace in which every mount above is locked: read-only
-                // ones stay read-only, none can be undone, and no device node can be made.
-                inner.append("exec unshare -U -m sh -c ").append(ProcessRunner.quote(
-                        "until read a b c < /proc/self/uid_map && [ \"$c\" = 4294967295 ]; do :; done; " + last));
-            } else {
-                inner.append(last);
-            }
-            exec.append(q(OLD_ROOT + busybox)).append(" sh -c ").append(ProcessRunner.quote(inner.toString()));
-            s.append("exec ").append(exec).append('\n');
-            return s.toString();
-        }
-        if (privileged) {
-            // no static busybox: move the rootfs mount over "/" (a chroot-style climb then ends at
-            // the rootfs) and chroot into it with unshare --root=.; root keeps real capabilities
-            s.append("mount --move . / || fail moving the rootfs over /\n");
-            exec.append(q(require("env"))).append(" -i");
-            for (String e : spec.env()) {
-                exec.append(' ').append(ProcessRunner.quote(e));
-            }
-            exec.append(' ').append(q(unshare)).append(" --root=. --wd=").append(ProcessRunner.quote(spec.workdir()));
-            if (!setup.user.isRoot()) {
-                exec.append(" --setgid ").append(setup.user.gid()).append(" --setuid ").append(setup.user.uid());
-            }
-            exec.append(" --");
-        } else {
-            // no static busybox: a plain chroot, which a process with CAP_SYS_CHROOT in the user
-            // namespace could climb out of (to what the caller's own uid may see)
-            exec.append(q(require("env"))).append(" -i");
-            for (String e : spec.env()) {
-                exec.append(' ').append(ProcessRunner.quote(e));
-            }
-            exec.append(' ').append(q(unshare)).append(" --root=").append(root)
-                    .append(" --wd=").append(ProcessRunner.quote(spec.workdir())).append(" --");
         }
         for (String a : spec.argv()) {
-            exec.append(' ').append(ProcessRunner.quote(a));
+            last.append(' ').append(ProcessRunner.quote(a));
         }
-        s.append("exec ").append(exec).append('\n');
+        StringBuilder inner = new StringBuilder();
+        inner.append("umount -l ").append(OLD_ROOT).append(" || exit 125; ");
+        if (identityMapped) {
+            // Root's RUN continues in a user namespace of its own (every id mapped to itself by
+            // the JVM) with a mount namespace in which every mount above is locked: read-only
+            // ones stay read-only, none can be undone, and no device node can be made.
+            inner.append("exec unshare -U -m sh -c ").append(ProcessRunner.quote(
+                    "until read a b c < /proc/self/uid_map && [ \"$c\" = 4294967295 ]; do :; done; " + last));
+        } else {
+            inner.append(last);
+        }
+        s.append("exec ").append(q(OLD_ROOT + busybox)).append(" sh -c ").append(ProcessRunner.quote(inner.toString()))
+                .append('\n');
         return s.toString();
     }
 
     private static final String OLD_ROOT = "/.kiln-oldroot";
+
+    /** The size of the RUN's {@code /dev/shm}. */
+    static final long SHM_BYTES = 64L << 20;
 
     /**
      * {@code userxattr} puts overlayfs's own markers (opaque directories, copy-up origins) in
@@ -383,11 +401,19 @@ public final class NamespaceSandbox implements Sandbox {
 
     /** A statically linked busybox among Kiln's own tools or on the host (no ELF interpreter), or null. */
     static String staticBusybox() {
-        String own = ProcessRunner.hostTool("busybox");
-        for (String candidate : new String[] {own, "/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox"}) {
-            if (candidate == null) {
-                continue;
-            }
+        return staticBusybox(null);
+    }
+
+    /** The same, searched for only in the directories of {@code searchPath} when it is given. */
+    static String staticBusybox(String searchPath) {
+        List<String> candidates = new ArrayList<>();
+        for (String dir : (searchPath != null ? searchPath : ProcessRunner.toolPath()).split(":")) {
+            candidates.add(dir + "/busybox");
+        }
+        if (searchPath == null) {
+            candidates.addAll(List.of("/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox"));
+        }
+        for (String candidate : candidates) {
             Path p = Path.of(candidate);
             if (Files.isExecutable(p) && isStatic(p)) {
                 try {
@@ -399,6 +425,22 @@ public final class NamespaceSandbox implements Sandbox {
         }
         return null;
     }
+
+    /**
+     * Without a static busybox nothing can take the old root away after pivot_root, and every
+     * other way in (a chroot, unshare --root) leaves RUN with more than it should have: refuse.
+     */
+    static String requireStaticBusybox(String searchPath) throws SandboxException {
+        String busybox = staticBusybox(searchPath);
+        if (busybox == null) {
+            throw new SandboxException(MISSING_BUSYBOX + " (looked in "
+                    + (searchPath != null ? searchPath : ProcessRunner.toolPath()) + "); install busybox-static, "
+                    + "or choose another sandbox explicitly with --sandbox / kiln.builds.sandbox");
+        }
+        return busybox;
+    }
+
+    static final String MISSING_BUSYBOX = "the namespace sandbox needs a statically linked busybox and there is none";
 
     private static boolean isStatic(Path elf) {
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(elf)) {

@@ -7,15 +7,21 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The anywhere fallback: {@code proot} (ptrace) fakes the chroot, the binds and the user, so it
- * needs no privilege and no namespaces, at a cost in speed. {@code /proc} and {@code /dev} are the
- * host's (there is no pid namespace: the RUN sees host processes), and what proot binds is not made
- * read-only, so read-only binds are bound from a private copy instead. {@code --network=none} cannot
- * be honoured and is refused. Leftover processes are killed through the process tree when the
+ * {@code proot} (ptrace) fakes the chroot, the binds and the user, so it needs no privilege and no
+ * namespaces, at a cost in speed. It does not isolate: only where the operator names it
+ * ({@code sandbox=proot}), never chosen automatically. There is no pid namespace, so the command
+ * can still signal every process of this uid; its {@code /proc} is an empty directory (the host's
+ * would show every process's environment, the gateway's secrets included) and its {@code /dev}
+ * only the standard null, zero, full, random, urandom and tty. What proot binds is not made
+ * read-only, so read-only binds are bound from a private copy instead. It cannot isolate the
+ * network, so it runs only RUNs that are allowed the host's network ({@link RunSpec.Network#HOST})
+ * and refuses the others. Leftover processes are killed through the process tree when the
  * command exits; one that re-parents itself away (double fork + setsid) can escape that. The
  * environment is the given one plus the {@code PWD} that proot sets.
  */
 public final class ProotSandbox implements Sandbox {
+
+    static final List<String> STANDARD_DEVICES = List.of("null", "zero", "full", "random", "urandom", "tty");
 
     @Override
     public String name() {
@@ -31,9 +37,9 @@ public final class ProotSandbox implements Sandbox {
         if (proot == null) {
             throw new SandboxException("proot is not installed");
         }
-        if (spec.network() == RunSpec.Network.NONE) {
-            throw new SandboxException("the proot sandbox cannot isolate the network (RUN --network=none); "
-                    + "use the namespaces sandbox");
+        if (!spec.network().shared()) {
+            throw new SandboxException("the proot sandbox cannot isolate the network and this RUN may not use it; "
+                    + "allow builds the network or use the namespaces sandbox");
         }
         try (RunSetup setup = RunSetup.prepare(spec, ProcessRunner.currentUid() == 0, true)) {
             List<String> command = new ArrayList<>();
@@ -41,7 +47,12 @@ public final class ProotSandbox implements Sandbox {
             if (setpriv != null) {
                 command.addAll(List.of(setpriv, "--pdeathsig", "KILL"));
             }
-            command.addAll(List.of(proot, "-r", setup.scaffold.root().root().toString(), "-b", "/proc", "-b", "/dev"));
+            command.addAll(List.of(proot, "-r", setup.scaffold.root().root().toString()));
+            java.nio.file.Path emptyProc = java.nio.file.Files.createDirectory(setup.scratch.resolve("proc"));
+            command.addAll(List.of("-b", emptyProc + ":/proc"));
+            for (String d : STANDARD_DEVICES) {
+                command.addAll(List.of("-b", "/dev/" + d));
+            }
             int copies = 0;
             for (RunSetup.Planned m : setup.mounts) {
                 String source;

@@ -45,7 +45,8 @@ final class RunSetup implements AutoCloseable {
     static RunSetup prepare(RunSpec spec, boolean canChown, boolean networkFiles) throws IOException {
         RootfsPath root = RootfsPath.of(spec.rootfs());
         RunUser user = RunUser.resolve(root, spec.user());
-        Path scratch = Files.createTempDirectory("kiln-run-",
+        cleanLeftoversOnce();
+        Path scratch = Files.createTempDirectory(SCRATCH_PREFIX + ProcessHandle.current().pid() + "-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         RunSetup setup = new RunSetup(spec, user, scratch, new Scaffold(root));
         try {
@@ -119,6 +120,41 @@ final class RunSetup implements AutoCloseable {
         } else if (m instanceof RunMount.Tmpfs t) {
             mounts.add(new Planned(Kind.TMPFS, null, scaffold.dir(target), false, t.sizeBytes()));
         }
+    }
+
+    /** Scratch dirs are {@code kiln-run-<pid of the JVM>-<random>}, so leftovers of a dead process can be told apart. */
+    static final String SCRATCH_PREFIX = "kiln-run-";
+
+    private static final java.util.concurrent.atomic.AtomicBoolean CLEANED = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private static void cleanLeftoversOnce() {
+        if (CLEANED.compareAndSet(false, true)) {
+            cleanLeftovers(Path.of(System.getProperty("java.io.tmpdir")));
+        }
+    }
+
+    /**
+     * Removes the scratch dirs in {@code tmp} of Kiln processes that are gone (a crash or kill -9
+     * leaves them, with copies of read-write binds in them); those of live processes stay.
+     *
+     * @return how many were removed
+     */
+    static int cleanLeftovers(Path tmp) {
+        java.util.regex.Pattern name = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(SCRATCH_PREFIX) + "(\\d+)-.*");
+        int removed = 0;
+        try (var entries = Files.newDirectoryStream(tmp, SCRATCH_PREFIX + "*")) {
+            for (Path dir : entries) {
+                java.util.regex.Matcher m = name.matcher(dir.getFileName().toString());
+                if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).isEmpty()
+                        && Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    Trees.deleteQuietly(dir);
+                    removed++;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // best effort: the next start tries again
+        }
+        return removed;
     }
 
     /** The mount point's path as the command sees it. */

@@ -19,7 +19,7 @@ import java.util.function.Consumer;
  * @param env          exactly the environment the command sees, {@code K=V} each; nothing is added
  * @param user         {@code name}, {@code uid}, {@code name:group}, {@code uid:gid}; null or empty for root
  * @param workdir      absolute working directory inside the rootfs, created when missing
- * @param network      {@link Network#DEFAULT} shares the host network, {@link Network#NONE} isolates it
+ * @param network      {@link Network#HOST} shares the host network; the others isolate it
  * @param mounts       mounts for the duration of the run
  * @param hostname     the hostname the command sees
  * @param stdout       where the command's standard output goes
@@ -45,9 +45,18 @@ public record RunSpec(Path rootfs, List<String> argv, List<String> env, String u
         }
     }
 
-    /** {@code RUN --network}: BuildKit's {@code default} and {@code host} both share the host network here. */
+    /**
+     * {@code RUN --network}. Only {@link #HOST} shares the host's network; {@link #DEFAULT} and
+     * {@link #NONE} get a network namespace with loopback only. The builder turns a RUN's
+     * {@code default} into {@code HOST} only where the operator allows builds network access.
+     */
     public enum Network {
         DEFAULT, HOST, NONE;
+
+        /** Whether the command shares the host's network. */
+        public boolean shared() {
+            return this == HOST;
+        }
 
         public static Network of(String value) {
             if (value == null || value.isEmpty() || value.equals("default")) {

@@ -6,7 +6,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Picks the RUN sandbox: {@code auto}, {@code namespaces}, {@code proot}, {@code in-place}. */
+/**
+ * Picks the RUN sandbox: {@code auto}, {@code namespaces}, {@code proot}, {@code in-place}. Auto
+ * means the namespace sandbox or a refusal that says what is missing, never a weaker one.
+ */
 public final class Sandboxes {
 
     public enum Mode {
@@ -54,17 +57,17 @@ public final class Sandboxes {
                 }
                 return new InPlaceSandbox(forceInPlace);
             default:
-                if (namespacesWork()) {
-                    return new NamespaceSandbox();
+                // never a weaker sandbox than the namespaces one: proot and in-place only when named
+                if (!namespacesWork()) {
+                    throw new SandboxException("RUN refused: the namespace sandbox does not work here: util-linux "
+                            + "unshare cannot create mount+pid namespaces"
+                            + (ProcessRunner.currentUid() == 0 ? "" : " in a user namespace")
+                            + " (in a container: allow unshare, e.g. a seccomp/AppArmor profile that permits it, or "
+                            + "kernel.unprivileged_userns_clone=1). Choose another sandbox explicitly with --sandbox / "
+                            + "kiln.builds.sandbox: in-place inside a dedicated executor container, or proot (does not isolate)");
                 }
-                if (prootWorks()) {
-                    return new ProotSandbox();
-                }
-                throw new SandboxException("no RUN sandbox works here: util-linux unshare cannot create mount+pid "
-                        + "namespaces" + (ProcessRunner.currentUid() == 0 ? "" : " in a user namespace")
-                        + " (in a container: allow unshare, e.g. a seccomp/AppArmor profile that permits it, or "
-                        + "kernel.unprivileged_userns_clone=1), and proot is not installed or cannot ptrace. "
-                        + "Inside a dedicated executor container use --sandbox=in-place");
+                NamespaceSandbox.requireStaticBusybox(null);
+                return new NamespaceSandbox();
         }
     }
 

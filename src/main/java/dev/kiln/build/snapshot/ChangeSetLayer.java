@@ -1,5 +1,7 @@
 package dev.kiln.build.snapshot;
 
+import dev.kiln.build.rootfs.DevicePlaceholder;
+import dev.kiln.oci.layer.EntryType;
 import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerPaths;
 import java.io.IOException;
@@ -70,7 +72,10 @@ final class ChangeSetLayer {
         }
         Path host = rootfs.resolve(path);
         LayerEntry entry = switch (stat.type()) {
-            case REGULAR -> LayerEntry.file(path, host, stat.size());
+            case REGULAR -> DevicePlaceholder.read(host)
+                    .map(d -> d.type() == 'c' ? LayerEntry.charDevice(path, d.major(), d.minor())
+                            : LayerEntry.blockDevice(path, d.major(), d.minor()))
+                    .orElseGet(() -> LayerEntry.file(path, host, stat.size()));
             case DIRECTORY -> LayerEntry.directory(path);
             case SYMLINK -> LayerEntry.symlink(path, stat.linkTarget());
             case CHAR_DEVICE -> LayerEntry.charDevice(path, stat.devMajor(), stat.devMinor());
@@ -79,7 +84,7 @@ final class ChangeSetLayer {
             case SOCKET -> throw new IllegalStateException("sockets have no tar form: " + path);
         };
         entry = entry.withMode(stat.mode()).withOwner(stat.uid(), stat.gid()).withMtime(stat.mtime());
-        if (stat.type() == FileType.REGULAR || stat.type() == FileType.DIRECTORY) {
+        if (entry.type() == EntryType.FILE || stat.type() == FileType.DIRECTORY) {
             entry = entry.withXattrs(userXattrs(path, host, warnings));
         }
         return entry;
@@ -99,6 +104,9 @@ final class ChangeSetLayer {
         }
         Map<String, byte[]> xattrs = new TreeMap<>();
         for (String name : names) {
+            if (name.equals(DevicePlaceholder.XATTR)) {
+                continue; // Kiln's own marker, never the image's
+            }
             ByteBuffer buffer = ByteBuffer.allocate(view.size(name));
             view.read(name, buffer);
             byte[] value = new byte[buffer.flip().remaining()];
