@@ -8,6 +8,7 @@ import dev.kiln.build.gateway.BuildFiles;
 import dev.kiln.build.gateway.BuildRunner;
 import dev.kiln.build.gateway.BuildService;
 import dev.kiln.build.gateway.ContextTokens;
+import dev.kiln.build.gateway.CredentialScope;
 import dev.kiln.build.gateway.ExecutorBuildRunner;
 import dev.kiln.registry.mirror.MirrorService;
 import dev.kiln.registry.mirror.UpstreamRouter;
@@ -45,19 +46,26 @@ public class BuildsProducer {
         }
     }
 
+    @Produces
+    @Singleton
+    CredentialScope credentialScope(KilnConfig config) {
+        return new CredentialScope(config.builds().pushAllow(), config.builds().pullAllow());
+    }
+
     /** At start-up, so builds a dead process left running are marked failed (or followed again) before anyone asks. */
     @Produces
     @Singleton
     @Startup
     BuildService builds(Store store, KilnConfig config, RegistryService registry, MirrorService mirror,
-                        UpstreamRouter upstreams, ContextTokens tokens, Instance<KubernetesClient> kubernetes) {
+                        UpstreamRouter upstreams, ContextTokens tokens, Instance<KubernetesClient> kubernetes,
+                        CredentialScope scope) {
         KilnConfig.Builds builds = config.builds();
         BuildRunner runner = switch (builds.runner()) {
             case "local" -> {
                 Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));
                 yield new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
                         builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(),
-                        builds.cacheRepo().orElse(null)), registry, mirror, upstreams);
+                        builds.cacheRepo().orElse(null)), registry, mirror, upstreams, scope);
             }
             // the client is only made here: local mode and the command line never start it
             case "kubernetes" -> kubernetesRunner = kubernetesRunner(builds, tokens, kubernetes.get());

@@ -287,8 +287,8 @@ public final class RegistryService {
         List<Digest> referenced = new ArrayList<>();
         List<Descriptor> required = manifest.isIndex() ? manifest.manifests() : manifest.blobReferences().toList();
         for (Descriptor descriptor : required) {
-            if (descriptor.urls() != null && !descriptor.urls().isEmpty()) {
-                continue; // non-distributable layers live elsewhere by design
+            if (descriptor.urls() != null && !descriptor.urls().isEmpty() && descriptor != manifest.config()) {
+                continue; // non-distributable layers live elsewhere by design; a config never does, clients fetch it from here
             }
             Digest digest = descriptor.parsedDigest();
             boolean present = manifest.isIndex()
