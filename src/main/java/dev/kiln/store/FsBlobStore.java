@@ -118,6 +118,7 @@ public final class FsBlobStore implements BlobStore {
             return;
         }
         FsFiles.createDirectories(target.getParent());
+        FsFiles.makeFilePrivate(verifiedFile); // a builder's layer file comes with its umask's mode
         FsFiles.moveAtomically(verifiedFile, target);
     }
 

@@ -51,6 +51,13 @@ public final class FsFiles {
         return FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), FILE);
     }
 
+    /** Makes an existing file the gateway's alone (0600). */
+    public static void makeFilePrivate(Path file) throws IOException {
+        if (POSIX) {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        }
+    }
+
     /** Makes an existing directory, such as the store's root, the gateway's alone. */
     public static void makePrivate(Path dir) throws IOException {
         if (POSIX) {

@@ -80,7 +80,17 @@ public class BuildRoutes {
     CredentialScope credentialScope;
 
     void install(@Observes Router router) {
-        router.route().pathRegex("/api/v1(?:/.*)?").order(-100).handler(this::handle);
+        router.route().pathRegex("/api/v1(?:/.*)?").order(-100).handler(this::handle).failureHandler(ctx -> {
+            // what Vert.x refuses before the handler (no Host header) or a handler throws: a problem document too
+            if (!ctx.response().ended()) {
+                Throwable failure = ctx.failure();
+                if (failure == null || ctx.statusCode() >= 400 && ctx.statusCode() < 500 && !(failure instanceof BuildRequestException)) {
+                    failure = BuildRequestException.invalidSpec(ctx.request().getHeader("Host") == null
+                            ? "HTTP/1.1 requests must carry a Host header" : "the request is malformed");
+                }
+                fail(ctx.request(), ctx.response(), failure);
+            }
+        });
     }
 
     void handle(RoutingContext ctx) {

@@ -49,7 +49,12 @@ final class ContextSpool {
                     abandon.run();
                     return;
                 }
-                out.write(buffer);
+                out.write(buffer).onFailure(t -> {
+                    if (done.tryFail(t)) {
+                        RegistryRoutes.drainUnreadBody(request);
+                        abandon.run();
+                    }
+                });
                 if (out.writeQueueFull()) {
                     request.pause();
                     out.drainHandler(v -> request.resume());
@@ -69,8 +74,11 @@ final class ContextSpool {
                     abandon.run();
                     return;
                 }
+                // flushed and closed: a write that failed (disk full) has failed the upload before this completes
                 out.close().onComplete(closed -> {
-                    if (closed.failed()) {
+                    if (done.future().isComplete()) {
+                        vertx.fileSystem().delete(file.toString());
+                    } else if (closed.failed()) {
                         done.tryFail(closed.cause());
                         vertx.fileSystem().delete(file.toString());
                     } else {

@@ -75,19 +75,42 @@ public class RegistryRoutes {
     UploadSlots slots;
 
     void install(@Observes Router router) {
-        router.route().pathRegex("/v2(/.*)?").order(-100).handler(this::handle);
+        router.route().pathRegex("/v2(/.*)?").order(-100).handler(this::handle).failureHandler(this::failed);
         // routes match the normalised path: "/v2/../q/x" would reach another handler (or an HTML 404)
         router.route().order(-101).handler(ctx -> {
             String raw = ctx.request().path();
-            if (raw != null && (raw.equals("/v2") || raw.startsWith("/v2/")) && !ctx.normalizedPath().matches("/v2(/.*)?")) {
-                ctx.request().pause();
-                ctx.response().putHeader(Headers.API_VERSION, Headers.API_VERSION_VALUE);
-                sendError(ctx.request(), ctx.response(), new RegistryException(ErrorCode.NAME_INVALID, 400,
-                        "dot segments are not allowed in a repository path: " + raw, null, Map.of()));
-            } else {
-                ctx.next();
+            boolean v2 = raw != null && (raw.equals("/v2") || raw.startsWith("/v2/"));
+            RegistryException refused = null;
+            if (v2 && !ctx.normalizedPath().matches("/v2(/.*)?")) {
+                refused = new RegistryException(ErrorCode.NAME_INVALID, 400, "dot segments are not allowed in a repository path", null, Map.of());
+            } else if (v2 && ctx.request().version() == HttpVersion.HTTP_1_1 && ctx.request().getHeader("Host") == null) {
+                refused = new RegistryException(ErrorCode.UNSUPPORTED, 400, "HTTP/1.1 requests must carry a Host header", null, Map.of());
             }
+            if (refused == null) {
+                ctx.next();
+                return;
+            }
+            ctx.request().pause();
+            ctx.response().putHeader(Headers.API_VERSION, Headers.API_VERSION_VALUE);
+            sendError(ctx.request(), ctx.response(), refused);
         });
+    }
+
+    /**
+     * What Vert.x itself refuses before a handler runs (an HTTP/1.1 request without Host) or a handler
+     * throws: OCI error JSON like everything else on /v2/, never the framework's page with a stack trace.
+     */
+    void failed(RoutingContext ctx) {
+        if (ctx.response().ended()) {
+            return;
+        }
+        ctx.response().putHeader(Headers.API_VERSION, Headers.API_VERSION_VALUE);
+        RegistryException error = ctx.failure() instanceof RegistryException e ? e
+                : ctx.statusCode() >= 400 && ctx.statusCode() < 500
+                        ? new RegistryException(ErrorCode.UNSUPPORTED, ctx.statusCode(), ctx.request().getHeader("Host") == null
+                                ? "HTTP/1.1 requests must carry a Host header" : "the request is malformed", null, Map.of())
+                        : asRegistryException(ctx.failure() == null ? new IllegalStateException("status " + ctx.statusCode()) : ctx.failure());
+        sendError(ctx.request(), ctx.response(), error);
     }
 
     void handle(RoutingContext ctx) {

@@ -13,6 +13,7 @@ import dev.kiln.build.gateway.ExecutorBuildRunner;
 import dev.kiln.registry.mirror.MirrorService;
 import dev.kiln.registry.mirror.UpstreamRouter;
 import dev.kiln.registry.server.RegistryService;
+import dev.kiln.store.FsFiles;
 import dev.kiln.store.Store;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.quarkus.runtime.Startup;
@@ -49,7 +50,8 @@ public class BuildsProducer {
     @Produces
     @Singleton
     CredentialScope credentialScope(KilnConfig config) {
-        return new CredentialScope(config.builds().pushAllow(), config.builds().pullAllow());
+        return new CredentialScope(config.builds().pushAllow(), config.builds().pullAllow(),
+                List.of(config.builds().kubernetes().gateway()));
     }
 
     /** At start-up, so builds a dead process left running are marked failed (or followed again) before anyone asks. */
@@ -63,6 +65,11 @@ public class BuildsProducer {
         BuildRunner runner = switch (builds.runner()) {
             case "local" -> {
                 Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));
+                try {
+                    FsFiles.createDirectories(cacheDir); // base images pulled for private builds are private too
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot create the build cache " + cacheDir + ": " + e.getMessage(), e);
+                }
                 yield new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
                         builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(),
                         builds.cacheRepo().orElse(null)), registry, mirror, upstreams, scope);

@@ -14,14 +14,17 @@ import java.util.regex.Pattern;
  * other registries anonymously, so a submitter cannot borrow the gateway's identity (a confused deputy).
  */
 public final class CredentialScope {
-    public static final CredentialScope GATEWAY_ONLY = new CredentialScope(Map.of(), Map.of());
+    public static final CredentialScope GATEWAY_ONLY = new CredentialScope(Map.of(), Map.of(), List.of());
 
     private final Map<String, List<Pattern>> push;
     private final Map<String, List<Pattern>> pull;
+    private final List<String> ownHosts;
 
-    public CredentialScope(Map<String, List<String>> push, Map<String, List<String>> pull) {
+    /** @param ownHosts further addresses of this gateway, such as the one build pods reach it at */
+    public CredentialScope(Map<String, List<String>> push, Map<String, List<String>> pull, List<String> ownHosts) {
         this.push = compile(push);
         this.pull = compile(pull);
+        this.ownHosts = List.copyOf(ownHosts);
     }
 
     public boolean mayPush(String user, ImageReference reference) {
@@ -44,7 +47,8 @@ public final class CredentialScope {
             } catch (RuntimeException e) {
                 continue; // the spec's own validation answers for malformed references
             }
-            if (!gatewayHosts.contains(reference.registry()) && !mayPush(user, reference)) {
+            boolean own = gatewayHosts.contains(reference.registry()) || ownHosts.contains(reference.registry());
+            if (!own && !mayPush(user, reference)) {
                 throw new BuildRequestException(403, "destination-not-allowed", "Destination not allowed",
                         "builds " + (user == null ? "" : "of " + user + " ") + "may push to " + reference.context()
                                 + " only if the operator allows it (kiln.builds.push-allow); push to this gateway instead");

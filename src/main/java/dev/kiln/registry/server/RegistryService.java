@@ -287,13 +287,19 @@ public final class RegistryService {
         List<Digest> referenced = new ArrayList<>();
         List<Descriptor> required = manifest.isIndex() ? manifest.manifests() : manifest.blobReferences().toList();
         for (Descriptor descriptor : required) {
-            if (descriptor.urls() != null && !descriptor.urls().isEmpty() && descriptor != manifest.config()) {
-                continue; // non-distributable layers live elsewhere by design; a config never does, clients fetch it from here
+            boolean byUrl = descriptor.urls() != null && !descriptor.urls().isEmpty();
+            if (byUrl && descriptor != manifest.config()) {
+                continue; // non-distributable layers live elsewhere by design
             }
             Digest digest = descriptor.parsedDigest();
             boolean present = manifest.isIndex()
                     ? store.metadata().manifestMediaType(name, digest).isPresent()
                     : store.metadata().hasBlob(name, digest) && store.blobs().exists(digest);
+            if (!present && byUrl) {
+                // clients read the config from this registry only: a URL elsewhere does not make an image they can pull
+                throw new RegistryException(ErrorCode.MANIFEST_INVALID, "the config " + digest
+                        + " is listed only by URL; push the config blob to " + name + " first");
+            }
             if (!present) {
                 throw new RegistryException(ErrorCode.MANIFEST_BLOB_UNKNOWN, (manifest.isIndex() ? "manifest " : "blob ")
                         + digest + " referenced by the manifest is not in " + name + "; push it first",
