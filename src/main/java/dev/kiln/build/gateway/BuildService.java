@@ -161,7 +161,7 @@ public final class BuildService implements AutoCloseable {
 
     private BuildRecord enqueue(String id, BuildSpec spec, BuildRunner.Caller caller) throws IOException {
         BuildRecord record = BuildRecord.queued(id, spec, clock.instant(),
-                caller.credentials() == null ? null : caller.credentials().username());
+                caller == null || caller.credentials() == null ? null : caller.credentials().username());
         synchronized (this) {
             if (stopping) {
                 files.removeTransient(id);

@@ -99,20 +99,6 @@ public final class RegistryService {
         return Optional.of(digest);
     }
 
-    /** A whole blob in one request ({@code POST ?digest=}). */
-    public Digest putBlob(RepositoryName name, Digest digest, InputStream body, long contentLength) throws IOException {
-        namespaces.requireWritable(name, "push to");
-        try (BlobWriter writer = store.blobs().newWriter()) {
-            writer.write(body);
-            checkLength(contentLength, writer.size());
-            Digest committed = writer.commit(digest);
-            store.metadata().linkBlob(name, committed);
-            return committed;
-        } catch (DigestMismatchException e) {
-            throw digestInvalid(e);
-        }
-    }
-
     public UploadState uploadStatus(RepositoryName name, String id) throws IOException {
         return state(session(name, id));
     }
