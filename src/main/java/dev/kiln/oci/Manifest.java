@@ -49,6 +49,10 @@ public record Manifest(
      * the document's own {@code mediaType} decides.
      */
     public static Manifest parse(byte[] bytes, String contentType) {
+        if (bytes.length >= 3 && (bytes[0] & 0xff) == 0xef && (bytes[1] & 0xff) == 0xbb && (bytes[2] & 0xff) == 0xbf) {
+            // Jackson skips it, but Go clients (containerd, docker) refuse the bytes the digest is computed over
+            throw new InvalidManifestException("manifest starts with a UTF-8 byte order mark, which clients refuse: send the JSON without it");
+        }
         JsonNode root;
         try {
             root = JSON.readTree(bytes);
@@ -86,6 +90,9 @@ public record Manifest(
             if (MediaTypes.isIndex(type)) {
                 return new Manifest(type, null, List.of(), descriptors(root, "manifests", true), subject, artifactType, annotations);
             }
+            if (root.has("manifests")) {
+                throw new InvalidManifestException("an image manifest cannot also list manifests: push an index for that");
+            }
             Descriptor config = descriptor(root.get("config"), "config");
             if (config == null) {
                 throw new InvalidManifestException("image manifest has no config descriptor");
@@ -112,7 +119,11 @@ public record Manifest(
         }
         List<Descriptor> result = new ArrayList<>();
         for (int i = 0; i < node.size(); i++) {
-            result.add(descriptor(node.get(i), field + "[" + i + "]"));
+            Descriptor d = descriptor(node.get(i), field + "[" + i + "]");
+            if (d == null) {
+                throw new InvalidManifestException(field + "[" + i + "] is null, not a descriptor");
+            }
+            result.add(d);
         }
         return List.copyOf(result);
     }

@@ -28,8 +28,8 @@ public final class FsBlobStore implements BlobStore {
     public FsBlobStore(Path root) throws IOException {
         this.blobs = root.resolve("blobs");
         this.tmp = root.resolve("tmp");
-        Files.createDirectories(blobs);
-        Files.createDirectories(tmp);
+        FsFiles.createDirectories(blobs);
+        FsFiles.createDirectories(tmp);
     }
 
     Path pathOf(Digest digest) {
@@ -117,7 +117,8 @@ public final class FsBlobStore implements BlobStore {
             touch(digest);
             return;
         }
-        Files.createDirectories(target.getParent());
+        FsFiles.createDirectories(target.getParent());
+        FsFiles.makeFilePrivate(verifiedFile); // a builder's layer file comes with its umask's mode
         FsFiles.moveAtomically(verifiedFile, target);
     }
 
@@ -170,7 +171,7 @@ public final class FsBlobStore implements BlobStore {
     @Override
     public void quarantine(Digest digest) throws IOException {
         Path quarantine = blobs.resolveSibling("quarantine");
-        Files.createDirectories(quarantine);
+        FsFiles.createDirectories(quarantine);
         Path source = pathOf(digest);
         FsFiles.moveAtomically(source, quarantine.resolve(digest.algorithm() + "-" + digest.hex() + "-" + System.currentTimeMillis()));
         FsFiles.pruneEmptyParents(source.getParent(), blobs);

@@ -22,7 +22,7 @@ final class FsBlobWriter implements BlobWriter {
     FsBlobWriter(FsBlobStore store, Path temp) throws IOException {
         this.store = store;
         this.temp = temp;
-        this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        this.channel = FsFiles.createChannel(temp);
     }
 
     @Override

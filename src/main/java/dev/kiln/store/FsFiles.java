@@ -11,14 +11,58 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
+import java.util.Set;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.stream.Stream;
 
 /** File operations that keep the store crash-safe: temp file, fsync, atomic rename, fsync the directory. */
 public final class FsFiles {
+    private static final boolean POSIX = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+    private static final FileAttribute<?>[] DIR = POSIX
+            ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"))}
+            : new FileAttribute<?>[0];
+    private static final FileAttribute<?>[] FILE = POSIX
+            ? new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))}
+            : new FileAttribute<?>[0];
+
     private FsFiles() {
+    }
+
+    /**
+     * Like {@link Files#createDirectories}, but what it creates is the gateway's alone (0700): build
+     * args, uploads and private images must not be readable by other local users. A umask can only
+     * take bits away, so this holds whatever the process's umask is.
+     */
+    public static Path createDirectories(Path dir) throws IOException {
+        return Files.createDirectories(dir, DIR);
+    }
+
+    /** Creates a new empty file that only the gateway may read (0600). */
+    public static Path createFile(Path file) throws IOException {
+        return Files.createFile(file, FILE);
+    }
+
+    /** Opens a new file (0600) for writing; fails when it exists. */
+    public static FileChannel createChannel(Path file) throws IOException {
+        return FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), FILE);
+    }
+
+    /** Makes an existing file the gateway's alone (0600). */
+    public static void makeFilePrivate(Path file) throws IOException {
+        if (POSIX) {
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        }
+    }
+
+    /** Makes an existing directory, such as the store's root, the gateway's alone. */
+    public static void makePrivate(Path dir) throws IOException {
+        if (POSIX) {
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        }
     }
 
     static void atomicWrite(Path target, String content) throws IOException {
@@ -27,10 +71,10 @@ public final class FsFiles {
 
     public static void atomicWrite(Path target, byte[] content) throws IOException {
         Path dir = target.getParent();
-        Files.createDirectories(dir);
+        createDirectories(dir);
         Path temp = dir.resolve(".tmp-" + UUID.randomUUID());
         try {
-            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            try (FileChannel channel = createChannel(temp)) {
                 ByteBuffer buffer = ByteBuffer.wrap(content);
                 while (buffer.hasRemaining()) {
                     channel.write(buffer);

@@ -32,7 +32,7 @@ public final class FsMetadataStore implements MetadataStore {
 
     public FsMetadataStore(Path root) throws IOException {
         this.repositories = root.resolve("repositories");
-        Files.createDirectories(repositories);
+        FsFiles.createDirectories(repositories);
     }
 
     private Path repo(RepositoryName name) {

@@ -43,7 +43,7 @@ public final class FsUploadStore implements UploadStore {
     public FsUploadStore(Path root, FsBlobStore blobs) throws IOException {
         this.uploads = root.resolve("uploads");
         this.blobs = blobs;
-        Files.createDirectories(uploads);
+        FsFiles.createDirectories(uploads);
     }
 
     private Path dir(String id) throws UploadNotFoundException {
@@ -57,8 +57,8 @@ public final class FsUploadStore implements UploadStore {
     public UploadSession create(RepositoryName repository) throws IOException {
         String id = UUID.randomUUID().toString();
         Path dir = uploads.resolve(id);
-        Files.createDirectories(dir);
-        Files.createFile(dir.resolve("data"));
+        FsFiles.createDirectories(dir);
+        FsFiles.createFile(dir.resolve("data"));
         FsFiles.atomicWrite(dir.resolve("repository"), repository.value());
         Instant now = Instant.now();
         return new UploadSession(id, repository, now, now, 0);

@@ -15,6 +15,8 @@ public record Store(Path root, BlobStore blobs, UploadStore uploads, MetadataSto
     public static Store openFilesystem(Path root) throws IOException {
         Path absolute = root.toAbsolutePath().normalize();
         try {
+            FsFiles.createDirectories(absolute);
+            FsFiles.makePrivate(absolute); // also a store made before the gateway kept its files private
             FsBlobStore blobs = new FsBlobStore(absolute);
             Store store = new Store(absolute, blobs, new FsUploadStore(absolute, blobs), new FsMetadataStore(absolute));
             Files.delete(Files.createTempFile(absolute.resolve("tmp"), "writable-", ".probe"));

@@ -104,6 +104,8 @@ class GeneratedJobsIT {
         changes.forEach((key, value) -> pod.set("runner.properties", key, value));
         pod.set("kiln.properties", "kiln.mirror.upstreams.\"docker.io\".url", upstream.url());
         pod.set("kiln.properties", "kiln.builds.insecure-registries", secured.host());
+        // pushing there with the gateway's registry Secret is the operator's decision, per user
+        pod.set("kiln.properties", "kiln.builds.push-allow.\"*\"", secured.host() + "/team/**");
         ExecResult htpasswd = Tools.run(List.of(Tools.require("htpasswd", "apache2-utils").toString(), "-nbB", ADMIN, ADMIN_PASSWORD),
                 Map.of(), 60);
         assertEquals(0, htpasswd.exitCode(), htpasswd.output());

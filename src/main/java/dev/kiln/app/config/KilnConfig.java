@@ -28,6 +28,10 @@ public interface KilnConfig {
 
     Uploads uploads();
 
+    Auth auth();
+
+    Limits limits();
+
     Mirror mirror();
 
     Gc gc();
@@ -67,7 +71,7 @@ public interface KilnConfig {
         boolean allowNetwork();
 
         /** What one build may take. */
-        Limits limits();
+        BuildLimits limits();
 
         /** The layer cache's repository in the store for builds with {@code cache}; default {@code cache/<first destination's path>}. */
         Optional<String> cacheRepo();
@@ -77,10 +81,20 @@ public interface KilnConfig {
         String runner();
 
         Kubernetes kubernetes();
+
+        /**
+         * Per user, the repositories outside this gateway its builds may push to with the gateway's
+         * registry credentials: {@code kiln.builds.push-allow."alice"=registry.example/team/**}; the
+         * user {@code *} means everyone. None by default: builds push into the gateway only.
+         */
+        Map<String, List<String>> pushAllow();
+
+        /** The same for pulls of base images with the gateway's credentials; other images are pulled anonymously. */
+        Map<String, List<String>> pullAllow();
     }
 
     /** {@code kiln.builds.limits.*}: what one gateway build may take; see docs/security.md. */
-    interface Limits {
+    interface BuildLimits {
         /** Wall-clock time from start to end; the build fails after it. */
         @WithDefault("1h")
         Duration timeout();
@@ -154,6 +168,45 @@ public interface KilnConfig {
         /** Tells this gateway's Jobs from another's in the same namespace ({@code app.kubernetes.io/instance}). */
         @WithDefault("kiln")
         String instance();
+    }
+
+    /** Logins against the htpasswd file. */
+    interface Auth {
+        /** Users who see and cancel every user's builds. */
+        Optional<List<String>> admins();
+
+        /** How long a verified user and password are remembered, so bcrypt runs once per client session. */
+        @WithDefault("1m")
+        Duration cacheTtl();
+
+        /** Failed logins per client address, and per user, before further attempts answer 429 for the rest of the window. */
+        @WithDefault("10")
+        int maxFailures();
+
+        @WithDefault("1m")
+        Duration failureWindow();
+
+        /** Threads that run bcrypt; the event loops and the store's workers never do. */
+        @WithDefault("2")
+        int bcryptThreads();
+    }
+
+    /** Limits that keep slow or many clients from starving the others. */
+    interface Limits {
+        /**
+         * A connection with no traffic in either direction for this long is closed; this also bounds how
+         * long a client may take between two bytes of its headers. Read through {@code quarkus.http.idle-timeout}.
+         */
+        @WithDefault("2m")
+        Duration idleTimeout();
+
+        /** Request bodies (blob chunks, manifests, build contexts) being received at once, over all clients. */
+        @WithDefault("4096")
+        int maxOpenUploads();
+
+        /** The same per client address. */
+        @WithDefault("64")
+        int maxOpenUploadsPerClient();
     }
 
     interface Bench {

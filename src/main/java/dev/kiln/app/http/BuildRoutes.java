@@ -11,6 +11,7 @@ import dev.kiln.build.gateway.BuildService;
 import dev.kiln.build.gateway.BuildSpec;
 import dev.kiln.build.gateway.BuildState;
 import dev.kiln.build.gateway.ContextTokens;
+import dev.kiln.build.gateway.CredentialScope;
 import dev.kiln.registry.client.Credentials;
 import dev.kiln.registry.spec.RegistryException;
 import io.vertx.core.MultiMap;
@@ -24,6 +25,7 @@ import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -71,8 +73,24 @@ public class BuildRoutes {
     @Inject
     ContextTokens contextTokens;
 
+    @Inject
+    UploadSlots slots;
+
+    @Inject
+    CredentialScope credentialScope;
+
     void install(@Observes Router router) {
-        router.route().pathRegex("/api/v1(?:/.*)?").order(-100).handler(this::handle);
+        router.route().pathRegex("/api/v1(?:/.*)?").order(-100).handler(this::handle).failureHandler(ctx -> {
+            // what Vert.x refuses before the handler (no Host header) or a handler throws: a problem document too
+            if (!ctx.response().ended()) {
+                Throwable failure = ctx.failure();
+                if (failure == null || ctx.statusCode() >= 400 && ctx.statusCode() < 500 && !(failure instanceof BuildRequestException)) {
+                    failure = BuildRequestException.invalidSpec(ctx.request().getHeader("Host") == null
+                            ? "HTTP/1.1 requests must carry a Host header" : "the request is malformed");
+                }
+                fail(ctx.request(), ctx.response(), failure);
+            }
+        });
     }
 
     void handle(RoutingContext ctx) {
@@ -97,12 +115,55 @@ public class BuildRoutes {
                 context(ctx, contextPath.group(1)); // its one-time token is the credential: a build pod has no user
                 return;
             }
-            access.check(true, request.getHeader("Authorization"));
+            access.authenticate(ctx.vertx(), request.getHeader("Authorization"), RegistryRoutes.client(request), AccessControl.Need.WRITE)
+                    .onComplete(caller -> {
+                        if (caller.failed()) {
+                            refuse(request, response, caller.cause());
+                            return;
+                        }
+                        try {
+                            authorized(ctx, caller.result());
+                        } catch (RuntimeException e) {
+                            refuse(request, response, e);
+                        }
+                    });
+        } catch (RuntimeException e) {
+            refuse(request, response, e);
+        }
+    }
+
+    private static void refuse(HttpServerRequest request, HttpServerResponse response, Throwable e) {
+        if ("100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
+            // the client holds its body back until told to send it: answer, then close rather than wait for it
+            response.putHeader("Connection", "close");
+            response.endHandler(v -> request.connection().close());
+        }
+        fail(request, response, e);
+    }
+
+    /**
+     * A build is its submitter's: another user's build answers 404 as if it did not exist, so ids
+     * cannot be probed; admins ({@code kiln.auth.admins}) see every build.
+     */
+    private BuildRecord visible(String id, AccessControl.Caller caller) {
+        BuildRecord record = builds.require(id);
+        if (!caller.owns(record.owner())) {
+            throw BuildRequestException.notFound(id);
+        }
+        return record;
+    }
+
+    private void authorized(RoutingContext ctx, AccessControl.Caller caller) {
+        HttpServerRequest request = ctx.request();
+        HttpServerResponse response = ctx.response();
+        String path = request.path();
+        HttpMethod method = request.method();
+        {
             if (path.equals(PREFIX + "/builds") || path.equals(PREFIX + "/builds/")) {
                 if (method.equals(HttpMethod.POST)) {
                     submit(ctx);
                 } else if (method.equals(HttpMethod.GET)) {
-                    blocking(ctx, () -> list(request.params()), 200);
+                    blocking(ctx, () -> list(request.params(), caller), 200);
                 } else {
                     throw notAllowed(method, path);
                 }
@@ -117,10 +178,12 @@ public class BuildRoutes {
                 if (!method.equals(HttpMethod.GET)) {
                     throw notAllowed(method, path);
                 }
+                visible(id, caller);
                 log(ctx, id);
             } else if (method.equals(HttpMethod.GET)) {
-                blocking(ctx, () -> view(builds.require(id)), 200);
+                blocking(ctx, () -> view(visible(id, caller)), 200);
             } else if (method.equals(HttpMethod.DELETE)) {
+                visible(id, caller);
                 ctx.vertx().executeBlocking(() -> builds.cancel(id), false).onComplete(result -> {
                     if (result.failed()) {
                         fail(request, response, result.cause());
@@ -132,13 +195,6 @@ public class BuildRoutes {
             } else {
                 throw notAllowed(method, path);
             }
-        } catch (RuntimeException e) {
-            if ("100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
-                // the client holds its body back until told to send it: answer, then close rather than wait for it
-                response.putHeader("Connection", "close");
-                response.endHandler(v -> request.connection().close());
-            }
-            fail(request, response, e);
         }
     }
 
@@ -176,15 +232,46 @@ public class BuildRoutes {
         if (request.version() != HttpVersion.HTTP_1_0 && "100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
             request.response().writeContinue();
         }
-        RequestBodyStream body = new RequestBodyStream(request);
-        blocking(ctx, () -> {
-            BuildRecord record = jsonSpec ? builds.submit(specFromJson(body), caller) : builds.submit(querySpec, body, caller);
-            ctx.response().putHeader("Location", PREFIX + "/builds/" + record.id());
-            return view(record);
-        }, 202);
+        if (jsonSpec) {
+            SegmentedBody.whole(request, MAX_JSON_BYTES).onComplete(body -> {
+                if (body.failed()) {
+                    fail(request, ctx.response(), body.cause());
+                } else if (body.result().length > MAX_JSON_BYTES) {
+                    fail(request, ctx.response(), BuildRequestException.invalidSpec("the JSON build request is larger than " + MAX_JSON_BYTES + " bytes"));
+                } else {
+                    blocking(ctx, () -> {
+                        BuildSpec spec = specFromJson(new ByteArrayInputStream(body.result()));
+                        checkDestinations(spec, caller);
+                        return accepted(ctx, builds.submit(spec, caller));
+                    }, 202);
+                }
+            });
+            return;
+        }
+        querySpec.withContext(null).validated();
+        checkDestinations(querySpec, caller);
+        Runnable release = slots.acquire(RegistryRoutes.client(request));
+        ContextSpool.receive(ctx.vertx(), request, builds.newUpload(), builds.maxContextBytes()).onComplete(spooled -> {
+            release.run();
+            if (spooled.failed()) {
+                fail(request, ctx.response(), spooled.cause());
+            } else {
+                blocking(ctx, () -> accepted(ctx, builds.submitUploaded(querySpec, spooled.result(), caller)), 202);
+            }
+        });
     }
 
-    private ObjectNode list(MultiMap params) {
+    private void checkDestinations(BuildSpec spec, BuildRunner.Caller caller) {
+        credentialScope.checkDestinations(caller.credentials() == null ? null : caller.credentials().username(),
+                spec.destinations(), caller.gatewayHosts());
+    }
+
+    private ObjectNode accepted(RoutingContext ctx, BuildRecord record) {
+        ctx.response().putHeader("Location", PREFIX + "/builds/" + record.id());
+        return view(record);
+    }
+
+    private ObjectNode list(MultiMap params, AccessControl.Caller caller) {
         String stateName = params.get("state");
         BuildState state = null;
         if (stateName != null) {
@@ -197,7 +284,9 @@ public class BuildRoutes {
         ObjectNode root = JSON.createObjectNode();
         var array = root.putArray("builds");
         for (BuildRecord record : builds.list(state)) {
-            array.add(view(record));
+            if (caller.owns(record.owner())) {
+                array.add(view(record));
+            }
         }
         return root;
     }
@@ -478,15 +567,25 @@ public class BuildRoutes {
             status = 401;
             problem.put("type", PREFIX + "/problems/unauthorized").put("title", "Authentication required");
             e.headers().forEach(response::putHeader);
+        } else if (t instanceof RegistryException e && e.status() == 429) {
+            status = 429;
+            problem.put("type", PREFIX + "/problems/too-many-requests").put("title", "Too many requests");
+            e.headers().forEach(response::putHeader);
         } else if (t instanceof IOException && t.getMessage() != null && t.getMessage().startsWith("request body interrupted")) {
             status = 400;
             problem.put("type", PREFIX + "/problems/broken-context").put("title", "Broken build context");
+        } else if (RegistryRoutes.diskFull(t)) {
+            LOG.warnf("%s %s: the disk is full: %s", request.method(), request.path(), t.getMessage());
+            status = 507;
+            problem.put("type", PREFIX + "/problems/insufficient-storage").put("title", "Insufficient storage");
+            t = new IOException("the gateway's disk is full; nothing was kept, submit again later");
         } else {
             LOG.errorf(t, "%s %s failed", request.method(), request.path());
             status = 500;
             problem.put("type", "about:blank").put("title", "Internal error");
+            t = new IOException("internal error; the gateway's log has the details");
         }
-        problem.put("status", status).put("detail", t.getMessage() == null ? t.toString() : t.getMessage())
+        problem.put("status", status).put("detail", t.getMessage() == null ? "" : t.getMessage())
                 .put("instance", request.path());
         if (response.ended()) {
             return;

@@ -35,6 +35,8 @@ import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import io.vertx.core.Future;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URLEncoder;
@@ -70,8 +72,46 @@ public class RegistryRoutes {
     @Inject
     ReadLeases leases;
 
+    @Inject
+    UploadSlots slots;
+
     void install(@Observes Router router) {
-        router.route().pathRegex("/v2(/.*)?").order(-100).handler(this::handle);
+        router.route().pathRegex("/v2(/.*)?").order(-100).handler(this::handle).failureHandler(this::failed);
+        // routes match the normalised path: "/v2/../q/x" would reach another handler (or an HTML 404)
+        router.route().order(-101).handler(ctx -> {
+            String raw = ctx.request().path();
+            boolean v2 = raw != null && (raw.equals("/v2") || raw.startsWith("/v2/"));
+            RegistryException refused = null;
+            if (v2 && !ctx.normalizedPath().matches("/v2(/.*)?")) {
+                refused = new RegistryException(ErrorCode.NAME_INVALID, 400, "dot segments are not allowed in a repository path", null, Map.of());
+            } else if (v2 && ctx.request().version() == HttpVersion.HTTP_1_1 && ctx.request().getHeader("Host") == null) {
+                refused = new RegistryException(ErrorCode.UNSUPPORTED, 400, "HTTP/1.1 requests must carry a Host header", null, Map.of());
+            }
+            if (refused == null) {
+                ctx.next();
+                return;
+            }
+            ctx.request().pause();
+            ctx.response().putHeader(Headers.API_VERSION, Headers.API_VERSION_VALUE);
+            sendError(ctx.request(), ctx.response(), refused);
+        });
+    }
+
+    /**
+     * What Vert.x itself refuses before a handler runs (an HTTP/1.1 request without Host) or a handler
+     * throws: OCI error JSON like everything else on /v2/, never the framework's page with a stack trace.
+     */
+    void failed(RoutingContext ctx) {
+        if (ctx.response().ended()) {
+            return;
+        }
+        ctx.response().putHeader(Headers.API_VERSION, Headers.API_VERSION_VALUE);
+        RegistryException error = ctx.failure() instanceof RegistryException e ? e
+                : ctx.statusCode() >= 400 && ctx.statusCode() < 500
+                        ? new RegistryException(ErrorCode.UNSUPPORTED, ctx.statusCode(), ctx.request().getHeader("Host") == null
+                                ? "HTTP/1.1 requests must carry a Host header" : "the request is malformed", null, Map.of())
+                        : asRegistryException(ctx.failure() == null ? new IllegalStateException("status " + ctx.statusCode()) : ctx.failure());
+        sendError(ctx.request(), ctx.response(), error);
     }
 
     void handle(RoutingContext ctx) {
@@ -85,32 +125,136 @@ public class RegistryRoutes {
             if (route == null) {
                 throw new RegistryException(ErrorCode.UNSUPPORTED, 404, "no such endpoint: " + request.method() + " " + request.path(), null, Map.of());
             }
-            if (route.kind() == V2Route.Kind.BASE) {
-                access.checkPing(request.getHeader("Authorization"));
-            } else {
-                access.check(isWrite(request.method()), request.getHeader("Authorization"));
-            }
         } catch (RegistryException e) {
-            if (expectsContinue(request)) {
-                // the client holds its body back until told to send it: answer, then close rather than wait for it
-                response.putHeader("Connection", "close");
-                response.endHandler(v -> request.connection().close());
-            }
-            sendError(request, response, e);
+            refuse(request, response, e);
             return;
         }
-        MultiMap params = request.params();
-        if (hasBody(request.method()) && request.version() != HttpVersion.HTTP_1_0 && expectsContinue(request)) {
-            response.writeContinue(); // only now that the request may proceed: a refused client never sends its body
+        AccessControl.Need need = route.kind() == V2Route.Kind.BASE ? AccessControl.Need.PING
+                : isWrite(request.method()) ? AccessControl.Need.WRITE : AccessControl.Need.READ;
+        access.authenticate(ctx.vertx(), request.getHeader("Authorization"), client(request), need).onComplete(caller -> {
+            if (caller.failed()) {
+                refuse(request, response, asRegistryException(caller.cause()));
+            } else {
+                proceed(ctx, route);
+            }
+        });
+    }
+
+    /** The remote address, which the failure and upload limits count by. */
+    static String client(HttpServerRequest request) {
+        return request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
+    }
+
+    private void refuse(HttpServerRequest request, HttpServerResponse response, RegistryException e) {
+        if (expectsContinue(request)) {
+            // the client holds its body back until told to send it: answer, then close rather than wait for it
+            response.putHeader("Connection", "close");
+            response.endHandler(v -> request.connection().close());
         }
-        RequestBodyStream body = hasBody(request.method()) ? new RequestBodyStream(request) : null;
-        ctx.vertx().<Reply>executeBlocking(() -> dispatch(route, request, params, body), false).onComplete(result -> {
+        sendError(request, response, e);
+    }
+
+    private void proceed(RoutingContext ctx, V2Route route) {
+        HttpServerRequest request = ctx.request();
+        HttpServerResponse response = ctx.response();
+        HttpMethod method = request.method();
+        MultiMap params = request.params();
+        Future<Reply> reply;
+        Runnable release = () -> { };
+        try {
+            SegmentedBody.Step<Reply> blob = hasBody(method) ? blobBody(route, request, params) : null;
+            boolean manifest = route.kind() == V2Route.Kind.MANIFEST && method.equals(HttpMethod.PUT);
+            if (blob != null || manifest) {
+                release = slots.acquire(client(request));
+            }
+            if (hasBody(method) && request.version() != HttpVersion.HTTP_1_0 && expectsContinue(request)) {
+                response.writeContinue(); // only now that the request may proceed: a refused client never sends its body
+            }
+            if (blob != null) {
+                reply = SegmentedBody.run(ctx.vertx(), request, blob);
+            } else if (manifest) {
+                reply = SegmentedBody.whole(request, ManifestLimits.MAX_MANIFEST_BYTES).compose(bytes -> ctx.vertx().executeBlocking(
+                        () -> dispatch(route, request, params, new ByteArrayInputStream(bytes)), false));
+            } else {
+                reply = ctx.vertx().executeBlocking(() -> dispatch(route, request, params, InputStream.nullInputStream()), false);
+            }
+        } catch (RegistryException e) {
+            release.run();
+            refuse(request, response, e);
+            return;
+        }
+        Runnable done = release;
+        reply.onComplete(result -> {
+            done.run();
             if (result.succeeded()) {
                 send(request, response, result.result());
             } else {
                 sendError(request, response, asRegistryException(result.cause()));
             }
         });
+    }
+
+    /**
+     * The steps that take a blob's bytes into the store segment by segment (see {@link SegmentedBody}),
+     * or null when this request carries no blob. Headers are checked here, before any byte is read.
+     */
+    private SegmentedBody.Step<Reply> blobBody(V2Route route, HttpServerRequest request, MultiMap params) {
+        HttpMethod method = request.method();
+        RepositoryName name = route.name();
+        String id = route.argument();
+        if (route.kind() == V2Route.Kind.UPLOAD && (method.equals(HttpMethod.PATCH) || method.equals(HttpMethod.PUT))) {
+            ByteRange range = ByteRange.forChunk(request.getHeader("Content-Range"));
+            long length = contentLength(request);
+            if (method.equals(HttpMethod.PATCH) && range != null && length >= 0 && range.length() != length) {
+                throw new RegistryException(ErrorCode.SIZE_INVALID, "Content-Range " + range.start() + "-" + range.end()
+                        + " does not match Content-Length " + length);
+            }
+            Digest digest = method.equals(HttpMethod.PUT) ? RegistryService.parseDigest(params.get("digest")) : null;
+            long start = range == null ? -1 : range.start();
+            UploadState[] state = {null};
+            return (segment, first, last) -> {
+                if (first) {
+                    requireLocalPush(name, params);
+                }
+                state[0] = registry.appendChunk(name, id, segment, first ? start : state[0].size(), -1);
+                if (!last) {
+                    return null;
+                }
+                return digest == null ? uploadAccepted(state[0])
+                        : blobCreated(name, registry.completeUpload(name, id, digest, InputStream.nullInputStream(), -1, 0));
+            };
+        }
+        if (route.kind() == V2Route.Kind.UPLOADS && method.equals(HttpMethod.POST) && params.get("digest") != null
+                && params.get("mount") == null) {
+            // a monolithic upload goes through a session like any other, so it too is taken segment by segment
+            Digest digest = RegistryService.parseDigest(params.get("digest"));
+            UploadState[] session = {null};
+            return (segment, first, last) -> {
+                if (first) {
+                    requireLocalPush(name, params);
+                    session[0] = registry.startUpload(name);
+                }
+                try {
+                    session[0] = registry.appendChunk(name, session[0].id(), segment, session[0].size(), -1);
+                    return last ? blobCreated(name, registry.completeUpload(name, session[0].id(), digest, InputStream.nullInputStream(), -1, 0))
+                            : null;
+                } catch (IOException | RuntimeException e) {
+                    try {
+                        registry.cancelUpload(name, session[0].id());
+                    } catch (IOException | RuntimeException gone) {
+                        e.addSuppressed(gone); // a refused digest already discarded the session
+                    }
+                    throw e;
+                }
+            };
+        }
+        return null;
+    }
+
+    private void requireLocalPush(RepositoryName name, MultiMap params) {
+        if (upstreams.route(name, params.get("ns")).isPresent()) {
+            registry.namespaces().requireWritable(name, "push to");
+        }
     }
 
     private static boolean isWrite(HttpMethod method) {
@@ -160,11 +304,11 @@ public class RegistryRoutes {
                 return blob(method, name, RegistryService.parseDigest(argument), request);
             case UPLOADS:
                 if (method.equals(HttpMethod.POST)) {
-                    return startUpload(name, params, request, body);
+                    return startUpload(name, params);
                 }
                 break;
             case UPLOAD:
-                return upload(method, name, argument, params, request, body);
+                return upload(method, name, argument);
             case REFERRERS:
                 if (method.equals(HttpMethod.GET)) {
                     String artifactType = params.get("artifactType");
@@ -269,7 +413,7 @@ public class RegistryRoutes {
         return reply.header(Headers.CONTENT_DIGEST, blob.digest()).header("Accept-Ranges", "bytes");
     }
 
-    private Reply startUpload(RepositoryName name, MultiMap params, HttpServerRequest request, InputStream body) throws IOException {
+    private Reply startUpload(RepositoryName name, MultiMap params) throws IOException {
         String mount = params.get("mount");
         if (mount != null) {
             Digest digest = RegistryService.parseDigest(mount);
@@ -279,37 +423,13 @@ public class RegistryRoutes {
                 return blobCreated(name, mounted.get());
             }
         }
-        String digestParam = params.get("digest");
-        if (digestParam != null) {
-            Digest digest = RegistryService.parseDigest(digestParam);
-            return blobCreated(name, registry.putBlob(name, digest, body, contentLength(request)));
-        }
         UploadState state = registry.startUpload(name);
         return uploadAccepted(state).header(Headers.CHUNK_MIN_LENGTH, 0);
     }
 
-    private Reply upload(HttpMethod method, RepositoryName name, String id, MultiMap params, HttpServerRequest request, InputStream body)
-            throws IOException {
+    private Reply upload(HttpMethod method, RepositoryName name, String id) throws IOException {
         if (method.equals(HttpMethod.GET)) {
             return uploadAccepted(registry.uploadStatus(name, id)).withStatus(204);
-        }
-        if (method.equals(HttpMethod.PATCH)) {
-            ByteRange range = ByteRange.forChunk(request.getHeader("Content-Range"));
-            long length = contentLength(request);
-            if (range != null && length >= 0 && range.length() != length) {
-                throw new RegistryException(ErrorCode.SIZE_INVALID, "Content-Range " + range.start() + "-" + range.end()
-                        + " does not match Content-Length " + length);
-            }
-            return uploadAccepted(registry.appendChunk(name, id, body, range == null ? -1 : range.start(), length));
-        }
-        if (method.equals(HttpMethod.PUT)) {
-            Digest digest = RegistryService.parseDigest(params.get("digest"));
-            ByteRange range = ByteRange.forChunk(request.getHeader("Content-Range"));
-            long length = contentLength(request);
-            if (length < 0 && request.getHeader("Transfer-Encoding") == null) {
-                length = 0; // a PUT without body and without Content-Length
-            }
-            return blobCreated(name, registry.completeUpload(name, id, digest, body, range == null ? -1 : range.start(), length));
         }
         if (method.equals(HttpMethod.DELETE)) {
             registry.cancelUpload(name, id);
@@ -495,7 +615,7 @@ public class RegistryRoutes {
         if (t instanceof RegistryException e) {
             return e;
         }
-        if (t instanceof StoreWriteException) {
+        if (t instanceof StoreWriteException || diskFull(t)) {
             return new RegistryException(ErrorCode.UNKNOWN, 507, "the store could not write the content, nothing was kept: "
                     + t.getMessage(), null, Map.of());
         }
@@ -503,6 +623,19 @@ public class RegistryRoutes {
             return new RegistryException(ErrorCode.BLOB_UPLOAD_INVALID, "the request body ended early: " + t.getMessage());
         }
         LOG.error("unexpected failure", t);
-        return new RegistryException(ErrorCode.UNKNOWN, 500, "internal error: " + t, null, Map.of());
+        // the log has the exception; a client learns nothing about the gateway's insides from it
+        return new RegistryException(ErrorCode.UNKNOWN, 500, "internal error", null, Map.of());
+    }
+
+    /** Whether {@code t} or a cause is the file system saying it is full (ENOSPC, EDQUOT). */
+    static boolean diskFull(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            String message = c.getMessage();
+            if (c instanceof StoreWriteException
+                    || message != null && (message.contains("No space left on device") || message.contains("Disk quota exceeded"))) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -9,10 +9,12 @@ import dev.kiln.build.gateway.BuildRunner;
 import dev.kiln.build.gateway.BuildLimits;
 import dev.kiln.build.gateway.BuildService;
 import dev.kiln.build.gateway.ContextTokens;
+import dev.kiln.build.gateway.CredentialScope;
 import dev.kiln.build.gateway.ExecutorBuildRunner;
 import dev.kiln.registry.mirror.MirrorService;
 import dev.kiln.registry.mirror.UpstreamRouter;
 import dev.kiln.registry.server.RegistryService;
+import dev.kiln.store.FsFiles;
 import dev.kiln.store.Store;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.quarkus.runtime.Startup;
@@ -46,26 +48,39 @@ public class BuildsProducer {
         }
     }
 
+    @Produces
+    @Singleton
+    CredentialScope credentialScope(KilnConfig config) {
+        return new CredentialScope(config.builds().pushAllow(), config.builds().pullAllow(),
+                List.of(config.builds().kubernetes().gateway()));
+    }
+
     /** At start-up, so builds a dead process left running are marked failed (or followed again) before anyone asks. */
     @Produces
     @Singleton
     @Startup
     BuildService builds(Store store, KilnConfig config, RegistryService registry, MirrorService mirror,
-                        UpstreamRouter upstreams, ContextTokens tokens, Instance<KubernetesClient> kubernetes) {
+                        UpstreamRouter upstreams, ContextTokens tokens, Instance<KubernetesClient> kubernetes,
+                        CredentialScope scope) {
         KilnConfig.Builds builds = config.builds();
         BuildRunner runner = switch (builds.runner()) {
             case "local" -> {
                 Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));
+                try {
+                    FsFiles.createDirectories(cacheDir); // base images pulled for private builds are private too
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot create the build cache " + cacheDir + ": " + e.getMessage(), e);
+                }
                 yield new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
                         builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(),
-                        builds.cacheRepo().orElse(null), builds.allowNetwork()), registry, mirror, upstreams);
+                        builds.cacheRepo().orElse(null), builds.allowNetwork()), registry, mirror, upstreams, scope);
             }
             // the client is only made here: local mode and the command line never start it
             case "kubernetes" -> kubernetesRunner = kubernetesRunner(builds, tokens, kubernetes.get());
             default -> throw new IllegalArgumentException("kiln.builds.runner must be local or kubernetes, not " + builds.runner());
         };
         try {
-            KilnConfig.Limits limits = builds.limits();
+            KilnConfig.BuildLimits limits = builds.limits();
             return new BuildService(new BuildFiles(store.root()), runner, builds.maxConcurrent(),
                     ByteSizes.parse(builds.maxContextBytes()), new BuildLimits(limits.timeout(),
                             ByteSizes.parse(limits.maxLogBytes()), limits.maxQueuedPerUser(),

@@ -2,6 +2,8 @@ package dev.kiln.app.wiring;
 
 import dev.kiln.app.config.KilnConfig;
 import dev.kiln.app.http.AccessControl;
+import dev.kiln.app.http.UploadSlots;
+import dev.kiln.registry.server.Authenticator;
 import dev.kiln.registry.server.Htpasswd;
 import dev.kiln.registry.server.NamespacePolicy;
 import dev.kiln.registry.server.RegistryService;
@@ -12,7 +14,9 @@ import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 @ApplicationScoped
 public class StoreProducer {
@@ -43,6 +47,15 @@ public class StoreProducer {
                 throw new UncheckedIOException("cannot read the htpasswd file " + file + ": " + e.getMessage(), e);
             }
         });
-        return new AccessControl(htpasswd.orElse(null), config.anonymousPull());
+        KilnConfig.Auth auth = config.auth();
+        Authenticator authenticator = htpasswd.map(h -> new Authenticator(h, auth.cacheTtl(), auth.maxFailures(), auth.failureWindow()))
+                .orElse(null);
+        return new AccessControl(authenticator, config.anonymousPull(), Set.copyOf(auth.admins().orElse(List.of())), auth.bcryptThreads());
+    }
+
+    @Produces
+    @Singleton
+    UploadSlots uploadSlots(KilnConfig config) {
+        return new UploadSlots(config.limits().maxOpenUploads(), config.limits().maxOpenUploadsPerClient());
     }
 }

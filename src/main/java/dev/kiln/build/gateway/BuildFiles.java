@@ -25,7 +25,7 @@ public final class BuildFiles {
 
     public BuildFiles(Path storeRoot) throws IOException {
         this.root = storeRoot.resolve("builds");
-        Files.createDirectories(incoming());
+        FsFiles.createDirectories(incoming());
     }
 
     public Path root() {
@@ -70,13 +70,13 @@ public final class BuildFiles {
     }
 
     public void save(BuildRecord record) throws IOException {
-        Files.createDirectories(dir(record.id()));
+        FsFiles.createDirectories(dir(record.id()));
         FsFiles.atomicWrite(record(record.id()), record.toBytes());
     }
 
     /** Moves an accepted upload into its build's directory. */
     public void adoptContext(String id, Path upload) throws IOException {
-        Files.createDirectories(dir(id));
+        FsFiles.createDirectories(dir(id));
         FsFiles.moveAtomically(upload, context(id));
     }
 
@@ -115,7 +115,7 @@ public final class BuildFiles {
     public void clearIncoming() {
         Trees.deleteQuietly(incoming());
         try {
-            Files.createDirectories(incoming());
+            FsFiles.createDirectories(incoming());
         } catch (IOException ignored) {
             // created again with the next upload
         }

@@ -15,7 +15,8 @@ import java.util.Map;
 /**
  * One gateway build as it is kept on disk and shown over HTTP: immutable, every change makes a new
  * record. {@code pushed} holds {@code name@digest} for each destination the image reached;
- * {@code report} what the build reused and uploaded, once it succeeded.
+ * {@code report} what the build reused and uploaded, once it succeeded; {@code owner} the user who
+ * submitted it (null without users), kept on disk but never shown: only the owner and admins see the build.
  */
 public record BuildRecord(
         String id,
@@ -28,7 +29,8 @@ public record BuildRecord(
         String digest,
         List<String> pushed,
         String error,
-        BuildReport report) {
+        BuildReport report,
+        String owner) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -43,26 +45,30 @@ public record BuildRecord(
     }
 
     public static BuildRecord queued(String id, BuildSpec spec, Instant now) {
-        return new BuildRecord(id, BuildState.QUEUED, spec, now, null, null, List.of(), null, List.of(), null, null);
+        return queued(id, spec, now, null);
+    }
+
+    public static BuildRecord queued(String id, BuildSpec spec, Instant now, String owner) {
+        return new BuildRecord(id, BuildState.QUEUED, spec, now, null, null, List.of(), null, List.of(), null, null, owner);
     }
 
     public BuildRecord running(Instant now) {
-        return new BuildRecord(id, BuildState.RUNNING, spec, createdAt, now, null, steps, digest, pushed, error, report);
+        return new BuildRecord(id, BuildState.RUNNING, spec, createdAt, now, null, steps, digest, pushed, error, report, owner);
     }
 
     public BuildRecord withStep(Step step) {
         List<Step> more = new ArrayList<>(steps);
         more.add(step);
-        return new BuildRecord(id, state, spec, createdAt, startedAt, finishedAt, more, digest, pushed, error, report);
+        return new BuildRecord(id, state, spec, createdAt, startedAt, finishedAt, more, digest, pushed, error, report, owner);
     }
 
     public BuildRecord succeeded(Instant now, String imageDigest, List<String> pushedReferences, BuildReport buildReport) {
         return new BuildRecord(id, BuildState.SUCCEEDED, spec, createdAt, startedAt, now, steps, imageDigest,
-                pushedReferences, null, buildReport);
+                pushedReferences, null, buildReport, owner);
     }
 
     public BuildRecord ended(BuildState end, Instant now, String why) {
-        return new BuildRecord(id, end, spec, createdAt, startedAt, now, steps, digest, pushed, why, report);
+        return new BuildRecord(id, end, spec, createdAt, startedAt, now, steps, digest, pushed, why, report, owner);
     }
 
     public ObjectNode toJson() {
@@ -96,7 +102,9 @@ public record BuildRecord(
 
     public byte[] toBytes() {
         try {
-            return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(toJson());
+            ObjectNode stored = toJson();
+            stored.put("owner", owner);
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(stored);
         } catch (IOException e) {
             throw new IllegalStateException("cannot serialise build record " + id, e);
         }
@@ -120,7 +128,7 @@ public record BuildRecord(
         }
         return new BuildRecord(n.get("id").asText(), state, spec, instant(n.get("createdAt")), instant(n.get("startedAt")),
                 instant(n.get("finishedAt")), steps, textOrNull(n.get("digest")), stringList(n.get("pushed")),
-                textOrNull(n.get("error")), BuildReport.parse(n.get("report")));
+                textOrNull(n.get("error")), BuildReport.parse(n.get("report")), textOrNull(n.get("owner")));
     }
 
     private static String text(Instant instant) {

@@ -3,6 +3,7 @@ package dev.kiln.build.gateway;
 import dev.kiln.build.exec.BuildException;
 import dev.kiln.build.exec.Executor;
 import dev.kiln.build.sandbox.Cancellation;
+import dev.kiln.store.FsFiles;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -129,11 +130,31 @@ public final class BuildService implements AutoCloseable {
      * upload leaves nothing behind.
      */
     public BuildRecord submit(BuildSpec spec, InputStream body, BuildRunner.Caller caller) throws IOException {
-        BuildSpec checked = spec.withContext(null).validated();
-        String id = newId();
-        Path upload = files.incoming().resolve(id);
+        spec.withContext(null).validated();
+        Path upload = newUpload();
         try {
             ContextUpload.receive(body, upload, maxContextBytes);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(upload);
+            throw e;
+        }
+        return submitUploaded(spec, upload, caller);
+    }
+
+    /**
+     * Where a caller that receives a context itself (the HTTP layer, without tying up a thread on a
+     * slow client) writes it: a file under the store's incoming directory, named by the new build's id.
+     */
+    public Path newUpload() {
+        return files.incoming().resolve(newId());
+    }
+
+    /** Accepts a build whose context was written to {@code upload}, a path from {@link #newUpload}; a refused upload is deleted. */
+    public BuildRecord submitUploaded(BuildSpec spec, Path upload, BuildRunner.Caller caller) throws IOException {
+        String id = upload.getFileName().toString();
+        BuildSpec checked;
+        try {
+            checked = spec.withContext(null).validated();
             ContextUpload.check(upload, checked.dockerfileInContext(), limits.maxUnpackedBytes());
             files.adoptContext(id, upload);
         } catch (IOException | RuntimeException e) {
@@ -154,7 +175,8 @@ public final class BuildService implements AutoCloseable {
     }
 
     private BuildRecord enqueue(String id, BuildSpec spec, BuildRunner.Caller caller) throws IOException {
-        BuildRecord record = BuildRecord.queued(id, spec, clock.instant());
+        BuildRecord record = BuildRecord.queued(id, spec, clock.instant(),
+                caller == null || caller.credentials() == null ? null : caller.credentials().username());
         synchronized (this) {
             if (stopping) {
                 files.removeTransient(id);
@@ -287,7 +309,7 @@ public final class BuildService implements AutoCloseable {
             BuildRecord end;
             try {
                 Path archive = files.context(id);
-                Path work = Files.createDirectories(files.work(id));
+                Path work = FsFiles.createDirectories(files.work(id));
                 BuildRunner.Job job = new BuildRunner.Job(id, started.spec(), Files.exists(archive) ? archive : null, work, log,
                         cancellation, step -> recordStep(id, step), caller);
                 BuildRunner.Outcome outcome = runner.run(job);
@@ -378,7 +400,10 @@ public final class BuildService implements AutoCloseable {
 
     private void appendLog(String id, String line) {
         try {
-            Files.createDirectories(files.dir(id));
+            FsFiles.createDirectories(files.dir(id));
+            if (!Files.exists(files.log(id))) {
+                FsFiles.createFile(files.log(id));
+            }
             Files.writeString(files.log(id), line + "\n", StandardCharsets.UTF_8,
                     java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         } catch (IOException e) {

@@ -2,6 +2,7 @@ package dev.kiln.build.gateway;
 
 import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerReader;
+import dev.kiln.store.FsFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -22,7 +23,7 @@ final class ContextUpload {
      */
     static long receive(InputStream body, Path file, long limit) throws IOException {
         boolean kept = false;
-        try (OutputStream out = Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        try (OutputStream out = Files.newOutputStream(FsFiles.createFile(file), StandardOpenOption.WRITE)) {
             byte[] buffer = new byte[BUFFER];
             long total = 0;
             for (int n; (n = body.read(buffer)) >= 0; ) {

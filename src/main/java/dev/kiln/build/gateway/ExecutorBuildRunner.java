@@ -15,6 +15,7 @@ import dev.kiln.registry.client.BlobCache;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.ImagePuller;
 import dev.kiln.registry.client.ImagePusher;
+import dev.kiln.registry.client.ImageSource;
 import dev.kiln.registry.client.MirrorRoutes;
 import dev.kiln.registry.client.Registries;
 import dev.kiln.registry.client.RegistrySecurity;
@@ -29,6 +30,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -70,8 +72,15 @@ public final class ExecutorBuildRunner implements BuildRunner {
     private final RegistryService registry;
     private final MirrorService mirror;
     private final UpstreamRouter upstreams;
+    private final CredentialScope scope;
 
     public ExecutorBuildRunner(Settings settings, RegistryService registry, MirrorService mirror, UpstreamRouter upstreams) {
+        this(settings, registry, mirror, upstreams, CredentialScope.GATEWAY_ONLY);
+    }
+
+    public ExecutorBuildRunner(Settings settings, RegistryService registry, MirrorService mirror, UpstreamRouter upstreams,
+                               CredentialScope scope) {
+        this.scope = scope;
         this.settings = settings;
         this.registry = registry;
         this.mirror = mirror;
@@ -95,6 +104,12 @@ public final class ExecutorBuildRunner implements BuildRunner {
             throw new BuildException("the build context has no " + spec.dockerfileInContext());
         }
         List<String> gatewayHosts = job.caller() == null ? List.of() : job.caller().gatewayHosts();
+        String user = job.caller() == null || job.caller().credentials() == null ? null : job.caller().credentials().username();
+        try {
+            scope.checkDestinations(user, spec.destinations(), gatewayHosts);
+        } catch (BuildRequestException e) {
+            throw new BuildException(e.getMessage());
+        }
         BuildOptions options = new BuildOptions(dockerfile, context, spec.destinations(), spec.buildArgs(), spec.target(),
                 spec.labels(), false, null, null, null, null, false, "gzip", -1, spec.platform(), List.of(), List.of(),
                 false, settings.insecureRegistries(), 0, 0, settings.cacheDir(), settings.sandbox(), "auto");
@@ -102,8 +117,14 @@ public final class ExecutorBuildRunner implements BuildRunner {
         Registries registries = new Registries(RegistrySecurity.plainHttp(Set.copyOf(settings.insecureRegistries())),
                 credentials);
         StoreImageSink sink = new StoreImageSink(registry, gatewayHosts, ImagePusher.sink(registries, Retry.NONE));
-        ImagePuller elsewhere = new ImagePuller(registries, MirrorRoutes.none(),
-                new BlobCache(settings.cacheDir().resolve("blobs")), Retry.NONE);
+        BlobCache blobCache = new BlobCache(settings.cacheDir().resolve("blobs"));
+        ImagePuller withCredentials = new ImagePuller(registries, MirrorRoutes.none(), blobCache, Retry.NONE);
+        ImagePuller anonymous = new ImagePuller(new Registries(RegistrySecurity.plainHttp(Set.copyOf(settings.insecureRegistries())),
+                host -> Optional.empty()), MirrorRoutes.none(), blobCache, Retry.NONE);
+        // the gateway's credentials only for repositories the operator allows this user: a private
+        // image anywhere else is pulled as nobody, and the registry refuses it
+        ImageSource elsewhere = (reference, platform) -> scope.mayPull(user, reference)
+                ? withCredentials.pull(reference, platform) : anonymous.pull(reference, platform);
         Executor executor = new Executor(options, job.log())
                 .cancellation(job.cancellation())
                 .network(settings.allowNetwork())

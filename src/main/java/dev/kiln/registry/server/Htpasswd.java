@@ -4,7 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Base64;
+import java.security.SecureRandom;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,9 +13,21 @@ import org.bouncycastle.crypto.generators.OpenBSDBCrypt;
 /** Users and bcrypt hashes from an Apache htpasswd file ({@code htpasswd -B}), as distribution accepts. */
 public final class Htpasswd {
     private final Map<String, String> hashes;
+    /** Checked for unknown users, at the highest cost in the file, so they take as long as known ones. */
+    private final String dummy;
 
     private Htpasswd(Map<String, String> hashes) {
         this.hashes = hashes;
+        int cost = hashes.values().stream().mapToInt(Htpasswd::cost).max().orElse(10);
+        byte[] salt = new byte[16];
+        new SecureRandom().nextBytes(salt);
+        this.dummy = OpenBSDBCrypt.generate("2y", "kiln-no-such-user".toCharArray(), salt, cost);
+    }
+
+    /** {@code $2y$05$…}: the cost is the two digits after the second {@code $}. */
+    private static int cost(String hash) {
+        int start = hash.indexOf('$', 1) + 1;
+        return Integer.parseInt(hash.substring(start, start + 2));
     }
 
     public static Htpasswd load(Path file) throws IOException {
@@ -41,28 +53,12 @@ public final class Htpasswd {
 
     public boolean verify(String user, String password) {
         String hash = hashes.get(user);
-        if (hash == null) {
-            return false;
-        }
         try {
-            return OpenBSDBCrypt.checkPassword(hash, password.toCharArray());
+            // the same work whether or not the user exists: the time taken must not tell which names do
+            boolean ok = OpenBSDBCrypt.checkPassword(hash == null ? dummy : hash, password.toCharArray());
+            return ok && hash != null;
         } catch (IllegalArgumentException e) {
             return false;
         }
-    }
-
-    /** Checks an {@code Authorization: Basic …} header value. */
-    public boolean verifyBasic(String authorization) {
-        if (authorization == null || !authorization.regionMatches(true, 0, "Basic ", 0, 6)) {
-            return false;
-        }
-        String decoded;
-        try {
-            decoded = new String(Base64.getDecoder().decode(authorization.substring(6).trim()), StandardCharsets.UTF_8);
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
-        int colon = decoded.indexOf(':');
-        return colon > 0 && verify(decoded.substring(0, colon), decoded.substring(colon + 1));
     }
 }

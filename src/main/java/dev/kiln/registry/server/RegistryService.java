@@ -99,20 +99,6 @@ public final class RegistryService {
         return Optional.of(digest);
     }
 
-    /** A whole blob in one request ({@code POST ?digest=}). */
-    public Digest putBlob(RepositoryName name, Digest digest, InputStream body, long contentLength) throws IOException {
-        namespaces.requireWritable(name, "push to");
-        try (BlobWriter writer = store.blobs().newWriter()) {
-            writer.write(body);
-            checkLength(contentLength, writer.size());
-            Digest committed = writer.commit(digest);
-            store.metadata().linkBlob(name, committed);
-            return committed;
-        } catch (DigestMismatchException e) {
-            throw digestInvalid(e);
-        }
-    }
-
     public UploadState uploadStatus(RepositoryName name, String id) throws IOException {
         return state(session(name, id));
     }
@@ -288,13 +274,19 @@ public final class RegistryService {
         List<Digest> referenced = new ArrayList<>();
         List<Descriptor> required = manifest.isIndex() ? manifest.manifests() : manifest.blobReferences().toList();
         for (Descriptor descriptor : required) {
-            if (descriptor.urls() != null && !descriptor.urls().isEmpty()) {
+            boolean byUrl = descriptor.urls() != null && !descriptor.urls().isEmpty();
+            if (byUrl && descriptor != manifest.config()) {
                 continue; // non-distributable layers live elsewhere by design
             }
             Digest digest = descriptor.parsedDigest();
             boolean present = manifest.isIndex()
                     ? store.metadata().manifestMediaType(name, digest).isPresent()
                     : store.metadata().hasBlob(name, digest) && store.blobs().exists(digest);
+            if (!present && byUrl) {
+                // clients read the config from this registry only: a URL elsewhere does not make an image they can pull
+                throw new RegistryException(ErrorCode.MANIFEST_INVALID, "the config " + digest
+                        + " is listed only by URL; push the config blob to " + name + " first");
+            }
             if (!present) {
                 throw new RegistryException(ErrorCode.MANIFEST_BLOB_UNKNOWN, (manifest.isIndex() ? "manifest " : "blob ")
                         + digest + " referenced by the manifest is not in " + name + "; push it first",

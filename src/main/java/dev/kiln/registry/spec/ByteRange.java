@@ -59,8 +59,14 @@ public record ByteRange(long start, long end) {
         if (!m.matches()) {
             throw new RegistryException(ErrorCode.RANGE_INVALID, 416, "malformed Content-Range: " + header, null, Map.of());
         }
-        long start = Long.parseLong(m.group(1));
-        long end = Long.parseLong(m.group(2));
+        long start;
+        long end;
+        try {
+            start = Long.parseLong(m.group(1));
+            end = Long.parseLong(m.group(2));
+        } catch (NumberFormatException e) {
+            throw new RegistryException(ErrorCode.RANGE_INVALID, 416, "Content-Range out of bounds: " + header, null, Map.of());
+        }
         if (end < start) {
             throw new RegistryException(ErrorCode.RANGE_INVALID, 416, "Content-Range ends before it starts: " + header, null, Map.of());
         }
