@@ -15,12 +15,20 @@ public class KilnMain {
 
     public static void main(String... args) {
         String[] effective = withImplicitBuild(args, System.getenv(InPlaceSandbox.MARKER));
-        int exit = new CommandLine(new KilnCommand())
-                .setCaseInsensitiveEnumValuesAllowed(true)
-                .execute(effective);
+        int exit = commandLine().execute(effective);
         if (exit != 0 || effective.length == 0 || !effective[0].equals("serve")) {
             System.exit(exit);
         }
+    }
+
+    /**
+     * The command line as {@code main} runs it. A single-valued flag given twice keeps the last
+     * value, as kaniko's flag parser does: CI templates append flags to a shared base list.
+     */
+    static CommandLine commandLine() {
+        return new CommandLine(new KilnCommand())
+                .setCaseInsensitiveEnumValuesAllowed(true)
+                .setOverwrittenOptionsAllowed(true);
     }
 
     /**

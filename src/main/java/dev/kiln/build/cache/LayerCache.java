@@ -32,4 +32,38 @@ public interface LayerCache {
 
     /** A short description for logs, e.g. the cache repository. */
     String describe();
+
+    /** kaniko's {@code --no-push-cache}: lookups go to {@code cache}, stores go nowhere. */
+    static LayerCache readOnly(LayerCache cache) {
+        return new LayerCache() {
+            @Override
+            public Optional<CachedLayer> find(String key) {
+                return cache.find(key);
+            }
+
+            @Override
+            public Path fetch(CachedLayer layer) throws IOException {
+                return cache.fetch(layer);
+            }
+
+            @Override
+            public void store(String key, Descriptor layer, Digest diffId, Path file, String createdBy, boolean empty) {
+            }
+
+            @Override
+            public void flush() {
+                cache.flush();
+            }
+
+            @Override
+            public dev.kiln.oci.image.ImageReference holder() {
+                return cache.holder();
+            }
+
+            @Override
+            public String describe() {
+                return cache.describe() + " (read only: --no-push-cache)";
+            }
+        };
+    }
 }
