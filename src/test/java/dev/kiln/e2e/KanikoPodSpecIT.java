@@ -1,0 +1,230 @@
+package dev.kiln.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.app.kubernetes.BuildJobSpec;
+import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.KilnImage;
+import dev.kiln.testkit.Podman;
+import dev.kiln.testkit.Skopeo;
+import dev.kiln.testkit.TestImages;
+import dev.kiln.testkit.Tools;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * kaniko's classic Pod spec ({@code src/test/resources/kaniko/classic-pod.yaml}) with only the image
+ * swapped for Kiln's executor, played by podman as a kubelet would: the docker config from a
+ * ConfigMap at {@code /kaniko/.docker/} is the only source of the registry's credentials (a
+ * docker-registry with htpasswd), the context is a volume at {@code /workspace}, and nothing says
+ * {@code build}, {@code --sandbox} or {@code --context}'s default. The first run builds and pushes;
+ * a second run of the same spec must find every step in the cache repository and push the same
+ * layers. Once under kaniko's usual securityContext (none: root with the runtime's default
+ * capabilities), once under the one Kiln's gateway gives its in-place Jobs.
+ */
+class KanikoPodSpecIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String USER = "ci";
+    private static final String PASSWORD = "pw-" + UUID.randomUUID();
+    private static final Pattern STEP = Pattern.compile("STEP \\d+/\\d+: (RUN|COPY|ADD)\\b.*");
+
+    @TempDir
+    static Path work;
+    static Podman podman;
+    static Skopeo skopeo;
+    static LocalRegistry registry;
+    static String image;
+    static Path workspace;
+    static final List<Path> played = new ArrayList<>();
+    static final List<String> prefixes = new ArrayList<>();
+
+    @BeforeAll
+    static void registryWithAuthAndAContext() throws IOException {
+        assertTrue(Tools.isRoot(), "podman kube play runs the pods as root here (../shared/podman-notes.md)");
+        podman = new Podman(work.resolve("podman"));
+        skopeo = new Skopeo(work.resolve("skopeo"));
+        registry = LocalRegistry.start(work.resolve("registry"), USER, PASSWORD);
+        skopeo.run("copy", "--dest-tls-verify=false", "--dest-creds", USER + ":" + PASSWORD,
+                TestImages.busybox(work.resolve("busybox")).reference(), "docker://" + registry.host() + "/library/busybox:1");
+        image = KilnImage.executor();
+        workspace = Files.createDirectories(work.resolve("workspace"));
+        Files.writeString(workspace.resolve("app.txt"), "from the context\n");
+        Files.writeString(workspace.resolve("Dockerfile"), """
+                FROM %s/library/busybox:1
+                RUN echo built in place > /hello.txt && mkdir -p /app
+                COPY app.txt /app/
+                RUN --mount=type=bind,source=app.txt,target=/mnt/bound.txt cp /mnt/bound.txt /app/through-bind.txt
+                RUN --mount=type=cache,target=/var/cache/tool echo kept > /var/cache/tool/entry && ls /var/cache/tool > /app/cache-listing
+                """.formatted(registry.host()));
+    }
+
+    @AfterAll
+    static void tearDown() {
+        for (Path yaml : played) {
+            podman.down(yaml);
+        }
+        if (podman != null) {
+            for (String volume : podman.tryRun("volume", "ls", "--format", "{{.Name}}").stdout().split("\n")) {
+                if (prefixes.stream().anyMatch(volume::startsWith)) {
+                    podman.removeVolume(volume);
+                }
+            }
+        }
+        if (registry != null) {
+            registry.close();
+        }
+    }
+
+    @Test
+    void theClassicSpecVerbatimUnderKanikosUsualSecurityContext() throws IOException {
+        twoRuns("kaniko", yaml -> yaml);
+    }
+
+    @Test
+    void theClassicSpecUnderTheSecurityContextOfKilnsInPlaceJobs() throws IOException {
+        twoRuns("jobprofile", yaml -> {
+            List<HasMetadata> objects = new ArrayList<>();
+            for (String document : yaml.split("(?m)^---\\s*$")) {
+                if (!document.isBlank()) {
+                    objects.add(Serialization.unmarshal(document, HasMetadata.class));
+                }
+            }
+            Pod pod = (Pod) objects.stream().filter(Pod.class::isInstance).findFirst().orElseThrow();
+            pod.getSpec().getContainers().get(0).setSecurityContext(BuildJobSpec.securityContext("in-place"));
+            pod.getSpec().setSecurityContext(new io.fabric8.kubernetes.api.model.PodSecurityContextBuilder()
+                    .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile().build());
+            StringBuilder out = new StringBuilder();
+            for (HasMetadata o : objects) {
+                out.append(Serialization.asYaml(o));
+            }
+            return out.toString();
+        });
+    }
+
+    private void twoRuns(String variant, java.util.function.UnaryOperator<String> securityContext) throws IOException {
+        String prefix = "kk-" + variant + "-" + UUID.randomUUID().toString().substring(0, 6) + "-";
+        prefixes.add(prefix);
+        String repo = variant + "/app";
+        String spec = securityContext.apply(classicSpec(prefix, repo));
+
+        long t0 = System.nanoTime();
+        String first = play(prefix, spec, "first");
+        double firstSeconds = (System.nanoTime() - t0) / 1e9;
+        for (String line : first.lines().filter(l -> STEP.matcher(l).find()).toList()) {
+            assertFalse(line.contains("(cached,"), "the first run builds every step:\n" + first);
+        }
+        Path unpacked = pullAndUnpack(repo, work.resolve(prefix + "first"));
+        assertEquals("built in place\n", Files.readString(unpacked.resolve("hello.txt")), first);
+        assertEquals("from the context\n", Files.readString(unpacked.resolve("app/app.txt")));
+        assertEquals("from the context\n", Files.readString(unpacked.resolve("app/through-bind.txt")), "RUN --mount=type=bind in place");
+        assertEquals("entry\n", Files.readString(unpacked.resolve("app/cache-listing")), "RUN --mount=type=cache in place");
+        assertFalse(Files.exists(unpacked.resolve("mnt/bound.txt")), "a bind mount's file is not in the image");
+        assertFalse(Files.exists(unpacked.resolve("var/cache/tool/entry")), "a cache mount's files are not in the image");
+        assertFalse(Files.exists(unpacked.resolve("kaniko")), "nothing of /kaniko is in the image");
+        assertFalse(Files.exists(unpacked.resolve("workspace/Dockerfile")), "nothing of /workspace is in the image");
+        List<String> firstLayers = layers(repo);
+
+        long t1 = System.nanoTime();
+        String second = play(prefix, spec, "second");
+        double secondSeconds = (System.nanoTime() - t1) / 1e9;
+        List<String> steps = second.lines().filter(l -> STEP.matcher(l).find()).toList();
+        assertEquals(4, steps.size(), "the second run's steps:\n" + second);
+        for (String line : steps) {
+            assertTrue(line.contains("(cached,"), "the second run finds every step in --cache-repo: " + line + "\n" + second);
+        }
+        assertEquals(firstLayers, layers(repo), "the second run pushes the same layers");
+        System.err.printf("KanikoPodSpecIT %s: first run %.1f s, all-cached run %.1f s (kube play to exit)%n", variant,
+                firstSeconds, secondSeconds);
+    }
+
+    /** The resource with the image, registry, credentials and workspace filled in, and the run's names. */
+    private static String classicSpec(String prefix, String repo) throws IOException {
+        String yaml;
+        try (InputStream in = KanikoPodSpecIT.class.getResourceAsStream("/kaniko/classic-pod.yaml")) {
+            yaml = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        String auth = Base64.getEncoder().encodeToString((USER + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8));
+        return yaml.replace("${IMAGE}", image)
+                .replace("${REGISTRY}/team/app", "${REGISTRY}/" + repo)
+                .replace("${REGISTRY}/team/cache", "${REGISTRY}/" + repo.replace("/app", "/cache"))
+                .replace("${REGISTRY}", registry.host())
+                .replace("${CONFIG_JSON}", "{\"auths\": {\"" + registry.host() + "\": {\"auth\": \"" + auth + "\"}}}")
+                .replace("${WORKSPACE}", workspace.toString())
+                .replace("name: docker-config", "name: " + prefix + "docker-config")
+                .replace("name: kaniko\n", "name: " + prefix + "kaniko\n");
+    }
+
+    /** Plays the spec, waits for the container to end, and returns its log; it must have exited 0. */
+    private static String play(String prefix, String spec, String run) throws IOException {
+        Path yaml = work.resolve(prefix + run + ".yaml");
+        Files.writeString(yaml, spec);
+        if (!played.isEmpty() && played.get(played.size() - 1).getFileName().toString().startsWith(prefix)) {
+            podman.down(played.get(played.size() - 1));
+        }
+        played.add(yaml);
+        podman.play(yaml);
+        String container = prefix + "kaniko-kaniko";
+        long deadline = System.nanoTime() + 300_000_000_000L;
+        Podman.State state = podman.state(container);
+        while (!state.ended() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                fail("interrupted");
+            }
+            state = podman.state(container);
+        }
+        String log = podman.logs(container, false);
+        assertTrue(state.ended(), "the " + run + " run ended within 5 minutes (" + state + "):\n" + log);
+        assertEquals(0, state.exitCode(), "the " + run + " run exits 0:\n" + log);
+        return log;
+    }
+
+    private static List<String> layers(String repo) throws IOException {
+        ExecResult inspect = skopeo.run("inspect", "--tls-verify=false", "--creds", USER + ":" + PASSWORD,
+                "docker://" + registry.host() + "/" + repo + ":1");
+        List<String> layers = new ArrayList<>();
+        JSON.readTree(inspect.stdout()).path("Layers").forEach(l -> layers.add(l.asText()));
+        return layers;
+    }
+
+    /** The pushed image, copied out with skopeo and its layers unpacked in order with tar. */
+    private static Path pullAndUnpack(String repo, Path dir) throws IOException {
+        Path layout = dir.resolve("layout");
+        skopeo.run("copy", "--src-tls-verify=false", "--src-creds", USER + ":" + PASSWORD,
+                "docker://" + registry.host() + "/" + repo + ":1", "oci:" + layout + ":x");
+        JsonNode index = JSON.readTree(layout.resolve("index.json").toFile());
+        String manifestDigest = index.path("manifests").get(0).path("digest").asText();
+        JsonNode manifest = JSON.readTree(layout.resolve("blobs/sha256/" + manifestDigest.substring(7)).toFile());
+        Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
+        for (JsonNode layer : manifest.path("layers")) {
+            Path blob = layout.resolve("blobs/sha256/" + layer.path("digest").asText().substring(7));
+            ExecResult tar = Tools.run(List.of("tar", "-xzf", blob.toString(), "-C", rootfs.toString()), Map.of(), 120);
+            assertEquals(0, tar.exitCode(), tar.output());
+        }
+        return rootfs;
+    }
+}
