@@ -173,7 +173,7 @@ class KanikoPodSpecIT {
                 .replace("${CONFIG_JSON}", "{\"auths\": {\"" + registry.host() + "\": {\"auth\": \"" + auth + "\"}}}")
                 .replace("${WORKSPACE}", workspace.toString())
                 .replace("name: docker-config", "name: " + prefix + "docker-config")
-                .replace("name: kaniko\n", "name: " + prefix + "kaniko\n");
+                .replace("metadata:\n  name: kaniko\n", "metadata:\n  name: " + prefix + "kaniko\n");
     }
 
     /** Plays the spec, waits for the container to end, and returns its log; it must have exited 0. */

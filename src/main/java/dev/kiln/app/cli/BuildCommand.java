@@ -1,6 +1,7 @@
 package dev.kiln.app.cli;
 
 import dev.kiln.build.cache.LayerCache;
+import dev.kiln.build.cache.OciLayoutLayerCache;
 import dev.kiln.build.cache.RegistryLayerCache;
 import dev.kiln.build.context.ContextException;
 import dev.kiln.build.context.ContextSource;
@@ -306,7 +307,7 @@ public class BuildCommand implements Callable<Integer> {
             if (mode.active() && mode.explicitKanikoDir()) {
                 executor.workDir(Files.createDirectories(mode.kanikoDir()));
             }
-            try (RegistryLayerCache layerCache = cache ? layerCache(pushSecurity, credentials, cacheDir, log) : null) {
+            try (LayerCache layerCache = cache ? layerCache(pushSecurity, credentials, cacheDir, log) : null) {
                 if (layerCache != null) {
                     executor.cache(noPushCache ? LayerCache.readOnly(layerCache) : layerCache,
                             new Executor.CachePolicy(cacheRunLayers, cacheCopyLayers));
@@ -343,8 +344,25 @@ public class BuildCommand implements Callable<Integer> {
     }
 
     /** The cache repository is written to, so it is reached as the destinations are (the push flags). */
-    private RegistryLayerCache layerCache(RegistrySecurity security, DockerCredentials credentials, Path cacheDir, BuildLog log)
+    private LayerCache layerCache(RegistrySecurity security, DockerCredentials credentials, Path cacheDir, BuildLog log)
             throws BuildException {
+        Duration ttl;
+        try {
+            ttl = GoDuration.parse(cacheTtl);
+        } catch (RuntimeException e) {
+            throw new BuildException("invalid --cache-ttl " + cacheTtl + " (a Go duration such as 336h or 30m)");
+        }
+        if (cacheRepo != null && cacheRepo.startsWith("oci:")) {
+            Path layout = Path.of(cacheRepo.substring("oci:".length()));
+            if (layout.toString().isEmpty()) {
+                throw new BuildException("--cache-repo oci: needs a directory, e.g. oci:/cache/layers");
+            }
+            try {
+                return new OciLayoutLayerCache(layout.toAbsolutePath(), ttl, Clock.systemUTC(), log::warn);
+            } catch (java.io.IOException e) {
+                throw new BuildException("--cache-repo " + cacheRepo + ": cannot use " + layout + " as an OCI layout: " + e.getMessage());
+            }
+        }
         ImageReference repo;
         if (cacheRepo != null && !cacheRepo.isBlank()) {
             repo = ImageReference.parse(cacheRepo);
@@ -353,12 +371,6 @@ public class BuildCommand implements Callable<Integer> {
             repo = first.withRepository(new RepositoryName(first.repository().value() + "/cache"));
         } else {
             throw new BuildException("--cache needs --cache-repo (or a --destination to put the cache next to)");
-        }
-        Duration ttl;
-        try {
-            ttl = GoDuration.parse(cacheTtl);
-        } catch (RuntimeException e) {
-            throw new BuildException("invalid --cache-ttl " + cacheTtl + " (a Go duration such as 336h or 30m)");
         }
         Path blobs = (cacheDir != null ? cacheDir : Path.of(System.getProperty("java.io.tmpdir"), "kiln-cache")).resolve("blobs");
         return new RegistryLayerCache(repo, new Registries(security, credentials), new BlobCache(blobs),

@@ -50,6 +50,7 @@ import dev.kiln.oci.layer.Compression;
 import dev.kiln.oci.layer.LayerWriter;
 import dev.kiln.oci.layer.MtimePolicy;
 import dev.kiln.registry.client.BlobCache;
+import dev.kiln.registry.client.KanikoWarmedDir;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.ImagePuller;
 import dev.kiln.registry.client.ImagePusher;
@@ -337,6 +338,11 @@ public final class Executor {
                 stages.expander());
         List<Stage> needed = stages.dependencies(options.target(), global);
         BlobCache cache = new BlobCache(cacheRoot.resolve("blobs"));
+        if (options.cacheDir() != null && KanikoWarmedDir.looksWarmed(options.cacheDir())) {
+            // kaniko's warmer filled it: its images are read from there, each blob verified as it is copied in
+            buildLog.debug("--cache-dir " + options.cacheDir() + " holds images kaniko's warmer wrote; reading them from there");
+            cache = cache.withSeed(new KanikoWarmedDir(options.cacheDir()));
+        }
         blobCache = cache;
         LayerWriter writer = options.reproducible()
                 ? LayerWriter.reproducible(compression(), Instant.EPOCH)
@@ -1367,7 +1373,11 @@ public final class Executor {
             if (baseSource != null) {
                 layers.forEach(layer -> holders.put(layer.digest(), baseSource));
             }
-            cachedLayers.forEach((layerDigest, cached) -> holders.put(layerDigest, cached.holder()));
+            cachedLayers.forEach((layerDigest, cached) -> {
+                if (cached.holder() != null) {
+                    holders.put(layerDigest, cached.holder());
+                }
+            });
             if (layerCache != null && layerCache.holder() != null) {
                 // the layers just built are on their way to the cache: once there, destinations on that registry mount them
                 layerCache.flush();
