@@ -188,9 +188,14 @@ class KanikoPodSpecIT {
         String container = prefix + "kaniko-kaniko";
         long deadline = System.nanoTime() + 300_000_000_000L;
         Podman.State state = podman.state(container);
+        // the container's CPU time, read from its cgroup while it exists (it goes with the container)
+        String cgroup = podman.tryRun("inspect", "--format", "{{.State.CgroupPath}}", container).stdout().trim();
+        Path cpuStat = Path.of("/sys/fs/cgroup" + cgroup, "cpu.stat");
+        long cpuMicros = -1;
         while (!state.ended() && System.nanoTime() < deadline) {
+            cpuMicros = Math.max(cpuMicros, cpuMicros(cpuStat));
             try {
-                Thread.sleep(250);
+                Thread.sleep(100);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 fail("interrupted");
@@ -200,7 +205,40 @@ class KanikoPodSpecIT {
         String log = podman.logs(container, false);
         assertTrue(state.ended(), "the " + run + " run ended within 5 minutes (" + state + "):\n" + log);
         assertEquals(0, state.exitCode(), "the " + run + " run exits 0:\n" + log);
+        String startedAt = podman.tryRun("inspect", "--format", "{{.State.StartedAt}}", container).stdout();
+        String firstLine = podman.logs(container, true).lines().findFirst().orElse("");
+        String finishedAt = podman.tryRun("inspect", "--format", "{{.State.FinishedAt}}", container).stdout();
+        System.err.printf("KanikoPodSpecIT bench %s %s: container %.2f s, first log line after %.2f s, CPU %s s%n", prefix, run,
+                seconds(startedAt, finishedAt), seconds(startedAt, firstLine),
+                cpuMicros < 0 ? "n/a" : String.format("%.2f", cpuMicros / 1e6));
         return log;
+    }
+
+    private static long cpuMicros(Path cpuStat) {
+        try {
+            for (String line : Files.readAllLines(cpuStat)) {
+                if (line.startsWith("usage_usec ")) {
+                    return Long.parseLong(line.substring(11).trim());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not there (yet, or any more): no reading
+        }
+        return -1;
+    }
+
+    private static final Pattern TIME = Pattern.compile("(\\d{4}-\\d{2}-\\d{2})[T ](\\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?)");
+
+    /** Seconds between the first timestamps in two texts, podman's and its logs' (both UTC here). */
+    private static double seconds(String from, String to) {
+        java.util.regex.Matcher a = TIME.matcher(from);
+        java.util.regex.Matcher b = TIME.matcher(to);
+        if (!a.find() || !b.find()) {
+            return Double.NaN;
+        }
+        java.time.LocalDateTime start = java.time.LocalDateTime.parse(a.group(1) + "T" + a.group(2));
+        java.time.LocalDateTime end = java.time.LocalDateTime.parse(b.group(1) + "T" + b.group(2));
+        return java.time.Duration.between(start, end).toNanos() / 1e9;
     }
 
     private static List<String> layers(String repo) throws IOException {
@@ -213,6 +251,7 @@ class KanikoPodSpecIT {
 
     /** The pushed image, copied out with skopeo and its layers unpacked in order with tar. */
     private static Path pullAndUnpack(String repo, Path dir) throws IOException {
+        Files.createDirectories(dir);
         Path layout = dir.resolve("layout");
         skopeo.run("copy", "--src-tls-verify=false", "--src-creds", USER + ":" + PASSWORD,
                 "docker://" + registry.host() + "/" + repo + ":1", "oci:" + layout + ":x");
