@@ -47,6 +47,9 @@ public class BuildCommand implements Callable<Integer> {
     @Mixin
     PullFlags pull = new PullFlags();
 
+    @Mixin
+    LogFlags logging = new LogFlags();
+
     @Option(names = {"-f", "--dockerfile"}, defaultValue = "Dockerfile", description = "Path to the Dockerfile (default ${DEFAULT-VALUE}, relative to the context if not found), or an http(s) URL")
     String dockerfile;
 
@@ -115,15 +118,6 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--cache-dir", description = "Where pulled base image blobs are kept between builds")
     Path cacheDir;
 
-    @Option(names = {"-v", "--verbosity"}, defaultValue = "info", description = "Log level: panic, fatal, error, warn, info, debug, trace (default ${DEFAULT-VALUE})")
-    String verbosity;
-
-    @Option(names = "--log-format", defaultValue = "text", description = "Log format: text, color (same as text) or json (one object per line: level, msg, time) (default ${DEFAULT-VALUE})")
-    String logFormat;
-
-    @Option(names = "--log-timestamp", arity = "0..1", fallbackValue = "true", description = "Start each text log line with the time")
-    boolean logTimestamp;
-
     @Option(names = "--sandbox", description = "How RUN is isolated: auto, namespaces, proot, in-place (default: auto; in-place in the executor container)")
     String sandbox;
 
@@ -177,7 +171,7 @@ public class BuildCommand implements Callable<Integer> {
     boolean noPushCache;
 
     @Option(names = "--push-ignore-immutable-tag-errors", arity = "0..1", fallbackValue = "true",
-            description = "Treat a registry's refusal to overwrite an immutable tag as success")
+            description = "Treat a registry's refusal to move an immutable tag (Artifact Registry's and ECR's messages, as kaniko) as success")
     boolean pushIgnoreImmutableTagErrors;
 
     @Option(names = "--skip-unused-stages", arity = "0..1", fallbackValue = "true",
@@ -237,8 +231,7 @@ public class BuildCommand implements Callable<Integer> {
     public Integer call() {
         BuildLog log;
         try {
-            log = new BuildLog(err, BuildLog.Format.parse(logFormat), BuildLog.Level.parse(verbosity), logTimestamp,
-                    Clock.systemUTC());
+            log = logging.open(err);
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 1;
@@ -294,13 +287,14 @@ public class BuildCommand implements Callable<Integer> {
                     noPush, tarPath, ociLayoutPath, digestFile, imageNameWithDigestFile, reproducible, compression,
                     compressionLevel, pull.platform, pull.registryMirrors, pull.registryMaps, pull.skipDefaultRegistryFallback,
                     pull.insecureRegistries, pushRetry, pull.imageDownloadRetry, cacheDir, sandbox, snapshotMode);
-            Map<String, Path> certificates = certificates();
+            Map<String, Path> certificates = pull.certificates();
             Set<String> plain = Set.copyOf(pull.insecureRegistries);
             Set<String> unchecked = Set.copyOf(pull.skipTlsVerifyRegistries);
             RegistrySecurity pushSecurity = new RegistrySecurity(insecure, plain, skipTlsVerify, unchecked, certificates);
             Executor executor = new Executor(options, log)
                     .inputs(inputs)
                     .credentials(credentials)
+                    .ignoreImmutableTagErrors(pushIgnoreImmutableTagErrors)
                     .inPlace(new InPlaceOptions(force, cleanup, ignored, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
                     .registrySecurity(new RegistrySecurity(pull.insecurePull, plain, pull.skipTlsVerifyPull, unchecked, certificates),
                             pushSecurity);
@@ -390,22 +384,6 @@ public class BuildCommand implements Callable<Integer> {
         }
     }
 
-    /** {@code --registry-certificate HOST=CA.pem}, each file checked now rather than at the first pull. */
-    private Map<String, Path> certificates() throws BuildException {
-        Map<String, Path> out = new LinkedHashMap<>();
-        for (String pair : pull.registryCertificates) {
-            int eq = pair.indexOf('=');
-            if (eq <= 0 || eq == pair.length() - 1) {
-                throw new BuildException("--registry-certificate " + pair + ": expected HOST=CA.pem");
-            }
-            Path file = Path.of(pair.substring(eq + 1)).toAbsolutePath();
-            if (!Files.isReadable(file)) {
-                throw new BuildException("--registry-certificate " + pair + ": " + file + " is not readable");
-            }
-            out.put(pair.substring(0, eq), file);
-        }
-        return out;
-    }
 
     /** {@code --context}, else kaniko's {@code --bucket}, else the mode's default. */
     private String contextOrDefault(ExecutorMode mode) throws BuildException {
@@ -448,9 +426,6 @@ public class BuildCommand implements Callable<Integer> {
         }
         if (Boolean.FALSE.equals(skipUnusedStages)) {
             warnings.add("--skip-unused-stages=false: Kiln always builds only the stages the target needs, as kaniko does with --skip-unused-stages=true");
-        }
-        if (pushIgnoreImmutableTagErrors) {
-            warnings.add("--push-ignore-immutable-tag-errors: Kiln does not recognise registries' immutable-tag errors; a refused tag fails the push");
         }
         return warnings;
     }

@@ -1,7 +1,12 @@
 package dev.kiln.app.cli;
 
+import dev.kiln.build.exec.BuildException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import picocli.CommandLine.Option;
 
 /**
@@ -43,8 +48,25 @@ class PullFlags {
     @Option(names = "--registry-client-cert", description = "HOST=CERT.pem,KEY.pem: kaniko's mutual TLS; accepted, Kiln presents no client certificate (repeatable)")
     List<String> registryClientCerts = new ArrayList<>();
 
+    /** {@code --registry-certificate HOST=CA.pem}, each file checked now rather than at the first pull. */
+    Map<String, Path> certificates() throws BuildException {
+        Map<String, Path> out = new LinkedHashMap<>();
+        for (String pair : registryCertificates) {
+            int eq = pair.indexOf('=');
+            if (eq <= 0 || eq == pair.length() - 1) {
+                throw new BuildException("--registry-certificate " + pair + ": expected HOST=CA.pem");
+            }
+            Path file = Path.of(pair.substring(eq + 1)).toAbsolutePath();
+            if (!Files.isReadable(file)) {
+                throw new BuildException("--registry-certificate " + pair + ": " + file + " is not readable");
+            }
+            out.put(pair.substring(0, eq), file);
+        }
+        return out;
+    }
+
     /** kaniko reads these two from the environment as well; the flags add to them. */
-    void addFromEnvironment(java.util.Map<String, String> env) {
+    void addFromEnvironment(Map<String, String> env) {
         String mirror = env.get("KANIKO_REGISTRY_MIRROR");
         if (mirror != null && !mirror.isBlank() && !registryMirrors.contains(mirror)) {
             registryMirrors.add(mirror);

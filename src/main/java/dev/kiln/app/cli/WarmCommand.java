@@ -3,7 +3,6 @@ package dev.kiln.app.cli;
 import dev.kiln.build.exec.BuildException;
 import dev.kiln.build.exec.BuildLog;
 import dev.kiln.registry.client.RegistrySecurity;
-import java.time.Clock;
 import dev.kiln.build.exec.BuildOptions;
 import dev.kiln.build.exec.Executor;
 import java.io.IOException;
@@ -39,14 +38,8 @@ public class WarmCommand implements Callable<Integer> {
     @Option(names = "--cache-ttl", description = "kaniko's: how long a warmed image is used; accepted, see docs/kaniko.md")
     String cacheTtl;
 
-    @Option(names = {"-v", "--verbosity"}, defaultValue = "info", description = "Log level: panic, fatal, error, warn, info, debug, trace (default ${DEFAULT-VALUE})")
-    String verbosity;
-
-    @Option(names = "--log-format", defaultValue = "text", description = "Log format: text, color or json (default ${DEFAULT-VALUE})")
-    String logFormat;
-
-    @Option(names = "--log-timestamp", arity = "0..1", fallbackValue = "true", description = "Start each text log line with the time")
-    boolean logTimestamp;
+    @Mixin
+    LogFlags logging = new LogFlags();
 
     @Option(names = "--build-arg", description = "KEY=VALUE for ARGs used in FROM lines (repeatable)")
     List<String> buildArgs = new ArrayList<>();
@@ -73,7 +66,7 @@ public class WarmCommand implements Callable<Integer> {
     public Integer call() {
         BuildLog log;
         try {
-            log = new BuildLog(err, BuildLog.Format.parse(logFormat), BuildLog.Level.parse(verbosity), logTimestamp, Clock.systemUTC());
+            log = logging.open(err);
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 1;
@@ -117,14 +110,7 @@ public class WarmCommand implements Callable<Integer> {
 
     /** kaniko's warmer reads the same TLS flags as the executor's pulls. */
     private RegistrySecurity pullSecurity() throws BuildException {
-        Map<String, Path> certificates = new java.util.LinkedHashMap<>();
-        for (String pair : pull.registryCertificates) {
-            int eq = pair.indexOf('=');
-            if (eq <= 0 || eq == pair.length() - 1) {
-                throw new BuildException("--registry-certificate " + pair + ": expected HOST=CA.pem");
-            }
-            certificates.put(pair.substring(0, eq), Path.of(pair.substring(eq + 1)).toAbsolutePath());
-        }
+        Map<String, Path> certificates = pull.certificates();
         return new RegistrySecurity(pull.insecurePull, java.util.Set.copyOf(pull.insecureRegistries), pull.skipTlsVerifyPull,
                 java.util.Set.copyOf(pull.skipTlsVerifyRegistries), certificates);
     }

@@ -127,8 +127,7 @@ class KanikoFlagsTest {
         List<List<String>> unimplemented = List.of(
                 List.of("--use-new-run"), List.of("--compressed-caching=false"), List.of("--skip-push-permission-check"),
                 List.of("--force-build-metadata"), List.of("--image-fs-extract-retry=3"),
-                List.of("--registry-client-cert=r.test=/c.pem,/k.pem"), List.of("--skip-unused-stages=false"),
-                List.of("--push-ignore-immutable-tag-errors"));
+                List.of("--registry-client-cert=r.test=/c.pem,/k.pem"), List.of("--skip-unused-stages=false"));
         for (List<String> flag : unimplemented) {
             List<String> args = new ArrayList<>(flag);
             // no destination: the command stops right after its warnings, before any build
