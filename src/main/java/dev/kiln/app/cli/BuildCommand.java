@@ -299,7 +299,11 @@ public class BuildCommand implements Callable<Integer> {
                     .registrySecurity(new RegistrySecurity(pull.insecurePull, plain, pull.skipTlsVerifyPull, unchecked, certificates),
                             pushSecurity);
             if (mode.active() && mode.explicitKanikoDir()) {
-                executor.workDir(Files.createDirectories(mode.kanikoDir()));
+                try {
+                    executor.workDir(Files.createDirectories(mode.kanikoDir()));
+                } catch (java.io.IOException e) {
+                    throw new BuildException("--kaniko-dir " + mode.kanikoDir() + " cannot be created: " + e.getMessage());
+                }
             }
             try (LayerCache layerCache = cache ? layerCache(pushSecurity, credentials, cacheDir, log) : null) {
                 if (layerCache != null) {
@@ -328,8 +332,7 @@ public class BuildCommand implements Callable<Integer> {
             log.log(BuildLog.Level.FATAL, e.getMessage());
             return 1;
         } catch (java.io.IOException e) {
-            log.log(BuildLog.Level.FATAL, "cannot write " + (imageNameTagWithDigestFile != null ? imageNameTagWithDigestFile : kanikoDir)
-                    + ": " + e.getMessage());
+            log.log(BuildLog.Level.FATAL, "cannot write " + imageNameTagWithDigestFile + ": " + e.getMessage());
             return 1;
         } catch (RuntimeException e) {
             log.log(BuildLog.Level.FATAL, e.toString());
