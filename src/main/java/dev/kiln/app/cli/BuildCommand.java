@@ -1,5 +1,7 @@
 package dev.kiln.app.cli;
 
+import dev.kiln.build.cache.LayerCache;
+import dev.kiln.build.cache.OciLayoutLayerCache;
 import dev.kiln.build.cache.RegistryLayerCache;
 import dev.kiln.build.context.ContextException;
 import dev.kiln.build.context.ContextSource;
@@ -39,19 +41,25 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code kiln build}: kaniko's flags, plain Java (never boots Quarkus). */
-@Command(name = "build", mixinStandardHelpOptions = true,
+@Command(name = "build", mixinStandardHelpOptions = true, versionProvider = KilnVersion.class,
         description = "Build a Dockerfile without a daemon and push the image (kaniko-compatible flags).")
 public class BuildCommand implements Callable<Integer> {
     @Mixin
     PullFlags pull = new PullFlags();
 
+    @Mixin
+    LogFlags logging = new LogFlags();
+
     @Option(names = {"-f", "--dockerfile"}, defaultValue = "Dockerfile", description = "Path to the Dockerfile (default ${DEFAULT-VALUE}, relative to the context if not found), or an http(s) URL")
     String dockerfile;
 
-    @Option(names = {"-c", "--context"}, defaultValue = ".", description = "Build context: a directory, dir://DIR, tar://FILE.tar[.gz], tar://stdin, "
+    @Option(names = {"-c", "--context"}, description = "Build context: a directory, dir://DIR, tar://FILE.tar[.gz], tar://stdin, "
             + "https://HOST/CONTEXT.tar.gz, git://HOST/REPO[#REF[#COMMIT]] (over https), git+git://|git+https://|git+ssh://|git+file://…, "
-            + "s3://BUCKET/KEY (default ${DEFAULT-VALUE})")
+            + "s3://BUCKET/KEY (default: . ; /workspace/ in the executor container)")
     String context;
+
+    @Option(names = {"-b", "--bucket"}, description = "kaniko's older way to name a tar.gz context in a bucket: s3://BUCKET/KEY (same as --context)")
+    String bucket;
 
     @Option(names = "--context-sub-path", description = "Directory inside the context to use as the context")
     String contextSubPath;
@@ -74,10 +82,10 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--label", description = "KEY=VALUE label added to the image (repeatable)")
     List<String> labels = new ArrayList<>();
 
-    @Option(names = "--no-push", description = "Build only; do not push")
+    @Option(names = "--no-push", arity = "0..1", fallbackValue = "true", description = "Build only; do not push (also KANIKO_NO_PUSH=true)")
     boolean noPush;
 
-    @Option(names = "--tar-path", description = "Also write the image as a docker-archive tarball here")
+    @Option(names = {"--tar-path", "--tarPath"}, description = "Also write the image as a docker-archive tarball here")
     Path tarPath;
 
     @Option(names = "--oci-layout-path", description = "Also write the image as an OCI image layout here")
@@ -89,7 +97,7 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--image-name-with-digest-file", description = "Write NAME@DIGEST for each destination to this file")
     Path imageNameWithDigestFile;
 
-    @Option(names = "--reproducible", description = "Strip timestamps from layers and the config")
+    @Option(names = "--reproducible", arity = "0..1", fallbackValue = "true", description = "Strip timestamps from layers and the config")
     boolean reproducible;
 
     @Option(names = "--compression", defaultValue = "gzip", description = "Layer compression: gzip or zstd (default ${DEFAULT-VALUE})")
@@ -98,20 +106,11 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--compression-level", defaultValue = "-1", description = "Compression level (default: the algorithm's)")
     int compressionLevel;
 
-    @Option(names = "--insecure", description = "Push to the destinations over plain HTTP; also allows http:// contexts and Dockerfiles")
+    @Option(names = "--insecure", arity = "0..1", fallbackValue = "true", description = "Push to the destinations over plain HTTP; also allows http:// contexts and Dockerfiles")
     boolean insecure;
 
-    @Option(names = "--skip-tls-verify", description = "Push without checking the destinations' TLS certificates; also for https:// contexts and Dockerfiles")
+    @Option(names = "--skip-tls-verify", arity = "0..1", fallbackValue = "true", description = "Push without checking the destinations' TLS certificates; also for https:// contexts and Dockerfiles")
     boolean skipTlsVerify;
-
-    @Option(names = "--skip-tls-verify-pull", description = "Pull base images without checking TLS certificates")
-    boolean skipTlsVerifyPull;
-
-    @Option(names = "--skip-tls-verify-registry", description = "Registry whose TLS certificate is not checked, for pulls and pushes (repeatable)")
-    List<String> skipTlsVerifyRegistries = new ArrayList<>();
-
-    @Option(names = "--registry-certificate", description = "HOST=CA.pem: trust this CA (PEM) for that registry (repeatable)")
-    List<String> registryCertificates = new ArrayList<>();
 
     @Option(names = "--push-retry", defaultValue = "0", description = "Retries for a failed push (default ${DEFAULT-VALUE})")
     int pushRetry;
@@ -119,44 +118,36 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--cache-dir", description = "Where pulled base image blobs are kept between builds")
     Path cacheDir;
 
-    @Option(names = {"-v", "--verbosity"}, defaultValue = "info", description = "Log level: panic, fatal, error, warn, info, debug, trace (default ${DEFAULT-VALUE})")
-    String verbosity;
-
-    @Option(names = "--log-format", defaultValue = "text", description = "Log format: text, color (same as text) or json (one object per line: level, msg, time) (default ${DEFAULT-VALUE})")
-    String logFormat;
-
-    @Option(names = "--log-timestamp", description = "Start each text log line with the time")
-    boolean logTimestamp;
-
-    @Option(names = "--sandbox", defaultValue = "auto", description = "How RUN is isolated: auto, namespaces, proot, in-place (default ${DEFAULT-VALUE})")
+    @Option(names = "--sandbox", description = "How RUN is isolated: auto, namespaces, proot, in-place (default: auto; in-place in the executor container)")
     String sandbox;
 
     @Option(names = "--network", defaultValue = "default", description = "RUN's network: default (the host's, as "
             + "with kaniko; RUN --network=none still isolates) or none (every RUN gets loopback only) (default ${DEFAULT-VALUE})")
     String network;
 
-    @Option(names = "--force", description = "With --sandbox in-place: build although this is not a marked executor container (KILN_EXECUTOR_CONTAINER=1)")
+    @Option(names = "--force", arity = "0..1", fallbackValue = "true", description = "With --sandbox in-place: build although this is not a marked executor container (KILN_EXECUTOR_CONTAINER=1)")
     boolean force;
 
     @Option(names = "--ignore-path", description = "With --sandbox in-place: a path of / to keep out of the wipe, the base image and the snapshots (repeatable)")
     List<String> ignorePaths = new ArrayList<>();
 
-    @Option(names = "--ignore-var-run", arity = "0..1", defaultValue = "true", fallbackValue = "true",
+    @Option(names = {"--ignore-var-run", "--whitelist-var-run"}, arity = "0..1", defaultValue = "true", fallbackValue = "true",
             description = "With --sandbox in-place: keep /var/run out too (default ${DEFAULT-VALUE})")
     boolean ignoreVarRun;
 
-    @Option(names = "--cleanup", description = "With --sandbox in-place: delete the image's files from / after the build")
+    @Option(names = "--cleanup", arity = "0..1", fallbackValue = "true",
+            description = "With --sandbox in-place: delete the image's files from / after the build (kaniko's: clean the filesystem at the end)")
     boolean cleanup;
 
-    @Option(names = "--snapshot-mode", defaultValue = "auto", description = "How step changes are found: auto (a RUN's "
+    @Option(names = {"--snapshot-mode", "--snapshotMode"}, defaultValue = "auto", description = "How step changes are found: auto (a RUN's "
             + "overlayfs upper dir where the kernel allows, else a walk), overlay (fail instead of walking for RUN), "
             + "walk; kaniko's full, redo and time walk (default ${DEFAULT-VALUE})")
     String snapshotMode;
 
-    @Option(names = "--cache", description = "Use the layer cache: steps found in --cache-repo are not run, the others' layers are stored there")
+    @Option(names = "--cache", arity = "0..1", fallbackValue = "true", description = "Use the layer cache: steps found in --cache-repo are not run, the others' layers are stored there")
     boolean cache;
 
-    @Option(names = "--cache-repo", description = "Repository holding the layer cache (default: <first destination>/cache)")
+    @Option(names = "--cache-repo", description = "Repository holding the layer cache (default: <first destination>/cache), or oci:DIR for an OCI image layout")
     String cacheRepo;
 
     @Option(names = "--cache-ttl", defaultValue = "336h", description = "How long a cached layer is used, Go duration (default ${DEFAULT-VALUE})")
@@ -170,11 +161,41 @@ public class BuildCommand implements Callable<Integer> {
             description = "Cache the layers of RUN (default ${DEFAULT-VALUE})")
     boolean cacheRunLayers;
 
-    @Option(names = "--single-snapshot", description = "One layer per stage, snapshotted after its last step")
+    @Option(names = "--single-snapshot", arity = "0..1", fallbackValue = "true", description = "One layer per stage, snapshotted after its last step")
     boolean singleSnapshot;
 
     @Option(names = "--image-name-tag-with-digest-file", description = "Write NAME:TAG@DIGEST for each destination to this file")
     Path imageNameTagWithDigestFile;
+
+    @Option(names = "--kaniko-dir", description = "kaniko's working directory (default /kaniko, or KANIKO_DIR): in the executor container its .docker holds "
+            + "the registry credentials, and it is never wiped or snapshotted; given explicitly, builds work in it too")
+    String kanikoDir;
+
+    @Option(names = "--no-push-cache", arity = "0..1", fallbackValue = "true", description = "With --cache: read the layer cache, store nothing in it")
+    boolean noPushCache;
+
+    @Option(names = "--push-ignore-immutable-tag-errors", arity = "0..1", fallbackValue = "true",
+            description = "Treat a registry's refusal to move an immutable tag (Artifact Registry's and ECR's messages, as kaniko) as success")
+    boolean pushIgnoreImmutableTagErrors;
+
+    @Option(names = "--skip-unused-stages", arity = "0..1", fallbackValue = "true",
+            description = "kaniko's; Kiln always builds only the stages the target needs")
+    Boolean skipUnusedStages;
+
+    @Option(names = "--use-new-run", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
+    Boolean useNewRun;
+
+    @Option(names = "--compressed-caching", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
+    Boolean compressedCaching;
+
+    @Option(names = "--skip-push-permission-check", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
+    Boolean skipPushPermissionCheck;
+
+    @Option(names = "--force-build-metadata", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
+    Boolean forceBuildMetadata;
+
+    @Option(names = "--image-fs-extract-retry", description = "kaniko's; accepted, see docs/kaniko.md")
+    Integer imageFsExtractRetry;
 
     @Option(names = "--dry-run", description = "With --cache: print each step with its cache key and HIT or MISS, run nothing, push nothing")
     boolean dryRun;
@@ -214,13 +235,30 @@ public class BuildCommand implements Callable<Integer> {
     public Integer call() {
         BuildLog log;
         try {
-            log = new BuildLog(err, BuildLog.Format.parse(logFormat), BuildLog.Level.parse(verbosity), logTimestamp,
-                    Clock.systemUTC());
+            log = logging.open(err);
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 1;
         }
         try {
+            ExecutorMode mode = ExecutorMode.of(env, kanikoDir);
+            for (String warning : kanikoWarnings()) {
+                log.warn(warning);
+            }
+            pull.addFromEnvironment(env);
+            String noPushEnv = env.get("KANIKO_NO_PUSH");
+            if (noPushEnv != null && !noPushEnv.isBlank()) {
+                noPush = Boolean.parseBoolean(noPushEnv.trim());
+            }
+            String context = contextOrDefault(mode);
+            String sandbox = this.sandbox != null ? this.sandbox : mode.defaultSandbox();
+            Path cacheDir = this.cacheDir != null ? this.cacheDir : mode.defaultCacheDir();
+            DockerCredentials credentials = DockerCredentials.fromEnvironment(
+                    mode.credentialEnvironment(env, InPlaceOptions.defaultKilnHome()));
+            List<String> ignored = new ArrayList<>(ignorePaths);
+            if (mode.active()) {
+                ignored.add(mode.kanikoDir().toString());
+            }
             try {
                 Snapshotters.Mode.of(snapshotMode);
             } catch (IllegalArgumentException e) {
@@ -253,9 +291,9 @@ public class BuildCommand implements Callable<Integer> {
                     noPush, tarPath, ociLayoutPath, digestFile, imageNameWithDigestFile, reproducible, compression,
                     compressionLevel, pull.platform, pull.registryMirrors, pull.registryMaps, pull.skipDefaultRegistryFallback,
                     pull.insecureRegistries, pushRetry, pull.imageDownloadRetry, cacheDir, sandbox, snapshotMode);
-            Map<String, Path> certificates = certificates();
+            Map<String, Path> certificates = pull.certificates();
             Set<String> plain = Set.copyOf(pull.insecureRegistries);
-            Set<String> unchecked = Set.copyOf(skipTlsVerifyRegistries);
+            Set<String> unchecked = Set.copyOf(pull.skipTlsVerifyRegistries);
             RegistrySecurity pushSecurity = new RegistrySecurity(insecure, plain, skipTlsVerify, unchecked, certificates);
             if (!network.equals("default") && !network.equals("none")) {
                 log.log(BuildLog.Level.FATAL, "--network must be default or none, not " + network);
@@ -264,12 +302,22 @@ public class BuildCommand implements Callable<Integer> {
             Executor executor = new Executor(options, log)
                     .network(network.equals("default"))
                     .inputs(inputs)
-                    .inPlace(new InPlaceOptions(force, cleanup, ignorePaths, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
-                    .registrySecurity(new RegistrySecurity(pull.insecurePull, plain, skipTlsVerifyPull, unchecked, certificates),
+                    .credentials(credentials)
+                    .ignoreImmutableTagErrors(pushIgnoreImmutableTagErrors)
+                    .inPlace(new InPlaceOptions(force, cleanup, ignored, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
+                    .registrySecurity(new RegistrySecurity(pull.insecurePull, plain, pull.skipTlsVerifyPull, unchecked, certificates),
                             pushSecurity);
-            try (RegistryLayerCache layerCache = cache ? layerCache(pushSecurity, log) : null) {
+            if (mode.active() && mode.explicitKanikoDir()) {
+                try {
+                    executor.workDir(Files.createDirectories(mode.kanikoDir()));
+                } catch (java.io.IOException e) {
+                    throw new BuildException("--kaniko-dir " + mode.kanikoDir() + " cannot be created: " + e.getMessage());
+                }
+            }
+            try (LayerCache layerCache = cache ? layerCache(pushSecurity, credentials, cacheDir, log) : null) {
                 if (layerCache != null) {
-                    executor.cache(layerCache, new Executor.CachePolicy(cacheRunLayers, cacheCopyLayers));
+                    executor.cache(noPushCache ? LayerCache.readOnly(layerCache) : layerCache,
+                            new Executor.CachePolicy(cacheRunLayers, cacheCopyLayers));
                 }
                 if (dryRun) {
                     executor.dryRun(out);
@@ -302,7 +350,25 @@ public class BuildCommand implements Callable<Integer> {
     }
 
     /** The cache repository is written to, so it is reached as the destinations are (the push flags). */
-    private RegistryLayerCache layerCache(RegistrySecurity security, BuildLog log) throws BuildException {
+    private LayerCache layerCache(RegistrySecurity security, DockerCredentials credentials, Path cacheDir, BuildLog log)
+            throws BuildException {
+        Duration ttl;
+        try {
+            ttl = GoDuration.parse(cacheTtl);
+        } catch (RuntimeException e) {
+            throw new BuildException("invalid --cache-ttl " + cacheTtl + " (a Go duration such as 336h or 30m)");
+        }
+        if (cacheRepo != null && cacheRepo.startsWith("oci:")) {
+            Path layout = Path.of(cacheRepo.substring("oci:".length()));
+            if (layout.toString().isEmpty()) {
+                throw new BuildException("--cache-repo oci: needs a directory, e.g. oci:/cache/layers");
+            }
+            try {
+                return new OciLayoutLayerCache(layout.toAbsolutePath(), ttl, Clock.systemUTC(), log::warn);
+            } catch (java.io.IOException e) {
+                throw new BuildException("--cache-repo " + cacheRepo + ": cannot use " + layout + " as an OCI layout: " + e.getMessage());
+            }
+        }
         ImageReference repo;
         if (cacheRepo != null && !cacheRepo.isBlank()) {
             repo = ImageReference.parse(cacheRepo);
@@ -312,18 +378,11 @@ public class BuildCommand implements Callable<Integer> {
         } else {
             throw new BuildException("--cache needs --cache-repo (or a --destination to put the cache next to)");
         }
-        Duration ttl;
-        try {
-            ttl = GoDuration.parse(cacheTtl);
-        } catch (RuntimeException e) {
-            throw new BuildException("invalid --cache-ttl " + cacheTtl + " (a Go duration such as 336h or 30m)");
-        }
         Path blobs = (cacheDir != null ? cacheDir : Path.of(System.getProperty("java.io.tmpdir"), "kiln-cache")).resolve("blobs");
-        return new RegistryLayerCache(repo, new Registries(security, DockerCredentials.fromEnvironment()), new BlobCache(blobs),
+        return new RegistryLayerCache(repo, new Registries(security, credentials), new BlobCache(blobs),
                 ttl, Clock.systemUTC(), log::warn);
     }
 
-    /** {@code --registry-certificate HOST=CA.pem}, each file checked now rather than at the first pull. */
     /** Whether {@code url} is {@code http://host:port/…} for a host:port given to {@code --insecure-registry}. */
     private boolean plainHttpRegistryHost(String url) {
         if (!url.startsWith("http://")) {
@@ -337,19 +396,49 @@ public class BuildCommand implements Callable<Integer> {
         }
     }
 
-    private Map<String, Path> certificates() throws BuildException {
-        Map<String, Path> out = new LinkedHashMap<>();
-        for (String pair : registryCertificates) {
-            int eq = pair.indexOf('=');
-            if (eq <= 0 || eq == pair.length() - 1) {
-                throw new BuildException("--registry-certificate " + pair + ": expected HOST=CA.pem");
-            }
-            Path file = Path.of(pair.substring(eq + 1)).toAbsolutePath();
-            if (!Files.isReadable(file)) {
-                throw new BuildException("--registry-certificate " + pair + ": " + file + " is not readable");
-            }
-            out.put(pair.substring(0, eq), file);
+
+    /** {@code --context}, else kaniko's {@code --bucket}, else the mode's default. */
+    private String contextOrDefault(ExecutorMode mode) throws BuildException {
+        if (context != null) {
+            return context;
         }
-        return out;
+        if (bucket != null && !bucket.isBlank()) {
+            if (!bucket.contains("://")) {
+                throw new BuildException("--bucket " + bucket + " without a scheme means a GCS bucket, which Kiln does not read;"
+                        + " give --context=s3://BUCKET/KEY or an https:// URL of the tar.gz");
+            }
+            return bucket;
+        }
+        return mode.defaultContext();
+    }
+
+    /**
+     * kaniko's flags that mean nothing to Kiln, or something Kiln always does differently: one line
+     * each, saying what Kiln does instead, so a copied CI template runs and its author learns why.
+     */
+    List<String> kanikoWarnings() {
+        List<String> warnings = new ArrayList<>();
+        if (useNewRun != null) {
+            warnings.add("--use-new-run: Kiln finds a RUN's changes with its own snapshotter (--snapshot-mode) either way; the flag changes nothing");
+        }
+        if (compressedCaching != null) {
+            warnings.add("--compressed-caching: Kiln streams layers through files, never holding them in memory, and always stores them compressed; the flag changes nothing");
+        }
+        if (Boolean.TRUE.equals(skipPushPermissionCheck)) {
+            warnings.add("--skip-push-permission-check: Kiln does not check push permission before the build (a refused push fails at the end), so there is nothing to skip");
+        }
+        if (forceBuildMetadata != null) {
+            warnings.add("--force-build-metadata: Kiln adds no layer for metadata-only steps (LABEL, ENV, ...), which change the image config only; the flag changes nothing");
+        }
+        if (imageFsExtractRetry != null) {
+            warnings.add("--image-fs-extract-retry: Kiln unpacks layers from verified local files, where a retry cannot help; downloads are retried with --image-download-retry");
+        }
+        if (!pull.registryClientCerts.isEmpty()) {
+            warnings.add("--registry-client-cert: Kiln presents no client certificate (mutual TLS) to registries; a registry that demands one refuses the pull or push");
+        }
+        if (Boolean.FALSE.equals(skipUnusedStages)) {
+            warnings.add("--skip-unused-stages=false: Kiln always builds only the stages the target needs, as kaniko does with --skip-unused-stages=true");
+        }
+        return warnings;
     }
 }

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "fsck", mixinStandardHelpOptions = true,
+@Command(name = "fsck", mixinStandardHelpOptions = true, versionProvider = KilnVersion.class,
         description = "Verify every blob against its digest; quarantine the ones that do not match. Exit 1 when any were bad.")
 public class FsckCommand implements Callable<Integer> {
     @Mixin

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "gc", mixinStandardHelpOptions = true,
+@Command(name = "gc", mixinStandardHelpOptions = true, versionProvider = KilnVersion.class,
         description = "Remove blobs that no manifest references and upload sessions that expired. Safe while the gateway runs.")
 public class GcCommand implements Callable<Integer> {
     @Mixin

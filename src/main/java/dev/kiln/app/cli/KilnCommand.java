@@ -2,7 +2,7 @@ package dev.kiln.app.cli;
 
 import picocli.CommandLine.Command;
 
-@Command(name = "kiln", mixinStandardHelpOptions = true, version = "kiln 0.1.0",
+@Command(name = "kiln", mixinStandardHelpOptions = true, versionProvider = KilnVersion.class,
         description = "Container-image gateway: OCI registry, pull-through mirror and daemonless builder.",
         subcommands = {ServeCommand.class, BuildCommand.class, WarmCommand.class, SubmitCommand.class, FsckCommand.class,
                 GcCommand.class})

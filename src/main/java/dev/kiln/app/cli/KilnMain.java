@@ -22,9 +22,14 @@ public class KilnMain {
         }
     }
 
+    /**
+     * The command line as {@code main} runs it. A single-valued flag given twice keeps the last
+     * value, as kaniko's flag parser does: CI templates append flags to a shared base list.
+     */
     static CommandLine commandLine() {
         return new CommandLine(new KilnCommand())
                 .setCaseInsensitiveEnumValuesAllowed(true)
+                .setOverwrittenOptionsAllowed(true)
                 .setParameterExceptionHandler(KilnMain::shortUsageError)
                 .setExecutionExceptionHandler((failure, command, parsed) -> {
                     if (failure instanceof StoreNotUsableException) {

@@ -7,7 +7,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "serve", mixinStandardHelpOptions = true,
+@Command(name = "serve", mixinStandardHelpOptions = true, versionProvider = KilnVersion.class,
         description = "Start the gateway: the OCI registry on /v2/, builds on /api/v1/builds, health on /q/health, metrics on /q/metrics.")
 public class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", description = "HTTP port (kiln.port, KILN_PORT; default 5000)")

@@ -37,7 +37,7 @@ import picocli.CommandLine.Parameters;
  * the fly, {@code .dockerignore} applied), follows the build's log to standard output and exits
  * with the build's outcome. Plain Java: it never boots Quarkus.
  */
-@Command(name = "submit", mixinStandardHelpOptions = true,
+@Command(name = "submit", mixinStandardHelpOptions = true, versionProvider = KilnVersion.class,
         description = {"Build on a Kiln gateway: send the context, follow the log, exit 0 when the build succeeded, 1 otherwise."})
 public class SubmitCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -1,6 +1,8 @@
 package dev.kiln.app.cli;
 
 import dev.kiln.build.exec.BuildException;
+import dev.kiln.build.exec.BuildLog;
+import dev.kiln.registry.client.RegistrySecurity;
 import dev.kiln.build.exec.BuildOptions;
 import dev.kiln.build.exec.Executor;
 import java.io.IOException;
@@ -17,7 +19,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code kiln warm}: kaniko's warmer; fills --cache-dir with base images so builds need the registry only for tags. */
-@Command(name = "warm", mixinStandardHelpOptions = true,
+@Command(name = "warm", mixinStandardHelpOptions = true, versionProvider = KilnVersion.class,
         description = "Pull base images into --cache-dir ahead of builds (kaniko's warmer).")
 public class WarmCommand implements Callable<Integer> {
     @Mixin
@@ -26,8 +28,18 @@ public class WarmCommand implements Callable<Integer> {
     @Option(names = {"-i", "--image"}, description = "Image to pull (repeatable)")
     List<String> images = new ArrayList<>();
 
-    @Option(names = {"-f", "--dockerfile"}, description = "Pull the images this Dockerfile's stages start from or copy from")
+    @Option(names = {"-d", "--dockerfile"}, description = "Pull the images this Dockerfile's stages start from or copy from")
     Path dockerfile;
+
+    @Option(names = {"-f", "--force"}, arity = "0..1", fallbackValue = "true",
+            description = "kaniko's: overwrite what is cached; Kiln verifies every cached blob by digest and always asks for the tag's digest")
+    boolean force;
+
+    @Option(names = "--cache-ttl", description = "kaniko's: how long a warmed image is used; accepted, see docs/kaniko.md")
+    String cacheTtl;
+
+    @Mixin
+    LogFlags logging = new LogFlags();
 
     @Option(names = "--build-arg", description = "KEY=VALUE for ARGs used in FROM lines (repeatable)")
     List<String> buildArgs = new ArrayList<>();
@@ -35,7 +47,7 @@ public class WarmCommand implements Callable<Integer> {
     @Option(names = "--target", description = "Only the stages this target needs")
     String target;
 
-    @Option(names = {"-c", "--cache-dir"}, required = true, description = "Where to keep the images (the builds' --cache-dir)")
+    @Option(names = {"-c", "--cache-dir"}, defaultValue = "/cache", description = "Where to keep the images (the builds' --cache-dir; default ${DEFAULT-VALUE}, as kaniko's)")
     Path cacheDir;
 
     private final PrintStream out;
@@ -52,7 +64,24 @@ public class WarmCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        BuildLog log;
         try {
+            log = logging.open(err);
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return 1;
+        }
+        if (force) {
+            log.warn("--force: Kiln keeps blobs by digest and verifies each, so nothing cached is ever stale to overwrite; the tag's digest is asked for every time");
+        }
+        if (cacheTtl != null) {
+            log.warn("--cache-ttl: the warmer's blobs are content-addressed and never expire; builds take --cache-ttl for the layer cache");
+        }
+        if (!pull.registryClientCerts.isEmpty()) {
+            log.warn("--registry-client-cert: Kiln presents no client certificate (mutual TLS) to registries; a registry that demands one refuses the pull");
+        }
+        try {
+            pull.addFromEnvironment(System.getenv());
             Map<String, String> args = KeyValueFlags.buildArgs(buildArgs, System.getenv());
             LinkedHashSet<String> wanted = new LinkedHashSet<>(images);
             if (dockerfile != null) {
@@ -60,22 +89,29 @@ public class WarmCommand implements Callable<Integer> {
                         target, pull.platform));
             }
             if (wanted.isEmpty()) {
-                err.println("error: give --image or a --dockerfile that uses images");
+                log.log(BuildLog.Level.FATAL, "give --image or a --dockerfile that uses images");
                 return 1;
             }
             BuildOptions options = new BuildOptions(Path.of("Dockerfile"), Path.of("."), List.of(), args, target, Map.of(),
                     true, null, null, null, null, false, "gzip", -1, pull.platform, pull.registryMirrors, pull.registryMaps,
                     pull.skipDefaultRegistryFallback, pull.insecureRegistries, 0, pull.imageDownloadRetry, cacheDir, "auto", "auto");
-            for (String warmed : new Executor(options, err).insecure(pull.insecurePull, false).warm(List.copyOf(wanted))) {
+            for (String warmed : new Executor(options, log).registrySecurity(pullSecurity(), pullSecurity()).warm(List.copyOf(wanted))) {
                 out.println(warmed);
             }
             return 0;
         } catch (BuildException e) {
-            err.println(e.getMessage().startsWith("error: ") ? e.getMessage() : "error: " + e.getMessage());
+            log.log(BuildLog.Level.FATAL, e.getMessage().startsWith("error: ") ? e.getMessage().substring(7) : e.getMessage());
             return 1;
         } catch (IOException e) {
-            err.println("error: cannot read " + dockerfile + ": " + e.getMessage());
+            log.log(BuildLog.Level.FATAL, "cannot read " + dockerfile + ": " + e.getMessage());
             return 1;
         }
+    }
+
+    /** kaniko's warmer reads the same TLS flags as the executor's pulls. */
+    private RegistrySecurity pullSecurity() throws BuildException {
+        Map<String, Path> certificates = pull.certificates();
+        return new RegistrySecurity(pull.insecurePull, java.util.Set.copyOf(pull.insecureRegistries), pull.skipTlsVerifyPull,
+                java.util.Set.copyOf(pull.skipTlsVerifyRegistries), certificates);
     }
 }

@@ -155,6 +155,11 @@ public final class BuildJobSpec {
                 .build();
     }
 
+    /** The container securityContext a generated Job gets for {@code sandbox} ({@code in-place}, {@code namespaces}). */
+    public static SecurityContext securityContext(String sandbox) {
+        return Profile.of(sandbox).container();
+    }
+
     /** {@code kiln build} flags, in kaniko's spelling. */
     public static List<String> args(BuildSpec spec, String context, Settings settings) {
         List<String> args = new ArrayList<>(List.of("build", "--context", context, "--dockerfile", spec.dockerfileInContext()));

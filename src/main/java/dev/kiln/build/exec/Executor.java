@@ -50,6 +50,7 @@ import dev.kiln.oci.layer.Compression;
 import dev.kiln.oci.layer.LayerWriter;
 import dev.kiln.oci.layer.MtimePolicy;
 import dev.kiln.registry.client.BlobCache;
+import dev.kiln.registry.client.KanikoWarmedDir;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.ImagePuller;
 import dev.kiln.registry.client.ImagePusher;
@@ -340,6 +341,11 @@ public final class Executor {
                 stages.expander());
         List<Stage> needed = stages.dependencies(options.target(), global);
         BlobCache cache = new BlobCache(cacheRoot.resolve("blobs"));
+        if (options.cacheDir() != null && KanikoWarmedDir.looksWarmed(options.cacheDir())) {
+            // kaniko's warmer filled it: its images are read from there, each blob verified as it is copied in
+            buildLog.debug("--cache-dir " + options.cacheDir() + " holds images kaniko's warmer wrote; reading them from there");
+            cache = cache.withSeed(new KanikoWarmedDir(options.cacheDir()));
+        }
         blobCache = cache;
         LayerWriter writer = options.reproducible()
                 ? LayerWriter.reproducible(compression(), Instant.EPOCH)
@@ -1256,6 +1262,27 @@ public final class Executor {
     }
 
     private boolean singleSnapshot;
+    private boolean ignoreImmutableTagErrors;
+
+    /** The messages registries refuse an existing immutable tag with (kaniko's list: Artifact Registry's, ECR's). */
+    private static final List<String> IMMUTABLE_TAG_ERRORS = List.of("The repository has enabled tag immutability",
+            "cannot be overwritten because the repository is immutable");
+
+    /** kaniko's {@code --push-ignore-immutable-tag-errors}: a refusal to move an immutable tag is not a failed push. */
+    public Executor ignoreImmutableTagErrors(boolean value) {
+        this.ignoreImmutableTagErrors = value;
+        return this;
+    }
+
+    private static boolean immutableTagError(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String message = t.getMessage();
+            if (message != null && IMMUTABLE_TAG_ERRORS.stream().anyMatch(message::contains)) {
+                return true;
+            }
+        }
+        return false;
+    }
 
     /** kaniko's {@code --single-snapshot}: each stage's filesystem changes become one layer, taken after its last step. */
     public Executor singleSnapshot(boolean value) {
@@ -1405,7 +1432,11 @@ public final class Executor {
             if (baseSource != null) {
                 layers.forEach(layer -> holders.put(layer.digest(), baseSource));
             }
-            cachedLayers.forEach((layerDigest, cached) -> holders.put(layerDigest, cached.holder()));
+            cachedLayers.forEach((layerDigest, cached) -> {
+                if (cached.holder() != null) {
+                    holders.put(layerDigest, cached.holder());
+                }
+            });
             if (layerCache != null && layerCache.holder() != null) {
                 // the layers just built are on their way to the cache: once there, destinations on that registry mount them
                 layerCache.flush();
@@ -1419,8 +1450,14 @@ public final class Executor {
                 pushed = sink.push(new ImagePusher.Image(manifestBytes, MediaTypes.OCI_MANIFEST, blobs), destinations,
                         holders, this::fileOf);
             } catch (IOException e) {
-                throw new BuildException("push failed: " + e.getMessage() + (TlsTrust.untrustedCertificate(e)
-                        ? "; pass --registry-certificate HOST=CA.pem, or --skip-tls-verify" : ""), e);
+                if (ignoreImmutableTagErrors && immutableTagError(e)) {
+                    buildLog.warn("a destination's tag is immutable and already points elsewhere; the push counts as done"
+                            + " (--push-ignore-immutable-tag-errors): " + e.getMessage());
+                    pushed = new ImagePusher.Result(digest, List.of());
+                } else {
+                    throw new BuildException("push failed: " + e.getMessage() + (TlsTrust.untrustedCertificate(e)
+                            ? "; pass --registry-certificate HOST=CA.pem, or --skip-tls-verify" : ""), e);
+                }
             }
             for (ImagePusher.Destination d : pushed.destinations()) {
                 log.printf("pushed %s: uploaded %d bytes in %d blobs; %d blobs (%d bytes) not uploaded: %d already there,"

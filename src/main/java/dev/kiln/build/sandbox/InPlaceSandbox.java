@@ -10,9 +10,9 @@ import java.util.Map;
  * kaniko's way: the rootfs is {@code /} itself and the command runs directly, without isolation.
  * Only sane inside a dedicated, throw-away executor container, so it refuses to run unless told
  * explicitly ({@code force}) or the container says so ({@code KILN_EXECUTOR_CONTAINER=1}).
- * {@code /etc/resolv.conf} and {@code /etc/hosts} are the container's; {@code --mount} is not
- * supported (it would change the container itself); background processes the command leaves are
- * killed through the process tree.
+ * {@code /etc/resolv.conf} and {@code /etc/hosts} are the container's; {@code --mount}s are copies
+ * placed in {@code /} for the command and taken out after it ({@link InPlaceMounts}), since a pod may
+ * not mount; background processes the command leaves are killed through the process tree.
  */
 public final class InPlaceSandbox implements Sandbox {
     public static final String MARKER = "KILN_EXECUTOR_CONTAINER";
@@ -46,10 +46,11 @@ public final class InPlaceSandbox implements Sandbox {
         if (!spec.rootfs().toRealPath().equals(Path.of("/"))) {
             throw new SandboxException("the in-place sandbox needs the rootfs to be /, not " + spec.rootfs());
         }
-        if (!spec.mounts().isEmpty()) {
-            throw new SandboxException("RUN --mount is not supported by the in-place sandbox");
-        }
-        try (RunSetup setup = RunSetup.prepare(spec, ProcessRunner.currentUid() == 0, false)) {
+        // the mounts are copies of this sandbox's own, so the shared set-up must not plan mount points
+        RunSpec unmounted = new RunSpec(spec.rootfs(), spec.argv(), spec.env(), spec.user(), spec.workdir(), spec.network(),
+                List.of(), spec.hostname(), spec.stdout(), spec.stderr(), spec.timeout(), spec.cancellation(), null);
+        try (RunSetup setup = RunSetup.prepare(unmounted, ProcessRunner.currentUid() == 0, false);
+             InPlaceMounts mounts = InPlaceMounts.place(spec)) {
             List<String> command = new ArrayList<>();
             String setpriv = ProcessRunner.hostTool("setpriv");
             if (setpriv != null) {
@@ -76,6 +77,9 @@ public final class InPlaceSandbox implements Sandbox {
             }
             ProcessRunner.Outcome outcome = ProcessRunner.run(command, env, setup.scaffold.root().resolve(spec.workdir()),
                     spec.stdout(), spec.stderr(), spec.timeout(), spec.cancellation());
+            if (outcome.result().succeeded()) {
+                mounts.keepCaches();
+            }
             return outcome.result();
         }
     }

@@ -17,9 +17,26 @@ import java.nio.file.StandardCopyOption;
  */
 public final class BlobCache {
     private final Path root;
+    private final Seed seed;
 
     public BlobCache(Path root) {
+        this(root, null);
+    }
+
+    private BlobCache(Path root, Seed seed) {
         this.root = root;
+        this.seed = seed;
+    }
+
+    /** Another place blobs can be copied in from, verified, when this cache does not have them. */
+    public interface Seed {
+        /** Puts {@code digest} into {@code cache} if this seed holds it; false if not. */
+        boolean seed(Digest digest, BlobCache cache) throws IOException;
+    }
+
+    /** This cache, filled from {@code seed} on a miss (e.g. a directory kaniko's warmer filled). */
+    public BlobCache withSeed(Seed seed) {
+        return new BlobCache(root, seed);
     }
 
     public Path root() {
@@ -30,8 +47,9 @@ public final class BlobCache {
         return root.resolve(digest.algorithm()).resolve(digest.hex());
     }
 
-    public boolean contains(Digest digest) {
-        return Files.isRegularFile(path(digest));
+    /** Whether the blob is here, after asking the seed for it. */
+    public boolean contains(Digest digest) throws IOException {
+        return Files.isRegularFile(path(digest)) || (seed != null && seed.seed(digest, this) && Files.isRegularFile(path(digest)));
     }
 
     /** Copies {@code in} into the cache, failing (and keeping nothing) when its digest or size differ. */

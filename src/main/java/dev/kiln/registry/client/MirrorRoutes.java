@@ -27,7 +27,7 @@ public final class MirrorRoutes {
 
     /**
      * @param registryMirrors      {@code --registry-mirror} values (for Docker Hub)
-     * @param registryMaps         {@code --registry-map} values, {@code original=mirror[;mirror…]}
+     * @param registryMaps         {@code --registry-map} values, kaniko's {@code original=mirror[;original=mirror…]}, or {@code original=mirror[;mirror…]}
      * @param skipDefaultFallback  fail instead of trying the original registry when every mirror failed
      */
     public static MirrorRoutes of(List<String> registryMirrors, List<String> registryMaps, boolean skipDefaultFallback) {
@@ -36,13 +36,21 @@ public final class MirrorRoutes {
             add(map, ImageReference.DOCKER_HUB, mirror);
         }
         for (String entry : registryMaps) {
-            int eq = entry.indexOf('=');
-            if (eq <= 0 || eq == entry.length() - 1) {
-                throw new IllegalArgumentException("--registry-map must be original=mirror, got '" + entry + "'");
-            }
-            String original = normalise(entry.substring(0, eq));
-            for (String mirror : entry.substring(eq + 1).split(";")) {
-                add(map, original, mirror);
+            // kaniko's form is a=b;c=d (pairs separated by ';'); a part without '=' is one more mirror
+            // for the registry before it, so a=m1;m2 keeps working too
+            String original = null;
+            for (String part : entry.split(";")) {
+                if (part.isEmpty()) {
+                    continue;
+                }
+                int eq = part.indexOf('=');
+                if (eq == 0 || eq == part.length() - 1 || (eq < 0 && original == null)) {
+                    throw new IllegalArgumentException("--registry-map must be original=mirror[;original=mirror], got '" + entry + "'");
+                }
+                if (eq > 0) {
+                    original = normalise(part.substring(0, eq));
+                }
+                add(map, original, eq > 0 ? part.substring(eq + 1) : part);
             }
         }
         return new MirrorRoutes(map, skipDefaultFallback);
