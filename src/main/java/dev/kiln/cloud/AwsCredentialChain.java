@@ -1,0 +1,61 @@
+package dev.kiln.cloud;
+
+import java.util.Map;
+import java.util.Optional;
+import software.amazon.awssdk.auth.credentials.AwsCredentials;
+import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.core.exception.SdkException;
+
+/**
+ * AWS credentials as a pod or an instance has them. Keys handed to Kiln in its environment map
+ * ({@code AWS_ACCESS_KEY_ID}, {@code AWS_SECRET_ACCESS_KEY}, {@code AWS_SESSION_TOKEN}) come first;
+ * then the AWS SDK's default chain, which reads the process's system properties and environment:
+ * {@code ~/.aws/credentials} and {@code ~/.aws/config} ({@code AWS_PROFILE}, {@code AWS_SHARED_CREDENTIALS_FILE},
+ * {@code AWS_CONFIG_FILE}), a web identity token file (IRSA: {@code AWS_ROLE_ARN} +
+ * {@code AWS_WEB_IDENTITY_TOKEN_FILE}, exchanged with STS), container credentials (ECS's
+ * {@code AWS_CONTAINER_CREDENTIALS_RELATIVE_URI}, EKS pod identity's {@code AWS_CONTAINER_CREDENTIALS_FULL_URI}
+ * + {@code AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)}) and the instance metadata service (IMDSv2,
+ * {@code AWS_EC2_METADATA_SERVICE_ENDPOINT}).
+ *
+ * <p>The SDK only finds credentials; requests are signed by {@link SigV4}, so Kiln decides where
+ * they go. One chain is kept per process ({@link #shared}): it caches the source that worked and
+ * refreshes temporary credentials before they expire.
+ */
+public final class AwsCredentialChain {
+    private static final AwsCredentialChain SHARED = new AwsCredentialChain();
+
+    private DefaultCredentialsProvider provider;
+
+    /** What was found: credentials and the source that gave them, or the chain's reasons for finding none. */
+    public record Found(Optional<SigV4.Credentials> credentials, String source, String whyNone) {
+    }
+
+    public static AwsCredentialChain shared() {
+        return SHARED;
+    }
+
+    public Found resolve(Map<String, String> env) {
+        String id = env.getOrDefault("AWS_ACCESS_KEY_ID", "");
+        String secret = env.getOrDefault("AWS_SECRET_ACCESS_KEY", "");
+        if (!id.isEmpty() && !secret.isEmpty()) {
+            return new Found(Optional.of(new SigV4.Credentials(id, secret, env.get("AWS_SESSION_TOKEN"))), "environment", "");
+        }
+        try {
+            AwsCredentials found = provider().resolveCredentials();
+            String token = found instanceof AwsSessionCredentials session ? session.sessionToken() : null;
+            return new Found(Optional.of(new SigV4.Credentials(found.accessKeyId(), found.secretAccessKey(), token)),
+                    found.providerName().orElse("the AWS default chain"), "");
+        } catch (SdkException e) {
+            return new Found(Optional.empty(), "", String.valueOf(e.getMessage()));
+        }
+    }
+
+    private synchronized DefaultCredentialsProvider provider() {
+        if (provider == null) {
+            // no background refresh thread: a build resolves credentials a few times at most
+            provider = DefaultCredentialsProvider.builder().asyncCredentialUpdateEnabled(false).build();
+        }
+        return provider;
+    }
+}
