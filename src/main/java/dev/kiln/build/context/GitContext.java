@@ -327,13 +327,16 @@ final class GitContext implements ContextSource {
                 }
                 return false;
             }
+            boolean firstQuestion = true;
             for (CredentialItem item : items) {
                 if (item instanceof CredentialItem.Username u) {
                     u.setValue(user);
                 } else if (item instanceof CredentialItem.Password p) {
                     p.setValue(password.toCharArray());
                 } else if (item instanceof CredentialItem.YesNoType yesNo) {
-                    yesNo.setValue(options.insecureSkipTls());
+                    // JGit asks: skip for this operation, for this repository, always; the later two write git config
+                    yesNo.setValue(firstQuestion && options.insecureSkipTls());
+                    firstQuestion = false;
                 }
             }
             return true;
