@@ -1,9 +1,9 @@
-"""moto's S3, STS and IAM on 127.0.0.1:PORT, with authentication enforced once the test's fixtures exist.
+"""moto's S3, STS, IAM and ECR on 127.0.0.1:PORT, with authentication enforced once the test's fixtures exist.
 
     python3 kiln_moto.py PORT CONTEXT_TAR_GZ
 
-Creates the IAM user `kiln` (an access key allowed s3:*), the role `kiln-builder` (assumable with a web
-identity, allowed s3:*), the bucket `kiln-contexts` holding CONTEXT_TAR_GZ as `ctx/context.tar.gz`, then
+Creates the IAM user `kiln` (an access key allowed s3:* and ecr:GetAuthorizationToken), the role `kiln-builder` (assumable with a web
+identity, allowed the same), the bucket `kiln-contexts` holding CONTEXT_TAR_GZ as `ctx/context.tar.gz`, then
 turns signature and policy checks on and prints one JSON line: {"accessKeyId","secretAccessKey","roleArn"}.
 Runs until stdin closes.
 
@@ -40,7 +40,8 @@ setup = dict(endpoint_url=endpoint, region_name='us-east-1', aws_access_key_id='
 iam = boto3.client('iam', **setup)
 iam.create_user(UserName='kiln')
 key = iam.create_access_key(UserName='kiln')['AccessKey']
-policy = json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': 's3:*', 'Resource': '*'}]})
+policy = json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': ['s3:*', 'ecr:GetAuthorizationToken'],
+                                                          'Resource': '*'}]})
 iam.put_user_policy(UserName='kiln', PolicyName='s3', PolicyDocument=policy)
 trust = json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Principal': {'Federated': 'kiln-test'},
                                                             'Action': 'sts:AssumeRoleWithWebIdentity'}]})
