@@ -45,10 +45,15 @@ public final class AwsCredentialChain {
             AwsCredentials found = provider().resolveCredentials();
             String token = found instanceof AwsSessionCredentials session ? session.sessionToken() : null;
             return new Found(Optional.of(new SigV4.Credentials(found.accessKeyId(), found.secretAccessKey(), token)),
-                    found.providerName().orElse("the AWS default chain"), "");
+                    source(found.providerName().orElse("")), "");
         } catch (SdkException e) {
             return new Found(Optional.empty(), "", String.valueOf(e.getMessage()));
         }
+    }
+
+    /** Recent SDKs report a provider as a one- or two-letter metrics code: not worth showing. */
+    private static String source(String providerName) {
+        return providerName.length() > 3 ? providerName : "the AWS default chain";
     }
 
     private synchronized DefaultCredentialsProvider provider() {
