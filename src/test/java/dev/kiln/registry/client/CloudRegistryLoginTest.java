@@ -1,12 +1,12 @@
 package dev.kiln.registry.client;
 
+import static dev.kiln.cloud.support.StandIns.send;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.cloud.AwsCredentialChain;
 import dev.kiln.cloud.EcrTokens;
@@ -17,7 +17,6 @@ import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.support.LocalRegistry;
 import dev.kiln.registry.client.support.OciLayouts;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
@@ -292,14 +291,5 @@ class CloudRegistryLoginTest {
         long now = System.currentTimeMillis() / 1000;
         return claims.path("iss").asText().equals("builder@kiln-test.iam.test") && claims.path("aud").asText().endsWith("/token")
                 && claims.path("scope").asText().endsWith("/auth/cloud-platform") && claims.path("exp").asLong() > now;
-    }
-
-    private static void send(HttpExchange exchange, int status, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        exchange.getResponseHeaders().add("Content-Type", "application/json");
-        exchange.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = exchange.getResponseBody()) {
-            out.write(bytes);
-        }
     }
 }
