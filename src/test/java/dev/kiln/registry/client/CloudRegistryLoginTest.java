@@ -155,6 +155,36 @@ class CloudRegistryLoginTest {
     }
 
     @Test
+    void ecrLoginIsKeptUntilFiveMinutesBeforeItExpires() throws Exception {
+        List<String> asked = Collections.synchronizedList(new ArrayList<>());
+        long[] validFor = {12 * 3600};
+        HttpServer ecrApi = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        ecrApi.createContext("/", exchange -> {
+            String auth = String.valueOf(exchange.getRequestHeaders().getFirst("Authorization"));
+            asked.add(exchange.getRequestHeaders().getFirst("X-Amz-Target") + " " + auth.contains("/us-west-2/ecr/aws4_request"));
+            double expires = System.currentTimeMillis() / 1000.0 + validFor[0];
+            String token = Base64.getEncoder().encodeToString(("AWS:token-" + asked.size()).getBytes(StandardCharsets.UTF_8));
+            send(exchange, 200, "{\"authorizationData\":[{\"authorizationToken\":\"" + token + "\",\"expiresAt\":" + expires + "}]}");
+        });
+        ecrApi.start();
+        try {
+            EcrTokens ecr = new EcrTokens(Map.of("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:" + ecrApi.getAddress().getPort()),
+                    chainWithKey(moto.secretAccessKey));
+            EcrTokens.Registry registry = new EcrTokens.Registry("210987654321", "us-west-2", false, "amazonaws.com");
+            assertEquals("token-1", ecr.login(registry).password());
+            assertEquals("token-1", ecr.login(registry).password());
+            assertEquals(List.of("AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken true"), asked);
+
+            validFor[0] = 60;
+            EcrTokens.Registry other = new EcrTokens.Registry("210987654322", "us-west-2", false, "amazonaws.com");
+            assertEquals("token-2", ecr.login(other).password());
+            assertEquals("token-3", ecr.login(other).password(), "a login that expires within 5 minutes is fetched again");
+        } finally {
+            ecrApi.stop(0);
+        }
+    }
+
+    @Test
     void configJsonNamingAnUninstalledEcrHelperFallsBackToTheNativeLoginAndAnInstalledHelperWins() throws Exception {
         Path config = dir.resolve("ecr-config/config.json");
         Files.createDirectories(config.getParent());
