@@ -1,11 +1,14 @@
 package dev.kiln.cloud;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
 import software.amazon.awssdk.auth.credentials.AwsCredentials;
 import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.profiles.ProfileFile;
 
 /**
  * AWS credentials as a pod or an instance has them. Keys handed to Kiln in its environment map
@@ -18,6 +21,11 @@ import software.amazon.awssdk.core.exception.SdkException;
  * + {@code AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)}) and the instance metadata service (IMDSv2,
  * {@code AWS_EC2_METADATA_SERVICE_ENDPOINT}).
  *
+ * <p>A container from a {@code FROM scratch} image running as root gets {@code HOME=/} (there is no
+ * {@code /etc/passwd}), while kaniko's Pod spec mounts its AWS secret at {@code /root/.aws/}: when
+ * HOME is {@code /} or unset, has no {@code .aws}, and neither profile file is named explicitly,
+ * the profiles are read from {@code /root/.aws/}, as in kaniko's image (which sets HOME=/root).
+ *
  * <p>The SDK only finds credentials; requests are signed by {@link SigV4}, so Kiln decides where
  * they go. One chain is kept per process ({@link #shared}): it caches the source that worked and
  * refreshes temporary credentials before they expire.
@@ -25,7 +33,19 @@ import software.amazon.awssdk.core.exception.SdkException;
 public final class AwsCredentialChain {
     private static final AwsCredentialChain SHARED = new AwsCredentialChain();
 
+    private final Map<String, String> processEnv;
+    private final Path rootHome;
     private DefaultCredentialsProvider provider;
+
+    public AwsCredentialChain() {
+        this(System.getenv(), Path.of("/root"));
+    }
+
+    /** @param processEnv the environment the SDK reads; {@code rootHome} stands for {@code /root} */
+    public AwsCredentialChain(Map<String, String> processEnv, Path rootHome) {
+        this.processEnv = Map.copyOf(processEnv);
+        this.rootHome = rootHome;
+    }
 
     /** What was found: credentials and the source that gave them, or the chain's reasons for finding none. */
     public record Found(Optional<SigV4.Credentials> credentials, String source, String whyNone) {
@@ -59,8 +79,36 @@ public final class AwsCredentialChain {
     private synchronized DefaultCredentialsProvider provider() {
         if (provider == null) {
             // no background refresh thread: a build resolves credentials a few times at most
-            provider = DefaultCredentialsProvider.builder().asyncCredentialUpdateEnabled(false).build();
+            DefaultCredentialsProvider.Builder builder = DefaultCredentialsProvider.builder().asyncCredentialUpdateEnabled(false);
+            Path awsDir = rootHomeAwsDir();
+            if (awsDir != null) {
+                ProfileFile profiles = profilesIn(awsDir);
+                builder.profileFile(() -> profiles);
+            }
+            provider = builder.build();
         }
         return provider;
+    }
+
+    /** {@code /root/.aws} when the SDK would otherwise look in a HOME of {@code /}; see the class comment. */
+    public Path rootHomeAwsDir() {
+        String home = processEnv.getOrDefault("HOME", "");
+        boolean explicit = processEnv.containsKey("AWS_SHARED_CREDENTIALS_FILE") || processEnv.containsKey("AWS_CONFIG_FILE")
+                || System.getProperty("aws.sharedCredentialsFile") != null || System.getProperty("aws.configFile") != null;
+        boolean rootless = home.isEmpty() || home.equals("/");
+        Path awsDir = rootHome.resolve(".aws");
+        return !explicit && rootless && !Files.isDirectory(Path.of(home.isEmpty() ? "/" : home, ".aws"))
+                && Files.isDirectory(awsDir) ? awsDir : null;
+    }
+
+    private static ProfileFile profilesIn(Path awsDir) {
+        ProfileFile.Aggregator aggregator = ProfileFile.aggregator();
+        if (Files.isRegularFile(awsDir.resolve("credentials"))) {
+            aggregator.addFile(ProfileFile.builder().content(awsDir.resolve("credentials")).type(ProfileFile.Type.CREDENTIALS).build());
+        }
+        if (Files.isRegularFile(awsDir.resolve("config"))) {
+            aggregator.addFile(ProfileFile.builder().content(awsDir.resolve("config")).type(ProfileFile.Type.CONFIGURATION).build());
+        }
+        return aggregator.build();
     }
 }

@@ -142,6 +142,23 @@ class S3CredentialSourcesTest {
     }
 
     @Test
+    void kanikosSecretAtRootAwsIsFoundWhenAScratchImageLeavesHomeAtSlash() throws Exception {
+        System.clearProperty("aws.sharedCredentialsFile");
+        System.clearProperty("aws.configFile");
+        Path root = Files.createDirectories(dir.resolve("root/.aws")).getParent();
+        Files.writeString(root.resolve(".aws/credentials"), "[default]\naws_access_key_id = " + moto.accessKeyId
+                + "\naws_secret_access_key = " + moto.secretAccessKey + "\n");
+        AwsCredentialChain podman = new AwsCredentialChain(Map.of("HOME", "/"), root);
+        assertEquals(root.resolve(".aws"), podman.rootHomeAwsDir());
+        Path work = Files.createDirectories(dir.resolve("w-root"));
+        Path ctx = S3Context.parse(SPEC, Map.of("S3_ENDPOINT", moto.endpoint(), "S3_FORCE_PATH_STYLE", "true"), w -> { }, d -> { },
+                podman).materialize(work);
+        assertEquals("from s3\n", Files.readString(ctx.resolve("hello")));
+        assertEquals(null, new AwsCredentialChain(Map.of("HOME", dir.toString()), root).rootHomeAwsDir(), "a real HOME is the SDK's");
+        assertEquals(null, new AwsCredentialChain(Map.of("HOME", "/", "AWS_SHARED_CREDENTIALS_FILE", "/x"), root).rootHomeAwsDir());
+    }
+
+    @Test
     void configFileProfileWithStaticKeys() throws Exception {
         Path config = dir.resolve("config");
         Files.writeString(config, "[profile ci]\nregion = us-east-1\naws_access_key_id = " + moto.accessKeyId
