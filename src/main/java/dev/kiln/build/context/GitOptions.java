@@ -6,10 +6,13 @@ import java.util.Locale;
 /**
  * kaniko's {@code --git} flag: {@code branch=NAME,single-branch=BOOL,recurse-submodules=BOOL,
  * insecure-skip-tls=BOOL} plus {@code depth=N} (0: full history). Pairs may be comma-joined or given
- * in several {@code --git} flags.
+ * in several {@code --git} flags. {@code credentialsForContextHost}: whether {@code GIT_USERNAME}/{@code GIT_TOKEN}
+ * may go to the context's own host when {@code GIT_CREDENTIAL_HOSTS} lists none: true on the command line
+ * (whoever wrote it chose the host), false in {@link #DEFAULT}, which the gateway uses for submitted contexts.
  */
-public record GitOptions(String branch, boolean singleBranch, boolean recurseSubmodules, int depth, boolean insecureSkipTls) {
-    public static final GitOptions DEFAULT = new GitOptions(null, false, false, 0, false);
+public record GitOptions(String branch, boolean singleBranch, boolean recurseSubmodules, int depth, boolean insecureSkipTls,
+                         boolean credentialsForContextHost) {
+    public static final GitOptions DEFAULT = new GitOptions(null, false, false, 0, false, false);
 
     public static GitOptions parse(List<String> flags) throws ContextException {
         String branch = null;
@@ -48,7 +51,7 @@ public record GitOptions(String branch, boolean singleBranch, boolean recurseSub
                 }
             }
         }
-        return new GitOptions(branch, singleBranch, recurse, depth, insecure);
+        return new GitOptions(branch, singleBranch, recurse, depth, insecure, true);
     }
 
     private static boolean bool(String key, String value) throws ContextException {

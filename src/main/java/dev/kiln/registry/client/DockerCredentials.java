@@ -1,6 +1,10 @@
 package dev.kiln.registry.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.kiln.cloud.AwsCredentialChain;
+import dev.kiln.cloud.EcrTokens;
+import dev.kiln.cloud.GcpTokens;
+import dev.kiln.cloud.RegistryLogin;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.File;
 import java.io.IOException;
@@ -19,7 +23,9 @@ import java.util.concurrent.TimeUnit;
  * The builder's credentials, found as the docker CLI finds them in {@code $DOCKER_CONFIG/config.json}
  * (default {@code ~/.docker}): a {@code credHelpers} entry for the host, else the {@code credsStore}, else
  * {@code auths}. A helper is the program {@code docker-credential-<name>} run as {@code get} with the
- * server on stdin; Docker Hub is asked for as {@code https://index.docker.io/v1/}.
+ * server on stdin; Docker Hub is asked for as {@code https://index.docker.io/v1/}. For Amazon ECR and
+ * Google (GCR, Artifact Registry) hosts that config.json does not cover, or whose helper is not
+ * installed, a login is obtained natively ({@link EcrTokens}, {@link GcpTokens}).
  */
 public final class DockerCredentials implements Registries.CredentialSource {
     public static final String DOCKER_HUB_SERVER = "https://index.docker.io/v1/";
@@ -27,11 +33,19 @@ public final class DockerCredentials implements Registries.CredentialSource {
 
     private final Path configJson;
     private final List<Path> helperPath;
+    private final EcrTokens ecr;
+    private final GcpTokens gcp;
 
     /** @param helperPath directories searched for {@code docker-credential-*} programs */
     public DockerCredentials(Path configJson, List<Path> helperPath) {
+        this(configJson, helperPath, new EcrTokens(System.getenv(), AwsCredentialChain.shared()), new GcpTokens(System.getenv()));
+    }
+
+    public DockerCredentials(Path configJson, List<Path> helperPath, EcrTokens ecr, GcpTokens gcp) {
         this.configJson = configJson;
         this.helperPath = List.copyOf(helperPath);
+        this.ecr = ecr;
+        this.gcp = gcp;
     }
 
     /** From {@code DOCKER_CONFIG} (or {@code ~/.docker}) and {@code PATH}. */
@@ -49,11 +63,28 @@ public final class DockerCredentials implements Registries.CredentialSource {
                 path.add(Path.of(entry));
             }
         }
-        return new DockerCredentials(config, path);
+        return new DockerCredentials(config, path, new EcrTokens(env, AwsCredentialChain.shared()), new GcpTokens(env));
     }
 
     @Override
     public Optional<Credentials> lookup(String host) throws IOException {
+        Optional<Credentials> configured = fromConfig(host);
+        return configured.isPresent() ? configured : cloudLogin(host);
+    }
+
+    /** ECR and Google registries: a login from the cloud's own token service. */
+    private Optional<Credentials> cloudLogin(String host) throws IOException {
+        Optional<EcrTokens.Registry> registry = EcrTokens.registry(host);
+        Optional<RegistryLogin> login = registry.isPresent() ? Optional.of(ecr.login(registry.get()))
+                : GcpTokens.isGoogleRegistry(host) ? gcp.login() : Optional.empty();
+        return login.map(l -> new Credentials(l.username(), l.password()));
+    }
+
+    private static boolean cloudRegistry(String host) {
+        return EcrTokens.registry(host).isPresent() || GcpTokens.isGoogleRegistry(host);
+    }
+
+    private Optional<Credentials> fromConfig(String host) throws IOException {
         if (!Files.isRegularFile(configJson)) {
             return Optional.empty();
         }
@@ -69,13 +100,18 @@ public final class DockerCredentials implements Registries.CredentialSource {
         if (helper == null && root.hasNonNull("credsStore")) {
             helper = root.get("credsStore").asText();
         }
-        if (helper != null && !helper.isEmpty()) {
+        if (helper != null && !helper.isEmpty() && !(cloudRegistry(host) && helperMissing(helper))) {
             Optional<Credentials> found = fromHelper(helper, wanted.equals("docker.io") ? DOCKER_HUB_SERVER : host);
             if (found.isPresent()) {
                 return found;
             }
         }
         return Credentials.fromDockerConfig(configJson, host);
+    }
+
+    /** kaniko's images ship ecr-login and gcr helpers; Kiln's does not need them, so a config naming them still works. */
+    private boolean helperMissing(String helper) {
+        return helperPath.stream().noneMatch(dir -> Files.isExecutable(dir.resolve("docker-credential-" + helper)));
     }
 
     private Optional<Credentials> fromHelper(String helper, String server) throws IOException {

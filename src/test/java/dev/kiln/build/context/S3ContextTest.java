@@ -178,11 +178,11 @@ class S3ContextTest {
 
     @Test
     void urlsArePathStyleOnRequestElseVirtualHosted() throws Exception {
-        S3Context virtual = S3Context.parse("s3://b/k/ctx.tar.gz", Map.of("AWS_REGION", "eu-central-1"), w -> { }, d -> { });
-        assertEquals("https://b.s3.eu-central-1.amazonaws.com/k/ctx.tar.gz", virtual.objectUrl().toString());
-        S3Context path = S3Context.parse("s3://b/k.tgz", Map.of("S3_ENDPOINT", "http://minio:9000",
+        S3Context virtual = S3Context.parse("s3://bkt/k/ctx.tar.gz", Map.of("AWS_REGION", "eu-central-1"), w -> { }, d -> { });
+        assertEquals("https://bkt.s3.eu-central-1.amazonaws.com/k/ctx.tar.gz", virtual.objectUrl().toString());
+        S3Context path = S3Context.parse("s3://bkt/k.tgz", Map.of("S3_ENDPOINT", "http://minio:9000",
                 "S3_FORCE_PATH_STYLE", "true"), w -> { }, d -> { });
-        assertEquals("http://minio:9000/b/k.tgz", path.objectUrl().toString());
+        assertEquals("http://minio:9000/bkt/k.tgz", path.objectUrl().toString());
         assertThrows(ContextException.class, () -> S3Context.parse("s3://bucket-only", Map.of(), w -> { }, d -> { }));
     }
 }

@@ -1,4 +1,4 @@
-package dev.kiln.build.context;
+package dev.kiln.cloud;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,4 +1,4 @@
-package dev.kiln.build.context;
+package dev.kiln.cloud;
 
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -15,8 +15,9 @@ import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * AWS Signature Version 4 for a request without a query string, as S3 GETs need it: canonical
- * request, string to sign, the derived signing key, and the {@code Authorization} header.
+ * AWS Signature Version 4 for a request without a query string (S3 GETs, JSON-protocol POSTs such as
+ * ECR's): canonical request, string to sign, the derived signing key, and the {@code Authorization}
+ * header. A body is covered by passing its {@link #sha256Hex} as {@code x-amz-content-sha256}.
  */
 public final class SigV4 {
     public static final String EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -108,6 +109,14 @@ public final class SigV4 {
             }
         }
         return out.toString();
+    }
+
+    public static String sha256Hex(byte[] body) {
+        try {
+            return hex(MessageDigest.getInstance("SHA-256").digest(body));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static byte[] sha256(String text) {
