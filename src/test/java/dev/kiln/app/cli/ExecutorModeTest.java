@@ -66,6 +66,16 @@ class ExecutorModeTest {
     }
 
     @Test
+    void kanikoNoPushFromTheEnvironmentMeansNoDestinationIsNeeded(@TempDir Path tmp) {
+        List<String> args = List.of("--context=" + tmp, "--dockerfile=" + tmp.resolve("none"));
+        String without = KanikoFlagsTest.runBuild(args, Map.of());
+        assertTrue(without.contains("--destination"), without);
+        String with = KanikoFlagsTest.runBuild(args, Map.of("KANIKO_NO_PUSH", "true"));
+        assertFalse(with.contains("--destination"), "KANIKO_NO_PUSH=true is --no-push:\n" + with);
+        assertTrue(with.contains("none"), "the build went on to read the Dockerfile:\n" + with);
+    }
+
+    @Test
     void withoutAContextTheExecutorBuildsWorkspaceAndKilnTheCurrentDirectory(@TempDir Path tmp) {
         // a GCS --bucket is refused with a clear line, an s3:// one is the context
         String gcs = KanikoFlagsTest.runBuild(List.of("--bucket=my-bucket", "--no-push"), Map.of());
