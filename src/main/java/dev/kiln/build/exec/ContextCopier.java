@@ -30,6 +30,7 @@ final class ContextCopier {
     private final boolean isContext;
     private final DockerIgnore ignore;
     private final RootfsPath rootfs;
+    private dev.kiln.build.sandbox.Cancellation cancellation;
 
     /** Ownership for --chown (null to keep root), mode for --chmod (null to keep). */
     record Attributes(Long uid, Long gid, Integer mode) {
@@ -40,6 +41,18 @@ final class ContextCopier {
         this.isContext = isContext;
         this.ignore = ignore;
         this.rootfs = rootfs;
+    }
+
+    /** A cancelled build stops the copy at the next file instead of at the end of the step. */
+    ContextCopier cancelledBy(dev.kiln.build.sandbox.Cancellation switchOff) {
+        this.cancellation = switchOff;
+        return this;
+    }
+
+    private void throwIfCancelled() throws java.io.InterruptedIOException {
+        if (cancellation != null && cancellation.isCancelled()) {
+            throw new java.io.InterruptedIOException("cancelled");
+        }
     }
 
     /** Copies {@code sources} to {@code destination} (absolute, inside the rootfs). */
@@ -55,6 +68,7 @@ final class ContextCopier {
         boolean destIsDir = destination.endsWith("/") || sources.size() > 1 || matched.size() > 1
                 || Files.isDirectory(rootfs.resolve(destination));
         for (Path matchedPath : matched) {
+            throwIfCancelled();
             // A source that is itself a symlink is followed (inside the source tree), as BuildKit
             // does; the copy keeps the name it was asked for. Symlinks below a directory stay links.
             Path src = followed(matchedPath);
@@ -232,6 +246,7 @@ final class ContextCopier {
             children = list.sorted().toList();
         }
         for (Path child : children) {
+            throwIfCancelled();
             if (excluded(child)) {
                 if (Files.isDirectory(child, LinkOption.NOFOLLOW_LINKS) && ignore.mustWalk(sourceRoot.relativize(child).toString())) {
                     // an exception pattern may re-include something below

@@ -1075,7 +1075,8 @@ public final class Executor {
         ContextCopier.Attributes attributes = chown != null && !chown.isEmpty()
                 ? ContextCopier.chown(rootfs, scope.expand(chown), mode)
                 : new ContextCopier.Attributes(null, null, mode);
-        new ContextCopier(sourceRoot, isContext, ignore, rootfs).copy(expanded, dest, attributes, unpack);
+        new ContextCopier(sourceRoot, isContext, ignore, rootfs).cancelledBy(cancellation)
+                .copy(expanded, dest, attributes, unpack);
     }
 
     private Path stageRootfs(String from) throws BuildException {

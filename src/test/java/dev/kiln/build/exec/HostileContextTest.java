@@ -120,6 +120,24 @@ class HostileContextTest {
         }
     }
 
+    @Test
+    void aCancelledBuildStopsCopyingAtTheNextFile() throws Exception {
+        Path ctx = Files.createDirectories(dir.resolve("ctx/many"));
+        for (int i = 0; i < 200; i++) {
+            Files.writeString(ctx.resolve("f" + i), "x");
+        }
+        Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
+        dev.kiln.build.sandbox.Cancellation cancellation = new dev.kiln.build.sandbox.Cancellation();
+        cancellation.cancel();
+        org.junit.jupiter.api.Assertions.assertThrows(java.io.InterruptedIOException.class, () ->
+                new ContextCopier(ctx.getParent(), true, dev.kiln.build.dockerfile.DockerIgnore.of(List.of()),
+                        dev.kiln.build.rootfs.RootfsPath.of(rootfs)).cancelledBy(cancellation)
+                        .copy(List.of("many"), "/dst/", null, false));
+        try (var copied = Files.list(rootfs)) {
+            assertEquals(List.of(), copied.toList(), "nothing copied after the cancel");
+        }
+    }
+
     /** Dockerfile, a block device 7:0, a char device 4:0 (0620, gid 5) and a FIFO. */
     private static Path contextTar(Path tar) throws IOException {
         try (OutputStream file = Files.newOutputStream(tar); TarArchiveOutputStream out = new TarArchiveOutputStream(file)) {

@@ -220,7 +220,7 @@ class BuildServiceTest {
         };
     }
 
-    private static BuildRecord awaitEnd(BuildService service, String id) throws InterruptedException {
+    static BuildRecord awaitEnd(BuildService service, String id) throws InterruptedException {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (System.nanoTime() < deadline) {
             BuildRecord record = service.require(id);
