@@ -16,7 +16,7 @@ rate="${RATE:-100}"
 peers="${PEERS:-kiln registry}"
 kiln_port=5201 registry_port=5202
 [ -f "$jar" ] || (cd "$here" && mvn -B -q package -DskipTests)
-ulimit -n 65536
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" # each slow connection is a descriptor on both sides
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -32,7 +32,7 @@ start_kiln() { # $1: extra -D options
     -jar "$jar" serve --port $kiln_port --store "$work/kiln-store-$RANDOM" > "$work/kiln.log" 2>&1 &
   pids+=($!); wait_http "http://127.0.0.1:$kiln_port/v2/"
 }
-start_registry() { # $1: with auth or not
+start_registry() { # $1: auth or none
   rm -rf "$work/registry"; mkdir -p "$work/registry"
   local authcfg=""
   [ "$1" = auth ] && authcfg="auth: {htpasswd: {realm: bench, path: $work/htpasswd}}"
@@ -73,12 +73,13 @@ for peer in $peers; do
   echo "## slow bodies: $peer"
   for n in $slow_counts; do
     if [ "$peer" = kiln ]; then start_kiln ""; port=$kiln_port; else start_registry none; port=$registry_port; fi
-    curl -s -o /dev/null -X POST "http://127.0.0.1:$port/v2/local/bench/blobs/uploads/"
-    python3 "$here/bench/hostile_load.py" slow $port local/bench "$n" "$probe_seconds" | sed "s/^/{\"peer\":\"$peer\",/; s/,{/,/"
+    digest=$(push_image $port)
+    python3 "$here/bench/hostile_load.py" slow $port local/bench "$n" "$probe_seconds" "$digest" | sed "s/^/{\"peer\":\"$peer\",/; s/,{/,/"
     stop_all
   done
 done
-for peer in $peers; do
+[ "${SLOW_ONLY:-}" = 1 ] && peers_flood="" || peers_flood="$peers"
+for peer in $peers_flood; do
   for limit in on off; do
     [ "$peer" = registry ] && [ "$limit" = on ] && continue # distribution has no failure limit
     echo "## wrong-password flood: $peer (failure limit $limit)"

@@ -22,16 +22,28 @@ def timed_get(port, path, headers, timeout=10):
         return -1, time.monotonic() - start
 
 
+def session(port, repo):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", f"/v2/{repo}/blobs/uploads/")
+    r = c.getresponse()
+    r.read()
+    c.close()
+    location = r.getheader("Location")
+    return location.split("127.0.0.1:%d" % port)[-1] if location.startswith("http") else location
+
+
 def slow(port, repo, count, seconds):
-    """Opens `count` uploads whose bodies trickle in (one byte per connection every 2 s), then
-    probes GET /v2/ and GET /v2/<repo>/tags/list once a second for `seconds`."""
+    """Opens `count` upload sessions and PATCHes each with a body that trickles in (one byte per
+    connection every 2 s), waits 3 s, then probes GET /v2/ and GET /v2/<repo>/blobs/<a pushed blob>
+    once a second for `seconds`."""
+    timed_get(port, "/v2/", {})  # a warm path: the probes measure the load, not the first request
     socks, refused = [], 0
-    head = (f"POST /v2/{repo}/blobs/uploads/?digest=sha256:{'0' * 64} HTTP/1.1\r\nHost: x\r\n"
-            "Content-Type: application/octet-stream\r\nContent-Length: 1000000\r\n\r\nx").encode()
     for _ in range(count):
         try:
+            path = session(port, repo)
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall(head)
+            s.sendall((f"PATCH {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                       "Content-Length: 1000000\r\n\r\nx").encode())
             socks.append(s)
         except OSError:
             refused += 1
@@ -47,9 +59,10 @@ def slow(port, repo, count, seconds):
             stop.wait(2)
     t = threading.Thread(target=trickle, daemon=True)
     t.start()
+    time.sleep(3)
     probes = []
     for _ in range(seconds):
-        for path in ("/v2/", f"/v2/{repo}/tags/list"):
+        for path in ("/v2/", f"/v2/{repo}/blobs/{BLOB}"):
             status, took = timed_get(port, path, {}, timeout=5)
             probes.append((status, took))
         time.sleep(1)
@@ -59,10 +72,11 @@ def slow(port, repo, count, seconds):
         s.close()
     times = sorted(p[1] for p in probes)
     ok = all(p[0] == 200 and p[1] < 1.0 for p in probes)
+    ms = [round(p[1] * 1000) for p in probes]
     print(json.dumps({"slow": count, "connected": count - refused, "still_open": alive, "probes": len(probes),
                       "probe_ok": ok, "probe_median_ms": round(statistics.median(times) * 1000, 1),
                       "probe_max_ms": round(times[-1] * 1000, 1),
-                      "probe_statuses": sorted(set(p[0] for p in probes))}), flush=True)
+                      "probe_statuses": sorted(set(p[0] for p in probes)), "probe_ms": ms}), flush=True)
 
 
 def flood(port, repo, digest, user, password, rate, seconds):
@@ -105,6 +119,7 @@ def flood(port, repo, digest, user, password, rate, seconds):
             failures += 1
         time.sleep(0.05)
     stop.set()
+    t.join()
     pool.shutdown(wait=True)
     latencies.sort()
     p = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 1) if latencies else None
@@ -116,6 +131,7 @@ def flood(port, repo, digest, user, password, rate, seconds):
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "slow":
+        BLOB = sys.argv[6]
         slow(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif mode == "flood":
         flood(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], float(sys.argv[7]), int(sys.argv[8]))
