@@ -22,6 +22,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import dev.kiln.cloud.support.MotoServer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -132,37 +133,26 @@ class KanikoPodSpecIT {
      * The s3 variant: the same spec with an {@code s3://} context, its credentials only in the AWS
      * credentials file of a Secret mounted at {@code /root/.aws/}. It needs the AWS default credential
      * chain and the moto stand-in of the cloud-creds work ({@code dev.kiln.cloud.support.MotoServer},
-     * moto checking signatures and IAM); until those are on the classpath it is skipped.
+     * moto checking signatures and IAM).
      */
     @Test
     void theClassicSpecWithAnS3ContextAndTheMountedAwsCredentialsFile() throws Exception {
-        Class<?> motoClass;
-        try {
-            Class.forName("dev.kiln.cloud.AwsCredentialChain");
-            motoClass = Class.forName("dev.kiln.cloud.support.MotoServer");
-        } catch (ClassNotFoundException e) {
-            org.junit.jupiter.api.Assumptions.abort("the s3 variant needs the AWS default credential chain (cloud-creds): " + e.getMessage());
-            return;
-        }
         Path tarGz = work.resolve("context.tar.gz");
         ExecResult tar = Tools.run(List.of("tar", "-czf", tarGz.toString(), "-C", workspace.toString(), "."), Map.of(), 60);
         assertEquals(0, tar.exitCode(), tar.output());
         Path motoDir = Files.createDirectories(work.resolve("moto"));
-        Object moto = motoClass.getMethod("start", Path.class, Path.class).invoke(null, motoDir, tarGz);
-        try {
-            String bucket = (String) motoClass.getField("BUCKET").get(null);
-            String key = (String) motoClass.getField("KEY").get(null);
-            String endpoint = (String) motoClass.getMethod("endpoint").invoke(moto);
-            String credentials = "[default]\naws_access_key_id = " + motoClass.getField("accessKeyId").get(moto)
-                    + "\naws_secret_access_key = " + motoClass.getField("secretAccessKey").get(moto) + "\n";
+        try (MotoServer moto = MotoServer.start(motoDir, tarGz)) {
+            String bucket = MotoServer.BUCKET;
+            String key = MotoServer.KEY;
+            String endpoint = moto.endpoint();
+            String credentials = "[default]\naws_access_key_id = " + moto.accessKeyId
+                    + "\naws_secret_access_key = " + moto.secretAccessKey + "\n";
             twoRuns("s3", "/kaniko/classic-pod-s3.yaml", (prefix, yaml) -> {
                 podman.kubeSecret(prefix + "aws-secret", Map.of("credentials", credentials), work.resolve("secrets"));
                 return yaml.replace("${BUCKET}", bucket).replace("${KEY}", key).replace("${S3_ENDPOINT}", endpoint)
                         .replace("secretName: aws-secret", "secretName: " + prefix + "aws-secret")
                         .replace("name: aws-secret\n", "name: " + prefix + "aws-secret\n");
             });
-        } finally {
-            ((AutoCloseable) moto).close();
         }
     }
 
