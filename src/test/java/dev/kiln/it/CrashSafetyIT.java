@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnProcess;
 import dev.kiln.testkit.RegistryHttp;
+import dev.kiln.testkit.Slowness;
 import dev.kiln.testkit.TestImages;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -80,7 +81,7 @@ class CrashSafetyIT {
         long killedAtMillis;
         KilnProcess kiln = KilnProcess.start(name, store);
         try {
-            RegistryHttp http = new RegistryHttp(kiln.baseUrl(), Duration.ofSeconds(60));
+            RegistryHttp http = new RegistryHttp(kiln.baseUrl(), Slowness.scale(Duration.ofSeconds(60)));
             CountDownLatch go = new CountDownLatch(1);
             CountDownLatch acks = new CountDownLatch(Math.max(1, killAfterAcks));
             ExecutorService pool = Executors.newFixedThreadPool(UPLOADS);
@@ -101,13 +102,14 @@ class CrashSafetyIT {
                 if (killAfterAcks == 0) {
                     Thread.sleep(100);
                 } else {
-                    assertTrue(acks.await(120, TimeUnit.SECONDS), killAfterAcks + " uploads were not acknowledged within 120 s; log:\n"
-                            + kiln.log());
+                    Duration ackTimeout = Slowness.scale(Duration.ofSeconds(120));
+                    assertTrue(acks.await(ackTimeout.toSeconds(), TimeUnit.SECONDS), killAfterAcks + " uploads were not acknowledged within "
+                            + ackTimeout.toSeconds() + " s (" + Slowness.describe() + "); log:\n" + kiln.logTail());
                 }
                 kiln.kill();
                 killedAtMillis = (System.nanoTime() - started) / 1_000_000;
                 for (Future<Outcome> future : futures) {
-                    outcomes.add(future.get(120, TimeUnit.SECONDS));
+                    outcomes.add(future.get(Slowness.scale(Duration.ofSeconds(120)).toSeconds(), TimeUnit.SECONDS));
                 }
             } finally {
                 pool.shutdownNow();
@@ -132,15 +134,16 @@ class CrashSafetyIT {
         try {
             ExecResult fsck = KilnProcess.fsck(store);
             assertEquals(0, fsck.exitCode(), "fsck after the crash:\n" + fsck.output() + "\n" + summary);
-            assertTrue(fsck.stdout().contains(": 0 corrupt, 0 dangling"), fsck.output());
+            assertTrue(fsck.stdout().contains(": 0 corrupt, 0 dangling"), "fsck after the crash:\n" + fsck.output() + "\n" + summary);
 
-            RegistryHttp http = new RegistryHttp(restarted.baseUrl());
+            RegistryHttp http = new RegistryHttp(restarted.baseUrl(), Slowness.scale(Duration.ofSeconds(120)));
             for (Outcome outcome : acknowledged) {
                 Upload upload = outcome.upload();
                 HttpResponse<byte[]> blob = http.getBlob(REPO, upload.digest());
-                assertEquals(200, blob.statusCode(), "acknowledged upload " + upload + " is lost; " + summary);
-                assertEquals(upload.data().length, blob.body().length, "size of " + upload);
-                assertEquals(upload.digest(), TestImages.sha256(blob.body()), "content of " + upload);
+                assertEquals(200, blob.statusCode(), "acknowledged upload " + upload + " is lost; " + summary
+                        + "\nrestarted server's log:\n" + restarted.logTail());
+                assertEquals(upload.data().length, blob.body().length, "size of " + upload + "; " + summary);
+                assertEquals(upload.digest(), TestImages.sha256(blob.body()), "content of " + upload + "; " + summary);
             }
             for (Outcome outcome : interrupted) {
                 Upload upload = outcome.upload();
@@ -149,11 +152,12 @@ class CrashSafetyIT {
                     // It may have been committed just before the kill: then it must be whole.
                     assertEquals(upload.digest(), TestImages.sha256(blob.body()), "half-visible blob " + upload + "; " + summary);
                 } else {
-                    assertEquals(404, blob.statusCode(), "blob " + upload);
+                    assertEquals(404, blob.statusCode(), "blob " + upload + " after the restart; " + summary
+                            + "\nrestarted server's log:\n" + restarted.logTail());
                 }
                 Path file = store.resolve("blobs/sha256").resolve(upload.digest().substring(7, 9)).resolve(upload.digest().substring(7));
                 if (Files.exists(file)) {
-                    assertEquals(upload.digest(), TestImages.sha256(file), "blob file of " + upload);
+                    assertEquals(upload.digest(), TestImages.sha256(file), "blob file of " + upload + "; " + summary);
                 }
             }
 
@@ -174,10 +178,11 @@ class CrashSafetyIT {
                 random.nextBytes(data);
                 Upload upload = new Upload(index++, kind, data, TestImages.sha256(data));
                 Outcome outcome = send(http, upload);
-                assertEquals(201, outcome.status(), upload + ": " + outcome.detail());
+                assertEquals(201, outcome.status(), "after the restart, " + upload + ": " + outcome.detail()
+                        + "\nrestarted server's log:\n" + restarted.logTail());
                 HttpResponse<byte[]> blob = http.getBlob(REPO, upload.digest());
-                assertEquals(200, blob.statusCode());
-                assertEquals(upload.digest(), TestImages.sha256(blob.body()));
+                assertEquals(200, blob.statusCode(), "after the restart, GET " + upload + "\nrestarted server's log:\n" + restarted.logTail());
+                assertEquals(upload.digest(), TestImages.sha256(blob.body()), "after the restart, content of " + upload);
             }
         } finally {
             restarted.stop();

@@ -11,18 +11,20 @@ import dev.kiln.mirror.support.OciLayout.Image;
 import dev.kiln.mirror.support.Proc;
 import dev.kiln.mirror.support.Skopeo;
 import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.Slowness;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code --cache-max-bytes}: mirrored content is evicted least recently pulled first; local images never. */
-@Timeout(120)
+@Timeout(value = 15, unit = TimeUnit.MINUTES) // against a hang only: every wait inside is scaled by Slowness
 class MirrorBudgetIT {
     static final long BUDGET = 3 << 20;
 
@@ -53,21 +55,27 @@ class MirrorBudgetIT {
                 pull(kiln, "m/budget/a:1", a); // A is now more recently pulled than B
                 pull(kiln, "m/budget/c:1", c);
 
-                assertTrue(Proc.poll(Duration.ofSeconds(20), () -> {
+                Duration settle = Slowness.scale(Duration.ofSeconds(20));
+                assertTrue(Proc.poll(settle, () -> {
                     long bytes = kiln.storeBytes();
                     return bytes >= 0 && bytes <= BUDGET;
-                }), () -> "the store holds " + kiln.storeBytes() + " bytes, over the budget of " + BUDGET);
+                }), () -> "after " + settle.toSeconds() + " s (" + Slowness.describe() + ") the store holds " + kiln.storeBytes()
+                        + " bytes, over the budget of " + BUDGET + "; server log:\n" + kiln.logTail());
+                // The blob files go first, the counter after the metadata is unlinked: wait for it, do not sample it once.
+                assertTrue(Proc.poll(settle, () -> kiln.metric("kiln_mirror_evicted_blobs_total") >= 2),
+                        () -> "kiln_mirror_evicted_blobs_total is " + kiln.metric("kiln_mirror_evicted_blobs_total")
+                                + ", expected at least B's layer and config; server log:\n" + kiln.logTail());
                 String listing = listing(kiln, local, a, b, c);
                 assertFalse(Files.exists(kiln.blobFile(b.layers().get(0).digest())), () -> "B was least recently pulled: its layer goes first;"
-                        + " store, oldest first:\n" + listing);
+                        + " store, oldest first:\n" + listing + "\nserver log:\n" + kiln.logTail());
                 for (Image kept : List.of(a, c, local)) {
                     for (OciLayout.Blob blob : all(kept)) {
-                        assertTrue(Files.exists(kiln.blobFile(blob.digest())), () -> "kept " + blob.digest() + "; store, oldest first:\n" + listing);
+                        assertTrue(Files.exists(kiln.blobFile(blob.digest())), () -> "kept " + blob.digest() + "; store, oldest first:\n" + listing
+                                + "\nserver log:\n" + kiln.logTail());
                     }
                 }
-                assertTrue(kiln.metric("kiln_mirror_evicted_blobs_total") >= 2);
                 Proc.Result fsck = kiln.fsck();
-                assertEquals(0, fsck.exit(), fsck.output());
+                assertEquals(0, fsck.exit(), "fsck:\n" + fsck.output() + "\nserver log:\n" + kiln.logTail());
 
                 // The local image is whole and pullable.
                 pull(kiln, "local/app:1", local);
@@ -75,18 +83,20 @@ class MirrorBudgetIT {
                 // A is served from the store; the evicted B is fetched again.
                 long requests = upstream.requests().size();
                 pull(kiln, "m/budget/a:1", a);
-                assertEquals(requests, upstream.requests().size(), "A was kept whole: no upstream request");
+                assertEquals(requests, upstream.requests().size(), () -> "A was kept whole: no upstream request, but "
+                        + upstream.requests().subList((int) requests, upstream.requests().size()) + "; server log:\n" + kiln.logTail());
                 long bLayerGets = upstream.blobGets(b.layers().get(0).digest());
                 pull(kiln, "m/budget/b:1", b);
                 assertEquals(bLayerGets + 1, Proc.settle(bLayerGets + 1, () -> upstream.blobGets(b.layers().get(0).digest())),
-                        "evicted content is fetched again");
+                        () -> "evicted content is fetched again; upstream requests " + upstream.requests() + "; server log:\n" + kiln.logTail());
             }
         }
     }
 
     private void pull(KilnServer kiln, String reference, Image expected) throws IOException {
         Path copy = tmp.resolve("copy-" + ++copies);
-        Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/" + reference, "dir:" + copy).requireSuccess();
+        Proc.Result copied = Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/" + reference, "dir:" + copy);
+        assertEquals(0, copied.exit(), () -> "pulling " + reference + ":\n" + copied.output() + "\nserver log:\n" + kiln.logTail());
         assertEquals(expected.digest(), Skopeo.manifestDigest(copy), reference);
     }
 

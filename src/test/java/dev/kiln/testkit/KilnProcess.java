@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * process itself: a command prefix such as {@code unshare … sh -c '… exec "$@"'} must exec into java.
  */
 public final class KilnProcess implements AutoCloseable {
+    /** On an idle machine (20 times the idle start-up); {@link Slowness} scales it. */
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
@@ -115,15 +116,21 @@ public final class KilnProcess implements AutoCloseable {
 
     private void waitUntilReady() {
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        Duration timeout = Slowness.scale(START_TIMEOUT);
+        String scaling = Slowness.describe();
+        long started = System.nanoTime();
+        long deadline = started + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                fail("kiln exited with " + process.exitValue() + " before answering on port " + port + "; its log:\n" + log());
+                fail("kiln exited with " + process.exitValue() + " before answering on port " + port + " (" + scaling + "); its log "
+                        + log + ":\n" + logTail());
             }
             try {
+                // A loaded machine answers slowly: the request may take as long as the start-up is allowed to.
                 HttpResponse<Void> response = client.send(HttpRequest.newBuilder(URI.create(baseUrl() + "/v2/"))
-                        .timeout(Duration.ofSeconds(2)).GET().build(), HttpResponse.BodyHandlers.discarding());
+                        .timeout(Slowness.scale(Duration.ofSeconds(2))).GET().build(), HttpResponse.BodyHandlers.discarding());
                 if (response.statusCode() == 200 || response.statusCode() == 401) {
+                    Slowness.startedIn(Duration.ofNanos(System.nanoTime() - started));
                     return;
                 }
             } catch (IOException e) {
@@ -134,8 +141,11 @@ public final class KilnProcess implements AutoCloseable {
             }
             sleep(100);
         }
+        Slowness.requestThreadDump(process.pid());
         kill();
-        fail("kiln did not answer GET /v2/ within " + START_TIMEOUT.toSeconds() + " s; its log:\n" + log());
+        fail("kiln did not answer GET /v2/ on port " + port + " within " + timeout.toSeconds() + " s (" + scaling
+                + "; now " + Slowness.describe() + "); its log " + log + " with a thread dump:\n"
+                + Slowness.tail(log(), 400));
     }
 
     public int port() {
@@ -206,6 +216,11 @@ public final class KilnProcess implements AutoCloseable {
         } catch (IOException e) {
             return "(cannot read " + log + ": " + e + ")";
         }
+    }
+
+    /** The last 80 lines of the server's output, for failure messages. */
+    public String logTail() {
+        return Slowness.tail(log(), 80);
     }
 
     /** Runs {@code kiln fsck --store <store> <args…>} as its own process. */

@@ -20,6 +20,7 @@ import dev.kiln.oci.RepositoryName;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.BlobCache;
 import dev.kiln.registry.client.DockerCredentials;
+import dev.kiln.registry.client.PushPermissionCheck;
 import dev.kiln.registry.client.Registries;
 import dev.kiln.registry.client.RegistrySecurity;
 import java.io.InputStream;
@@ -35,6 +36,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -188,7 +190,8 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--compressed-caching", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
     Boolean compressedCaching;
 
-    @Option(names = "--skip-push-permission-check", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
+    @Option(names = "--skip-push-permission-check", arity = "0..1", fallbackValue = "true",
+            description = "Do not check before the build that every destination answers and takes an upload (kaniko's push permission check)")
     Boolean skipPushPermissionCheck;
 
     @Option(names = "--force-build-metadata", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
@@ -295,6 +298,13 @@ public class BuildCommand implements Callable<Integer> {
             Set<String> plain = Set.copyOf(pull.insecureRegistries);
             Set<String> unchecked = Set.copyOf(pull.skipTlsVerifyRegistries);
             RegistrySecurity pushSecurity = new RegistrySecurity(insecure, plain, skipTlsVerify, unchecked, certificates);
+            if (!noPush && !dryRun && !Boolean.TRUE.equals(skipPushPermissionCheck)) {
+                Optional<String> refusal = new PushPermissionCheck(new Registries(pushSecurity, credentials)).firstRefusal(destinations);
+                if (refusal.isPresent()) {
+                    log.log(BuildLog.Level.FATAL, refusal.get() + " (checked before the build; --skip-push-permission-check skips this)");
+                    return 1;
+                }
+            }
             if (!network.equals("default") && !network.equals("none")) {
                 log.log(BuildLog.Level.FATAL, "--network must be default or none, not " + network);
                 return 1;
@@ -423,9 +433,6 @@ public class BuildCommand implements Callable<Integer> {
         }
         if (compressedCaching != null) {
             warnings.add("--compressed-caching: Kiln streams layers through files, never holding them in memory, and always stores them compressed; the flag changes nothing");
-        }
-        if (Boolean.TRUE.equals(skipPushPermissionCheck)) {
-            warnings.add("--skip-push-permission-check: Kiln does not check push permission before the build (a refused push fails at the end), so there is nothing to skip");
         }
         if (forceBuildMetadata != null) {
             warnings.add("--force-build-metadata: Kiln adds no layer for metadata-only steps (LABEL, ENV, ...), which change the image config only; the flag changes nothing");

@@ -53,6 +53,12 @@ class ImmutableTagPushTest {
                 exchange.getResponseHeaders().add("Content-Type", "application/json");
                 exchange.sendResponseHeaders(400, body.length);
                 exchange.getResponseBody().write(body);
+            } else if (method.equals("POST") && path.endsWith("/blobs/uploads/")) {
+                // kiln build's push permission check starts an upload and cancels it, as ECR allows
+                exchange.getResponseHeaders().add("Location", path + "check");
+                exchange.sendResponseHeaders(202, -1);
+            } else if (method.equals("DELETE") && path.contains("/blobs/uploads/")) {
+                exchange.sendResponseHeaders(204, -1);
             } else if (path.equals("/v2/")) {
                 exchange.sendResponseHeaders(200, -1);
             } else {

@@ -125,7 +125,7 @@ class KanikoFlagsTest {
     @Test
     void aKanikoFlagKilnDoesNotImplementGivesExactlyOneWarningLine() {
         List<List<String>> unimplemented = List.of(
-                List.of("--use-new-run"), List.of("--compressed-caching=false"), List.of("--skip-push-permission-check"),
+                List.of("--use-new-run"), List.of("--compressed-caching=false"),
                 List.of("--force-build-metadata"), List.of("--image-fs-extract-retry=3"),
                 List.of("--registry-client-cert=r.test=/c.pem,/k.pem"), List.of("--skip-unused-stages=false"));
         for (List<String> flag : unimplemented) {

@@ -1,5 +1,6 @@
 package dev.kiln.mirror.support;
 
+import dev.kiln.testkit.Slowness;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -53,18 +54,28 @@ public final class KilnServer implements AutoCloseable {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         KilnServer kiln = new KilnServer(process, port, store, log);
         Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly)); // if the test JVM is stopped early
-        boolean up = Proc.poll(Duration.ofSeconds(60), () -> !process.isAlive() || kiln.ready());
+        Duration timeout = Slowness.scale(Duration.ofSeconds(60));
+        String scaling = Slowness.describe();
+        long started = System.nanoTime();
+        boolean up = Proc.poll(timeout, () -> !process.isAlive() || kiln.ready());
         if (!up || !process.isAlive()) {
-            String output = Files.readString(log);
+            if (process.isAlive()) {
+                Slowness.requestThreadDump(process.pid());
+            }
+            String output = Slowness.tail(Files.readString(log), 400);
             kiln.close();
-            throw new IllegalStateException("kiln did not start: " + command + "\n" + output);
+            throw new IllegalStateException("kiln did not answer GET /v2/ within " + timeout.toSeconds() + " s (" + scaling
+                    + (process.isAlive() ? "" : "; it exited with " + process.exitValue()) + "): " + command + "\nits log " + log
+                    + (up ? "" : " with a thread dump") + ":\n" + output);
         }
+        Slowness.startedIn(Duration.ofNanos(System.nanoTime() - started));
         return kiln;
     }
 
     private boolean ready() {
         try {
-            return http.send(HttpRequest.newBuilder(URI.create(url() + "/v2/")).build(), HttpResponse.BodyHandlers.discarding())
+            return http.send(HttpRequest.newBuilder(URI.create(url() + "/v2/")).timeout(Slowness.scale(Duration.ofSeconds(2))).build(),
+                            HttpResponse.BodyHandlers.discarding())
                     .statusCode() == 200;
         } catch (IOException e) {
             return false;
@@ -88,6 +99,11 @@ public final class KilnServer implements AutoCloseable {
 
     public Path store() {
         return store;
+    }
+
+    /** The last 80 lines of the server's output, for failure messages. */
+    public String logTail() {
+        return Slowness.tail(log(), 80);
     }
 
     public String log() {

@@ -1,5 +1,6 @@
 package dev.kiln.mirror.support;
 
+import dev.kiln.testkit.Slowness;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -72,7 +73,7 @@ public final class Proc {
 
     /** Waits up to 3 s for {@code actual} to equal {@code expected} (logs are written just after a response), then returns it. */
     public static <T> T settle(T expected, java.util.function.Supplier<T> actual) {
-        poll(Duration.ofSeconds(3), () -> expected.equals(actual.get()));
+        poll(Slowness.scale(Duration.ofSeconds(3)), () -> expected.equals(actual.get()));
         return actual.get();
     }
 

@@ -1,0 +1,168 @@
+package dev.kiln.app.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The checkout's {@code ./kiln} launcher and its staleness rule ({@code scripts/jar-freshness}), run
+ * by bash on a checkout laid out in a temp dir with file times set by hand. Maven and java are
+ * stand-ins on PATH that record how they were called: a real package takes minutes.
+ */
+class LauncherTest {
+    private static final Instant BUILT = Instant.parse("2026-01-01T12:00:00Z");
+
+    @TempDir
+    Path checkout;
+
+    private Path jar;
+
+    @BeforeEach
+    void layOutACheckout() throws IOException {
+        Files.createDirectories(checkout.resolve("scripts"));
+        Files.copy(Path.of("scripts/jar-freshness"), checkout.resolve("scripts/jar-freshness"));
+        Files.copy(Path.of("kiln"), checkout.resolve("kiln"));
+        jar = checkout.resolve("target/quarkus-app/quarkus-run.jar");
+        for (String file : List.of("pom.xml", "src/main/java/dev/kiln/A.java", "src/main/resources/application.properties",
+                "src/test/java/dev/kiln/ATest.java", "target/quarkus-app/quarkus-run.jar")) {
+            Path path = checkout.resolve(file);
+            Files.createDirectories(path.getParent());
+            Files.writeString(path, file);
+        }
+        // Directories count too (a deleted source changes its directory's time): all of them older than the jar.
+        try (var tree = Files.walk(checkout.resolve("src"))) {
+            for (Path path : tree.toList()) {
+                Files.setLastModifiedTime(path, FileTime.from(BUILT.minusSeconds(3600)));
+            }
+        }
+        age("pom.xml", -3600);
+        age("target/quarkus-app/quarkus-run.jar", 0);
+    }
+
+    @Test
+    void aJarNewerThanEverySourceIsFresh() throws Exception {
+        assertFalse(stale(), "nothing changed since the build");
+    }
+
+    @Test
+    void aMissingJarIsStale() throws Exception {
+        Files.delete(jar);
+        assertTrue(stale(), "first use");
+    }
+
+    @Test
+    void aSourceOrResourceOrPomNewerThanTheJarMakesItStale() throws Exception {
+        for (String file : List.of("src/main/java/dev/kiln/A.java", "src/main/resources/application.properties", "pom.xml")) {
+            age(file, 60);
+            assertTrue(stale(), file + " edited after the build");
+            age(file, -3600);
+            assertFalse(stale(), "with " + file + " older again");
+        }
+        Path added = checkout.resolve("src/main/java/dev/kiln/deep/New.java");
+        Files.createDirectories(added.getParent());
+        Files.writeString(added, "class New {}");
+        Files.setLastModifiedTime(added, FileTime.from(BUILT.plusSeconds(1)));
+        assertTrue(stale(), "a new file deep under src/main/");
+    }
+
+    @Test
+    void aDeletedSourceMakesItStale() throws Exception {
+        Files.delete(checkout.resolve("src/main/resources/application.properties"));
+        assertTrue(stale(), "its directory changed after the build");
+    }
+
+    @Test
+    void anEditedTestIsNoInputOfTheJar() throws Exception {
+        age("src/test/java/dev/kiln/ATest.java", 60);
+        assertFalse(stale(), "tests are not packaged");
+    }
+
+    @Test
+    void theLauncherRebuildsAStaleJarWithMavensPlainProgressThenRunsIt() throws Exception {
+        Path bin = Files.createDirectories(checkout.resolve("fake-bin"));
+        Path calls = checkout.resolve("calls.txt");
+        script(bin.resolve("mvn"), "echo \"mvn $*\" >> '" + calls + "'\necho '[INFO] Downloading progress line'\n"
+                + "touch -d '2026-01-01 12:00:00Z' '" + jar + "'\n");
+        script(bin.resolve("java"), "echo \"java $*\" >> '" + calls + "'\n");
+
+        Result fresh = launch(bin, "--version");
+        assertEquals(0, fresh.exit(), fresh.output());
+        assertEquals(List.of("java -jar " + jar + " --version"), Files.readAllLines(calls), "a fresh jar runs without Maven");
+
+        Files.delete(calls);
+        age("src/main/java/dev/kiln/A.java", 60);
+        Result rebuilt = launch(bin, "serve");
+        assertEquals(0, rebuilt.exit(), rebuilt.output());
+        List<String> lines = Files.readAllLines(calls);
+        assertEquals(2, lines.size(), "Maven, then the jar: " + lines);
+        assertTrue(lines.get(0).contains("-B") && lines.get(0).contains("-Dstyle.color=never") && lines.get(0).contains("package"),
+                "batch mode, no colour codes: " + lines.get(0));
+        assertFalse(lines.get(0).contains(" -q"), "Maven's progress is shown, not silenced: " + lines.get(0));
+        assertTrue(rebuilt.output().contains("rebuilding") && rebuilt.output().contains("Downloading progress line"),
+                "the launcher says why it builds and shows Maven's output:\n" + rebuilt.output());
+        assertFalse(rebuilt.output().contains("\u001b["), "no raw escape codes:\n" + rebuilt.output());
+        assertEquals("java -jar " + jar + " serve", lines.get(1));
+        assertFalse(stale(), "the rebuilt jar is fresh: the next call does not build again");
+    }
+
+    @Test
+    void aFailedBuildSaysSoInOneLineAndRunsNothing() throws Exception {
+        Path bin = Files.createDirectories(checkout.resolve("fake-bin"));
+        Files.delete(jar);
+        script(bin.resolve("mvn"), "echo '[ERROR] compilation failed'\nexit 1\n");
+        script(bin.resolve("java"), "echo ran-java\n");
+        Result result = launch(bin, "serve");
+        assertEquals(1, result.exit(), result.output());
+        assertTrue(result.output().contains("kiln: building the jar failed"), result.output());
+        assertFalse(result.output().contains("ran-java"), result.output());
+    }
+
+    private void age(String file, long secondsAfterTheBuild) throws IOException {
+        Files.setLastModifiedTime(checkout.resolve(file), FileTime.from(BUILT.plusSeconds(secondsAfterTheBuild)));
+    }
+
+    private boolean stale() throws Exception {
+        Result result = run(List.of("bash", "-c", ". scripts/jar-freshness && kiln_jar_stale \"$PWD\" \"$PWD/target/quarkus-app/quarkus-run.jar\""),
+                null);
+        assertTrue(result.exit() == 0 || result.exit() == 1, "kiln_jar_stale answers 0 or 1:\n" + result.output());
+        return result.exit() == 0;
+    }
+
+    private Result launch(Path bin, String... args) throws Exception {
+        List<String> command = new java.util.ArrayList<>(List.of("bash", checkout.resolve("kiln").toString()));
+        command.addAll(List.of(args));
+        return run(command, bin);
+    }
+
+    private Result run(List<String> command, Path bin) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).directory(checkout.toFile()).redirectErrorStream(true);
+        if (bin != null) {
+            builder.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        }
+        Process process = builder.start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "still running: " + command);
+        return new Result(process.exitValue(), output);
+    }
+
+    private static void script(Path file, String body) throws IOException {
+        Files.writeString(file, "#!/bin/sh\n" + body);
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    private record Result(int exit, String output) {
+    }
+}
