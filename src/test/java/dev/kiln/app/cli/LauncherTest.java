@@ -100,7 +100,8 @@ class LauncherTest {
 
         Result fresh = launch(bin, "--version");
         assertEquals(0, fresh.exit(), fresh.output());
-        assertEquals(List.of("java -jar " + jar + " --version"), Files.readAllLines(calls), "a fresh jar runs without Maven");
+        assertEquals(List.of("java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar " + jar + " --version"), Files.readAllLines(calls),
+                "a fresh jar runs without Maven, a short run with C1 and the serial collector");
 
         Files.delete(calls);
         age("src/main/java/dev/kiln/A.java", 60);
@@ -114,7 +115,7 @@ class LauncherTest {
         assertTrue(rebuilt.output().contains("rebuilding") && rebuilt.output().contains("Downloading progress line"),
                 "the launcher says why it builds and shows Maven's output:\n" + rebuilt.output());
         assertFalse(rebuilt.output().contains("\u001b["), "no raw escape codes:\n" + rebuilt.output());
-        assertEquals("java -jar " + jar + " serve", lines.get(1));
+        assertEquals("java -jar " + jar + " serve", lines.get(1), "the server keeps the JVM's defaults");
         assertFalse(stale(), "the rebuilt jar is fresh: the next call does not build again");
     }
 
