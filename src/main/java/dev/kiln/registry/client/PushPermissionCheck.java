@@ -64,7 +64,9 @@ public final class PushPermissionCheck {
             return Optional.empty();
         } catch (IOException | RuntimeException e) {
             String reason = e.getMessage();
-            return Optional.of(reason == null || reason.isBlank() ? NetworkFailures.reason(e) : reason);
+            String said = reason == null || reason.isBlank() ? NetworkFailures.reason(e) : reason;
+            return Optional.of(TlsTrust.untrustedCertificate(e)
+                    ? said + "; pass --registry-certificate " + registry + "=CA.pem, or --skip-tls-verify" : said);
         }
     }
 }
