@@ -1,0 +1,189 @@
+package dev.kiln.app.http;
+
+import static dev.kiln.app.http.BuildApi.awaitEnd;
+import static dev.kiln.app.http.BuildApi.context;
+import static dev.kiln.app.http.BuildApi.host;
+import static dev.kiln.app.http.BuildApi.tarGz;
+import static dev.kiln.app.http.Registry.request;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.registry.mirror.UpstreamRouter;
+import dev.kiln.testkit.Skopeo;
+import dev.kiln.testkit.TestImages;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What an on-call engineer alerts on: every {@code kiln_*} series on /q/metrics has HELP text, and
+ * a build through the mirror and a pull of what it mirrored move the series that describe them;
+ * the gateway's log has one INFO line per upstream fetch and per build state change.
+ */
+@QuarkusTest
+@WithTestResource(WipeTestStore.class)
+class OperatorMetricsTest {
+    private static final Path WORK = Path.of("target", "operator-metrics-test");
+
+    @Inject
+    UpstreamRouter upstreams;
+
+    @Test
+    void everyKilnMetricHasHelpText() {
+        Map<String, String> help = new LinkedHashMap<>();
+        TreeSet<String> families = new TreeSet<>();
+        for (String line : scrape()) {
+            if (line.startsWith("# HELP kiln_")) {
+                String rest = line.substring("# HELP ".length());
+                int space = rest.indexOf(' ');
+                help.put(space < 0 ? rest : rest.substring(0, space), space < 0 ? "" : rest.substring(space + 1).trim());
+            } else if (line.startsWith("# TYPE kiln_")) {
+                families.add(line.split(" ")[2]);
+            }
+        }
+        List<String> missing = new ArrayList<>();
+        for (String family : families) {
+            if (help.getOrDefault(family, "").isEmpty()) {
+                missing.add(family);
+            }
+        }
+        assertEquals(List.of(), missing, "kiln_ metrics without HELP text");
+        for (String expected : List.of("kiln_builds_queued", "kiln_builds_running", "kiln_builds_finished",
+                "kiln_builds_duration_seconds", "kiln_builds_cached_steps", "kiln_builds_not_uploaded_bytes", "kiln_store_used_bytes",
+                "kiln_store_budget_bytes", "kiln_store_blobs", "kiln_store_gc_runs", "kiln_store_gc_freed_bytes",
+                "kiln_store_gc_duration_seconds", "kiln_mirror_bytes", "kiln_mirror_fetch_duration_seconds")) {
+            assertTrue(families.contains(expected), expected + " is published; have " + families);
+        }
+    }
+
+    @Test
+    void aBuildThroughTheMirrorAndAPullMoveTheirSeriesAndAreLogged() throws Exception {
+        List<String> log = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                if (record.getLevel().intValue() >= java.util.logging.Level.INFO.intValue()) {
+                    log.add(record.getLoggerName() + " " + (record instanceof org.jboss.logmanager.ExtLogRecord ext
+                            ? ext.getFormattedMessage() : record.getMessage()));
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Logger kiln = Logger.getLogger("dev.kiln");
+        kiln.addHandler(capture);
+        int port = upstreams.upstreams().get(WipeTestStore.TEST_UPSTREAM).endpoint().url().getPort();
+        try (UpstreamRegistry upstream = UpstreamRegistry.start(WORK.resolve("upstream-" + UUID.randomUUID()), "", port)) {
+            TestImages.Layout base = TestImages.busybox(WORK.resolve("base-" + UUID.randomUUID()));
+            String repo = "base/metrics-" + UUID.randomUUID().toString().substring(0, 8);
+            new Skopeo(WORK.resolve("skopeo")).run("copy", "--dest-tls-verify=false", base.reference(),
+                    "docker://" + upstream.host() + "/" + repo + ":1");
+            String upstreamName = WipeTestStore.TEST_UPSTREAM;
+            Map<String, Double> before = samples();
+
+            Path ctx = context(WORK, "FROM " + upstreamName + "/" + repo + ":1\nCOPY a.txt /a.txt\n", Map.of("a.txt", "a\n"));
+            String image = host() + "/local/metrics-" + UUID.randomUUID().toString().substring(0, 8) + ":1";
+            String first = build(ctx, image);
+            String second = build(ctx, image);
+            Map<String, Double> afterBuilds = samples();
+
+            assertEquals(2.0, delta(before, afterBuilds, "kiln_builds_finished_total{outcome=\"succeeded\"}"), "two builds succeeded");
+            assertEquals(2.0, delta(before, afterBuilds, "kiln_builds_duration_seconds_count{outcome=\"succeeded\"}"), "two durations");
+            assertEquals(1.0, delta(before, afterBuilds, "kiln_builds_cached_steps_total{cache=\"miss\"}"), "the first COPY ran");
+            assertEquals(1.0, delta(before, afterBuilds, "kiln_builds_cached_steps_total{cache=\"hit\"}"), "the second came from the cache");
+            assertTrue(delta(before, afterBuilds, "kiln_builds_not_uploaded_bytes_total") > 0, "the second build uploaded nothing new");
+            assertEquals(0.0, afterBuilds.get("kiln_builds_running"), "no build runs any more");
+            double fetched = delta(before, afterBuilds, "kiln_mirror_bytes_total{source=\"upstream\",upstream=\"" + upstreamName + "\"}");
+            long layerSize = base.images().get(0).layers().get(0).size();
+            assertTrue(fetched >= layerSize, "the base layer came from the upstream: " + fetched + " < " + layerSize);
+            assertTrue(delta(before, afterBuilds, "kiln_mirror_fetch_duration_seconds_count{kind=\"blob\",upstream=\"" + upstreamName + "\"}") >= 1,
+                    "the layer's fetch was timed");
+            // the store's size is measured at most every 10 s: wait for a fresh measurement
+            Map<String, Double> store = afterBuilds;
+            for (long deadline = System.nanoTime() + 30_000_000_000L; store.get("kiln_store_used_bytes") < layerSize
+                    && System.nanoTime() < deadline; store = samples()) {
+                Thread.sleep(500);
+            }
+            assertTrue(store.get("kiln_store_used_bytes") >= layerSize, "the store holds the layer: " + store.get("kiln_store_used_bytes"));
+            assertTrue(store.get("kiln_store_blobs") >= 4, "the store holds the base image's and the builds' blobs");
+
+            // a pull of the mirrored layer is served from the store
+            String layer = base.images().get(0).layerDigests().get(0);
+            HttpResponse<byte[]> pulled = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create(BuildApi.url("/v2/" + upstreamName + "/" + repo + "/blobs/" + layer))).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(200, pulled.statusCode());
+            Map<String, Double> afterPull = samples();
+            afterBuilds = store;
+            assertEquals((double) pulled.body().length,
+                    delta(afterBuilds, afterPull, "kiln_mirror_bytes_total{source=\"cache\",upstream=\"" + upstreamName + "\"}"),
+                    "the pulled bytes count as served from the cache");
+            assertEquals(0.0, delta(afterBuilds, afterPull, "kiln_mirror_bytes_total{source=\"upstream\",upstream=\"" + upstreamName + "\"}"));
+
+            String all = String.join("\n", log);
+            assertTrue(log.stream().anyMatch(l -> l.contains("fetched blob " + upstreamName + "/" + repo + "@" + layer + ": "
+                    + layerSize + " bytes in ") && l.contains("coalesced waiters")), "one INFO line for the layer's fetch:\n" + all);
+            for (String id : List.of(first, second)) {
+                for (String state : List.of("queued", "running", "succeeded")) {
+                    assertEquals(1, log.stream().filter(l -> l.contains("build " + id + " " + state)).count(),
+                            "one INFO line for build " + id + " becoming " + state + ":\n" + all);
+                }
+            }
+        } finally {
+            kiln.removeHandler(capture);
+        }
+    }
+
+    private static String build(Path ctx, String image) throws Exception {
+        String id = request().contentType("application/gzip").body(tarGz(ctx)).post("/api/v1/builds?cache=true&destination=" + image)
+                .then().statusCode(202).extract().path("id");
+        JsonNode end = awaitEnd(id);
+        assertEquals("succeeded", end.get("state").asText(), request().get("/api/v1/builds/" + id + "/log").asString());
+        return id;
+    }
+
+    private static double delta(Map<String, Double> before, Map<String, Double> after, String series) {
+        assertTrue(after.containsKey(series), series + " is published; have " + new TreeSet<>(after.keySet()));
+        return after.get(series) - before.getOrDefault(series, 0.0);
+    }
+
+    private static List<String> scrape() {
+        return List.of(request().get("/q/metrics").then().statusCode(200).extract().asString().split("\n"));
+    }
+
+    /** Every kiln_ sample, keyed by name and labels as Prometheus prints them. */
+    private static Map<String, Double> samples() {
+        Map<String, Double> samples = new LinkedHashMap<>();
+        for (String line : scrape()) {
+            if (line.startsWith("kiln_")) {
+                int space = line.lastIndexOf(' ');
+                samples.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
+            }
+        }
+        return samples;
+    }
+}
