@@ -34,6 +34,7 @@ public class BuildMetrics {
         for (BuildState state : BuildState.values()) {
             if (state.ended()) {
                 finished(state); // every outcome exists from the start, so rate() and absent() behave
+                duration(state);
             }
         }
         for (String cache : new String[] {"hit", "miss"}) {
@@ -58,16 +59,20 @@ public class BuildMetrics {
         if (before != null && !before.state().ended() && after.state().ended()) {
             finished(after.state()).increment();
             if (after.startedAt() != null && after.finishedAt() != null) {
-                Timer.builder("kiln.builds.duration")
-                        .description("Time from a build's start to its end, whatever the outcome (waiting in the queue not included)")
-                        .tag("outcome", after.state().wireName())
-                        .publishPercentileHistogram()
-                        .register(registry).record(Duration.between(after.startedAt(), after.finishedAt()));
+                duration(after.state()).record(Duration.between(after.startedAt(), after.finishedAt()));
             }
             if (after.report() != null) {
                 notUploaded().increment(after.report().bytesNotUploaded());
             }
         }
+    }
+
+    private Timer duration(BuildState state) {
+        return Timer.builder("kiln.builds.duration")
+                .description("Time from a build's start to its end (waiting in the queue not included), by outcome")
+                .tag("outcome", state.wireName())
+                .publishPercentileHistogram()
+                .register(registry);
     }
 
     private Counter finished(BuildState state) {

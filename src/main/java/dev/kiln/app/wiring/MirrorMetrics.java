@@ -42,19 +42,25 @@ public class MirrorMetrics {
                         .tag("upstream", upstream)
                         .register(registry);
             }
+            fetchDuration(upstream, "blob"); // published before the first fetch, so alerts on it can be checked
+            fetchDuration(upstream, "manifest");
             bytes(upstream, "cache", MirrorStats.Counter.BYTES_FROM_CACHE);
             bytes(upstream, "upstream", MirrorStats.Counter.BYTES_FROM_UPSTREAM);
         }
         stats.onNewErrorCode(this::registerErrorCode);
-        stats.onFetch((upstream, kind, bytes, took) -> Timer.builder("kiln.mirror.fetch.duration")
-                .description("Time to fetch one blob or manifest from the upstream, until it was verified and stored")
-                .tag("upstream", upstream).tag("kind", kind)
-                .publishPercentileHistogram()
-                .register(registry).record(took));
+        stats.onFetch((upstream, kind, bytes, took) -> fetchDuration(upstream, kind).record(took));
         FunctionCounter.builder("kiln.mirror.evicted.blobs", stats, s -> s.get("all", MirrorStats.Counter.EVICTED_BLOBS))
                 .description("Mirrored blobs deleted to keep the store under kiln.mirror.cache-max-bytes").register(registry);
         FunctionCounter.builder("kiln.mirror.evicted.bytes", stats, s -> s.get("all", MirrorStats.Counter.EVICTED_BYTES))
                 .description("Bytes of mirrored blobs deleted to keep the store under kiln.mirror.cache-max-bytes").register(registry);
+    }
+
+    private Timer fetchDuration(String upstream, String kind) {
+        return Timer.builder("kiln.mirror.fetch.duration")
+                .description("Time to fetch one blob or manifest from the upstream, until it was verified and stored")
+                .tag("upstream", upstream).tag("kind", kind)
+                .publishPercentileHistogram()
+                .register(registry);
     }
 
     /** One metric with a source label, so cache and upstream bytes sum and divide in one query. */

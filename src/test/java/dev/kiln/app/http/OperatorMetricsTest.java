@@ -75,6 +75,37 @@ class OperatorMetricsTest {
     }
 
     @Test
+    void exampleAlertsNameOnlyMetricsKilnPublishes() throws Exception {
+        JsonNode rule = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .readTree(Path.of("kubernetes", "examples", "prometheusrule.yaml").toFile());
+        assertEquals("PrometheusRule", rule.path("kind").asText());
+        TreeSet<String> published = new TreeSet<>();
+        for (String sample : samples().keySet()) {
+            published.add(sample.contains("{") ? sample.substring(0, sample.indexOf('{')) : sample);
+        }
+        java.util.regex.Pattern metric = java.util.regex.Pattern.compile("\\bkiln_[a-z0-9_]+");
+        List<String> unknown = new ArrayList<>();
+        int alerts = 0;
+        for (JsonNode group : rule.path("spec").path("groups")) {
+            for (JsonNode alert : group.path("rules")) {
+                alerts++;
+                String expr = alert.path("expr").asText();
+                java.util.regex.Matcher names = metric.matcher(expr);
+                int found = 0;
+                while (names.find()) {
+                    found++;
+                    if (!published.contains(names.group())) {
+                        unknown.add(alert.path("alert").asText() + ": " + names.group());
+                    }
+                }
+                assertTrue(found > 0, alert.path("alert").asText() + " names a Kiln metric: " + expr);
+            }
+        }
+        assertTrue(alerts >= 5, "the example has alerts: " + alerts);
+        assertEquals(List.of(), unknown, "metrics the alerts name that Kiln does not publish; it publishes " + published);
+    }
+
+    @Test
     void aBuildThroughTheMirrorAndAPullMoveTheirSeriesAndAreLogged() throws Exception {
         List<String> log = new CopyOnWriteArrayList<>();
         Handler capture = new Handler() {
