@@ -42,6 +42,7 @@ import org.junit.jupiter.api.Test;
 @WithTestResource(WipeTestStore.class)
 class OperatorMetricsTest {
     private static final Path WORK = Path.of("target", "operator-metrics-test");
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     @Inject
     UpstreamRouter upstreams;
@@ -148,32 +149,48 @@ class OperatorMetricsTest {
             assertEquals(1.0, delta(before, afterBuilds, "kiln_builds_cached_steps_total{cache=\"hit\"}"), "the second came from the cache");
             assertTrue(delta(before, afterBuilds, "kiln_builds_not_uploaded_bytes_total") > 0, "the second build uploaded nothing new");
             assertEquals(0.0, afterBuilds.get("kiln_builds_running"), "no build runs any more");
-            double fetched = delta(before, afterBuilds, "kiln_mirror_bytes_total{source=\"upstream\",upstream=\"" + upstreamName + "\"}");
-            long layerSize = base.images().get(0).layers().get(0).size();
-            assertTrue(fetched >= layerSize, "the base layer came from the upstream: " + fetched + " < " + layerSize);
-            assertTrue(delta(before, afterBuilds, "kiln_mirror_fetch_duration_seconds_count{kind=\"blob\",upstream=\"" + upstreamName + "\"}") >= 1,
-                    "the layer's fetch was timed");
+            // a blob no other test has, pulled twice: fetched from the upstream once, then served from the store
+            byte[] content = new byte[300_000];
+            new java.util.Random().nextBytes(content);
+            String layer = "sha256:" + java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(content));
+            HttpResponse<String> session = HTTP.send(HttpRequest.newBuilder(URI.create(upstream.url() + "/v2/" + repo + "/blobs/uploads/"))
+                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(202, session.statusCode(), session.body());
+            URI location = URI.create(upstream.url()).resolve(session.headers().firstValue("Location").orElseThrow());
+            HttpResponse<String> pushed = HTTP.send(HttpRequest.newBuilder(URI.create(location + (location.getQuery() == null ? "?" : "&")
+                    + "digest=" + layer)).PUT(HttpRequest.BodyPublishers.ofByteArray(content))
+                    .header("Content-Type", "application/octet-stream").build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(201, pushed.statusCode(), pushed.body());
+            long layerSize = content.length;
+            Map<String, Double> beforePull = samples();
+            assertEquals(layerSize, pull(upstreamName + "/" + repo, layer).length);
+            Map<String, Double> afterFetch = samples();
+            assertEquals((double) layerSize, delta(beforePull, afterFetch,
+                    "kiln_mirror_bytes_total{source=\"upstream\",upstream=\"" + upstreamName + "\"}"), "the first pull fetched the blob");
+            assertEquals(1.0, delta(beforePull, afterFetch,
+                    "kiln_mirror_fetch_duration_seconds_count{kind=\"blob\",upstream=\"" + upstreamName + "\"}"), "the fetch was timed");
+            assertEquals((double) layerSize, pull(upstreamName + "/" + repo, layer).length);
+            Map<String, Double> afterPull = samples();
+            assertEquals((double) layerSize,
+                    delta(afterFetch, afterPull, "kiln_mirror_bytes_total{source=\"cache\",upstream=\"" + upstreamName + "\"}"),
+                    "the second pull's bytes count as served from the cache");
+            assertEquals(0.0, delta(afterFetch, afterPull, "kiln_mirror_bytes_total{source=\"upstream\",upstream=\"" + upstreamName + "\"}"));
+
             // the store's size is measured at most every 10 s: wait for a fresh measurement
-            Map<String, Double> store = afterBuilds;
+            Map<String, Double> store = afterPull;
             for (long deadline = System.nanoTime() + 30_000_000_000L; store.get("kiln_store_used_bytes") < layerSize
                     && System.nanoTime() < deadline; store = samples()) {
                 Thread.sleep(500);
             }
-            assertTrue(store.get("kiln_store_used_bytes") >= layerSize, "the store holds the layer: " + store.get("kiln_store_used_bytes"));
-            assertTrue(store.get("kiln_store_blobs") >= 4, "the store holds the base image's and the builds' blobs");
-
-            // a pull of the mirrored layer is served from the store
-            String layer = base.images().get(0).layerDigests().get(0);
-            HttpResponse<byte[]> pulled = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                    URI.create(BuildApi.url("/v2/" + upstreamName + "/" + repo + "/blobs/" + layer))).build(),
-                    HttpResponse.BodyHandlers.ofByteArray());
-            assertEquals(200, pulled.statusCode());
-            Map<String, Double> afterPull = samples();
-            afterBuilds = store;
-            assertEquals((double) pulled.body().length,
-                    delta(afterBuilds, afterPull, "kiln_mirror_bytes_total{source=\"cache\",upstream=\"" + upstreamName + "\"}"),
-                    "the pulled bytes count as served from the cache");
-            assertEquals(0.0, delta(afterBuilds, afterPull, "kiln_mirror_bytes_total{source=\"upstream\",upstream=\"" + upstreamName + "\"}"));
+            assertTrue(store.get("kiln_store_used_bytes") >= layerSize, "the store holds the blob: " + store.get("kiln_store_used_bytes"));
+            assertTrue(store.get("kiln_store_blobs") >= 4, "the store holds the base image's, the builds' and the pulled blobs");
+            // HTTP metrics by route family: one series for every blob, whatever its repository or digest
+            List<String> http = request().get("/q/metrics").then().statusCode(200).extract().asString().lines()
+                    .filter(l -> l.startsWith("http_server_requests_seconds_count{")).toList();
+            for (String family : List.of("uri=\"/v2/{name}/blobs/{digest}\"", "uri=\"/api/v1/builds/{id}\"")) {
+                assertTrue(http.stream().anyMatch(l -> l.contains(family)), family + " in " + http);
+            }
+            assertTrue(http.stream().noneMatch(l -> l.contains(layer) || l.contains(repo)), "no digests or names in " + http);
 
             String all = String.join("\n", log);
             assertTrue(log.stream().anyMatch(l -> l.contains("fetched blob " + upstreamName + "/" + repo + "@" + layer + ": "
@@ -187,6 +204,13 @@ class OperatorMetricsTest {
         } finally {
             kiln.removeHandler(capture);
         }
+    }
+
+    private static byte[] pull(String name, String digest) throws Exception {
+        HttpResponse<byte[]> pulled = HTTP.send(HttpRequest.newBuilder(URI.create(BuildApi.url("/v2/" + name + "/blobs/" + digest))).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        assertEquals(200, pulled.statusCode(), new String(pulled.body()));
+        return pulled.body();
     }
 
     private static String build(Path ctx, String image) throws Exception {
