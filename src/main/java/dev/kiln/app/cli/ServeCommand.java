@@ -58,8 +58,27 @@ public class ServeCommand implements Callable<Integer> {
                     + "the Job settings are kiln.builds.kubernetes.*, see docs/kubernetes.md)")
     String buildRunner;
 
+    @Option(names = "--log-format", paramLabel = "text|json",
+            description = "The server's log: text, or json (one JSON object per line) (kiln.log-format, KILN_LOG_FORMAT; default text)")
+    String logFormat;
+
+    @Option(names = "--access-log", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
+            description = "Log one line per HTTP request (kiln.access-log, KILN_ACCESS_LOG; default false)")
+    Boolean accessLog;
+
     @Override
     public Integer call() {
+        String format = logFormat != null ? logFormat
+                : System.getProperty("kiln.log-format", System.getenv().getOrDefault("KILN_LOG_FORMAT", "text"));
+        if (!format.equals("text") && !format.equals("json")) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--log-format is text or json, not " + format);
+        }
+        // quarkus-logging-json reads this at start-up, not at build time: one jar serves both formats
+        System.setProperty("quarkus.log.console.json.enabled", Boolean.toString(format.equals("json")));
+        if (accessLog != null) {
+            System.setProperty("kiln.access-log", accessLog.toString());
+        }
         if (buildRunner != null) {
             if (!buildRunner.equals("local") && !buildRunner.equals("kubernetes")) {
                 throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),

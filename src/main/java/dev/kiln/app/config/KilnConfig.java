@@ -26,6 +26,14 @@ public interface KilnConfig {
     @WithDefault("true")
     boolean anonymousPull();
 
+    /** {@code text} or {@code json}; {@code kiln serve} turns it into quarkus.log.console.json.enabled before start-up. */
+    @WithDefault("text")
+    String logFormat();
+
+    /** One log line per HTTP request; read through {@code quarkus.http.access-log.enabled}. */
+    @WithDefault("false")
+    boolean accessLog();
+
     Uploads uploads();
 
     Auth auth();

@@ -100,7 +100,10 @@ public class BuildRoutes {
         String path = request.path();
         HttpMethod method = request.method();
         try {
-            if (path.equals(PREFIX + "/openapi.yaml") && method.equals(HttpMethod.GET)) {
+            if (path.equals(PREFIX + "/openapi.yaml")) {
+                if (!method.equals(HttpMethod.GET)) {
+                    throw notAllowed(method, path);
+                }
                 openApi(response);
                 return;
             }

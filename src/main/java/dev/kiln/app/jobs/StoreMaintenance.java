@@ -26,6 +26,9 @@ public class StoreMaintenance {
     @Inject
     KilnConfig config;
 
+    @Inject
+    dev.kiln.app.wiring.StoreMetrics metrics;
+
     void onStart(@Observes StartupEvent event) throws IOException {
         LOG.infof("store at %s; local namespaces %s", store.root(), config.localNamespaces());
         removeStaleFiles();
@@ -44,7 +47,9 @@ public class StoreMaintenance {
     @Scheduled(every = "${kiln.gc.interval:24h}", delayed = "${kiln.gc.interval:24h}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void collectGarbage() throws IOException {
+        long start = System.nanoTime();
         GarbageCollector.Report report = new GarbageCollector(store, config.gc().grace(), Clock.systemUTC()).run(config.uploads().ttl());
+        metrics.collected(report, Duration.ofNanos(System.nanoTime() - start));
         LOG.infof("gc: removed %d blobs (%d bytes), kept %d", report.blobsRemoved(), report.bytesRemoved(), report.blobsKept());
     }
 }

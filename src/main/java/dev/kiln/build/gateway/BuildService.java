@@ -56,6 +56,27 @@ public final class BuildService implements AutoCloseable {
     private final Map<String, String> owners = new ConcurrentHashMap<>();
     private final java.util.concurrent.ScheduledExecutorService alarms;
     private boolean stopping;
+    private volatile Listener listener = (before, after) -> { };
+
+    /** Told of every change of a build's record (state, step, outcome), after it was saved; must not throw or block. */
+    public interface Listener {
+        /** @param before null when the build was just submitted */
+        void changed(BuildRecord before, BuildRecord after);
+    }
+
+    public void listen(Listener listener) {
+        this.listener = listener;
+    }
+
+    /** Builds waiting for a slot. */
+    public synchronized int queued() {
+        return waiting.size();
+    }
+
+    /** Builds holding a slot. */
+    public synchronized int running() {
+        return running.size();
+    }
 
     /**
      * @param maxConcurrent   builds that may run at once; the rest wait in submission order
@@ -196,6 +217,7 @@ public final class BuildService implements AutoCloseable {
             files.save(record);
             appendLog(id, "build " + id + " queued");
             records.put(id, record);
+            tell(null, record);
             owners.put(id, owner);
             waiting.put(id, caller);
             dispatch();
@@ -253,6 +275,7 @@ public final class BuildService implements AutoCloseable {
                 BuildRecord cancelled = record.ended(BuildState.CANCELLED, clock.instant(), "cancelled while queued");
                 files.save(cancelled);
                 records.put(id, cancelled);
+                tell(record, cancelled);
                 appendLog(id, "build cancelled while queued");
                 files.removeTransient(id);
                 return cancelled;
@@ -388,14 +411,24 @@ public final class BuildService implements AutoCloseable {
     }
 
     private synchronized BuildRecord update(String id, java.util.function.UnaryOperator<BuildRecord> change) {
-        BuildRecord next = change.apply(records.get(id));
+        BuildRecord before = records.get(id);
+        BuildRecord next = change.apply(before);
         try {
             files.save(next);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save build " + id + ": " + e.getMessage(), e);
         }
         records.put(id, next);
+        tell(before, next);
         return next;
+    }
+
+    private void tell(BuildRecord before, BuildRecord after) {
+        try {
+            listener.changed(before, after);
+        } catch (RuntimeException e) {
+            problems.accept("build " + after.id() + ": a listener failed: " + e);
+        }
     }
 
     private void appendLog(String id, String line) {

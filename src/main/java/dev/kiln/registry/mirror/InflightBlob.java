@@ -23,6 +23,7 @@ final class InflightBlob {
     private boolean started;
     private boolean verified;
     private IOException failure;
+    private final java.util.concurrent.atomic.AtomicInteger joined = new java.util.concurrent.atomic.AtomicInteger();
 
     InflightBlob(Digest digest, BlobWriter writer) throws IOException {
         this.digest = digest;
@@ -36,6 +37,15 @@ final class InflightBlob {
 
     BlobWriter writer() {
         return writer;
+    }
+
+    /** Another client follows this download instead of fetching the blob again. */
+    void joined() {
+        joined.incrementAndGet();
+    }
+
+    int waiters() {
+        return joined.get();
     }
 
     synchronized void started(long size) {

@@ -196,6 +196,7 @@ public final class MirrorService {
     }
 
     private BlobLocation fetchManifest(MirrorRoute route, String reference, String accept, Digest expected, String tag) throws IOException {
+        long start = System.nanoTime();
         stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
         byte[] bytes;
         String mediaType;
@@ -239,6 +240,8 @@ public final class MirrorService {
         if (tag != null) {
             store.metadata().tag(route.cacheName(), tag, actual);
         }
+        // the manifest's own waiters are counted by once(); a fetch for a tag is logged with it
+        fetched(route, "manifest" + (tag == null ? "" : " " + tag), actual, bytes.length, start, -1);
         return new BlobLocation(actual, bytes.length, mediaType, store.blobs().localFile(actual).orElseThrow());
     }
 
@@ -349,6 +352,7 @@ public final class MirrorService {
             InflightBlob started = fetch;
             fetchers.execute(() -> fetch(route, started));
         } else {
+            fetch.joined();
             stats.increment(route.upstreamName(), Counter.COALESCED);
         }
         try {
@@ -394,6 +398,7 @@ public final class MirrorService {
     }
 
     private void fetch(MirrorRoute route, InflightBlob blob) {
+        long start = System.nanoTime();
         Digest digest = blob.digest();
         BlobWriter writer = blob.writer();
         stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
@@ -423,6 +428,7 @@ public final class MirrorService {
             store.metadata().linkBlob(route.cacheName(), digest);
             inflight.remove(digest, blob); // newcomers find it in the store from now on
             blob.verified();
+            fetched(route, "blob", digest, writer.size(), start, blob.waiters());
         } catch (DigestMismatchException e) {
             stats.error(route.upstreamName(), "DIGEST_MISMATCH");
             LOG.warning(() -> route.upstreamName() + " sent corrupt content for " + digest + ": " + e.getMessage());
@@ -442,6 +448,15 @@ public final class MirrorService {
             inflight.remove(digest, blob);
             afterFetch.run();
         }
+    }
+
+    /** The one INFO line per upstream fetch an operator reads, and the latency metric. */
+    private void fetched(MirrorRoute route, String kind, Digest digest, long bytes, long startNanos, int waiters) {
+        java.time.Duration took = java.time.Duration.ofNanos(System.nanoTime() - startNanos);
+        stats.fetched(route.upstreamName(), kind.startsWith("manifest") ? "manifest" : "blob", bytes, took);
+        LOG.info(() -> "fetched " + kind + " " + route.upstreamName() + "/" + route.remoteName() + "@" + digest
+                + ": " + bytes + " bytes in " + took.toMillis() + " ms"
+                + (waiters >= 0 ? ", " + waiters + " coalesced waiters" : ""));
     }
 
     // ---- listings

@@ -20,6 +20,21 @@ public final class MirrorStats {
         add(upstream, counter, 1);
     }
 
+    /** One completed upstream fetch of a blob or manifest, for a latency histogram. */
+    public interface FetchListener {
+        void fetched(String upstream, String kind, long bytes, java.time.Duration took);
+    }
+
+    private volatile FetchListener fetchListener = (upstream, kind, bytes, took) -> { };
+
+    public void onFetch(FetchListener listener) {
+        this.fetchListener = listener;
+    }
+
+    public void fetched(String upstream, String kind, long bytes, java.time.Duration took) {
+        fetchListener.fetched(upstream, kind, bytes, took);
+    }
+
     private volatile java.util.function.BiConsumer<String, String> newErrorCode = (upstream, code) -> { };
 
     /** Called once for each (upstream, error code) pair when it first occurs, so metrics can follow. */
