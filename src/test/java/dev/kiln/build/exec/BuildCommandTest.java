@@ -407,16 +407,18 @@ class BuildCommandTest {
         Files.writeString(dir.resolve("secret"), "outside\n");
         Files.writeString(ctx.resolve("Dockerfile"), dockerfile.formatted(base));
         Run run = build("-c", ctx.toString(), "-d", registry.host() + "/" + repo + ":1",
-                "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString());
+                "--insecure-registry", registry.host(), "--cache-dir", dir.resolve("cache").toString(), "--verbosity", "debug");
         assertNotEquals(0, run.exit(), run.log());
         String last = run.log().lines().filter(l -> l.startsWith("error:")).findFirst().orElse("");
         assertTrue(last.contains(expected), run.log());
         String catalog = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + registry.host()
                 + "/v2/_catalog")).build(), HttpResponse.BodyHandlers.ofString()).body();
         assertFalse(catalog.contains(repo), catalog);
-        try (var temps = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
-            assertTrue(temps.noneMatch(p -> p.getFileName().toString().startsWith("kiln-build-")), "build dir left behind");
-        }
+        // this build's own directory, from its debug log: other builds on the machine may be running meanwhile
+        String buildDir = run.log().lines().filter(l -> l.contains("build dir /")).findFirst()
+                .map(l -> l.substring(l.indexOf("build dir ") + "build dir ".length()).strip())
+                .orElseThrow(() -> new AssertionError("the debug log names the build dir:\n" + run.log()));
+        assertFalse(Files.exists(Path.of(buildDir)), "build dir left behind: " + buildDir);
     }
 
     private static Path pullAndExtract(String image, Path dir) throws Exception {
