@@ -80,30 +80,50 @@ class OperatorMetricsTest {
         JsonNode rule = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
                 .readTree(Path.of("kubernetes", "examples", "prometheusrule.yaml").toFile());
         assertEquals("PrometheusRule", rule.path("kind").asText());
+        java.util.Map<String, String> exprs = new java.util.LinkedHashMap<>();
+        for (JsonNode group : rule.path("spec").path("groups")) {
+            for (JsonNode alert : group.path("rules")) {
+                exprs.put(alert.path("alert").asText(), alert.path("expr").asText());
+            }
+        }
+        assertTrue(exprs.size() >= 5, "the example has alerts: " + exprs.size());
+        assertNamesOnlyPublishedMetrics(exprs);
+    }
+
+    @Test
+    void theGrafanaDashboardQueriesOnlyMetricsKilnPublishes() throws Exception {
+        JsonNode dashboard = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(Path.of("kubernetes", "examples", "grafana-dashboard.json").toFile());
+        java.util.Map<String, String> exprs = new java.util.LinkedHashMap<>();
+        for (JsonNode panel : dashboard.path("panels")) {
+            for (JsonNode target : panel.path("targets")) {
+                exprs.put(panel.path("title").asText() + " " + target.path("refId").asText(), target.path("expr").asText());
+            }
+        }
+        assertTrue(exprs.size() >= 10, "the dashboard has queries: " + exprs.size());
+        assertNamesOnlyPublishedMetrics(exprs);
+    }
+
+    /** Each expression names at least one kiln_ metric, and only ones /q/metrics publishes (histograms by their series). */
+    private static void assertNamesOnlyPublishedMetrics(java.util.Map<String, String> exprsByName) {
         TreeSet<String> published = new TreeSet<>();
         for (String sample : samples().keySet()) {
             published.add(sample.contains("{") ? sample.substring(0, sample.indexOf('{')) : sample);
         }
         java.util.regex.Pattern metric = java.util.regex.Pattern.compile("\\bkiln_[a-z0-9_]+");
         List<String> unknown = new ArrayList<>();
-        int alerts = 0;
-        for (JsonNode group : rule.path("spec").path("groups")) {
-            for (JsonNode alert : group.path("rules")) {
-                alerts++;
-                String expr = alert.path("expr").asText();
-                java.util.regex.Matcher names = metric.matcher(expr);
-                int found = 0;
-                while (names.find()) {
-                    found++;
-                    if (!published.contains(names.group())) {
-                        unknown.add(alert.path("alert").asText() + ": " + names.group());
-                    }
+        exprsByName.forEach((name, expr) -> {
+            java.util.regex.Matcher names = metric.matcher(expr);
+            int found = 0;
+            while (names.find()) {
+                found++;
+                if (!published.contains(names.group())) {
+                    unknown.add(name + ": " + names.group());
                 }
-                assertTrue(found > 0, alert.path("alert").asText() + " names a Kiln metric: " + expr);
             }
-        }
-        assertTrue(alerts >= 5, "the example has alerts: " + alerts);
-        assertEquals(List.of(), unknown, "metrics the alerts name that Kiln does not publish; it publishes " + published);
+            assertTrue(found > 0, name + " names a Kiln metric: " + expr);
+        });
+        assertEquals(List.of(), unknown, "metrics named that Kiln does not publish; it publishes " + published);
     }
 
     @Test
