@@ -216,7 +216,9 @@ class GeneratedJobsIT {
             namespaces.start();
             String destination = namespaces.hostPort() + "/builds/team/app:1";
             JsonNode end = build(namespaces, Map.of("Dockerfile",
-                    "FROM busybox:1\nRUN echo ran-the-run && hostname > /host && cat /proc/1/cmdline > /pid1\n"), destination, false);
+                    "FROM busybox:1\nRUN echo ran-the-run && hostname > /host && cat /proc/1/cmdline > /pid1\n"
+                    // the pod has the host's interfaces here; the RUN must see its own loopback only
+                    + "RUN cat /proc/net/dev && test \"$(grep -c : /proc/net/dev)\" = 1\n"), destination, false);
             String log = log(namespaces, end);
             assertEquals("succeeded", end.get("state").asText(), end + "\n" + log + diagnostics(namespaces));
             String pushed = skopeo.run("inspect", "--tls-verify=false", "--format", "{{.Digest}}", "docker://" + destination).stdout().trim();
@@ -224,6 +226,8 @@ class GeneratedJobsIT {
             Job job = kubelet.client().batch().v1().jobs().inNamespace(NS).withName("kiln-build-" + end.get("id").asText()).get();
             var security = job.getSpec().getTemplate().getSpec().getContainers().get(0).getSecurityContext();
             assertEquals(true, security.getReadOnlyRootFilesystem(), "the namespace pod ran on a read-only root");
+            List<String> args = job.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs();
+            assertTrue(String.join(" ", args).contains("--network none"), "RUN without network unless allowed: " + args);
         }
     }
 

@@ -55,11 +55,14 @@ public final class BuildJobSpec {
      * @param instance           tells this gateway's Jobs from another's in the same namespace
      * @param insecureRegistries registries the executor reaches over plain HTTP ({@code --insecure-registry}), e.g. an
      *                           in-cluster destination; the gateway itself is added when it speaks plain HTTP
+     * @param allowNetwork       whether RUN may use the pod's network in the namespaces sandbox
+     *                           ({@code kiln.builds.allow-network}); otherwise each RUN has loopback only
      */
     public record Settings(String namespace, String image, List<String> command, String gateway, boolean gatewayTls,
                            boolean ownMirror, String cacheRepo, String dockerConfigSecret, String serviceAccount,
                            String sandbox, Map<String, String> requests, Map<String, String> limits,
-                           Duration activeDeadline, Duration ttlAfterFinished, String instance, List<String> insecureRegistries) {
+                           Duration activeDeadline, Duration ttlAfterFinished, String instance, List<String> insecureRegistries,
+                           boolean allowNetwork) {
         public Settings {
             command = List.copyOf(command);
             insecureRegistries = List.copyOf(insecureRegistries);
@@ -193,6 +196,11 @@ public final class BuildJobSpec {
             if (!registry.equals(settings.gateway())) {
                 args.addAll(List.of("--insecure-registry", registry));
             }
+        }
+        if (!settings.allowNetwork() && Profile.of(settings.sandbox()) == Profile.NAMESPACES) {
+            // as in the gateway's own builds: each RUN gets loopback only unless the operator allows network
+            // (kiln.builds.allow-network); in place, RUN shares the pod's network, which the NetworkPolicy limits
+            args.addAll(List.of("--network", "none"));
         }
         args.addAll(List.of("--sandbox", settings.sandbox(), "--digest-file", TERMINATION_LOG));
         return args;

@@ -104,7 +104,7 @@ class KubernetesBuildRunnerTest {
     static BuildJobSpec.Settings settings(String secret) {
         return new BuildJobSpec.Settings(NS, "registry.example/kiln-executor:1", List.of(), "kiln.kiln.svc:5000", false, true,
                 "cache/layers", secret, "kiln-builder", "in-place", Map.of("cpu", "250m", "memory", "512Mi"),
-                Map.of("cpu", "1", "memory", "2Gi"), Duration.ofMinutes(30), Duration.ofMinutes(10), "kiln", List.of());
+                Map.of("cpu", "1", "memory", "2Gi"), Duration.ofMinutes(30), Duration.ofMinutes(10), "kiln", List.of(), false);
     }
 
     private BuildService open() throws IOException {
@@ -181,7 +181,7 @@ class KubernetesBuildRunnerTest {
     void prootIsRefusedWhenTheRunnerIsConfigured() {
         IllegalArgumentException refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> new BuildJobSpec.Settings(NS, "img", List.of(), "kiln:5000", false, false, "cache/layers", null, null, "proot",
-                        Map.of(), Map.of(), Duration.ofHours(1), Duration.ofHours(1), "kiln", List.of()));
+                        Map.of(), Map.of(), Duration.ofHours(1), Duration.ofHours(1), "kiln", List.of(), false));
         assertTrue(refused.getMessage().contains("in-place or namespaces"), refused.getMessage());
     }
 
@@ -189,7 +189,7 @@ class KubernetesBuildRunnerTest {
     void aUrlContextGoesToTheExecutorAsItIsAndTheNamespaceSandboxGetsItsCapabilitiesOnAReadOnlyRoot() throws Exception {
         KubernetesBuildRunner runner = new KubernetesBuildRunner(runnerClient, new BuildJobSpec.Settings(NS, "img", List.of("/kiln/bin/kiln"),
                 "kiln:5000", true, false, "cache/layers", null, null, "namespaces", Map.of(), Map.of(), Duration.ofHours(1),
-                Duration.ofHours(1), "kiln", List.of("registry.team.svc:5000")), tokens, WAIT, problems::add);
+                Duration.ofHours(1), "kiln", List.of("registry.team.svc:5000"), false), tokens, WAIT, problems::add);
         runners.add(runner);
         BuildService service = new BuildService(new BuildFiles(store), runner, 1, 1 << 20, Clock.systemUTC(), problems::add);
         services.add(service);
@@ -198,7 +198,7 @@ class KubernetesBuildRunnerTest {
         Container c = job.getSpec().getTemplate().getSpec().getContainers().get(0);
         assertEquals(List.of("/kiln/bin/kiln"), c.getCommand());
         assertEquals(List.of("build", "--context", "git://git.example/app.git#main", "--dockerfile", "Dockerfile", "--no-push",
-                "--cache-repo", "kiln:5000/cache/layers", "--insecure-registry", "registry.team.svc:5000", "--sandbox", "namespaces",
+                "--cache-repo", "kiln:5000/cache/layers", "--insecure-registry", "registry.team.svc:5000", "--network", "none", "--sandbox", "namespaces",
                 "--digest-file", "/dev/termination-log"), c.getArgs());
         assertEquals(0L, c.getSecurityContext().getRunAsUser());
         assertEquals(false, c.getSecurityContext().getPrivileged());

@@ -190,7 +190,7 @@ class KubernetesManifestsTest {
                 p.getProperty("kiln.builds.kubernetes.gateway", "kiln:5000"), false, true, "cache/layers",
                 p.getProperty("kiln.builds.kubernetes.docker-config-secret"), null,
                 p.getProperty("kiln.builds.kubernetes.sandbox", "in-place"), Map.of(), Map.of(), Duration.ofHours(1),
-                Duration.ofHours(1), "kiln", List.of());
+                Duration.ofHours(1), "kiln", List.of(), Boolean.parseBoolean(p.getProperty("kiln.builds.allow-network", "false")));
     }
 
 }
