@@ -1,5 +1,7 @@
 package dev.kiln.registry.mirror;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.Digester;
 import dev.kiln.oci.MediaTypes;
@@ -28,6 +30,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Executor;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -40,6 +43,7 @@ import java.util.logging.Logger;
  */
 public final class MirrorService {
     private static final Logger LOG = Logger.getLogger(MirrorService.class.getName());
+    private static final long TAG_CHECKS_KEPT = 100_000;
     private static final String ALL_MANIFESTS = String.join(", ", MediaTypes.MANIFESTS);
 
     private final Store store;
@@ -48,7 +52,11 @@ public final class MirrorService {
     private final Duration tagTtl;
     private final Clock clock;
     private final ConcurrentHashMap<Digest, InflightBlob> inflight = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<String, Instant> tagChecked = new ConcurrentHashMap<>();
+    /**
+     * When each mirrored tag was last checked upstream. Bounded: a client walking through millions of
+     * tags must not grow the heap, and a forgotten entry only costs one extra HEAD.
+     */
+    private final Cache<String, Instant> tagChecked;
     private final ConcurrentHashMap<String, CompletableFuture<BlobLocation>> manifestFetches = new ConcurrentHashMap<>();
     private volatile Runnable afterFetch = () -> { };
 
@@ -58,6 +66,11 @@ public final class MirrorService {
         this.fetchers = fetchers;
         this.tagTtl = tagTtl;
         this.clock = clock;
+        this.tagChecked = Caffeine.newBuilder()
+                .maximumSize(TAG_CHECKS_KEPT)
+                .expireAfterWrite(tagTtl)
+                .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
+                .build();
     }
 
     /** Runs after every blob fetched from upstream, e.g. to enforce the store budget. */
@@ -97,7 +110,7 @@ public final class MirrorService {
         String key = cacheName + ":" + reference;
         Optional<BlobLocation> cached = store.metadata().resolveTag(cacheName, reference)
                 .flatMap(digest -> cachedManifest(cacheName, digest));
-        Instant checked = tagChecked.get(key);
+        Instant checked = tagChecked.getIfPresent(key);
         if (cached.isPresent() && checked != null && checked.plus(tagTtl).isAfter(clock.instant())) {
             stats.increment(route.upstreamName(), Counter.HITS);
             return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), false);
