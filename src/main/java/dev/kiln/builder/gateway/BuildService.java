@@ -1,7 +1,7 @@
 package dev.kiln.build.gateway;
 
 import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.Executor;
+import dev.kiln.build.exec.BuildEvent;
 import dev.kiln.build.sandbox.Cancellation;
 import dev.kiln.store.FsFiles;
 import java.io.FileOutputStream;
@@ -397,7 +397,7 @@ public final class BuildService implements AutoCloseable {
         }
     }
 
-    private void recordStep(String id, Executor.FinishedStep step) {
+    private void recordStep(String id, BuildEvent.StepFinished step) {
         update(id, r -> r.withStep(new BuildRecord.Step(step.stage(), step.number(), step.total(), step.instruction(),
                 step.duration().toMillis(), step.cached())));
     }
