@@ -36,6 +36,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -62,7 +63,8 @@ public final class Builder {
         Consumer<BuildEvent> events = redacting(listener, request);
         Path buildDir = null;
         Thread cleanup = null;
-        StageRunner[] runner = new StageRunner[1];
+        // in place, --cleanup wipes / after the build, once "build done" is said, whatever the outcome
+        AtomicReference<StageRunner> runner = new AtomicReference<>();
         try {
             Path cacheRoot = cacheRoot(request);
             buildDir = request.workDir() != null ? Files.createTempDirectory(request.workDir(), "kiln-build-")
@@ -87,9 +89,9 @@ public final class Builder {
         } catch (IOException e) {
             throw new BuildException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
         } finally {
-            if (runner[0] != null && request.inPlace().cleanup()) {
+            if (runner.get() != null && request.inPlace().cleanup()) {
                 try {
-                    runner[0].cleanUpInPlace();
+                    runner.get().cleanUpInPlace();
                 } catch (IOException | RuntimeException e) {
                     events.accept(BuildEvent.Message.warn("--cleanup: " + e.getMessage()));
                 }
@@ -108,7 +110,7 @@ public final class Builder {
     }
 
     private BuildResult buildIn(BuildRequest request, Path buildDir, Path cacheRoot, Consumer<BuildEvent> events,
-                                StageRunner[] runnerOut) throws IOException, BuildException {
+                                AtomicReference<StageRunner> runnerOut) throws IOException, BuildException {
         Workspace workspace = new Workspace(request, buildDir, events);
         workspace.prepare();
         InPlaceRoot inPlace = null;
@@ -144,7 +146,7 @@ public final class Builder {
         StageRunner runner = new StageRunner(session, plan, pulls(request, blobs, events), ledger,
                 new StageRunner.Settings(request.layerCache(), request.cachePolicy(), request.dryRun(),
                         request.singleSnapshot(), writer, layerFormat, created, request.snapshotMode()));
-        runnerOut[0] = runner;
+        runnerOut.set(runner);
         StageContext last = runner.runAll();
         ImageConfig config = last.config();
         for (Map.Entry<String, String> label : new TreeMap<>(request.labels()).entrySet()) {
