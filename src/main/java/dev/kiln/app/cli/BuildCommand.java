@@ -11,8 +11,10 @@ import dev.kiln.builder.context.GitOptions;
 import dev.kiln.builder.exec.BuildException;
 import dev.kiln.builder.exec.BuildInputs;
 import dev.kiln.builder.exec.BuildLog;
-import dev.kiln.builder.exec.BuildOptions;
-import dev.kiln.builder.exec.Executor;
+import dev.kiln.builder.cache.CachePolicy;
+import dev.kiln.builder.engine.BuildRequest;
+import dev.kiln.builder.engine.Builder;
+import dev.kiln.builder.output.BuildResult;
 import dev.kiln.builder.exec.InPlaceOptions;
 import dev.kiln.builder.dockerfile.GoDuration;
 import dev.kiln.builder.exec.SecretFlags;
@@ -289,11 +291,6 @@ public class BuildCommand implements Callable<Integer> {
             boolean remoteDockerfile = dockerfile.startsWith("https://") || dockerfile.startsWith("http://");
             BuildInputs inputs = new BuildInputs(source, contextSubPath, remoteDockerfile ? URI.create(dockerfile) : null,
                     downloads, SecretFlags.parse(secrets, env));
-            BuildOptions options = new BuildOptions(remoteDockerfile ? Path.of("Dockerfile") : Path.of(dockerfile),
-                    Path.of("."), destinations, args, target, labelMap,
-                    noPush, tarPath, ociLayoutPath, digestFile, imageNameWithDigestFile, reproducible, compression,
-                    compressionLevel, pull.platform, pull.registryMirrors, pull.registryMaps, pull.skipDefaultRegistryFallback,
-                    pull.insecureRegistries, pushRetry, pull.imageDownloadRetry, cacheDir, sandbox, snapshotMode);
             Map<String, Path> certificates = pull.certificates();
             Set<String> plain = Set.copyOf(pull.insecureRegistries);
             Set<String> unchecked = Set.copyOf(pull.skipTlsVerifyRegistries);
@@ -309,30 +306,51 @@ public class BuildCommand implements Callable<Integer> {
                 log.log(BuildLog.Level.FATAL, "--network must be default or none, not " + network);
                 return 1;
             }
-            Executor executor = new Executor(options, log)
-                    .network(network.equals("default"))
+            log.redact(inputs.secrets());
+            BuildRequest.Builder request = BuildRequest.builder()
+                    .dockerfile(remoteDockerfile ? Path.of("Dockerfile") : Path.of(dockerfile))
                     .inputs(inputs)
+                    .destinations(destinations)
+                    .buildArgs(args)
+                    .target(target)
+                    .labels(labelMap)
+                    .noPush(noPush)
+                    .tarPath(tarPath)
+                    .ociLayoutPath(ociLayoutPath)
+                    .digestFile(digestFile)
+                    .imageNameWithDigestFile(imageNameWithDigestFile)
+                    .reproducible(reproducible)
+                    .compression(compression, compressionLevel)
+                    .platform(pull.platform)
+                    .registryMirrors(pull.registryMirrors)
+                    .registryMaps(pull.registryMaps)
+                    .skipDefaultRegistryFallback(pull.skipDefaultRegistryFallback)
+                    .insecureRegistries(pull.insecureRegistries)
+                    .retries(pushRetry, pull.imageDownloadRetry)
+                    .cacheDir(cacheDir)
+                    .sandbox(sandbox)
+                    .snapshotMode(snapshotMode)
+                    .singleSnapshot(singleSnapshot)
+                    .allowNetwork(network.equals("default"))
                     .credentials(credentials)
                     .ignoreImmutableTagErrors(pushIgnoreImmutableTagErrors)
                     .inPlace(new InPlaceOptions(force, cleanup, ignored, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
                     .registrySecurity(new RegistrySecurity(pull.insecurePull, plain, pull.skipTlsVerifyPull, unchecked, certificates),
-                            pushSecurity);
+                            pushSecurity)
+                    .dryRun(dryRun);
             if (mode.active() && mode.explicitKanikoDir()) {
                 try {
-                    executor.workDir(Files.createDirectories(mode.kanikoDir()));
+                    request.workDir(Files.createDirectories(mode.kanikoDir()));
                 } catch (java.io.IOException e) {
                     throw new BuildException("--kaniko-dir " + mode.kanikoDir() + " cannot be created: " + e.getMessage());
                 }
             }
             try (LayerCache layerCache = cache ? layerCache(pushSecurity, credentials, cacheDir, log) : null) {
                 if (layerCache != null) {
-                    executor.cache(noPushCache ? LayerCache.readOnly(layerCache) : layerCache,
-                            new Executor.CachePolicy(cacheRunLayers, cacheCopyLayers));
+                    request.cache(noPushCache ? LayerCache.readOnly(layerCache) : layerCache,
+                            new CachePolicy(cacheRunLayers, cacheCopyLayers));
                 }
-                if (dryRun) {
-                    executor.dryRun(out);
-                }
-                Executor.Result result = executor.singleSnapshot(singleSnapshot).build();
+                BuildResult result = new Builder(log.listener(out)).build(request.build());
                 if (imageNameTagWithDigestFile != null && result.digest() != null) {
                     StringBuilder names = new StringBuilder();
                     for (String destination : destinations) {

@@ -3,8 +3,10 @@ package dev.kiln.app.cli;
 import dev.kiln.builder.exec.BuildException;
 import dev.kiln.builder.exec.BuildLog;
 import dev.kiln.registry.client.RegistrySecurity;
-import dev.kiln.builder.exec.BuildOptions;
-import dev.kiln.builder.exec.Executor;
+import dev.kiln.builder.dockerfile.DockerfileException;
+import dev.kiln.builder.engine.BuildRequest;
+import dev.kiln.builder.engine.Builder;
+import dev.kiln.builder.plan.BuildPlan;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -85,20 +87,30 @@ public class WarmCommand implements Callable<Integer> {
             Map<String, String> args = KeyValueFlags.buildArgs(buildArgs, System.getenv());
             LinkedHashSet<String> wanted = new LinkedHashSet<>(images);
             if (dockerfile != null) {
-                wanted.addAll(Executor.imagesUsedBy(Files.readString(dockerfile), dockerfile.getFileName().toString(), args,
-                        target, pull.platform));
+                wanted.addAll(BuildPlan.of(Files.readString(dockerfile), dockerfile.getFileName().toString(), args,
+                        target, pull.platform).images());
             }
             if (wanted.isEmpty()) {
                 log.log(BuildLog.Level.FATAL, "give --image or a --dockerfile that uses images");
                 return 1;
             }
-            BuildOptions options = new BuildOptions(Path.of("Dockerfile"), Path.of("."), List.of(), args, target, Map.of(),
-                    true, null, null, null, null, false, "gzip", -1, pull.platform, pull.registryMirrors, pull.registryMaps,
-                    pull.skipDefaultRegistryFallback, pull.insecureRegistries, 0, pull.imageDownloadRetry, cacheDir, "auto", "auto");
-            for (String warmed : new Executor(options, log).registrySecurity(pullSecurity(), pullSecurity()).warm(List.copyOf(wanted))) {
+            BuildRequest request = BuildRequest.builder()
+                    .platform(pull.platform)
+                    .registryMirrors(pull.registryMirrors)
+                    .registryMaps(pull.registryMaps)
+                    .skipDefaultRegistryFallback(pull.skipDefaultRegistryFallback)
+                    .insecureRegistries(pull.insecureRegistries)
+                    .retries(0, pull.imageDownloadRetry)
+                    .cacheDir(cacheDir)
+                    .registrySecurity(pullSecurity(), pullSecurity())
+                    .build();
+            for (String warmed : new Builder(log.listener(out)).warm(request, List.copyOf(wanted))) {
                 out.println(warmed);
             }
             return 0;
+        } catch (DockerfileException e) {
+            log.log(BuildLog.Level.FATAL, e.getMessage());
+            return 1;
         } catch (BuildException e) {
             log.log(BuildLog.Level.FATAL, e.getMessage().startsWith("error: ") ? e.getMessage().substring(7) : e.getMessage());
             return 1;

@@ -7,9 +7,9 @@ import java.net.URI;
 import java.util.Map;
 
 /**
- * Where a build's inputs come from, beyond {@link BuildOptions}: the context ({@code null}: the
- * local path in {@link BuildOptions#context()}), kaniko's {@code --context-sub-path} (or null), a
- * Dockerfile to download instead of {@link BuildOptions#dockerfile()} (or null), how downloads may
+ * Where a build's inputs come from, beyond its local paths: the context ({@code null}: the build
+ * request's local context directory), kaniko's {@code --context-sub-path} (or null), a Dockerfile
+ * to download instead of the request's Dockerfile path (or null), how downloads may
  * travel, and the {@code --secret}s that {@code RUN --mount=type=secret} can mount.
  */
 public record BuildInputs(

@@ -3,6 +3,7 @@ package dev.kiln.builder.exec;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.builder.sandbox.LineSink;
+import dev.kiln.builder.sandbox.MountResolver;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -10,9 +11,8 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
 import java.util.Locale;
 
 /**
@@ -68,7 +68,7 @@ public final class BuildLog {
     private final Level threshold;
     private final boolean timestamps;
     private final Clock clock;
-    private final List<String> secrets = new ArrayList<>();
+    private final Redactor redactor = new Redactor();
 
     public BuildLog(PrintStream out, Format format, Level threshold, boolean timestamps, Clock clock) {
         this.out = out;
@@ -91,14 +91,13 @@ public final class BuildLog {
      * From now on {@code value} (and each of its lines) never appears in a message. Values shorter
      * than four characters are not hidden: masking them would shred ordinary output.
      */
-    public synchronized void redact(String value) {
-        for (String candidate : (value + "\n" + value.strip()).split("\n")) {
-            String v = candidate.strip();
-            if (v.length() >= 4 && !secrets.contains(v)) {
-                secrets.add(v);
-            }
-        }
-        secrets.sort(Comparator.comparingInt(String::length).reversed());
+    public void redact(String value) {
+        redactor.add(value);
+    }
+
+    /** The secrets RUN can mount never appear in a message (see {@link #redact}). */
+    public void redact(Map<String, MountResolver.SecretSource> secrets) {
+        redactor.addAll(secrets);
     }
 
     public void log(Level level, String message) {
@@ -106,10 +105,7 @@ public final class BuildLog {
             return;
         }
         synchronized (this) {
-            String msg = message;
-            for (String secret : secrets) {
-                msg = msg.replace(secret, "****");
-            }
+            String msg = redactor.apply(message);
             Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);
             if (format == Format.JSON) {
                 ObjectNode line = JSON.createObjectNode();
@@ -145,6 +141,22 @@ public final class BuildLog {
 
     public void debug(String message) {
         log(Level.DEBUG, message);
+    }
+
+    /**
+     * Prints a build's events: messages at their level, finished steps at info, and the dry run's
+     * plan on {@code plan} as it is (it is the command's output, not its log).
+     */
+    public Consumer<BuildEvent> listener(PrintStream plan) {
+        return event -> {
+            if (event instanceof BuildEvent.Message m) {
+                log(m.level(), m.text());
+            } else if (event instanceof BuildEvent.StepFinished step) {
+                log(Level.INFO, step.line());
+            } else if (event instanceof BuildEvent.StepPlanned step) {
+                plan.println(step.line());
+            }
+        };
     }
 
     /** A stream whose every line becomes one message at {@code level} (for code that prints). */

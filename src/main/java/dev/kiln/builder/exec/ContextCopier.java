@@ -25,7 +25,7 @@ import java.util.stream.Stream;
  * ending in {@code /} (or several sources) is a directory. Sources are resolved so nothing outside
  * the source tree is read; destinations through {@link RootfsPath} so nothing outside the rootfs is written.
  */
-final class ContextCopier {
+public final class ContextCopier {
     private final Path sourceRoot;
     private final boolean isContext;
     private final DockerIgnore ignore;
@@ -33,10 +33,10 @@ final class ContextCopier {
     private dev.kiln.builder.sandbox.Cancellation cancellation;
 
     /** Ownership for --chown (null to keep root), mode for --chmod (null to keep). */
-    record Attributes(Long uid, Long gid, Integer mode) {
+    public record Attributes(Long uid, Long gid, Integer mode) {
     }
 
-    ContextCopier(Path sourceRoot, boolean isContext, DockerIgnore ignore, RootfsPath rootfs) {
+    public ContextCopier(Path sourceRoot, boolean isContext, DockerIgnore ignore, RootfsPath rootfs) {
         this.sourceRoot = sourceRoot.toAbsolutePath().normalize();
         this.isContext = isContext;
         this.ignore = ignore;
@@ -44,7 +44,7 @@ final class ContextCopier {
     }
 
     /** A cancelled build stops the copy at the next file instead of at the end of the step. */
-    ContextCopier cancelledBy(dev.kiln.builder.sandbox.Cancellation switchOff) {
+    public ContextCopier cancelledBy(dev.kiln.builder.sandbox.Cancellation switchOff) {
         this.cancellation = switchOff;
         return this;
     }
@@ -56,7 +56,7 @@ final class ContextCopier {
     }
 
     /** Copies {@code sources} to {@code destination} (absolute, inside the rootfs). */
-    void copy(List<String> sources, String destination, Attributes attrs, boolean unpackArchives) throws IOException, BuildException {
+    public void copy(List<String> sources, String destination, Attributes attrs, boolean unpackArchives) throws IOException, BuildException {
         List<Path> matched = new ArrayList<>();
         for (String source : sources) {
             List<Path> found = match(source);
@@ -91,7 +91,7 @@ final class ContextCopier {
      * A digest of everything {@link #copy} would read for {@code sources}: names, types, modes, link
      * targets and content, after {@code .dockerignore}. Owners are left out because COPY does not keep them.
      */
-    String digest(List<String> sources) throws IOException, BuildException {
+    public String digest(List<String> sources) throws IOException, BuildException {
         Digester digester = Digester.sha256();
         for (String source : sources) {
             text(digester, "source", source);
@@ -345,14 +345,14 @@ final class ContextCopier {
      * rootfs's /etc/passwd and /etc/group; a user name alone brings its primary group, a uid
      * alone is also the gid (unlike USER, which takes the gid from /etc/passwd).
      */
-    static Attributes chown(RootfsPath rootfs, String spec, Integer mode) throws IOException {
+    public static Attributes chown(RootfsPath rootfs, String spec, Integer mode) throws IOException {
         dev.kiln.builder.sandbox.RunUser owner = dev.kiln.builder.sandbox.RunUser.resolve(rootfs, spec);
         boolean uidAlone = !spec.contains(":") && !spec.isEmpty() && spec.chars().allMatch(Character::isDigit);
         return new Attributes(owner.uid(), uidAlone ? owner.uid() : owner.gid(), mode);
     }
 
     /** Creates {@code dir} (absolute inside the rootfs) and missing parents, as root with 0755. */
-    Path mkdirs(String dir, Attributes attrs) throws IOException {
+    public Path mkdirs(String dir, Attributes attrs) throws IOException {
         Path target = rootfs.resolve(dir);
         if (!Files.isDirectory(target)) {
             Path p = rootfs.root();
@@ -375,7 +375,7 @@ final class ContextCopier {
         return target;
     }
 
-    static String join(String dir, String name) {
+    public static String join(String dir, String name) {
         return dir.endsWith("/") ? dir + name : dir + "/" + name;
     }
 

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.kiln.builder.exec.Executor;
+import dev.kiln.builder.output.BuildResult;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.ImagePusher;
 import java.util.ArrayList;
@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.function.Predicate;
 
 /**
- * What a gateway build reused and what it moved (see {@link Executor.Report}): its layers, how many
+ * What a gateway build reused and what it moved (see {@link BuildResult.Report}): its layers, how many
  * came from the layer cache or were already where they went, and the bytes uploaded against those
  * that were not, each blob counted once; then the same per destination.
  *
@@ -35,7 +35,7 @@ public record BuildReport(int layers, int layersFromCache, int layersReused, lon
         destinations = List.copyOf(destinations);
     }
 
-    public static BuildReport of(Executor.Report report, Predicate<ImageReference> inStore, String cacheRepository) {
+    public static BuildReport of(BuildResult.Report report, Predicate<ImageReference> inStore, String cacheRepository) {
         List<Destination> destinations = new ArrayList<>();
         for (ImagePusher.Destination d : report.destinations()) {
             destinations.add(new Destination(d.reference().toString(), inStore.test(d.reference()), d.blobsUploaded(),

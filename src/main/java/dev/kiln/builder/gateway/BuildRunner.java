@@ -1,7 +1,7 @@
 package dev.kiln.builder.gateway;
 
 import dev.kiln.builder.exec.BuildException;
-import dev.kiln.builder.exec.Executor;
+import dev.kiln.builder.exec.BuildEvent;
 import dev.kiln.builder.sandbox.Cancellation;
 import dev.kiln.registry.client.Credentials;
 import java.io.PrintStream;
@@ -26,7 +26,7 @@ public interface BuildRunner {
      * @param caller       who submitted it and how they reached the gateway; null when unknown
      */
     record Job(String id, BuildSpec spec, Path archive, Path workDir, PrintStream log, Cancellation cancellation,
-               Consumer<Executor.FinishedStep> steps, Caller caller) {
+               Consumer<BuildEvent.StepFinished> steps, Caller caller) {
     }
 
     /**

@@ -1,7 +1,7 @@
 package dev.kiln.builder.gateway;
 
 import dev.kiln.builder.exec.BuildException;
-import dev.kiln.builder.exec.Executor;
+import dev.kiln.builder.exec.BuildEvent;
 import dev.kiln.builder.sandbox.Cancellation;
 import dev.kiln.store.FsFiles;
 import java.io.FileOutputStream;
@@ -397,7 +397,7 @@ public final class BuildService implements AutoCloseable {
         }
     }
 
-    private void recordStep(String id, Executor.FinishedStep step) {
+    private void recordStep(String id, BuildEvent.StepFinished step) {
         update(id, r -> r.withStep(new BuildRecord.Step(step.stage(), step.number(), step.total(), step.instruction(),
                 step.duration().toMillis(), step.cached())));
     }

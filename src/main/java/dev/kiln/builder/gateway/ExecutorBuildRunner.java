@@ -1,8 +1,12 @@
 package dev.kiln.builder.gateway;
 
 import dev.kiln.builder.exec.BuildException;
-import dev.kiln.builder.exec.BuildOptions;
-import dev.kiln.builder.exec.Executor;
+import dev.kiln.builder.cache.CachePolicy;
+import dev.kiln.builder.engine.BuildRequest;
+import dev.kiln.builder.engine.Builder;
+import dev.kiln.builder.exec.BuildEvent;
+import dev.kiln.builder.exec.BuildLog;
+import dev.kiln.builder.output.BuildResult;
 import dev.kiln.builder.context.ContextException;
 import dev.kiln.builder.context.ContextSource;
 import dev.kiln.builder.context.ContextSources;
@@ -110,9 +114,6 @@ public final class ExecutorBuildRunner implements BuildRunner {
         } catch (BuildRequestException e) {
             throw new BuildException(e.getMessage());
         }
-        BuildOptions options = new BuildOptions(dockerfile, context, spec.destinations(), spec.buildArgs(), spec.target(),
-                spec.labels(), false, null, null, null, null, false, "gzip", -1, spec.platform(), List.of(), List.of(),
-                false, settings.insecureRegistries(), 0, 0, settings.cacheDir(), settings.sandbox(), "auto");
         DockerCredentials credentials = DockerCredentials.fromEnvironment();
         Registries registries = new Registries(RegistrySecurity.plainHttp(Set.copyOf(settings.insecureRegistries())),
                 credentials);
@@ -125,10 +126,19 @@ public final class ExecutorBuildRunner implements BuildRunner {
         // image anywhere else is pulled as nobody, and the registry refuses it
         ImageSource elsewhere = (reference, platform) -> scope.mayPull(user, reference)
                 ? withCredentials.pull(reference, platform) : anonymous.pull(reference, platform);
-        Executor executor = new Executor(options, job.log())
+        BuildRequest.Builder request = BuildRequest.builder()
+                .dockerfile(dockerfile)
+                .context(context)
+                .destinations(spec.destinations())
+                .buildArgs(spec.buildArgs())
+                .target(spec.target())
+                .labels(spec.labels())
+                .platform(spec.platform())
+                .insecureRegistries(settings.insecureRegistries())
+                .cacheDir(settings.cacheDir())
+                .sandbox(settings.sandbox())
                 .cancellation(job.cancellation())
-                .network(settings.allowNetwork())
-                .steps(job.steps())
+                .allowNetwork(settings.allowNetwork())
                 .credentials(credentials)
                 .imageSource(new StoreImageSource(registry, mirror, upstreams, gatewayHosts, settings.ownMirror(), elsewhere))
                 .imageSink(sink)
@@ -138,10 +148,17 @@ public final class ExecutorBuildRunner implements BuildRunner {
             RepositoryName repository = cacheRepository(spec);
             cacheRepository = repository.value();
             String host = gatewayHosts.isEmpty() ? StoreLayerCache.UNNAMED_GATEWAY : gatewayHosts.get(0);
-            executor.cache(new StoreLayerCache(registry, new ImageReference(host, repository, null, null), sink, null,
-                    Clock.systemUTC(), w -> job.log().println("warning: " + w)), Executor.CachePolicy.ALL);
+            request.cache(new StoreLayerCache(registry, new ImageReference(host, repository, null, null), sink, null,
+                    Clock.systemUTC(), w -> job.log().println("warning: " + w)), CachePolicy.ALL);
         }
-        Executor.Result result = executor.build();
+        BuildLog log = BuildLog.text(job.log());
+        Consumer<BuildEvent> printed = log.listener(job.log());
+        BuildResult result = new Builder(event -> {
+            printed.accept(event);
+            if (event instanceof BuildEvent.StepFinished step) {
+                job.steps().accept(step);
+            }
+        }).build(request.build());
         List<String> pushed = new ArrayList<>();
         for (String destination : spec.destinations()) {
             pushed.add(ImageReference.parse(destination).context() + "@" + result.digest());

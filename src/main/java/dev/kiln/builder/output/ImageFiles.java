@@ -1,4 +1,4 @@
-package dev.kiln.builder.exec;
+package dev.kiln.builder.output;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -22,7 +22,7 @@ final class ImageFiles {
     private ImageFiles() {
     }
 
-    static void writeDockerArchive(Path tar, Executor.Result image, PulledImage.Blob config, List<String> tags)
+    static void writeDockerArchive(Path tar, BuildResult image, PulledImage.Blob config, List<String> tags)
             throws IOException {
         ObjectNode entry = JSON.createObjectNode();
         String configName = config.digest().hex() + ".json";
@@ -54,7 +54,7 @@ final class ImageFiles {
         Files.move(tmp, tar, StandardCopyOption.REPLACE_EXISTING);
     }
 
-    static void writeOciLayout(Path dir, Executor.Result image, PulledImage.Blob config) throws IOException {
+    static void writeOciLayout(Path dir, BuildResult image, PulledImage.Blob config) throws IOException {
         Path blobs = dir.resolve("blobs").resolve("sha256");
         Files.createDirectories(blobs);
         Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");

@@ -1,0 +1,173 @@
+package dev.kiln.builder.steps;
+
+import dev.kiln.builder.cache.CacheKey;
+import dev.kiln.builder.dockerfile.DockerIgnore;
+import dev.kiln.builder.dockerfile.Heredoc;
+import dev.kiln.builder.dockerfile.Instruction;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.ContextCopier;
+import dev.kiln.builder.rootfs.RootfsPath;
+import dev.kiln.oci.layer.LayerPaths;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * COPY and ADD: files from the context, another stage or image ({@code --from}), a URL (ADD) or
+ * a here-document into the rootfs, with {@code --chown} and {@code --chmod}; ADD unpacks local
+ * archives. The copying itself is {@link ContextCopier}'s.
+ */
+final class CopyStep implements BuildStep {
+    private final String text;
+    private final List<String> sources;
+    private final List<Heredoc> inline;
+    private final String destination;
+    private final String from;
+    private final String chown;
+    private final String chmod;
+    private final boolean isAdd;
+    private final boolean unpack;
+
+    private CopyStep(String text, List<String> sources, List<Heredoc> inline, String destination, String from,
+                     String chown, String chmod, boolean isAdd, boolean unpack) {
+        this.text = text;
+        this.sources = sources;
+        this.inline = inline;
+        this.destination = destination;
+        this.from = from;
+        this.chown = chown;
+        this.chmod = chmod;
+        this.isAdd = isAdd;
+        this.unpack = unpack;
+    }
+
+    static CopyStep copy(Instruction.Copy copy, String text) {
+        return new CopyStep(text, copy.sources(), copy.inlineSources(), copy.destination(), copy.from(), copy.chown(),
+                copy.chmod(), false, false);
+    }
+
+    static CopyStep add(Instruction.Add add, String text) {
+        return new CopyStep(text, add.sources(), add.inlineSources(), add.destination(), null, add.chown(), add.chmod(),
+                true, add.unpack() == null || add.unpack());
+    }
+
+    @Override
+    public Kind kind() {
+        return Kind.COPY;
+    }
+
+    @Override
+    public void apply(StageContext s) throws IOException, BuildException {
+        BuildSession session = s.session();
+        if (!inline.isEmpty()) {
+            copyInline(s);
+            if (sources.isEmpty()) {
+                return;
+            }
+        }
+        if (!isAdd) {
+            Path sourceRoot = from == null ? session.context() : session.stages().rootfs(s.scope().expand(from));
+            copyFiles(s, sources, sourceRoot, from == null, session.ignore(), false);
+            return;
+        }
+        List<String> local = new ArrayList<>();
+        for (String raw : sources) {
+            String src = s.scope().expand(raw);
+            if (isUrl(src)) {
+                // downloaded, not unpacked, mode 0600 unless --chmod, as Docker does
+                Path file = session.downloads().download(src);
+                copyFiles(s, List.of(file.getFileName().toString()), file.getParent(), true, null, false);
+            } else if (src.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") || src.startsWith("git@")) {
+                throw new BuildException("ADD from a git repository is not supported yet: " + src);
+            } else {
+                local.add(raw);
+            }
+        }
+        if (!local.isEmpty()) {
+            copyFiles(s, local, session.context(), true, session.ignore(), unpack);
+        }
+    }
+
+    /** The instruction, where it lands, ownership and mode, inline bodies, and the content of what it reads. */
+    @Override
+    public String cacheKey(StageContext s) throws IOException, BuildException {
+        var scope = s.scope();
+        BuildSession session = s.session();
+        CacheKey key = BuildStep.keyAfter(s, text)
+                .part("workdir", s.container().workingDir())
+                .part("destination", scope.expand(destination))
+                .part("chown", chown == null ? null : scope.expand(chown))
+                .part("chmod", chmod == null ? null : scope.expand(chmod));
+        for (Heredoc h : inline) {
+            key.part("inline " + h.name(), h.expand() ? scope.expand(h.text()) : h.text());
+        }
+        List<String> local = new ArrayList<>();
+        for (String raw : sources) {
+            String src = scope.expand(raw);
+            if (isUrl(src)) {
+                key.part("url " + src, session.downloads().digest(src));
+            } else {
+                local.add(src);
+            }
+        }
+        String stage = from == null ? null : scope.expand(from);
+        if (stage != null && session.stages().incomplete(stage)) {
+            return null;
+        }
+        Path sourceRoot = stage != null ? session.stages().rootfs(stage) : session.context();
+        ContextCopier reader = new ContextCopier(sourceRoot, stage == null, session.ignore(), RootfsPath.of(s.rootfs()));
+        return key.part("from", stage).part("content", reader.digest(local)).value();
+    }
+
+    private static boolean isUrl(String src) {
+        return src.startsWith("http://") || src.startsWith("https://");
+    }
+
+    /** {@code COPY <<EOF /dest}: each body becomes a file named after its delimiter, variables expanded unless quoted. */
+    private void copyInline(StageContext s) throws IOException, BuildException {
+        Path dir = Files.createTempDirectory(Files.createDirectories(s.session().buildDir().resolve("inline")), "src-");
+        List<String> names = new ArrayList<>();
+        for (Heredoc h : inline) {
+            String body = h.expand() ? s.scope().expand(h.text()) : h.text();
+            Files.writeString(dir.resolve(h.name()), body);
+            Files.setAttribute(dir.resolve(h.name()), "unix:mode", 0644);
+            names.add(h.name());
+        }
+        copyFiles(s, names, dir, true, null, false);
+    }
+
+    private void copyFiles(StageContext s, List<String> names, Path sourceRoot, boolean isContext, DockerIgnore ignore,
+                           boolean unpackArchives) throws IOException, BuildException {
+        var scope = s.scope();
+        List<String> expanded = new ArrayList<>();
+        for (String src : names) {
+            expanded.add(scope.expand(src));
+        }
+        String rawDest = scope.expand(destination);
+        String dest = s.absolute(rawDest);
+        if (rawDest.endsWith("/") && !dest.endsWith("/")) {
+            dest = dest + "/";
+        }
+        BuildSession session = s.session();
+        if (session.isInPlaceRoot(s.rootfs()) && session.inPlace().ignored().covers(LayerPaths.clean(dest))) {
+            throw new BuildException("the destination " + dest + " is kept out of the image in place (ignored: "
+                    + session.inPlace().ignored() + ")");
+        }
+        RootfsPath rootfs = RootfsPath.of(s.rootfs());
+        Integer mode = null;
+        if (chmod != null && !chmod.isEmpty()) {
+            try {
+                mode = Integer.parseInt(scope.expand(chmod), 8);
+            } catch (NumberFormatException e) {
+                throw new BuildException("invalid --chmod " + chmod + " (octal modes only)");
+            }
+        }
+        ContextCopier.Attributes attributes = chown != null && !chown.isEmpty()
+                ? ContextCopier.chown(rootfs, scope.expand(chown), mode)
+                : new ContextCopier.Attributes(null, null, mode);
+        new ContextCopier(sourceRoot, isContext, ignore, rootfs).cancelledBy(session.cancellation())
+                .copy(expanded, dest, attributes, unpackArchives);
+    }
+}
