@@ -762,7 +762,7 @@ public final class Executor {
             return key.part("dir", workdir(state, scope, wd)).value();
         }
         if (instruction instanceof Instruction.Run run) {
-            key.part("argv", RunSpec.argv(state.shell, heredocCommand(run)))
+            key.part("argv", RunSpec.argv(state.shell, dev.kiln.build.dockerfile.HeredocRun.command(run)))
                     .part("env", scope.variables())
                     .part("user", c.user())
                     .part("workdir", c.workingDir())
@@ -880,7 +880,9 @@ public final class Executor {
             if (instruction instanceof Instruction.Expose expose) {
                 for (String port : expose.ports()) {
                     String p = scope.expand(port);
-                    c = c.withExposedPort(p.contains("/") ? p.toLowerCase(Locale.ROOT) : p + "/tcp");
+                    for (String key : dev.kiln.build.dockerfile.ExposedPorts.keys(p)) {
+                        c = c.withExposedPort(key);
+                    }
                 }
                 s.config = s.config.withConfig(c);
                 return false;
@@ -1001,7 +1003,7 @@ public final class Executor {
         Path dir = Files.createTempDirectory(Files.createDirectories(buildDir.resolve("inline")), "src-");
         List<String> names = new ArrayList<>();
         for (dev.kiln.build.dockerfile.Heredoc h : heredocs) {
-            String text = h.expand() ? scope.expand(h.text()) : h.text();
+            String text = h.fileContent(scope);
             Files.writeString(dir.resolve(h.name()), text);
             Files.setAttribute(dir.resolve(h.name()), "unix:mode", 0644);
             names.add(h.name());
@@ -1145,29 +1147,6 @@ public final class Executor {
         }
     }
 
-    /**
-     * RUN with here-documents: a lone {@code <<EOF} makes the body the script; otherwise the
-     * bodies follow the command line so the shell reads them as its own here-documents.
-     */
-    private static Command heredocCommand(Instruction.Run run) {
-        if (run.heredocs().isEmpty() || !(run.command() instanceof Command.ShellForm shell)) {
-            return run.command();
-        }
-        String line = shell.script().trim();
-        if (run.heredocs().size() == 1 && line.matches("<<-?[\"']?" + java.util.regex.Pattern.quote(run.heredocs().get(0).name()) + "[\"']?")) {
-            return new Command.ShellForm(run.heredocs().get(0).text());
-        }
-        StringBuilder script = new StringBuilder(shell.script()).append('\n');
-        for (dev.kiln.build.dockerfile.Heredoc h : run.heredocs()) {
-            script.append(h.content());
-            if (!h.content().isEmpty() && !h.content().endsWith("\n")) {
-                script.append('\n');
-            }
-            script.append(h.name()).append('\n');
-        }
-        return new Command.ShellForm(script.toString());
-    }
-
     private Path runCacheRoot() throws IOException {
         Path root = options.cacheDir() != null ? options.cacheDir().resolve("run-cache")
                 : buildDir.resolve("run-cache");
@@ -1209,7 +1188,7 @@ public final class Executor {
 
     private void runIn(StageState s, Instruction.Run run, List<String> env, ImageConfig.Container c,
                        List<dev.kiln.build.sandbox.RunMount> runMounts) throws IOException, BuildException {
-        RunSpec spec = RunSpec.builder(s.rootfs, RunSpec.argv(s.shell, heredocCommand(run)))
+        RunSpec spec = RunSpec.builder(s.rootfs, RunSpec.argv(s.shell, dev.kiln.build.dockerfile.HeredocRun.command(run)))
                 .mounts(runMounts)
                 .env(env)
                 .user(c.user())
