@@ -34,8 +34,8 @@ final class ContextCopier {
     private final RootfsPath rootfs;
     private dev.kiln.build.sandbox.Cancellation cancellation;
     /**
-     * The first copy of each multiply linked source file in this COPY, by inode: the other names
-     * of that inode become hardlinks to it, so a link group stays one (BuildKit's copy does so).
+     * The first copy of each multiply linked file of the source being copied, by inode: the other
+     * names of that inode become hardlinks to it, so a link group stays one (BuildKit's copy does so).
      */
     private final Map<Object, Path> linkGroups = new HashMap<>();
 
@@ -64,36 +64,46 @@ final class ContextCopier {
 
     /** Copies {@code sources} to {@code destination} (absolute, inside the rootfs). */
     void copy(List<String> sources, String destination, Attributes attrs, boolean unpackArchives) throws IOException, BuildException {
-        linkGroups.clear();
-        List<Path> matched = new ArrayList<>();
+        List<List<Path>> matchedBySource = new ArrayList<>();
+        int matchedCount = 0;
         for (String source : sources) {
             List<Path> found = match(source);
             if (found.isEmpty()) {
                 throw new BuildException("no source files were specified or found for " + source);
             }
-            matched.addAll(found);
+            matchedBySource.add(found);
+            matchedCount += found.size();
         }
-        boolean destIsDir = destination.endsWith("/") || sources.size() > 1 || matched.size() > 1
+        boolean destIsDir = destination.endsWith("/") || sources.size() > 1 || matchedCount > 1
                 || Files.isDirectory(rootfs.resolve(destination));
-        for (Path matchedPath : matched) {
-            throwIfCancelled();
-            // A source that is itself a symlink is followed (inside the source tree), as BuildKit
-            // does; the copy keeps the name it was asked for. Symlinks below a directory stay links.
-            Path src = followed(matchedPath);
-            if (Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
-                Path target = mkdirs(destination, attrs);
-                copyTree(src, target, attrs);
-            } else if (unpackArchives && isArchive(src)) {
-                Path target = mkdirs(destination, attrs);
-                try (InputStream tar = decompressed(src)) {
-                    new LayerExtractor(target, true, w -> { }).apply(tar);
-                }
-            } else {
-                String to = destIsDir ? join(destination, matchedPath.getFileName().toString()) : destination;
-                Path target = rootfs.resolveNoFollow(to);
-                mkdirs(parent(to), attrs);
-                copyOne(src, target, attrs);
+        for (List<Path> matched : matchedBySource) {
+            // BuildKit copies each source argument on its own: links are kept within one, not across
+            linkGroups.clear();
+            for (Path matchedPath : matched) {
+                copyMatched(matchedPath, destination, destIsDir, attrs, unpackArchives);
             }
+        }
+    }
+
+    private void copyMatched(Path matchedPath, String destination, boolean destIsDir, Attributes attrs, boolean unpackArchives)
+            throws IOException, BuildException {
+        throwIfCancelled();
+        // A source that is itself a symlink is followed (inside the source tree), as BuildKit
+        // does; the copy keeps the name it was asked for. Symlinks below a directory stay links.
+        Path src = followed(matchedPath);
+        if (Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
+            Path target = mkdirs(destination, attrs);
+            copyTree(src, target, attrs);
+        } else if (unpackArchives && isArchive(src)) {
+            Path target = mkdirs(destination, attrs);
+            try (InputStream tar = decompressed(src)) {
+                new LayerExtractor(target, true, w -> { }).apply(tar);
+            }
+        } else {
+            String to = destIsDir ? join(destination, matchedPath.getFileName().toString()) : destination;
+            Path target = rootfs.resolveNoFollow(to);
+            mkdirs(parent(to), attrs);
+            copyOne(src, target, attrs);
         }
     }
 
@@ -103,8 +113,8 @@ final class ContextCopier {
      */
     String digest(List<String> sources) throws IOException, BuildException {
         Digester digester = Digester.sha256();
-        Map<Object, String> firstNames = new HashMap<>();
         for (String source : sources) {
+            Map<Object, String> firstNames = new HashMap<>();
             text(digester, "source", source);
             for (Path matched : match(source)) {
                 digestTree(digester, followed(matched), matched.getFileName() == null ? "." : matched.getFileName().toString(),

@@ -145,7 +145,7 @@ class ContextCopierTest {
     }
 
     @Test
-    void hardlinkedSourcesStayOneInodeWithinOneCopyOnly() throws Exception {
+    void hardlinkedFilesStayOneInodeWithinOneSourceOnly() throws Exception {
         Path context = Files.createDirectories(dir.resolve("ctx/dir/sub"));
         context = context.getParent().getParent();
         Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
@@ -156,6 +156,7 @@ class ContextCopierTest {
 
         copier(context, rootfs).copy(List.of("dir"), "/tree", new ContextCopier.Attributes(null, null, 0600), false);
         copier(context, rootfs).copy(List.of("dir/a"), "/one", null, false);
+        copier(context, rootfs).copy(List.of("dir/a", "dir/b"), "/pair/", null, false);
 
         Object inode = inode(rootfs.resolve("tree/a"));
         assertEquals(inode, inode(rootfs.resolve("tree/b")));
@@ -165,6 +166,7 @@ class ContextCopierTest {
         assertEquals(1, Files.getAttribute(rootfs.resolve("tree/own"), "unix:nlink"));
         assertEquals(1, Files.getAttribute(rootfs.resolve("one"), "unix:nlink"), "another COPY is another file");
         assertEquals("shared\n", Files.readString(rootfs.resolve("one")));
+        assertEquals(1, Files.getAttribute(rootfs.resolve("pair/b"), "unix:nlink"), "each source is copied on its own");
     }
 
     @Test
