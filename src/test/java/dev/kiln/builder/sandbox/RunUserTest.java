@@ -12,13 +12,11 @@ import org.junit.jupiter.api.io.TempDir;
 class RunUserTest {
     @Test
     void homeComesFromPasswdByNameOrUidAndIsTheRootOtherwise(@TempDir Path rootfs) throws Exception {
-        Files.createDirectories(rootfs.resolve("etc"));
-        Files.writeString(rootfs.resolve("etc/passwd"), """
+        RootfsPath root = withEtc(rootfs, """
                 root:x:0:0:root:/root:/bin/sh
                 app:x:1000:1000:app:/home/app:/bin/sh
                 nohome:x:1001:1001:::/bin/sh
-                """);
-        RootfsPath root = RootfsPath.of(rootfs);
+                """, "");
         assertEquals("/root", RunUser.home(root, null));
         assertEquals("/root", RunUser.home(root, ""));
         assertEquals("/home/app", RunUser.home(root, "app"));
@@ -35,12 +33,10 @@ class RunUserTest {
 
     @Test
     void supplementaryGroupsAreTheGroupsListingTheUserUnlessAGroupIsNamed(@TempDir Path rootfs) throws Exception {
-        Files.createDirectories(rootfs.resolve("etc"));
-        Files.writeString(rootfs.resolve("etc/passwd"), """
+        RootfsPath root = withEtc(rootfs, """
                 root:x:0:0:root:/root:/bin/sh
                 app:x:1000:1000:app:/home/app:/bin/sh
-                """);
-        Files.writeString(rootfs.resolve("etc/group"), """
+                """, """
                 root:x:0:
                 wheel:x:10:root
                 app:x:1000:
@@ -48,7 +44,6 @@ class RunUserTest {
                 tools:x:2001:nobody,app,other
                 apprentices:x:2002:apprentice
                 """);
-        RootfsPath root = RootfsPath.of(rootfs);
         assertEquals(List.of(2000L, 2001L), RunUser.supplementaryGroups(root, "app"));
         assertEquals(List.of(2000L, 2001L), RunUser.supplementaryGroups(root, "1000"), "a uid is listed under its passwd name");
         assertEquals(List.of(2000L, 2001L), RunUser.supplementaryGroups(root, "app:"));
@@ -57,5 +52,12 @@ class RunUserTest {
         assertEquals(List.of(), RunUser.supplementaryGroups(root, "4242"), "no passwd entry, no name to be listed under");
         assertEquals(List.of(10L), RunUser.supplementaryGroups(root, null));
         assertEquals(List.of(10L), RunUser.supplementaryGroups(root, "root"));
+    }
+
+    private static RootfsPath withEtc(Path rootfs, String passwd, String group) throws java.io.IOException {
+        Files.createDirectories(rootfs.resolve("etc"));
+        Files.writeString(rootfs.resolve("etc/passwd"), passwd);
+        Files.writeString(rootfs.resolve("etc/group"), group);
+        return RootfsPath.of(rootfs);
     }
 }
