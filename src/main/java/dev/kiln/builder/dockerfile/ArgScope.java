@@ -102,6 +102,11 @@ public final class ArgScope {
         return expander.expand(word, variables());
     }
 
+    /** Expands an unquoted heredoc body: variables only, quotes kept ({@link ShellWordExpander#expandHeredoc}). */
+    public String expandHeredoc(String body) {
+        return expander.expandHeredoc(body, variables());
+    }
+
     public List<String> expandWords(String line) {
         return expander.expandWords(line, variables());
     }

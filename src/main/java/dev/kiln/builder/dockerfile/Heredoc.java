@@ -17,6 +17,15 @@ public record Heredoc(String name, String content, boolean expand, boolean chomp
         return chomp ? content.replaceAll("(?dm)^\t+", "") : content;
     }
 
+    /**
+     * What COPY and ADD write for this heredoc: with an unquoted delimiter, {@code $VAR} and
+     * {@code ${VAR}} expanded from {@code scope} while quotes stay bytes of the file (BuildKit's
+     * expansion of heredocs); with a quoted one, the text byte for byte.
+     */
+    public String fileContent(ArgScope scope) {
+        return expand ? scope.expandHeredoc(text()) : text();
+    }
+
     Heredoc withContent(String newContent) {
         return new Heredoc(name, newContent, expand, chomp, fileDescriptor);
     }

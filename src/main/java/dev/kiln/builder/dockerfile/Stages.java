@@ -33,6 +33,10 @@ public record Stages(Dockerfile dockerfile, List<Instruction.Arg> metaArgs, List
         List<Step> steps = new ArrayList<>();
         for (Node node : dockerfile.nodes()) {
             Instruction instruction = InstructionParser.parse(node, dockerfile.source());
+            Optional<String> unsupported = Unsupported.reason(instruction);
+            if (unsupported.isPresent()) {
+                throw dockerfile.errorAt(node, unsupported.get());
+            }
             if (instruction instanceof Instruction.From f) {
                 if (from != null) {
                     stages.add(new Stage(stages.size(), from, fromNode, steps));

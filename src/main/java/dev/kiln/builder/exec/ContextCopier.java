@@ -16,7 +16,9 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -31,6 +33,11 @@ public final class ContextCopier {
     private final DockerIgnore ignore;
     private final RootfsPath rootfs;
     private dev.kiln.builder.sandbox.Cancellation cancellation;
+    /**
+     * The first copy of each multiply linked file of the source being copied, by inode: the other
+     * names of that inode become hardlinks to it, so a link group stays one (BuildKit's copy does so).
+     */
+    private final Map<Object, Path> linkGroups = new HashMap<>();
 
     /** Ownership for --chown (null to keep root), mode for --chmod (null to keep). */
     public record Attributes(Long uid, Long gid, Integer mode) {
@@ -57,33 +64,46 @@ public final class ContextCopier {
 
     /** Copies {@code sources} to {@code destination} (absolute, inside the rootfs). */
     public void copy(List<String> sources, String destination, Attributes attrs, boolean unpackArchives) throws IOException, BuildException {
-        List<Path> matched = new ArrayList<>();
+        List<List<Path>> matchedBySource = new ArrayList<>();
+        int matchedCount = 0;
         for (String source : sources) {
             List<Path> found = match(source);
             if (found.isEmpty()) {
                 throw new BuildException("no source files were specified or found for " + source);
             }
-            matched.addAll(found);
+            matchedBySource.add(found);
+            matchedCount += found.size();
         }
-        boolean destIsDir = destination.endsWith("/") || sources.size() > 1 || matched.size() > 1
+        boolean destIsDir = destination.endsWith("/") || sources.size() > 1 || matchedCount > 1
                 || Files.isDirectory(rootfs.resolve(destination));
-        for (Path matchedPath : matched) {
-            throwIfCancelled();
-            // A source that is itself a symlink is followed (inside the source tree), as BuildKit
-            // does; the copy keeps the name it was asked for. Symlinks below a directory stay links.
-            Path src = followed(matchedPath);
-            if (Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
-                Path target = mkdirs(destination, attrs);
-                copyTree(src, target, attrs);
-            } else if (unpackArchives && isArchive(src)) {
-                Path target = mkdirs(destination, attrs);
-                new LayerExtractor(target, true, w -> { }).apply(src);
-            } else {
-                String to = destIsDir ? join(destination, matchedPath.getFileName().toString()) : destination;
-                Path target = rootfs.resolveNoFollow(to);
-                mkdirs(parent(to), attrs);
-                copyOne(src, target, attrs);
+        for (List<Path> matched : matchedBySource) {
+            // BuildKit copies each source argument on its own: links are kept within one, not across
+            linkGroups.clear();
+            for (Path matchedPath : matched) {
+                copyMatched(matchedPath, destination, destIsDir, attrs, unpackArchives);
             }
+        }
+    }
+
+    private void copyMatched(Path matchedPath, String destination, boolean destIsDir, Attributes attrs, boolean unpackArchives)
+            throws IOException, BuildException {
+        throwIfCancelled();
+        // A source that is itself a symlink is followed (inside the source tree), as BuildKit
+        // does; the copy keeps the name it was asked for. Symlinks below a directory stay links.
+        Path src = followed(matchedPath);
+        if (Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
+            Path target = mkdirs(destination, attrs);
+            copyTree(src, target, attrs);
+        } else if (unpackArchives && isArchive(src)) {
+            Path target = mkdirs(destination, attrs);
+            try (InputStream tar = decompressed(src)) {
+                new LayerExtractor(target, true, w -> { }).apply(tar);
+            }
+        } else {
+            String to = destIsDir ? join(destination, matchedPath.getFileName().toString()) : destination;
+            Path target = rootfs.resolveNoFollow(to);
+            mkdirs(parent(to), attrs);
+            copyOne(src, target, attrs);
         }
     }
 
@@ -94,15 +114,17 @@ public final class ContextCopier {
     public String digest(List<String> sources) throws IOException, BuildException {
         Digester digester = Digester.sha256();
         for (String source : sources) {
+            Map<Object, String> firstNames = new HashMap<>();
             text(digester, "source", source);
             for (Path matched : match(source)) {
-                digestTree(digester, followed(matched), matched.getFileName() == null ? "." : matched.getFileName().toString());
+                digestTree(digester, followed(matched), matched.getFileName() == null ? "." : matched.getFileName().toString(),
+                        firstNames);
             }
         }
         return digester.digest().hex();
     }
 
-    private void digestTree(Digester digester, Path path, String name) throws IOException {
+    private void digestTree(Digester digester, Path path, String name, Map<Object, String> firstNames) throws IOException {
         int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
         text(digester, "entry", name + " " + Integer.toOctalString(mode));
         if (Files.isSymbolicLink(path)) {
@@ -117,9 +139,14 @@ public final class ContextCopier {
                         && ignore.mustWalk(sourceRoot.relativize(child).toString()))) {
                     continue;
                 }
-                digestTree(digester, child, name + "/" + child.getFileName());
+                digestTree(digester, child, name + "/" + child.getFileName(), firstNames);
             }
         } else if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
+            Object inode = multiplyLinked(path);
+            if (inode != null) {
+                // which names share an inode changes the layer (hardlink entries), so the key too
+                text(digester, "link-group", firstNames.computeIfAbsent(inode, k -> name));
+            }
             try (InputStream in = Files.newInputStream(path)) {
                 text(digester, "content", Digester.digest(in, "sha256").hex());
             }
@@ -144,19 +171,15 @@ public final class ContextCopier {
     }
 
     /**
-     * Whether ADD unpacks {@code src}: a tar, plain or compressed (gzip, zstd). As in Docker, a
-     * compressed file that is not a tar inside is copied as it is.
+     * Whether ADD unpacks {@code src}: a tar, plain or compressed with gzip, bzip2, xz or zstd,
+     * recognised by its content whatever its name, as BuildKit does. A compressed file that is not
+     * a tar inside is copied as it is.
      */
     static boolean isArchive(Path src) throws IOException {
         if (!Files.isRegularFile(src, LinkOption.NOFOLLOW_LINKS)) {
             return false; // only a regular file is ever opened: a FIFO would block
         }
-        byte[] magic = new byte[4];
-        int m;
-        try (InputStream in = Files.newInputStream(src)) {
-            m = in.readNBytes(magic, 0, magic.length);
-        }
-        try (InputStream raw = Files.newInputStream(src); InputStream in = decompressed(raw, magic, m)) {
+        try (InputStream in = decompressed(src)) {
             byte[] header = new byte[512];
             return in.readNBytes(header, 0, header.length) == header.length && isTarHeader(header);
         } catch (IOException corrupt) {
@@ -164,15 +187,57 @@ public final class ContextCopier {
         }
     }
 
-    private static InputStream decompressed(InputStream raw, byte[] magic, int n) throws IOException {
-        if (n >= 2 && (magic[0] & 0xff) == 0x1f && (magic[1] & 0xff) == 0x8b) {
-            return new java.util.zip.GZIPInputStream(raw);
+    /** {@code src} decompressed by what its first bytes say it is; a stream of any other kind as it is. */
+    static InputStream decompressed(Path src) throws IOException {
+        InputStream raw = new java.io.BufferedInputStream(Files.newInputStream(src), 64 * 1024);
+        try {
+            raw.mark(6);
+            byte[] magic = raw.readNBytes(6);
+            raw.reset();
+            return switch (ArchiveCompression.of(magic)) {
+                case GZIP -> new org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream(raw, true);
+                case BZIP2 -> new org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream(raw, true);
+                case XZ -> new org.apache.commons.compress.compressors.xz.XZCompressorInputStream(raw, true);
+                case ZSTD -> new org.apache.commons.compress.compressors.zstandard.ZstdCompressorInputStream(raw);
+                case NONE -> raw;
+            };
+        } catch (IOException | RuntimeException e) {
+            raw.close();
+            throw e;
         }
-        if (n >= 4 && (magic[0] & 0xff) == 0x28 && (magic[1] & 0xff) == 0xb5 && (magic[2] & 0xff) == 0x2f
-                && (magic[3] & 0xff) == 0xfd) {
-            return new org.apache.commons.compress.compressors.zstandard.ZstdCompressorInputStream(raw);
+    }
+
+    /** The compressions ADD recognises, by their magic numbers (as BuildKit's and Docker's archive code). */
+    enum ArchiveCompression {
+        NONE, GZIP, BZIP2, XZ, ZSTD;
+
+        static ArchiveCompression of(byte[] m) {
+            if (starts(m, 0x1f, 0x8b)) {
+                return GZIP;
+            }
+            if (starts(m, 'B', 'Z', 'h')) {
+                return BZIP2;
+            }
+            if (starts(m, 0xfd, '7', 'z', 'X', 'Z', 0x00)) {
+                return XZ;
+            }
+            if (starts(m, 0x28, 0xb5, 0x2f, 0xfd)) {
+                return ZSTD;
+            }
+            return NONE;
         }
-        return raw;
+
+        private static boolean starts(byte[] m, int... magic) {
+            if (m.length < magic.length) {
+                return false;
+            }
+            for (int i = 0; i < magic.length; i++) {
+                if ((m[i] & 0xff) != magic[i]) {
+                    return false;
+                }
+            }
+            return true;
+        }
     }
 
     /** A tar header block: its checksum (field at 148, octal) is the sum of its bytes with that field as spaces. */
@@ -293,12 +358,31 @@ public final class ContextCopier {
             own(target, attrs, src);
             return;
         }
+        Object inode = type == 0100000 ? multiplyLinked(src) : null;
+        Path first = inode == null ? null : linkGroups.get(inode);
+        if (first != null && !first.equals(target) && Files.isRegularFile(first, LinkOption.NOFOLLOW_LINKS)) {
+            // the first copy already has this inode's content, mode and owner
+            Files.deleteIfExists(target);
+            Files.createLink(target, first);
+            return;
+        }
         Files.copy(src, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.COPY_ATTRIBUTES,
                 LinkOption.NOFOLLOW_LINKS);
+        if (inode != null) {
+            linkGroups.putIfAbsent(inode, target);
+        }
         if (!Files.isSymbolicLink(target)) {
             copyMode(src, target, attrs);
         }
         own(target, attrs, src);
+    }
+
+    /** The inode of a regular file that has other names too, else null. */
+    private static Object multiplyLinked(Path file) throws IOException {
+        if (((Number) Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS)).longValue() < 2) {
+            return null;
+        }
+        return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
     }
 
     private static void mkfifo(Path target) throws IOException {

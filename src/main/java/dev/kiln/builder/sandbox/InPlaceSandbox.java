@@ -57,7 +57,8 @@ public final class InPlaceSandbox implements Sandbox {
                 command.addAll(List.of(setpriv, "--pdeathsig", "KILL"));
                 if (!setup.user.isRoot()) {
                     command.addAll(List.of("--reuid=" + setup.user.uid(), "--regid=" + setup.user.gid(),
-                            "--clear-groups"));
+                            setup.groups.isEmpty() ? "--clear-groups" : "--groups=" + setup.groups.stream()
+                                    .map(String::valueOf).collect(java.util.stream.Collectors.joining(","))));
                 }
                 command.add("--");
             } else if (!setup.user.isRoot()) {

@@ -79,11 +79,18 @@ public final class NamespaceSandbox implements Sandbox {
         try (RunSetup setup = RunSetup.prepare(spec, privileged, true)) {
             Path status = setup.scratch.resolve("started");
             boolean identityMapped = privileged;
-            String script = script(setup, status, unshare, busybox, identityMapped);
+            String script = script(setup, status, unshare, busybox, identityMapped,
+                    privileged && ProcessRunner.hostTool("setpriv") != null);
             List<String> command = new ArrayList<>();
             String setpriv = ProcessRunner.hostTool("setpriv");
             if (setpriv != null) {
                 command.addAll(List.of(setpriv, "--pdeathsig", "KILL"));
+                if (privileged) {
+                    // The USER's group and supplementary groups are set here, by util-linux, while
+                    // still root (busybox can only clear the groups): only the uid changes last.
+                    command.add("--regid=" + setup.user.gid());
+                    command.add(setup.groups.isEmpty() ? "--clear-groups" : "--groups=" + joined(setup.groups));
+                }
             }
             command.add(unshare);
             if (!privileged) {
@@ -117,6 +124,10 @@ public final class NamespaceSandbox implements Sandbox {
             }
             return outcome.result();
         }
+    }
+
+    private static String joined(List<Long> ids) {
+        return ids.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(","));
     }
 
     /** The variable that carries the RUN's environment to the last shell, which evaluates and drops it. */
@@ -186,8 +197,8 @@ public final class NamespaceSandbox implements Sandbox {
         Files.writeString(proc.resolve("uid_map"), "0 0 4294967295\n");
     }
 
-    private String script(RunSetup setup, Path status, String unshare, String busybox, boolean identityMapped)
-            throws IOException {
+    private String script(RunSetup setup, Path status, String unshare, String busybox, boolean identityMapped,
+                          boolean groupsSet) throws IOException {
         RunSpec spec = setup.spec;
         StringBuilder s = new StringBuilder();
         s.append("fail() { echo \"kiln-sandbox: $*\" >&2; exit 125; }\n");
@@ -265,7 +276,9 @@ public final class NamespaceSandbox implements Sandbox {
         // no_new_privs: no setuid binary or file capability in the image gains anything
         last.append(" setpriv --nnp");
         if (privileged && !setup.user.isRoot()) {
-            last.append(" nsenter -F -G ").append(setup.user.gid()).append(" -S ").append(setup.user.uid()).append(" --");
+            // nsenter -G would clear the supplementary groups set up front
+            last.append(" nsenter -F").append(groupsSet ? "" : " -G " + setup.user.gid()).append(" -S ")
+                    .append(setup.user.uid()).append(" --");
         } else if (!privileged && !setup.user.isRoot()) {
             // the set-up kept the user namespace's capabilities as ambient ones; USER gets none
             last.append(" --inh-caps ").append(DROP_ALL).append(" --ambient-caps ").append(DROP_ALL);

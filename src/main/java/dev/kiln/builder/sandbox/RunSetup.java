@@ -27,6 +27,8 @@ final class RunSetup implements AutoCloseable {
 
     final RunSpec spec;
     final RunUser user;
+    /** The USER's supplementary groups from the image's /etc/group ({@link RunUser#supplementaryGroups}). */
+    final List<Long> groups;
     final Path scratch;
     final Scaffold scaffold;
     final List<Planned> mounts = new ArrayList<>();
@@ -35,9 +37,10 @@ final class RunSetup implements AutoCloseable {
     Path resolvConf;
     Path hosts;
 
-    private RunSetup(RunSpec spec, RunUser user, Path scratch, Scaffold scaffold) {
+    private RunSetup(RunSpec spec, RunUser user, List<Long> groups, Path scratch, Scaffold scaffold) {
         this.spec = spec;
         this.user = user;
+        this.groups = groups;
         this.scratch = scratch;
         this.scaffold = scaffold;
     }
@@ -45,10 +48,11 @@ final class RunSetup implements AutoCloseable {
     static RunSetup prepare(RunSpec spec, boolean canChown, boolean networkFiles) throws IOException {
         RootfsPath root = RootfsPath.of(spec.rootfs());
         RunUser user = RunUser.resolve(root, spec.user());
+        List<Long> groups = RunUser.supplementaryGroups(root, spec.user());
         cleanLeftoversOnce();
         Path scratch = Files.createTempDirectory(SCRATCH_PREFIX + ProcessHandle.current().pid() + "-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        RunSetup setup = new RunSetup(spec, user, scratch, new Scaffold(root));
+        RunSetup setup = new RunSetup(spec, user, groups, scratch, new Scaffold(root));
         try {
             if (spec.overlay() != null) {
                 setup.workdirToMake = setup.scaffold.missingWorkdir(spec.workdir());

@@ -89,6 +89,40 @@ public record RunUser(long uid, long gid) {
         return "/";
     }
 
+    /**
+     * The supplementary groups a RUN under {@code user} gets, as runc gives them for Docker: every
+     * group {@code /etc/group} lists the user's name in, unless a group is named
+     * ({@code name:group}, {@code uid:gid}), which then is the only one. A uid without a passwd
+     * entry has no name to be listed under, so it gets none.
+     */
+    public static List<Long> supplementaryGroups(RootfsPath rootfs, String user) throws IOException {
+        if (user != null && user.indexOf(':') >= 0 && !user.substring(user.indexOf(':') + 1).isEmpty()) {
+            return List.of();
+        }
+        String userPart = user == null || user.isEmpty() ? "0" : user.split(":", 2)[0];
+        String name = null;
+        if (isNumber(userPart)) {
+            for (String[] entry : read(rootfs, "/etc/passwd")) {
+                if (entry.length > 2 && entry[2].equals(userPart)) {
+                    name = entry[0];
+                    break;
+                }
+            }
+        } else {
+            name = userPart;
+        }
+        if (name == null) {
+            return List.of();
+        }
+        java.util.LinkedHashSet<Long> groups = new java.util.LinkedHashSet<>();
+        for (String[] entry : read(rootfs, "/etc/group")) {
+            if (entry.length > 3 && isNumber(entry[2]) && List.of(entry[3].split(",")).contains(name)) {
+                groups.add(Long.parseLong(entry[2]));
+            }
+        }
+        return List.copyOf(groups);
+    }
+
     private static List<String[]> read(RootfsPath rootfs, String file) throws IOException {
         Path p = rootfs.resolve(file);
         if (!Files.isRegularFile(p)) {

@@ -101,7 +101,7 @@ final class CopyStep implements BuildStep {
                 .part("chown", chown == null ? null : scope.expand(chown))
                 .part("chmod", chmod == null ? null : scope.expand(chmod));
         for (Heredoc h : inline) {
-            key.part("inline " + h.name(), h.expand() ? scope.expand(h.text()) : h.text());
+            key.part("inline " + h.name(), h.fileContent(scope));
         }
         List<String> local = new ArrayList<>();
         for (String raw : sources) {
@@ -130,7 +130,7 @@ final class CopyStep implements BuildStep {
         Path dir = Files.createTempDirectory(Files.createDirectories(s.session().buildDir().resolve("inline")), "src-");
         List<String> names = new ArrayList<>();
         for (Heredoc h : inline) {
-            String body = h.expand() ? s.scope().expand(h.text()) : h.text();
+            String body = h.fileContent(s.scope());
             Files.writeString(dir.resolve(h.name()), body);
             Files.setAttribute(dir.resolve(h.name()), "unix:mode", 0644);
             names.add(h.name());

@@ -1,5 +1,6 @@
 package dev.kiln.builder.steps;
 
+import dev.kiln.builder.dockerfile.ExposedPorts;
 import dev.kiln.builder.dockerfile.Command;
 import dev.kiln.builder.dockerfile.Instruction;
 import dev.kiln.builder.dockerfile.KeyValue;
@@ -9,7 +10,6 @@ import dev.kiln.oci.image.ImageConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * ENV, ARG, LABEL, CMD, ENTRYPOINT, EXPOSE, VOLUME, USER, STOPSIGNAL, HEALTHCHECK, SHELL,
@@ -53,7 +53,9 @@ final class MetadataStep implements BuildStep {
         } else if (instruction instanceof Instruction.Expose expose) {
             for (String port : expose.ports()) {
                 String p = scope.expand(port);
-                c = c.withExposedPort(p.contains("/") ? p.toLowerCase(Locale.ROOT) : p + "/tcp");
+                for (String key : ExposedPorts.keys(p)) {
+                    c = c.withExposedPort(key);
+                }
             }
             s.container(c);
         } else if (instruction instanceof Instruction.Volume volume) {

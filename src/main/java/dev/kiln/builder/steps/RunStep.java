@@ -1,8 +1,7 @@
 package dev.kiln.builder.steps;
 
 import dev.kiln.builder.cache.CacheKey;
-import dev.kiln.builder.dockerfile.Command;
-import dev.kiln.builder.dockerfile.Heredoc;
+import dev.kiln.builder.dockerfile.HeredocRun;
 import dev.kiln.builder.dockerfile.Instruction;
 import dev.kiln.builder.dockerfile.Mount;
 import dev.kiln.builder.exec.BuildEvent;
@@ -21,7 +20,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * RUN: the command in the sandbox on the stage's rootfs, with the stage's env, user, workdir and
@@ -56,7 +54,7 @@ final class RunStep implements BuildStep {
             }
             env.addAll(resolver.secretEnvironment());
             ImageConfig.Container c = s.container();
-            RunSpec spec = RunSpec.builder(s.rootfs(), RunSpec.argv(s.shell(), command()))
+            RunSpec spec = RunSpec.builder(s.rootfs(), RunSpec.argv(s.shell(), HeredocRun.command(run)))
                     .mounts(runMounts)
                     .env(env)
                     .user(c.user())
@@ -87,7 +85,7 @@ final class RunStep implements BuildStep {
         ImageConfig.Container c = s.container();
         BuildSession session = s.session();
         CacheKey key = BuildStep.keyAfter(s, text)
-                .part("argv", RunSpec.argv(s.shell(), command()))
+                .part("argv", RunSpec.argv(s.shell(), HeredocRun.command(run)))
                 .part("env", s.scope().variables())
                 .part("user", c.user())
                 .part("workdir", c.workingDir())
@@ -143,30 +141,6 @@ final class RunStep implements BuildStep {
         } catch (BuildException e) {
             throw new IOException(e.getMessage());
         }
-    }
-
-    /**
-     * RUN with here-documents: a lone {@code <<EOF} makes the body the script; otherwise the
-     * bodies follow the command line so the shell reads them as its own here-documents.
-     */
-    private Command command() {
-        if (run.heredocs().isEmpty() || !(run.command() instanceof Command.ShellForm shell)) {
-            return run.command();
-        }
-        String line = shell.script().trim();
-        if (run.heredocs().size() == 1
-                && line.matches("<<-?[\"']?" + Pattern.quote(run.heredocs().get(0).name()) + "[\"']?")) {
-            return new Command.ShellForm(run.heredocs().get(0).text());
-        }
-        StringBuilder script = new StringBuilder(shell.script()).append('\n');
-        for (Heredoc h : run.heredocs()) {
-            script.append(h.content());
-            if (!h.content().isEmpty() && !h.content().endsWith("\n")) {
-                script.append('\n');
-            }
-            script.append(h.name()).append('\n');
-        }
-        return new Command.ShellForm(script.toString());
     }
 
     /**

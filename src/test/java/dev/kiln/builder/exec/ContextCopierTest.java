@@ -124,6 +124,78 @@ class ContextCopierTest {
         assertFalse(Files.exists(rootfs.resolve("add/archive.tar.gz")));
     }
 
+    @Test
+    void addRecognisesBzip2XzAndZstdTarsByContentWhateverTheirName() throws Exception {
+        Path context = Files.createDirectories(dir.resolve("ctx"));
+        Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
+        byte[] tar = tar("inside.txt", "inside\n");
+        Files.write(context.resolve("a.bin"), compressed(tar, "bzip2"));
+        Files.write(context.resolve("b.bin"), compressed(tar, "xz"));
+        Files.write(context.resolve("c.bin"), compressed(tar, "zstd"));
+        Files.write(context.resolve("text.xz"), compressed("no tar\n".getBytes(StandardCharsets.UTF_8), "xz"));
+        Files.write(context.resolve("text.bz2"), compressed("no tar\n".getBytes(StandardCharsets.UTF_8), "bzip2"));
+
+        for (String name : List.of("a.bin", "b.bin", "c.bin")) {
+            assertTrue(ContextCopier.isArchive(context.resolve(name)), name);
+            copier(context, rootfs).copy(List.of(name), "/" + name + "/", null, true);
+            assertEquals("inside\n", Files.readString(rootfs.resolve(name + "/inside.txt")), name);
+        }
+        assertFalse(ContextCopier.isArchive(context.resolve("text.xz")));
+        assertFalse(ContextCopier.isArchive(context.resolve("text.bz2")));
+    }
+
+    @Test
+    void hardlinkedFilesStayOneInodeWithinOneSourceOnly() throws Exception {
+        Path context = Files.createDirectories(dir.resolve("ctx/dir/sub"));
+        context = context.getParent().getParent();
+        Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
+        Files.writeString(context.resolve("dir/a"), "shared\n");
+        Files.createLink(context.resolve("dir/b"), context.resolve("dir/a"));
+        Files.createLink(context.resolve("dir/sub/c"), context.resolve("dir/a"));
+        Files.writeString(context.resolve("dir/own"), "own\n");
+
+        copier(context, rootfs).copy(List.of("dir"), "/tree", new ContextCopier.Attributes(null, null, 0600), false);
+        copier(context, rootfs).copy(List.of("dir/a"), "/one", null, false);
+        copier(context, rootfs).copy(List.of("dir/a", "dir/b"), "/pair/", null, false);
+
+        Object inode = inode(rootfs.resolve("tree/a"));
+        assertEquals(inode, inode(rootfs.resolve("tree/b")));
+        assertEquals(inode, inode(rootfs.resolve("tree/sub/c")));
+        assertEquals(3, Files.getAttribute(rootfs.resolve("tree/a"), "unix:nlink"));
+        assertEquals(0600, (Integer) Files.getAttribute(rootfs.resolve("tree/b"), "unix:mode") & 07777);
+        assertEquals(1, Files.getAttribute(rootfs.resolve("tree/own"), "unix:nlink"));
+        assertEquals(1, Files.getAttribute(rootfs.resolve("one"), "unix:nlink"), "another COPY is another file");
+        assertEquals("shared\n", Files.readString(rootfs.resolve("one")));
+        assertEquals(1, Files.getAttribute(rootfs.resolve("pair/b"), "unix:nlink"), "each source is copied on its own");
+    }
+
+    @Test
+    void whichNamesShareAnInodeIsPartOfTheCacheDigest() throws Exception {
+        Path context = Files.createDirectories(dir.resolve("ctx/dir"));
+        context = context.getParent();
+        Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
+        Files.writeString(context.resolve("dir/a"), "same\n");
+        Files.writeString(context.resolve("dir/b"), "same\n");
+        String separate = copier(context, rootfs).digest(List.of("dir"));
+        Files.delete(context.resolve("dir/b"));
+        Files.createLink(context.resolve("dir/b"), context.resolve("dir/a"));
+        assertFalse(separate.equals(copier(context, rootfs).digest(List.of("dir"))));
+    }
+
+    private static Object inode(Path p) throws IOException {
+        return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+    }
+
+    /** Compressed by the real tool ({@code bzip2}, {@code xz}, {@code zstd}), as a user's archive would be. */
+    private byte[] compressed(byte[] data, String tool) throws Exception {
+        Path in = Files.createTempFile(dir, "in-", ".raw");
+        Files.write(in, data);
+        Process p = new ProcessBuilder(tool, "-c", "-q", in.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        assertEquals(0, p.waitFor(), tool + " failed");
+        return out;
+    }
+
     private static List<Integer> owner(Path p) throws IOException {
         return List.of((Integer) Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS),
                 (Integer) Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS));

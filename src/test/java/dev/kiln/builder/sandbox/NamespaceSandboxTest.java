@@ -78,7 +78,8 @@ class NamespaceSandboxTest {
     @Test
     void userByNameAndNumbers() throws Exception {
         Assumptions.assumeTrue(privileged(), "one uid per user namespace: covered in UnprivilegedSandboxTest");
-        assertEquals("uid=1000(app) gid=1000(app)\n", run(0, sh("id").user("app")).out());
+        // /etc/group lists app in staff: a supplementary group, as runc gives it, unless a group is named
+        assertEquals("uid=1000(app) gid=1000(app) groups=50(staff)\n", run(0, sh("id").user("app")).out());
         assertEquals("uid=1000(app) gid=50(staff)\n", run(0, sh("id").user("app:staff")).out());
         assertEquals("uid=1000(app) gid=1000(app)\n", run(0, sh("id").user("1000:1000")).out());
         assertEquals("uid=4242 gid=0(root)\n", run(0, sh("id").user("4242")).out());
