@@ -9,10 +9,11 @@ import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.Proc;
-import dev.kiln.mirror.support.Skopeo;
 import dev.kiln.mirror.support.TokenIssuer;
 import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.Skopeo;
+import dev.kiln.testkit.Tools;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,7 @@ class MirrorAuthIT {
 
     @TempDir
     static Path tmp;
+    static Skopeo skopeo;
 
     static UpstreamRegistry basicRegistry;
     static TokenIssuer issuer;
@@ -43,25 +45,26 @@ class MirrorAuthIT {
 
     @BeforeAll
     static void start() throws Exception {
+        skopeo = new Skopeo(tmp.resolve("skopeo"));
         OciLayout layout = new OciLayout(tmp.resolve("layout"));
         basicImage = layout.image("basic", Content.of("auth-basic"));
         tokenImage = layout.image("token", Content.of("auth-token"));
         otherTokenImage = layout.image("other", Content.of("auth-token-other"));
 
         Path htpasswd = tmp.resolve("htpasswd");
-        Files.writeString(htpasswd, Proc.run("htpasswd", "-Bbn", USER, PASSWORD).requireSuccess().output().trim() + "\n");
+        Files.writeString(htpasswd, Tools.run("htpasswd", "-Bbn", USER, PASSWORD).requireSuccess().stdout().trim() + "\n");
         basicRegistry = UpstreamRegistry.start(tmp.resolve("basic"), """
                 auth:
                   htpasswd:
                     realm: basic-realm
                     path: %s
                 """.formatted(htpasswd));
-        Skopeo.push(layout.ref("basic"), basicRegistry.host() + "/auth/basic:1", "--dest-creds", USER + ":" + PASSWORD);
+        skopeo.push(layout.ref("basic"), basicRegistry.host() + "/auth/basic:1", "--dest-creds", USER + ":" + PASSWORD);
 
         issuer = new TokenIssuer(tmp.resolve("issuer"), USER, PASSWORD);
         tokenRegistry = UpstreamRegistry.start(tmp.resolve("token"), issuer.authYaml());
-        Skopeo.push(layout.ref("token"), tokenRegistry.host() + "/auth/token:1", "--dest-creds", USER + ":" + PASSWORD);
-        Skopeo.push(layout.ref("other"), tokenRegistry.host() + "/auth/other:1", "--dest-creds", USER + ":" + PASSWORD);
+        skopeo.push(layout.ref("token"), tokenRegistry.host() + "/auth/token:1", "--dest-creds", USER + ":" + PASSWORD);
+        skopeo.push(layout.ref("other"), tokenRegistry.host() + "/auth/other:1", "--dest-creds", USER + ":" + PASSWORD);
 
         Path dockerConfig = tmp.resolve("docker-config.json");
         Files.writeString(dockerConfig, """
@@ -97,7 +100,7 @@ class MirrorAuthIT {
     @Test
     void basicAuthUpstreamWithConfiguredCredentials() throws Exception {
         Path copy = tmp.resolve("basic-copy");
-        Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/basic/auth/basic:1", "dir:" + copy).requireSuccess();
+        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/basic/auth/basic:1", "dir:" + copy).requireSuccess();
         assertEquals(basicImage.digest(), Skopeo.manifestDigest(copy));
         assertTrue(basicRegistry.requests().stream().anyMatch(r -> r.fromKiln() && r.status() == 200));
     }
@@ -117,9 +120,9 @@ class MirrorAuthIT {
         assertTrue(response.errorMessage().contains("basic-anon") && response.errorMessage().contains("no credentials"), response.errorMessage());
         assertEquals(null, response.header("WWW-Authenticate"), "Kiln must not ask its own client for the upstream's credentials");
 
-        Proc.Result pull = Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/basic-anon/auth/basic:1",
+        ExecResult pull = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/basic-anon/auth/basic:1",
                 "dir:" + tmp.resolve("anon-copy"));
-        assertNotEquals(0, pull.exit());
+        assertNotEquals(0, pull.exitCode());
         assertTrue(pull.output().contains("no credentials"), pull.output());
     }
 
@@ -127,7 +130,7 @@ class MirrorAuthIT {
     void tokenAuthUpstreamIssuesScopedTokensThatAreReused() throws Exception {
         int before = kilnTokenRequests().size();
         Path copy = tmp.resolve("token-copy");
-        Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/token/auth/token:1", "dir:" + copy).requireSuccess();
+        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/token/auth/token:1", "dir:" + copy).requireSuccess();
         assertEquals(tokenImage.digest(), Skopeo.manifestDigest(copy));
         Http.Response other = Http.get(kiln.url() + "/v2/token/auth/other/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(200, other.status());

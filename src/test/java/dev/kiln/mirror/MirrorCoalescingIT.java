@@ -10,8 +10,8 @@ import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.Skopeo;
 import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -41,6 +41,7 @@ class MirrorCoalescingIT {
 
     @TempDir
     static Path tmp;
+    static Skopeo skopeo;
 
     static UpstreamRegistry upstream;
     static FaultProxy proxy;
@@ -50,12 +51,13 @@ class MirrorCoalescingIT {
 
     @BeforeAll
     static void start() throws IOException {
+        skopeo = new Skopeo(tmp.resolve("skopeo"));
         OciLayout layout = new OciLayout(tmp.resolve("layout"));
         small = layout.image("small", Content.of("coalesce-small").filler(1 << 20));
         large = layout.image("large", Content.of("coalesce-large").withoutBusybox().filler(LARGE));
         upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "");
-        Skopeo.push(layout.ref("small"), upstream.host() + "/coalesce/small:1");
-        Skopeo.push(layout.ref("large"), upstream.host() + "/coalesce/large:1");
+        skopeo.push(layout.ref("small"), upstream.host() + "/coalesce/small:1");
+        skopeo.push(layout.ref("large"), upstream.host() + "/coalesce/large:1");
         proxy = new FaultProxy(upstream.port());
         kiln = KilnServer.start(tmp.resolve("kiln"), List.of(), "--upstream", "c=" + proxy.url());
     }

@@ -10,9 +10,10 @@ import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.Proc;
-import dev.kiln.mirror.support.Skopeo;
 import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.Poll;
+import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 class MirrorPullIT {
     @TempDir
     static Path tmp;
+    static Skopeo skopeo;
 
     static UpstreamRegistry upstream;
     static KilnServer kiln;
@@ -43,6 +45,7 @@ class MirrorPullIT {
 
     @BeforeAll
     static void start() throws IOException {
+        skopeo = new Skopeo(tmp.resolve("skopeo"));
         OciLayout layout = new OciLayout(tmp.resolve("layout"));
         oci = layout.image("oci", Content.of("pull-oci"));
         v2s2Source = layout.image("v2s2", Content.of("pull-v2s2"));
@@ -52,10 +55,10 @@ class MirrorPullIT {
         index = layout.index("multi", List.of(amd64, arm64), List.of("amd64", "arm64"));
 
         upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "");
-        Skopeo.push(layout.ref("oci"), upstream.host() + "/pull/oci:1");
-        Skopeo.push(layout.ref("v2s2"), upstream.host() + "/pull/v2s2:1", "--format", "v2s2");
-        Skopeo.push(layout.ref("hub"), upstream.host() + "/library/busybox:1");
-        Skopeo.push(layout.ref("multi"), upstream.host() + "/pull/multi:1", "--all");
+        skopeo.push(layout.ref("oci"), upstream.host() + "/pull/oci:1");
+        skopeo.push(layout.ref("v2s2"), upstream.host() + "/pull/v2s2:1", "--format", "v2s2");
+        skopeo.push(layout.ref("hub"), upstream.host() + "/library/busybox:1");
+        skopeo.push(layout.ref("multi"), upstream.host() + "/pull/multi:1", "--all");
 
         kiln = KilnServer.start(tmp.resolve("kiln"), List.of(),
                 "--upstream", "up=" + upstream.url(), "--upstream", "docker.io=" + upstream.url());
@@ -82,7 +85,7 @@ class MirrorPullIT {
 
         Path cold = pull("--src-tls-verify=false", "docker://" + kiln.host() + "/up/pull/oci:1");
         assertSameCopy(direct, cold);
-        assertEquals(plusOne(before), Proc.settle(plusOne(before), () -> blobGets(oci)), "a cold pull fetches each blob from upstream once");
+        assertEquals(plusOne(before), Poll.settle(plusOne(before), () -> blobGets(oci)), "a cold pull fetches each blob from upstream once");
         assertEquals(3, kiln.metric("kiln_mirror_misses_total", "upstream=up") - missesBefore, "manifest, config and layer missed");
         assertEquals(oci.config().size() + oci.layers().get(0).size(),
                 kiln.metric("kiln_mirror_bytes_from_upstream_total", "upstream=up") - bytesBefore);
@@ -112,7 +115,7 @@ class MirrorPullIT {
         assertSameCopy(direct, cold);
         Path warm = pull("--src-tls-verify=false", "docker://" + kiln.host() + "/up/pull/v2s2@" + digest);
         assertSameCopy(direct, warm);
-        assertEquals(plusOne(before), Proc.settle(plusOne(before), () -> blobGets(v2s2Source)));
+        assertEquals(plusOne(before), Poll.settle(plusOne(before), () -> blobGets(v2s2Source)));
 
         Http.Response response = Http.get(kiln.url() + "/v2/up/pull/v2s2/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(200, response.status());
@@ -135,7 +138,7 @@ class MirrorPullIT {
         assertSameCopy(direct, warm);
         for (Image platform : List.of(amd64, arm64)) {
             for (OciLayout.Blob blob : platform.blobs()) {
-                assertEquals(2L, Proc.settle(2L, () -> upstream.blobGets(blob.digest())), "one direct and one mirrored GET of " + blob.digest());
+                assertEquals(2L, Poll.settle(2L, () -> upstream.blobGets(blob.digest())), "one direct and one mirrored GET of " + blob.digest());
             }
         }
         // One platform of the index, as a single-platform client picks it.
@@ -188,9 +191,9 @@ class MirrorPullIT {
         assertEquals(403, manifest.status());
         assertEquals("DENIED", manifest.errorCode());
 
-        Proc.Result push = Skopeo.copy("--dest-tls-verify=false", "oci:" + tmp.resolve("layout") + ":oci",
+        ExecResult push = skopeo.copy("--dest-tls-verify=false", "oci:" + tmp.resolve("layout") + ":oci",
                 "docker://" + kiln.host() + "/up/pull/pushed:1");
-        assertNotEquals(0, push.exit(), push.output());
+        assertNotEquals(0, push.exitCode(), push.output());
         assertTrue(push.output().toLowerCase().contains("denied"), push.output());
         assertEquals(0, upstream.count("GET", "/v2/pull/pushed/manifests/1") + upstream.count("PUT", "/v2/pull/pushed/manifests/1"));
     }
@@ -202,7 +205,7 @@ class MirrorPullIT {
     private static Path pull(String... args) {
         Path target = tmp.resolve("copy-" + ++copies);
         String[] all = Stream.concat(Stream.of(args), Stream.of("dir:" + target)).toArray(String[]::new);
-        Skopeo.copy(all).requireSuccess();
+        skopeo.copy(all).requireSuccess();
         return target;
     }
 

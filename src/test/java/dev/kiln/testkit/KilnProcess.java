@@ -3,7 +3,6 @@ package dev.kiln.testkit;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -93,8 +92,8 @@ public final class KilnProcess implements AutoCloseable {
     }
 
     private void launch() {
-        if (port == 0 || !portFree(port)) {
-            port = freePort();
+        if (port == 0 || !Ports.isFree(port)) {
+            port = Ports.freePort();
         }
         List<String> command = new ArrayList<>(prefix);
         command.addAll(java());
@@ -139,7 +138,7 @@ public final class KilnProcess implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);
             }
-            sleep(100);
+            Poll.sleep(100);
         }
         Slowness.requestThreadDump(process.pid());
         kill();
@@ -245,32 +244,5 @@ public final class KilnProcess implements AutoCloseable {
             // the log is only for debugging
         }
         return result;
-    }
-
-    public static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            socket.setReuseAddress(true);
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException("no free port: " + e.getMessage(), e);
-        }
-    }
-
-    private static boolean portFree(int port) {
-        try (ServerSocket socket = new ServerSocket(port)) {
-            socket.setReuseAddress(true);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 }

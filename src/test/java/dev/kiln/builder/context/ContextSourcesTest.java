@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.build.context.support.GitDaemon;
+import dev.kiln.testkit.Ports;
+import dev.kiln.testkit.Tools;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -193,7 +195,7 @@ class ContextSourcesTest {
         } finally {
             server.stop(0);
         }
-        int closed = freePort();
+        int closed = Ports.freePort();
         ContextException unreachable = assertThrows(ContextException.class,
                 () -> materialize("http://127.0.0.1:" + closed + "/ctx.tar.gz", dir.resolve("w4"), true, List.of()));
         assertTrue(unreachable.getMessage().startsWith("cannot download build context"), unreachable.getMessage());
@@ -303,10 +305,6 @@ class ContextSourcesTest {
     }
 
     static String exec(Path dir, String... command) throws IOException {
-        return GitDaemon.run(dir, List.of(command));
-    }
-
-    static int freePort() throws IOException {
-        return GitDaemon.freePort();
+        return Tools.runIn(dir, List.of(command));
     }
 }

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.app.cli.BuildCommand;
 import dev.kiln.build.context.support.GitDaemon;
+import dev.kiln.testkit.Ports;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -184,7 +185,7 @@ class BuildInputsTest {
         assertEquals(0, run.exit(), run.log());
         assertEquals("from stdin\n", new String(layerFiles(layout).get("data.txt"), StandardCharsets.UTF_8));
 
-        int closed = GitDaemon.freePort();
+        int closed = Ports.freePort();
         for (String context : List.of(dir.resolve("absent").toString(), "tar://" + dir.resolve("absent.tar.gz"),
                 "http://127.0.0.1:" + closed + "/ctx.tar.gz", "ftp://example/ctx")) {
             Run failed = build("-c", context, "--no-push", "--insecure");

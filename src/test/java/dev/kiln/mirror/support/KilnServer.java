@@ -1,6 +1,10 @@
 package dev.kiln.mirror.support;
 
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.Poll;
+import dev.kiln.testkit.Ports;
 import dev.kiln.testkit.Slowness;
+import dev.kiln.testkit.Tools;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -43,7 +47,7 @@ public final class KilnServer implements AutoCloseable {
      */
     public static KilnServer start(Path dir, List<String> systemProperties, String... serveArgs) throws IOException {
         Files.createDirectories(dir);
-        int port = Proc.freePort();
+        int port = Ports.freePort();
         Path store = dir.resolve("store");
         Path log = dir.resolve("kiln.log");
         List<String> command = new ArrayList<>(List.of(
@@ -57,7 +61,7 @@ public final class KilnServer implements AutoCloseable {
         Duration timeout = Slowness.scale(Duration.ofSeconds(60));
         String scaling = Slowness.describe();
         long started = System.nanoTime();
-        boolean up = Proc.poll(timeout, () -> !process.isAlive() || kiln.ready());
+        boolean up = Poll.until(timeout, () -> !process.isAlive() || kiln.ready());
         if (!up || !process.isAlive()) {
             if (process.isAlive()) {
                 Slowness.requestThreadDump(process.pid());
@@ -134,10 +138,10 @@ public final class KilnServer implements AutoCloseable {
     }
 
     /** {@code kiln fsck --store} on this server's store, run as its own process. */
-    public Proc.Result fsck() {
-        return Proc.run(Duration.ofMinutes(1), Map.of(), List.of(
+    public ExecResult fsck() {
+        return Tools.run(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-jar", jar().toString(), "fsck", "--store", store.toString()));
+                "-jar", jar().toString(), "fsck", "--store", store.toString()), Map.of(), 60);
     }
 
     /** The value of one Prometheus sample on /q/metrics whose labels include {@code labels} ("k=v"); 0 when absent. */

@@ -1,9 +1,10 @@
 package dev.kiln.mirror.support;
 
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -14,10 +15,10 @@ public final class Skopeo {
     }
 
     /** {@code skopeo copy ARGS}; plain-HTTP registries need the caller's --src/--dest-tls-verify=false. */
-    public static Proc.Result copy(String... args) {
+    public static ExecResult copy(String... args) {
         List<String> command = new ArrayList<>(List.of("skopeo", "--insecure-policy", "copy", "--retry-times", "0"));
         command.addAll(List.of(args));
-        return Proc.run(Duration.ofMinutes(3), Map.of(), command);
+        return Tools.run(command, Map.of(), 180);
     }
 
     /** Pushes a layout image to a plain-HTTP registry; extra options (e.g. --format v2s2, --all, --dest-creds) first. */

@@ -1,5 +1,7 @@
 package dev.kiln.mirror.support;
 
+import dev.kiln.testkit.Poll;
+import dev.kiln.testkit.Ports;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -36,7 +38,7 @@ public final class UpstreamRegistry implements AutoCloseable {
 
     /** Starts a registry; {@code authYaml} is an {@code auth:} section, or empty for none. */
     public static UpstreamRegistry start(Path dir, String authYaml) throws IOException {
-        return start(dir, authYaml, Proc.freePort());
+        return start(dir, authYaml, Ports.freePort());
     }
 
     /** Starts a registry on {@code port}, e.g. one a Kiln server was configured with before it started. */
@@ -70,7 +72,7 @@ public final class UpstreamRegistry implements AutoCloseable {
         UpstreamRegistry registry = new UpstreamRegistry(dir, port, process);
         Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly)); // if the test JVM is stopped early
         HttpClient client = HttpClient.newHttpClient();
-        boolean up = Proc.poll(Duration.ofSeconds(20), () -> {
+        boolean up = Poll.until(Duration.ofSeconds(20), () -> {
             if (!process.isAlive()) {
                 return true;
             }

@@ -2,8 +2,6 @@ package dev.kiln.registry.client.support;
 
 import java.io.IOException;
 import java.net.HttpURLConnection;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -48,7 +46,7 @@ public final class LocalRegistry implements AutoCloseable {
 
     private static LocalRegistry start(Path dir, String user, String password, Path certificate, Path key) throws IOException {
         Files.createDirectories(dir);
-        int port = freePort();
+        int port = dev.kiln.testkit.Ports.freePort();
         Path storage = dir.resolve("storage");
         StringBuilder yml = new StringBuilder("""
                 version: 0.1
@@ -169,12 +167,6 @@ public final class LocalRegistry implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(e);
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
         }
     }
 
