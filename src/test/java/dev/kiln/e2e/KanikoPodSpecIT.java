@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.app.kubernetes.BuildJobSpec;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnImage;
 import dev.kiln.testkit.Podman;
@@ -55,7 +55,7 @@ class KanikoPodSpecIT {
     static Path work;
     static Podman podman;
     static Skopeo skopeo;
-    static LocalRegistry registry;
+    static DockerRegistry registry;
     static String image;
     static Path workspace;
     static final List<Path> played = new ArrayList<>();
@@ -66,7 +66,7 @@ class KanikoPodSpecIT {
         assertTrue(Tools.isRoot(), "podman kube play runs the pods as root here (../shared/podman-notes.md)");
         podman = new Podman(work.resolve("podman"));
         skopeo = new Skopeo(work.resolve("skopeo"));
-        registry = LocalRegistry.start(work.resolve("registry"), USER, PASSWORD);
+        registry = DockerRegistry.start(work.resolve("registry"), USER, PASSWORD);
         skopeo.run("copy", "--dest-tls-verify=false", "--dest-creds", USER + ":" + PASSWORD,
                 TestImages.busybox(work.resolve("busybox")).reference(), "docker://" + registry.host() + "/library/busybox:1");
         image = KilnImage.executor();

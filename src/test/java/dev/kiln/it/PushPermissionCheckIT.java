@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnProcess;
 import dev.kiln.testkit.Ports;
@@ -62,7 +62,7 @@ class PushPermissionCheckIT {
 
     @Test
     void aRegistryThatWantsCredentialsSaysSoBeforeAnyStep() throws IOException {
-        try (LocalRegistry registry = LocalRegistry.start(work.resolve("registry"), "builder", "s3cret")) {
+        try (DockerRegistry registry = DockerRegistry.start(work.resolve("registry"), "builder", "s3cret")) {
             String destination = registry.host() + "/team/app:1";
             ExecResult build = build("-d", destination, "--insecure-registry", registry.host());
             assertRefusedUpFront(build, destination, "no credentials");

@@ -10,10 +10,9 @@ import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
 import dev.kiln.mirror.support.TokenIssuer;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.Skopeo;
-import dev.kiln.testkit.Tools;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,9 +34,9 @@ class MirrorAuthIT {
     static Path tmp;
     static Skopeo skopeo;
 
-    static UpstreamRegistry basicRegistry;
+    static DockerRegistry basicRegistry;
     static TokenIssuer issuer;
-    static UpstreamRegistry tokenRegistry;
+    static DockerRegistry tokenRegistry;
     static KilnServer kiln;
     static Image basicImage;
     static Image tokenImage;
@@ -51,18 +50,11 @@ class MirrorAuthIT {
         tokenImage = layout.image("token", Content.of("auth-token"));
         otherTokenImage = layout.image("other", Content.of("auth-token-other"));
 
-        Path htpasswd = tmp.resolve("htpasswd");
-        Files.writeString(htpasswd, Tools.run("htpasswd", "-Bbn", USER, PASSWORD).requireSuccess().stdout().trim() + "\n");
-        basicRegistry = UpstreamRegistry.start(tmp.resolve("basic"), """
-                auth:
-                  htpasswd:
-                    realm: basic-realm
-                    path: %s
-                """.formatted(htpasswd));
+        basicRegistry = DockerRegistry.start(tmp.resolve("basic"), USER, PASSWORD);
         skopeo.push(layout.ref("basic"), basicRegistry.host() + "/auth/basic:1", "--dest-creds", USER + ":" + PASSWORD);
 
         issuer = new TokenIssuer(tmp.resolve("issuer"), USER, PASSWORD);
-        tokenRegistry = UpstreamRegistry.start(tmp.resolve("token"), issuer.authYaml());
+        tokenRegistry = DockerRegistry.configure(tmp.resolve("token")).authYaml(issuer.authYaml()).start();
         skopeo.push(layout.ref("token"), tokenRegistry.host() + "/auth/token:1", "--dest-creds", USER + ":" + PASSWORD);
         skopeo.push(layout.ref("other"), tokenRegistry.host() + "/auth/other:1", "--dest-creds", USER + ":" + PASSWORD);
 
@@ -143,7 +135,7 @@ class MirrorAuthIT {
             assertEquals(issuer.basic(), request.authorization(), "Kiln sends its configured credentials to the token service");
             assertEquals(TokenIssuer.SERVICE, request.service());
         }
-        long kilnRequests = tokenRegistry.requests().stream().filter(UpstreamRegistry.Request::fromKiln).count();
+        long kilnRequests = tokenRegistry.requests().stream().filter(DockerRegistry.Request::fromKiln).count();
         long authorized = tokenRegistry.requests().stream().filter(r -> r.fromKiln() && r.status() == 200).count();
         assertEquals(4, authorized, "manifest, config and layer of one image, manifest of the other");
         assertTrue(requests.size() < kilnRequests, requests.size() + " token requests for " + kilnRequests + " registry requests");

@@ -8,7 +8,7 @@ import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Skopeo;
@@ -43,7 +43,7 @@ class MirrorBudgetIT {
         Image a = layout.image("a", Content.of("budget-a").withoutBusybox().filler(800 << 10));
         Image b = layout.image("b", Content.of("budget-b").withoutBusybox().filler(800 << 10));
         Image c = layout.image("c", Content.of("budget-c").withoutBusybox().filler(800 << 10));
-        try (UpstreamRegistry upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "")) {
+        try (DockerRegistry upstream = DockerRegistry.start(tmp.resolve("upstream"))) {
             for (String name : List.of("a", "b", "c")) {
                 skopeo.push(layout.ref(name), upstream.host() + "/budget/" + name + ":1");
             }

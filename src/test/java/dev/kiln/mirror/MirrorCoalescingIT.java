@@ -10,7 +10,7 @@ import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.io.InputStream;
@@ -43,7 +43,7 @@ class MirrorCoalescingIT {
     static Path tmp;
     static Skopeo skopeo;
 
-    static UpstreamRegistry upstream;
+    static DockerRegistry upstream;
     static FaultProxy proxy;
     static KilnServer kiln;
     static Image small;
@@ -55,7 +55,7 @@ class MirrorCoalescingIT {
         OciLayout layout = new OciLayout(tmp.resolve("layout"));
         small = layout.image("small", Content.of("coalesce-small").filler(1 << 20));
         large = layout.image("large", Content.of("coalesce-large").withoutBusybox().filler(LARGE));
-        upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "");
+        upstream = DockerRegistry.start(tmp.resolve("upstream"));
         skopeo.push(layout.ref("small"), upstream.host() + "/coalesce/small:1");
         skopeo.push(layout.ref("large"), upstream.host() + "/coalesce/large:1");
         proxy = new FaultProxy(upstream.port());

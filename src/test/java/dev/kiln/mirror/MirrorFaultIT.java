@@ -12,7 +12,7 @@ import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Skopeo;
@@ -51,7 +51,7 @@ class MirrorFaultIT {
     static Skopeo skopeo;
 
     static OciLayout layout;
-    static UpstreamRegistry upstream;
+    static DockerRegistry upstream;
     static FaultProxy proxy;
     static KilnServer kiln;
     static final Map<Mode, Image> images = new EnumMap<>(Mode.class);
@@ -61,7 +61,7 @@ class MirrorFaultIT {
     static void start() throws IOException {
         skopeo = new Skopeo(tmp.resolve("skopeo"));
         layout = new OciLayout(tmp.resolve("layout"));
-        upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "");
+        upstream = DockerRegistry.start(tmp.resolve("upstream"));
         for (Mode mode : Mode.values()) {
             if (mode != Mode.PASS) {
                 images.put(mode, layout.image(name(mode), Content.of("fault-" + name(mode)).filler(1 << 20)));

@@ -7,7 +7,7 @@ import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Skopeo;
@@ -38,7 +38,7 @@ class MirrorPodmanIT {
         Image image = layout.image("busybox", Content.of("podman-busybox"));
         OciLayout.Blob index = layout.index("multi", List.of(image, layout.image("arm", Content.of("podman-busybox").arch("arm64"))),
                 List.of("amd64", "arm64"));
-        try (UpstreamRegistry upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "")) {
+        try (DockerRegistry upstream = DockerRegistry.start(tmp.resolve("upstream"))) {
             skopeo.push(layout.ref("multi"), upstream.host() + "/library/busybox:1", "--all");
             try (KilnServer kiln = KilnServer.start(tmp.resolve("kiln"), List.of(), "--upstream", "docker.io=" + upstream.url())) {
                 Path registries = tmp.resolve("registries.conf");

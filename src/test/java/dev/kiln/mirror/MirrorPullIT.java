@@ -10,7 +10,7 @@ import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Skopeo;
@@ -34,7 +34,7 @@ class MirrorPullIT {
     static Path tmp;
     static Skopeo skopeo;
 
-    static UpstreamRegistry upstream;
+    static DockerRegistry upstream;
     static KilnServer kiln;
     static Image oci;
     static Image v2s2Source;
@@ -54,7 +54,7 @@ class MirrorPullIT {
         arm64 = layout.image("arm64", Content.of("pull-multi").arch("arm64"));
         index = layout.index("multi", List.of(amd64, arm64), List.of("amd64", "arm64"));
 
-        upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "");
+        upstream = DockerRegistry.start(tmp.resolve("upstream"));
         skopeo.push(layout.ref("oci"), upstream.host() + "/pull/oci:1");
         skopeo.push(layout.ref("v2s2"), upstream.host() + "/pull/v2s2:1", "--format", "v2s2");
         skopeo.push(layout.ref("hub"), upstream.host() + "/library/busybox:1");

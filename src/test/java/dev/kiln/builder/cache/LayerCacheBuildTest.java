@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -37,7 +37,7 @@ class LayerCacheBuildTest {
             Pattern.MULTILINE);
     private static final Pattern PLAN = Pattern.compile("^\\[[^]]+] STEP (\\d+)/\\d+: (.*)  (HIT |MISS) .*$",
             Pattern.MULTILINE);
-    private static LocalRegistry registry;
+    private static DockerRegistry registry;
     private static Path shared;
     private static String base;
 
@@ -63,7 +63,7 @@ class LayerCacheBuildTest {
     @BeforeAll
     static void startRegistryWithBusyboxBase() throws Exception {
         shared = Files.createTempDirectory("kiln-cache-test");
-        registry = LocalRegistry.start(shared.resolve("registry"));
+        registry = DockerRegistry.start(shared.resolve("registry"));
         Path baseCtx = BusyboxContext.write(shared.resolve("base-ctx"), """
                 RUN mkdir -p /etc && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo gone > /etc/obsolete
                 """);

@@ -9,7 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.Skopeo;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -32,7 +33,7 @@ import picocli.CommandLine;
 /** {@code kiln build} end to end: a real docker-registry, a busybox base built by kiln itself, skopeo to check. */
 class BuildCommandTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static LocalRegistry registry;
+    private static DockerRegistry registry;
     private static Path shared;
     private static String base;
 
@@ -42,7 +43,7 @@ class BuildCommandTest {
     @BeforeAll
     static void startRegistryWithBusyboxBase() throws Exception {
         shared = Files.createTempDirectory("kiln-exec-test");
-        registry = LocalRegistry.start(shared.resolve("registry"));
+        registry = DockerRegistry.start(shared.resolve("registry"));
         Path ctx = BusyboxContext.write(shared.resolve("base-ctx"), "");
         base = registry.host() + "/base:1";
         Run run = build("-c", ctx.toString(), "-d", base, "--insecure-registry", registry.host());
@@ -423,7 +424,7 @@ class BuildCommandTest {
 
     private static Path pullAndExtract(String image, Path dir) throws Exception {
         Path oci = dir.resolve("pulled");
-        LocalRegistry.skopeo("docker://" + image, "oci:" + oci + ":t");
+        new Skopeo(dir.resolve("skopeo")).copyPlainHttp("docker://" + image, "oci:" + oci + ":t");
         return extractLayout(oci);
     }
 

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
 class RegistryTlsTest {
     private static Path dir;
     private static Path certificate;
-    private static LocalRegistry registry;
+    private static DockerRegistry registry;
 
     @BeforeAll
     static void registryWithASelfSignedCertificate() throws Exception {
@@ -41,7 +41,7 @@ class RegistryTlsTest {
         Path key = dir.resolve("registry.key");
         exec("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
                 "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.toString(), "-out", certificate.toString());
-        registry = LocalRegistry.startTls(dir.resolve("registry"), certificate, key);
+        registry = DockerRegistry.startTls(dir.resolve("registry"), certificate, key);
     }
 
     @AfterAll
