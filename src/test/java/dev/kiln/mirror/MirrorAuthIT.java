@@ -5,13 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.mirror.support.Http;
-import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
 import dev.kiln.mirror.support.TokenIssuer;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.KilnProcess;
 import dev.kiln.testkit.Skopeo;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -37,7 +37,7 @@ class MirrorAuthIT {
     static DockerRegistry basicRegistry;
     static TokenIssuer issuer;
     static DockerRegistry tokenRegistry;
-    static KilnServer kiln;
+    static KilnProcess kiln;
     static Image basicImage;
     static Image tokenImage;
     static Image otherTokenImage;
@@ -63,17 +63,19 @@ class MirrorAuthIT {
                 {"auths": {"%s": {"auth": "%s"}}}
                 """.formatted(basicRegistry.host(), Base64.getEncoder().encodeToString((USER + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8))));
 
-        kiln = KilnServer.start(tmp.resolve("kiln"), List.of(
+        kiln = KilnProcess.configure("mirror-auth", tmp.resolve("kiln").resolve("store")).jvmOptions("-Xmx512m")
+                .systemProperties(List.of(
                         "kiln.mirror.upstreams.\"basic\".username=" + USER,
                         "kiln.mirror.upstreams.\"basic\".password=" + PASSWORD,
                         "kiln.mirror.upstreams.\"basic-dc\".docker-config=" + dockerConfig,
                         "kiln.mirror.upstreams.\"token\".username=" + USER,
-                        "kiln.mirror.upstreams.\"token\".password=" + PASSWORD),
-                "--upstream", "basic=" + basicRegistry.url(),
-                "--upstream", "basic-dc=" + basicRegistry.url(),
-                "--upstream", "basic-anon=" + basicRegistry.url(),
-                "--upstream", "token=" + tokenRegistry.url(),
-                "--upstream", "token-anon=" + tokenRegistry.url());
+                        "kiln.mirror.upstreams.\"token\".password=" + PASSWORD))
+                .args("--upstream", "basic=" + basicRegistry.url(),
+                        "--upstream", "basic-dc=" + basicRegistry.url(),
+                        "--upstream", "basic-anon=" + basicRegistry.url(),
+                        "--upstream", "token=" + tokenRegistry.url(),
+                        "--upstream", "token-anon=" + tokenRegistry.url())
+                .start();
     }
 
     @AfterAll
@@ -92,27 +94,27 @@ class MirrorAuthIT {
     @Test
     void basicAuthUpstreamWithConfiguredCredentials() throws Exception {
         Path copy = tmp.resolve("basic-copy");
-        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/basic/auth/basic:1", "dir:" + copy).requireSuccess();
+        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/basic/auth/basic:1", "dir:" + copy).requireSuccess();
         assertEquals(basicImage.digest(), Skopeo.manifestDigest(copy));
         assertTrue(basicRegistry.requests().stream().anyMatch(r -> r.fromKiln() && r.status() == 200));
     }
 
     @Test
     void basicAuthCredentialsFromADockerConfig() throws Exception {
-        Http.Response manifest = Http.get(kiln.url() + "/v2/basic-dc/auth/basic/manifests/1", "Accept", Http.ACCEPT_ALL);
+        Http.Response manifest = Http.get(kiln.baseUrl() + "/v2/basic-dc/auth/basic/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(200, manifest.status(), () -> new String(manifest.body()));
         assertEquals(basicImage.digest(), manifest.digest());
     }
 
     @Test
     void basicAuthUpstreamWithoutCredentialsGivesAClearError() throws Exception {
-        Http.Response response = Http.get(kiln.url() + "/v2/basic-anon/auth/basic/manifests/1", "Accept", Http.ACCEPT_ALL);
+        Http.Response response = Http.get(kiln.baseUrl() + "/v2/basic-anon/auth/basic/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(403, response.status(), () -> new String(response.body()));
         assertEquals("DENIED", response.errorCode());
         assertTrue(response.errorMessage().contains("basic-anon") && response.errorMessage().contains("no credentials"), response.errorMessage());
         assertEquals(null, response.header("WWW-Authenticate"), "Kiln must not ask its own client for the upstream's credentials");
 
-        ExecResult pull = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/basic-anon/auth/basic:1",
+        ExecResult pull = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/basic-anon/auth/basic:1",
                 "dir:" + tmp.resolve("anon-copy"));
         assertNotEquals(0, pull.exitCode());
         assertTrue(pull.output().contains("no credentials"), pull.output());
@@ -122,9 +124,9 @@ class MirrorAuthIT {
     void tokenAuthUpstreamIssuesScopedTokensThatAreReused() throws Exception {
         int before = kilnTokenRequests().size();
         Path copy = tmp.resolve("token-copy");
-        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/token/auth/token:1", "dir:" + copy).requireSuccess();
+        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/token/auth/token:1", "dir:" + copy).requireSuccess();
         assertEquals(tokenImage.digest(), Skopeo.manifestDigest(copy));
-        Http.Response other = Http.get(kiln.url() + "/v2/token/auth/other/manifests/1", "Accept", Http.ACCEPT_ALL);
+        Http.Response other = Http.get(kiln.baseUrl() + "/v2/token/auth/other/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(200, other.status());
         assertEquals(otherTokenImage.digest(), other.digest());
 
@@ -143,7 +145,7 @@ class MirrorAuthIT {
 
     @Test
     void tokenAuthUpstreamWithoutCredentialsIsDenied() throws Exception {
-        Http.Response response = Http.get(kiln.url() + "/v2/token-anon/auth/token/manifests/1", "Accept", Http.ACCEPT_ALL);
+        Http.Response response = Http.get(kiln.baseUrl() + "/v2/token-anon/auth/token/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(403, response.status(), () -> new String(response.body()));
         assertEquals("DENIED", response.errorCode());
         assertTrue(response.errorMessage().contains("token-anon"), response.errorMessage());

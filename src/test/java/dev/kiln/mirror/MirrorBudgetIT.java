@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.KilnProcess;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.Slowness;
@@ -47,9 +47,9 @@ class MirrorBudgetIT {
             for (String name : List.of("a", "b", "c")) {
                 skopeo.push(layout.ref(name), upstream.host() + "/budget/" + name + ":1");
             }
-            try (KilnServer kiln = KilnServer.start(tmp.resolve("kiln"), List.of(),
-                    "--upstream", "m=" + upstream.url(), "--cache-max-bytes", Long.toString(BUDGET))) {
-                skopeo.push(layout.ref("local"), kiln.host() + "/local/app:1");
+            try (KilnProcess kiln = KilnProcess.configure("mirror-budget", tmp.resolve("kiln").resolve("store")).jvmOptions("-Xmx512m")
+                .args("--upstream", "m=" + upstream.url(), "--cache-max-bytes", Long.toString(BUDGET)).start()) {
+                skopeo.push(layout.ref("local"), kiln.hostPort() + "/local/app:1");
                 assertTrue(size(local) + size(a) + size(b) < BUDGET && size(local) + size(a) + size(b) + size(c) > BUDGET,
                         "the sizes must make the third mirrored image tip the store over budget");
 
@@ -96,15 +96,15 @@ class MirrorBudgetIT {
         }
     }
 
-    private void pull(KilnServer kiln, String reference, Image expected) throws IOException {
+    private void pull(KilnProcess kiln, String reference, Image expected) throws IOException {
         Path copy = tmp.resolve("copy-" + ++copies);
-        ExecResult copied = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/" + reference, "dir:" + copy);
+        ExecResult copied = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/" + reference, "dir:" + copy);
         assertEquals(0, copied.exitCode(), () -> "pulling " + reference + ":\n" + copied.output() + "\nserver log:\n" + kiln.logTail());
         assertEquals(expected.digest(), Skopeo.manifestDigest(copy), reference);
     }
 
     /** The store's blobs, oldest first, named by the image they belong to: for failure messages. */
-    private static String listing(KilnServer kiln, Image... images) throws IOException {
+    private static String listing(KilnProcess kiln, Image... images) throws IOException {
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < images.length; i++) {
             for (OciLayout.Blob blob : all(images[i])) {

@@ -8,12 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kiln.mirror.support.FaultProxy;
 import dev.kiln.mirror.support.FaultProxy.Mode;
 import dev.kiln.mirror.support.Http;
-import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.KilnProcess;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
@@ -53,7 +53,7 @@ class MirrorFaultIT {
     static OciLayout layout;
     static DockerRegistry upstream;
     static FaultProxy proxy;
-    static KilnServer kiln;
+    static KilnProcess kiln;
     static final Map<Mode, Image> images = new EnumMap<>(Mode.class);
     static Image stale;
 
@@ -72,8 +72,9 @@ class MirrorFaultIT {
         skopeo.push(layout.ref("stale"), upstream.host() + "/stale/app:1");
         skopeo.push(layout.ref("stale"), upstream.host() + "/stale/app:never-pulled");
         proxy = new FaultProxy(upstream.port());
-        kiln = KilnServer.start(tmp.resolve("kiln"), List.of("kiln.mirror.upstreams.\"x\".read-timeout=2s"),
-                "--upstream", "x=" + proxy.url(), "--tag-ttl", "1s");
+        kiln = KilnProcess.configure("mirror-fault", tmp.resolve("kiln").resolve("store")).jvmOptions("-Xmx512m")
+                .systemProperties(List.of("kiln.mirror.upstreams.\"x\".read-timeout=2s"))
+                .args("--upstream", "x=" + proxy.url(), "--tag-ttl", "1s").start();
     }
 
     @AfterAll
@@ -99,7 +100,7 @@ class MirrorFaultIT {
     @EnumSource(value = Mode.class, names = {"TRUNCATE", "CORRUPT", "TOO_MANY_REQUESTS", "UNAVAILABLE", "STALL", "RESET"})
     void aBrokenBlobDownloadFailsEveryClientAndKeepsNothing(Mode mode) throws Exception {
         OciLayout.Blob layer = images.get(mode).layers().get(0);
-        String url = kiln.url() + "/v2/x/fault/" + name(mode) + "/blobs/" + layer.digest();
+        String url = kiln.baseUrl() + "/v2/x/fault/" + name(mode) + "/blobs/" + layer.digest();
         double errorsBefore = kiln.metric("kiln_mirror_upstream_errors_total", "upstream=x");
         String code = switch (mode) {
             case TOO_MANY_REQUESTS -> "TOOMANYREQUESTS";
@@ -151,8 +152,8 @@ class MirrorFaultIT {
     void aBrokenManifestIsRefusedAndNotCached(Mode mode) throws Exception {
         Image image = layout.image("manifest-" + name(mode), Content.of("fault-manifest-" + name(mode)));
         skopeo.push(layout.ref("manifest-" + name(mode)), upstream.host() + "/fault/manifest-" + name(mode) + ":1");
-        String byTag = kiln.url() + "/v2/x/fault/manifest-" + name(mode) + "/manifests/1";
-        String byDigest = kiln.url() + "/v2/x/fault/manifest-" + name(mode) + "/manifests/" + image.digest();
+        String byTag = kiln.baseUrl() + "/v2/x/fault/manifest-" + name(mode) + "/manifests/1";
+        String byDigest = kiln.baseUrl() + "/v2/x/fault/manifest-" + name(mode) + "/manifests/" + image.digest();
         double errorsBefore = kiln.metric("kiln_mirror_upstream_errors_total", "upstream=x");
         proxy.fault(mode, path -> path.contains("/manifests/"));
         for (String url : List.of(byDigest, byTag)) {
@@ -176,7 +177,7 @@ class MirrorFaultIT {
     @Test
     void aTagIsRevalidatedWithHeadAndServedStaleWhileTheUpstreamIsDown() throws Exception {
         String manifestPath = "/v2/stale/app/manifests/1";
-        String url = kiln.url() + "/v2/x/stale/app/manifests/1";
+        String url = kiln.baseUrl() + "/v2/x/stale/app/manifests/1";
         Http.Response first = Http.get(url, "Accept", Http.ACCEPT_ALL);
         assertEquals(200, first.status());
         assertEquals(stale.digest(), first.digest());
@@ -198,11 +199,11 @@ class MirrorFaultIT {
         assertStaleServed(url);
         assertTrue(kiln.metric("kiln_mirror_stale_served_total", "upstream=x") - staleBefore >= 2);
 
-        Http.Response refused = Http.get(kiln.url() + "/v2/x/stale/app/manifests/never-pulled", "Accept", Http.ACCEPT_ALL);
+        Http.Response refused = Http.get(kiln.baseUrl() + "/v2/x/stale/app/manifests/never-pulled", "Accept", Http.ACCEPT_ALL);
         assertEquals(502, refused.status(), "nothing cached and nobody to ask");
         assertEquals("UNAVAILABLE", refused.errorCode());
         // skopeo and podman show the status line, not the body: the reason must be in it
-        ExecResult pulled = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/x/stale/app:never-pulled",
+        ExecResult pulled = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/x/stale/app:never-pulled",
                 "dir:" + Files.createTempDirectory(tmp, "never"));
         assertTrue(pulled.exitCode() != 0 && pulled.output().contains("502 Bad Gateway: ") && pulled.output().contains("unreachable"),
                 pulled.output());
@@ -210,7 +211,7 @@ class MirrorFaultIT {
         proxy.start();
         proxy.fault(Mode.TOO_MANY_REQUESTS, path -> true);
         assertStaleServed(url);
-        Http.Response throttled = Http.get(kiln.url() + "/v2/x/stale/app/manifests/never-pulled", "Accept", Http.ACCEPT_ALL);
+        Http.Response throttled = Http.get(kiln.baseUrl() + "/v2/x/stale/app/manifests/never-pulled", "Accept", Http.ACCEPT_ALL);
         assertEquals(429, throttled.status());
         assertEquals("TOOMANYREQUESTS", throttled.errorCode());
         assertEquals(FaultProxy.RETRY_AFTER, throttled.header("Retry-After"));
@@ -227,13 +228,13 @@ class MirrorFaultIT {
         Image before = layout.image("moving-1", Content.of("fault-moving-1"));
         Image after = layout.image("moving-2", Content.of("fault-moving-2"));
         skopeo.push(layout.ref("moving-1"), upstream.host() + "/moving/app:latest");
-        String url = kiln.url() + "/v2/x/moving/app/manifests/latest";
+        String url = kiln.baseUrl() + "/v2/x/moving/app/manifests/latest";
         assertEquals(before.digest(), Http.get(url, "Accept", Http.ACCEPT_ALL).digest());
         skopeo.push(layout.ref("moving-2"), upstream.host() + "/moving/app:latest");
         assertTrue(Poll.until(Duration.ofSeconds(10), () -> after.digest().equals(Http.must(url, "Accept", Http.ACCEPT_ALL).digest())),
                 "Kiln follows the tag to its new digest");
         Path copy = tmp.resolve("moved-copy");
-        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/x/moving/app:latest", "dir:" + copy).requireSuccess();
+        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/x/moving/app:latest", "dir:" + copy).requireSuccess();
         assertEquals(after.digest(), Skopeo.manifestDigest(copy));
     }
 

@@ -3,12 +3,12 @@ package dev.kiln.mirror;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.mirror.support.KilnServer;
 import dev.kiln.mirror.support.OciLayout;
 import dev.kiln.mirror.support.OciLayout.Content;
 import dev.kiln.mirror.support.OciLayout.Image;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.KilnProcess;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.Tools;
@@ -40,7 +40,8 @@ class MirrorPodmanIT {
                 List.of("amd64", "arm64"));
         try (DockerRegistry upstream = DockerRegistry.start(tmp.resolve("upstream"))) {
             skopeo.push(layout.ref("multi"), upstream.host() + "/library/busybox:1", "--all");
-            try (KilnServer kiln = KilnServer.start(tmp.resolve("kiln"), List.of(), "--upstream", "docker.io=" + upstream.url())) {
+            try (KilnProcess kiln = KilnProcess.configure("mirror-podman", tmp.resolve("kiln").resolve("store")).jvmOptions("-Xmx512m")
+                .args("--upstream", "docker.io=" + upstream.url()).start()) {
                 Path registries = tmp.resolve("registries.conf");
                 Files.writeString(registries, """
                         unqualified-search-registries = ["docker.io"]
@@ -52,7 +53,7 @@ class MirrorPodmanIT {
                         [[registry.mirror]]
                         location = "%s"
                         insecure = true
-                        """.formatted(kiln.host()));
+                        """.formatted(kiln.hostPort()));
                 Map<String, String> env = Map.of("CONTAINERS_REGISTRIES_CONF", registries.toString());
 
                 ExecResult pull = podman(env, "pull", "docker.io/library/busybox:1");
