@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.kiln.mirror.support.FaultProxy;
-import dev.kiln.mirror.support.OciLayout;
-import dev.kiln.mirror.support.OciLayout.Content;
-import dev.kiln.mirror.support.OciLayout.Image;
+import dev.kiln.testkit.OciLayout.Content;
+import dev.kiln.testkit.OciLayout.Image;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.Http;
 import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.OciLayout;
 import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.io.InputStream;

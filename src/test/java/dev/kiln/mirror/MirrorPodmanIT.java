@@ -3,12 +3,12 @@ package dev.kiln.mirror;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.mirror.support.OciLayout;
-import dev.kiln.mirror.support.OciLayout.Content;
-import dev.kiln.mirror.support.OciLayout.Image;
+import dev.kiln.testkit.OciLayout.Content;
+import dev.kiln.testkit.OciLayout.Image;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.OciLayout;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.Tools;

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.oci.image.ImageReference;
-import dev.kiln.registry.client.support.OciLayouts;
 import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.OciLayout;
 import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -33,7 +33,8 @@ class AuthenticatedPullPushTest {
     static void start() throws IOException {
         registry = DockerRegistry.start(dir.resolve("registry"), "kiln", "s3cret");
         Path layout = dir.resolve("layout");
-        OciLayouts.tag(layout, "v1", OciLayouts.image(layout, "linux", "amd64", null, "auth").manifest());
+        OciLayout oci = new OciLayout(layout);
+        oci.tag("v1", oci.platformImage("linux", "amd64", null, "auth").manifest());
         new Skopeo(dir.resolve("skopeo")).copyPlainHttp("--dest-creds", "kiln:s3cret", "oci:" + layout + ":v1", "docker://" + registry.host() + "/private/app:v1");
     }
 

@@ -14,8 +14,8 @@ import dev.kiln.cloud.GcpTokens;
 import dev.kiln.cloud.RegistryLogin;
 import dev.kiln.cloud.support.MotoServer;
 import dev.kiln.oci.image.ImageReference;
-import dev.kiln.registry.client.support.OciLayouts;
 import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.OciLayout;
 import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -72,7 +72,8 @@ class CloudRegistryLoginTest {
         ecrRegistry = DockerRegistry.start(dir.resolve("ecr"), "AWS", ACCOUNT + "-auth-token");
         gcpRegistry = DockerRegistry.start(dir.resolve("gcp"), GcpTokens.USER, GCP_TOKEN);
         Path layout = dir.resolve("layout");
-        OciLayouts.tag(layout, "v1", OciLayouts.image(layout, "linux", "amd64", null, "cloud").manifest());
+        OciLayout oci = new OciLayout(layout);
+        oci.tag("v1", oci.platformImage("linux", "amd64", null, "cloud").manifest());
         new Skopeo(dir.resolve("skopeo")).copyPlainHttp("--dest-creds", "AWS:" + ACCOUNT + "-auth-token", "oci:" + layout + ":v1",
                 "docker://" + ecrRegistry.host() + "/team/app:v1");
         new Skopeo(dir.resolve("skopeo")).copyPlainHttp("--dest-creds", GcpTokens.USER + ":" + GCP_TOKEN, "oci:" + layout + ":v1",

@@ -11,8 +11,8 @@ import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.Digester;
 import dev.kiln.oci.image.ImageReference;
-import dev.kiln.registry.client.support.OciLayouts;
 import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.OciLayout;
 import dev.kiln.testkit.Ports;
 import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
@@ -33,24 +33,26 @@ class ImagePullerTest {
     @TempDir
     static Path dir;
     static DockerRegistry registry;
-    static OciLayouts.Built amd64;
-    static OciLayouts.Built arm64;
+    static OciLayout.Built amd64;
+    static OciLayout.Built arm64;
 
     @BeforeAll
     static void pushImagesWithSkopeo() throws IOException {
         registry = DockerRegistry.start(dir.resolve("registry"));
         Path single = dir.resolve("single");
-        amd64 = OciLayouts.image(single, "linux", "amd64", null, "amd64");
-        OciLayouts.tag(single, "v1", amd64.manifest());
+        OciLayout singleLayout = new OciLayout(single);
+        amd64 = singleLayout.platformImage("linux", "amd64", null, "amd64");
+        singleLayout.tag("v1", amd64.manifest());
         new Skopeo(dir.resolve("skopeo")).copyPlainHttp("oci:" + single + ":v1", "docker://" + registry.host() + "/test/busybox:v1");
 
         Path multi = dir.resolve("multi");
-        OciLayouts.Built a = OciLayouts.image(multi, "linux", "amd64", null, "amd64");
-        arm64 = OciLayouts.image(multi, "linux", "arm64", "v8", "arm64");
-        Descriptor index = OciLayouts.index(multi, List.of(arm64, a), List.of(
+        OciLayout multiLayout = new OciLayout(multi);
+        OciLayout.Built a = multiLayout.platformImage("linux", "amd64", null, "amd64");
+        arm64 = multiLayout.platformImage("linux", "arm64", "v8", "arm64");
+        Descriptor index = multiLayout.platformIndex(List.of(arm64, a), List.of(
                 new Descriptor.Platform("arm64", "linux", "v8", null, null),
                 new Descriptor.Platform("amd64", "linux", null, null, null)));
-        OciLayouts.tag(multi, "multi", index);
+        multiLayout.tag("multi", index);
         new Skopeo(dir.resolve("skopeo")).copyPlainHttp("--all", "oci:" + multi + ":multi", "docker://" + registry.host() + "/test/multi:1");
     }
 

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.oci.image.ImageReference;
-import dev.kiln.registry.client.support.OciLayouts;
 import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.OciLayout;
 import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -31,8 +31,9 @@ class ImagePusherTest {
     static void pullAnImage() throws IOException {
         source = DockerRegistry.start(dir.resolve("source"));
         Path layout = dir.resolve("layout");
-        OciLayouts.Built built = OciLayouts.image(layout, "linux", "amd64", null, "push");
-        OciLayouts.tag(layout, "v1", built.manifest());
+        OciLayout oci = new OciLayout(layout);
+        OciLayout.Built built = oci.platformImage("linux", "amd64", null, "push");
+        oci.tag("v1", built.manifest());
         new Skopeo(dir.resolve("skopeo")).copyPlainHttp("oci:" + layout + ":v1", "docker://" + source.host() + "/src/app:v1");
         image = puller(source).pull(ImageReference.parse(source.host() + "/src/app:v1"));
         totalBytes = image.blobs().stream().mapToLong(b -> b.descriptor().size()).sum();
