@@ -11,6 +11,7 @@ import dev.kiln.app.kubernetes.BuildJobSpec;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnImage;
+import dev.kiln.testkit.MotoServer;
 import dev.kiln.testkit.Podman;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.TestImages;
@@ -22,7 +23,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import dev.kiln.cloud.support.MotoServer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -132,7 +132,7 @@ class KanikoPodSpecIT {
     /**
      * The s3 variant: the same spec with an {@code s3://} context, its credentials only in the AWS
      * credentials file of a Secret mounted at {@code /root/.aws/}. It needs the AWS default credential
-     * chain and the moto stand-in of the cloud-creds work ({@code dev.kiln.cloud.support.MotoServer},
+     * chain and the moto stand-in of the cloud-creds work ({@code dev.kiln.testkit.MotoServer},
      * moto checking signatures and IAM).
      */
     @Test

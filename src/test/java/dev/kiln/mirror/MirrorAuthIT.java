@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.testkit.OciLayout.Content;
 import dev.kiln.testkit.OciLayout.Image;
-import dev.kiln.mirror.support.TokenIssuer;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.Http;
 import dev.kiln.testkit.KilnProcess;
 import dev.kiln.testkit.OciLayout;
 import dev.kiln.testkit.Skopeo;
+import dev.kiln.testkit.TokenIssuer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.kiln.mirror.support.FaultProxy;
+import dev.kiln.testkit.FaultProxy;
 import dev.kiln.testkit.OciLayout.Content;
 import dev.kiln.testkit.OciLayout.Image;
 import dev.kiln.testkit.DockerRegistry;

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.mirror.support.FaultProxy;
-import dev.kiln.mirror.support.FaultProxy.Mode;
+import dev.kiln.testkit.FaultProxy.Mode;
+import dev.kiln.testkit.FaultProxy;
 import dev.kiln.testkit.OciLayout.Content;
 import dev.kiln.testkit.OciLayout.Image;
 import dev.kiln.testkit.DockerRegistry;

@@ -1,9 +1,9 @@
 package dev.kiln.build.context;
 
-import dev.kiln.build.context.support.GitDaemon;
-import dev.kiln.build.context.support.GitHttpServer;
 import dev.kiln.cloud.AwsCredentialChain;
-import dev.kiln.cloud.support.MotoServer;
+import dev.kiln.testkit.GitDaemon;
+import dev.kiln.testkit.GitHttpServer;
+import dev.kiln.testkit.MotoServer;
 import dev.kiln.testkit.Tools;
 import java.nio.file.Files;
 import java.nio.file.Path;

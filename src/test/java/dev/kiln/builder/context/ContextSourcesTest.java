@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
-import dev.kiln.build.context.support.GitDaemon;
+import dev.kiln.testkit.GitDaemon;
 import dev.kiln.testkit.Ports;
 import dev.kiln.testkit.Tools;
 import java.io.ByteArrayInputStream;

@@ -10,7 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.build.context.support.GitDaemon;
+import dev.kiln.testkit.GitDaemon;
 import dev.kiln.testkit.Ports;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

@@ -1,6 +1,6 @@
 package dev.kiln.registry.client;
 
-import static dev.kiln.cloud.support.StandIns.send;
+import static dev.kiln.testkit.StandIns.send;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,9 +12,9 @@ import dev.kiln.cloud.AwsCredentialChain;
 import dev.kiln.cloud.EcrTokens;
 import dev.kiln.cloud.GcpTokens;
 import dev.kiln.cloud.RegistryLogin;
-import dev.kiln.cloud.support.MotoServer;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.MotoServer;
 import dev.kiln.testkit.OciLayout;
 import dev.kiln.testkit.Skopeo;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package dev.kiln.mirror.support;
+package dev.kiln.testkit;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

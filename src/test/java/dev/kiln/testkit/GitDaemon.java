@@ -1,4 +1,4 @@
-package dev.kiln.build.context.support;
+package dev.kiln.testkit;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -20,7 +20,7 @@ public final class GitDaemon implements AutoCloseable {
     }
 
     public static GitDaemon serve(Path root) throws IOException {
-        int port = dev.kiln.testkit.Ports.freePort();
+        int port = Ports.freePort();
         Process process = new ProcessBuilder("git", "daemon", "--export-all", "--reuseaddr", "--base-path=" + root,
                 "--listen=127.0.0.1", "--port=" + port, root.toString())
                 .redirectErrorStream(true).redirectOutput(root.resolve("daemon.log").toFile()).start();
@@ -58,7 +58,7 @@ public final class GitDaemon implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of("git", "-c", "user.name=kiln", "-c", "user.email=kiln@test",
                 "-c", "init.defaultBranch=main"));
         command.addAll(List.of(args));
-        return dev.kiln.testkit.Tools.runIn(dir, command);
+        return Tools.runIn(dir, command);
     }
 
     @Override

@@ -1,4 +1,4 @@
-package dev.kiln.cloud.support;
+package dev.kiln.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

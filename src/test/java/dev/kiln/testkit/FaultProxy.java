@@ -1,4 +1,4 @@
-package dev.kiln.mirror.support;
+package dev.kiln.testkit;
 
 import dev.kiln.testkit.Ports;
 import java.io.ByteArrayOutputStream;
