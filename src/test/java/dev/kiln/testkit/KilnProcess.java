@@ -291,7 +291,7 @@ public final class KilnProcess implements AutoCloseable {
     public double metric(String name, String... labels) {
         String text;
         try {
-            text = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(baseUrl() + "/q/metrics")).build(),
+            text = Http.client().send(HttpRequest.newBuilder(URI.create(baseUrl() + "/q/metrics")).build(),
                     HttpResponse.BodyHandlers.ofString()).body();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
