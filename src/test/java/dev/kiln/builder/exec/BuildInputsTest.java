@@ -12,6 +12,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.kiln.app.cli.BuildCommand;
 import dev.kiln.testkit.GitDaemon;
 import dev.kiln.testkit.Ports;
+import dev.kiln.testkit.Tools;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -28,7 +29,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -262,11 +262,7 @@ class BuildInputsTest {
         return files;
     }
 
-    private static void exec(Path dir, String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(String.join(" ", command) + " failed: " + out);
-        }
+    private static void exec(Path dir, String... command) {
+        Tools.run(dir, List.of(command), Map.of(), 60).requireSuccess();
     }
 }
