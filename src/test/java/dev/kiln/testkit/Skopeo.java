@@ -1,7 +1,5 @@
 package dev.kiln.testkit;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -34,11 +32,7 @@ public final class Skopeo {
 
     /** Runs {@code skopeo <args…>}; fails the test with the command's output when it exits non-zero. */
     public ExecResult run(String... args) {
-        ExecResult result = tryRun(args);
-        if (!result.ok()) {
-            fail("skopeo " + String.join(" ", args) + " exited " + result.exitCode() + ":\n" + result.output());
-        }
-        return result;
+        return tryRun(args).requireSuccess();
     }
 
     /** Runs {@code skopeo <args…>} and returns whatever happened, for commands that are meant to fail. */
