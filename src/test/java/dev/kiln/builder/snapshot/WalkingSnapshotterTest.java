@@ -1,4 +1,4 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
 import static dev.kiln.testkit.Tools.isRoot;
 import static dev.kiln.testkit.Tools.sh;
