@@ -4,13 +4,13 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.kiln.testkit.KubeManifests;
 import dev.kiln.testkit.Podman;
+import dev.kiln.testkit.Ports;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -48,7 +48,7 @@ final class GatewayPod implements AutoCloseable {
         this.objects = objects;
         this.work = work;
         this.prefix = "kiln-e2e-" + UUID.randomUUID().toString().substring(0, 8) + "-";
-        this.port = freePort();
+        this.port = Ports.freePort();
         this.yaml = work.resolve(prefix + "play.yaml");
     }
 
@@ -206,14 +206,6 @@ final class GatewayPod implements AutoCloseable {
             if (!volume.isBlank()) {
                 podman.removeVolume(volume);
             }
-        }
-    }
-
-    private static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 

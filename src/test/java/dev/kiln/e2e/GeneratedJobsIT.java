@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnImage;
 import dev.kiln.testkit.KubeManifests;
@@ -68,8 +68,8 @@ class GeneratedJobsIT {
     static Path work;
     static Podman podman;
     static Skopeo skopeo;
-    static LocalRegistry upstream;
-    static LocalRegistry secured;
+    static DockerRegistry upstream;
+    static DockerRegistry secured;
     static Kubelet kubelet;
     static String image;
     static GatewayPod gateway;
@@ -79,10 +79,10 @@ class GeneratedJobsIT {
         assertTrue(Tools.isRoot(), "podman kube play runs the pods as root here (../shared/podman-notes.md)");
         podman = new Podman(work.resolve("podman"));
         skopeo = new Skopeo(work.resolve("skopeo"));
-        upstream = LocalRegistry.start(work.resolve("upstream"));
+        upstream = DockerRegistry.start(work.resolve("upstream"));
         skopeo.run("copy", "--dest-tls-verify=false", TestImages.busybox(work.resolve("busybox")).reference(),
                 "docker://" + upstream.host() + "/library/busybox:1");
-        secured = LocalRegistry.start(work.resolve("secured"), USER, PASSWORD);
+        secured = DockerRegistry.start(work.resolve("secured"), USER, PASSWORD);
         kubelet = new Kubelet(podman, work, NS, "kiln-e2e-" + UUID.randomUUID().toString().substring(0, 8) + "-");
         image = KilnImage.gateway();
         gateway = clusterGateway(Map.of());
@@ -124,7 +124,7 @@ class GeneratedJobsIT {
         if (kubelet != null) {
             kubelet.close();
         }
-        for (LocalRegistry r : new LocalRegistry[] {upstream, secured}) {
+        for (DockerRegistry r : new DockerRegistry[] {upstream, secured}) {
             if (r != null) {
                 r.close();
             }

@@ -8,9 +8,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.app.kubernetes.BuildJobSpec;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnImage;
+import dev.kiln.testkit.MotoServer;
 import dev.kiln.testkit.Podman;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.TestImages;
@@ -22,7 +23,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import dev.kiln.cloud.support.MotoServer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -55,7 +55,7 @@ class KanikoPodSpecIT {
     static Path work;
     static Podman podman;
     static Skopeo skopeo;
-    static LocalRegistry registry;
+    static DockerRegistry registry;
     static String image;
     static Path workspace;
     static final List<Path> played = new ArrayList<>();
@@ -66,7 +66,7 @@ class KanikoPodSpecIT {
         assertTrue(Tools.isRoot(), "podman kube play runs the pods as root here (../shared/podman-notes.md)");
         podman = new Podman(work.resolve("podman"));
         skopeo = new Skopeo(work.resolve("skopeo"));
-        registry = LocalRegistry.start(work.resolve("registry"), USER, PASSWORD);
+        registry = DockerRegistry.start(work.resolve("registry"), USER, PASSWORD);
         skopeo.run("copy", "--dest-tls-verify=false", "--dest-creds", USER + ":" + PASSWORD,
                 TestImages.busybox(work.resolve("busybox")).reference(), "docker://" + registry.host() + "/library/busybox:1");
         image = KilnImage.executor();
@@ -132,7 +132,7 @@ class KanikoPodSpecIT {
     /**
      * The s3 variant: the same spec with an {@code s3://} context, its credentials only in the AWS
      * credentials file of a Secret mounted at {@code /root/.aws/}. It needs the AWS default credential
-     * chain and the moto stand-in of the cloud-creds work ({@code dev.kiln.cloud.support.MotoServer},
+     * chain and the moto stand-in of the cloud-creds work ({@code dev.kiln.testkit.MotoServer},
      * moto checking signatures and IAM).
      */
     @Test

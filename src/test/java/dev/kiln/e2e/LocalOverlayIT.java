@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.FlatImage;
 import dev.kiln.testkit.KilnImage;
@@ -54,7 +54,7 @@ class LocalOverlayIT {
     @TempDir
     static Path work;
     static Podman podman;
-    static LocalRegistry upstream;
+    static DockerRegistry upstream;
     static Skopeo skopeo;
     static GatewayPod gateway;
     static String upstreamDigest;
@@ -65,7 +65,7 @@ class LocalOverlayIT {
         assertTrue(Tools.isRoot(), "podman kube play runs the pods as root here (../shared/podman-notes.md)");
         podman = new Podman(work.resolve("podman"));
         skopeo = new Skopeo(work.resolve("skopeo"));
-        upstream = LocalRegistry.start(work.resolve("upstream"));
+        upstream = DockerRegistry.start(work.resolve("upstream"));
         TestImages.Layout busybox = TestImages.busybox(work.resolve("busybox"));
         skopeo.run("copy", "--dest-tls-verify=false", busybox.reference(), "docker://" + upstream.host() + "/library/busybox:1");
         upstreamDigest = busybox.topDigest();

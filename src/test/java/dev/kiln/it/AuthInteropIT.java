@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnProcess;
-import dev.kiln.testkit.RegistryHttp;
+import dev.kiln.testkit.Http;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.TestImages;
 import dev.kiln.testkit.TestImages.Layout;
@@ -60,12 +60,12 @@ class AuthInteropIT {
      * must challenge when no credentials come, or skopeo never sends {@code --dest-creds}.
      */
     private static void assertPingChallenges(KilnProcess kiln) throws IOException, InterruptedException {
-        RegistryHttp http = new RegistryHttp(kiln.baseUrl());
-        HttpResponse<String> anonymous = http.get("v2/");
+        Http http = Http.at(kiln.baseUrl());
+        HttpResponse<String> anonymous = http.getText("v2/");
         assertEquals(401, anonymous.statusCode(), anonymous.body());
         assertTrue(anonymous.headers().firstValue("WWW-Authenticate").orElse("").startsWith("Basic "), anonymous.headers().map().toString());
-        assertEquals(200, http.send(HttpRequest.newBuilder(http.url("v2/")).header("Authorization", basic(CREDS)).GET()).statusCode());
-        assertEquals(401, http.send(HttpRequest.newBuilder(http.url("v2/")).header("Authorization", basic("pusher:wrong")).GET())
+        assertEquals(200, http.request(HttpRequest.newBuilder(http.url("v2/")).header("Authorization", basic(CREDS)).GET()).statusCode());
+        assertEquals(401, http.request(HttpRequest.newBuilder(http.url("v2/")).header("Authorization", basic("pusher:wrong")).GET())
                 .statusCode());
     }
 
@@ -95,8 +95,8 @@ class AuthInteropIT {
             assertEquals(busybox.image().digest(), skopeo.run("manifest-digest", out.resolve("manifest.json").toString()).stdout().trim());
 
             // What skopeo sends when it has no credentials for a Basic challenge: empty ones, which count as none.
-            RegistryHttp http = new RegistryHttp(kiln.baseUrl());
-            HttpResponse<String> empty = http.send(HttpRequest.newBuilder(http.url("v2/local/auth/manifests/1"))
+            Http http = Http.at(kiln.baseUrl());
+            HttpResponse<String> empty = http.request(HttpRequest.newBuilder(http.url("v2/local/auth/manifests/1"))
                     .header("Authorization", basic(":")).header("Accept", TestImages.OCI_MANIFEST).GET());
             assertEquals(200, empty.statusCode(), empty.body());
 
@@ -123,8 +123,8 @@ class AuthInteropIT {
             assertFalse(anonymousCopy.ok(), anonymousCopy.output());
             ExecResult wrong = skopeo.tryRun("inspect", "--tls-verify=false", "--creds", "pusher:wrong", ref(kiln, "local/private:1"));
             assertFalse(wrong.ok(), wrong.output());
-            RegistryHttp http = new RegistryHttp(kiln.baseUrl());
-            assertEquals(401, http.send(HttpRequest.newBuilder(http.url("v2/local/private/manifests/1"))
+            Http http = Http.at(kiln.baseUrl());
+            assertEquals(401, http.request(HttpRequest.newBuilder(http.url("v2/local/private/manifests/1"))
                     .header("Authorization", basic(":")).GET()).statusCode(), "empty credentials are no credentials");
 
             Path out = work.resolve("creds-out");

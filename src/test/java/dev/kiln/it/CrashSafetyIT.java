@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnProcess;
-import dev.kiln.testkit.RegistryHttp;
+import dev.kiln.testkit.Http;
 import dev.kiln.testkit.Slowness;
 import dev.kiln.testkit.TestImages;
 import java.io.ByteArrayInputStream;
@@ -81,7 +81,7 @@ class CrashSafetyIT {
         long killedAtMillis;
         KilnProcess kiln = KilnProcess.start(name, store);
         try {
-            RegistryHttp http = new RegistryHttp(kiln.baseUrl(), Slowness.scale(Duration.ofSeconds(60)));
+            Http http = Http.at(kiln.baseUrl(), Slowness.scale(Duration.ofSeconds(60)));
             CountDownLatch go = new CountDownLatch(1);
             CountDownLatch acks = new CountDownLatch(Math.max(1, killAfterAcks));
             ExecutorService pool = Executors.newFixedThreadPool(UPLOADS);
@@ -136,7 +136,7 @@ class CrashSafetyIT {
             assertEquals(0, fsck.exitCode(), "fsck after the crash:\n" + fsck.output() + "\n" + summary);
             assertTrue(fsck.stdout().contains(": 0 corrupt, 0 dangling"), "fsck after the crash:\n" + fsck.output() + "\n" + summary);
 
-            RegistryHttp http = new RegistryHttp(restarted.baseUrl(), Slowness.scale(Duration.ofSeconds(120)));
+            Http http = Http.at(restarted.baseUrl(), Slowness.scale(Duration.ofSeconds(120)));
             for (Outcome outcome : acknowledged) {
                 Upload upload = outcome.upload();
                 HttpResponse<byte[]> blob = http.getBlob(REPO, upload.digest());
@@ -193,9 +193,9 @@ class CrashSafetyIT {
      * Finishes an interrupted session from the offset the server reports; false when the session is gone
      * (never written, or committed just before the kill).
      */
-    private static boolean resume(RegistryHttp http, Outcome outcome) throws IOException, InterruptedException {
+    private static boolean resume(Http http, Outcome outcome) throws IOException, InterruptedException {
         Upload upload = outcome.upload();
-        HttpResponse<String> status = http.get(outcome.session());
+        HttpResponse<String> status = http.getText(outcome.session());
         if (status.statusCode() == 404) {
             return false;
         }
@@ -206,7 +206,7 @@ class CrashSafetyIT {
         for (long offset : end == 0 ? new long[] {0, 1} : new long[] {end + 1}) {
             String location = outcome.session();
             if (offset < upload.data().length) {
-                HttpResponse<String> patch = http.send(HttpRequest.newBuilder(http.url(location))
+                HttpResponse<String> patch = http.request(HttpRequest.newBuilder(http.url(location))
                         .header("Content-Range", offset + "-" + (upload.data().length - 1))
                         .method("PATCH", HttpRequest.BodyPublishers.ofByteArray(upload.data(), (int) offset,
                                 upload.data().length - (int) offset)));
@@ -216,7 +216,7 @@ class CrashSafetyIT {
                 assertEquals(202, patch.statusCode(), "resuming " + upload + " at " + offset + ": " + patch.body());
                 location = patch.headers().firstValue("Location").orElse(location);
             }
-            HttpResponse<String> put = http.send(HttpRequest.newBuilder(http.url(location + "?digest=" + upload.digest()))
+            HttpResponse<String> put = http.request(HttpRequest.newBuilder(http.url(location + "?digest=" + upload.digest()))
                     .PUT(HttpRequest.BodyPublishers.noBody()));
             assertEquals(201, put.statusCode(), "completing " + upload + " resumed at " + offset + ": " + put.body());
             HttpResponse<byte[]> blob = http.getBlob(REPO, upload.digest());
@@ -238,7 +238,7 @@ class CrashSafetyIT {
     }
 
     /** One upload; status -1 when the connection failed (the server died under it). */
-    private static Outcome send(RegistryHttp http, Upload upload) {
+    private static Outcome send(Http http, Upload upload) {
         AtomicReference<String> session = new AtomicReference<>();
         try {
             HttpResponse<String> response = switch (upload.kind()) {
@@ -256,22 +256,22 @@ class CrashSafetyIT {
     }
 
     /** As skopeo pushes: POST, one PATCH with a chunked (length-less) body, PUT ?digest= without body. */
-    private static HttpResponse<String> streamed(RegistryHttp http, byte[] data, Consumer<String> session)
+    private static HttpResponse<String> streamed(Http http, byte[] data, Consumer<String> session)
             throws IOException, InterruptedException {
-        HttpResponse<String> start = http.send(HttpRequest.newBuilder(http.url("v2/" + REPO + "/blobs/uploads/"))
+        HttpResponse<String> start = http.request(HttpRequest.newBuilder(http.url("v2/" + REPO + "/blobs/uploads/"))
                 .POST(HttpRequest.BodyPublishers.noBody()));
         if (start.statusCode() != 202) {
             return start;
         }
         String location = start.headers().firstValue("Location").orElseThrow();
         session.accept(location);
-        HttpResponse<String> patch = http.send(HttpRequest.newBuilder(http.url(location))
+        HttpResponse<String> patch = http.request(HttpRequest.newBuilder(http.url(location))
                 .method("PATCH", HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(data))));
         if (patch.statusCode() != 202) {
             return patch;
         }
         location = patch.headers().firstValue("Location").orElse(location);
-        return http.send(HttpRequest.newBuilder(http.url(location + "?digest=" + TestImages.sha256(data)))
+        return http.request(HttpRequest.newBuilder(http.url(location + "?digest=" + TestImages.sha256(data)))
                 .PUT(HttpRequest.BodyPublishers.noBody()));
     }
 }

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.testkit.KilnProcess;
-import dev.kiln.testkit.RegistryHttp;
+import dev.kiln.testkit.Http;
 import dev.kiln.testkit.TestImages;
 import dev.kiln.testkit.Tools;
 import java.io.IOException;
@@ -38,7 +38,7 @@ class DiskFullIT {
     Path work;
 
     KilnProcess kiln;
-    RegistryHttp http;
+    Http http;
     Path store;
 
     @BeforeEach
@@ -51,7 +51,7 @@ class DiskFullIT {
         List<String> prefix = List.of(unshare.toString(), "--mount", "--propagation", "private", "sh", "-c",
                 "mount -t tmpfs -o size=8m kiln-it-full \"$0\" && exec \"$@\"", store.toString());
         kiln = KilnProcess.start("disk-full", prefix, store);
-        http = new RegistryHttp(kiln.baseUrl(), Duration.ofSeconds(60));
+        http = Http.at(kiln.baseUrl(), Duration.ofSeconds(60));
         assertTrue(Files.isDirectory(storeSeenByServer().resolve("blobs")), "the server's store is the tmpfs");
         assertTrue(!Files.exists(store.resolve("blobs")), "the tmpfs is private to the server's mount namespace");
     }
@@ -108,7 +108,7 @@ class DiskFullIT {
 
     private void assertInvisible(String digest) throws IOException, InterruptedException {
         assertEquals(404, http.head("v2/" + REPO + "/blobs/" + digest).statusCode());
-        HttpResponse<String> get = http.get("v2/" + REPO + "/blobs/" + digest);
+        HttpResponse<String> get = http.getText("v2/" + REPO + "/blobs/" + digest);
         assertEquals(404, get.statusCode());
         assertEquals("BLOB_UNKNOWN", JSON.readTree(get.body()).get("errors").get(0).get("code").asText());
     }
@@ -120,16 +120,16 @@ class DiskFullIT {
         String bigDigest = TestImages.sha256(big);
 
         // POST, then 4 MiB PATCHes: one of them hits ENOSPC.
-        HttpResponse<String> start = http.send(HttpRequest.newBuilder(http.url("v2/" + REPO + "/blobs/uploads/"))
+        HttpResponse<String> start = http.request(HttpRequest.newBuilder(http.url("v2/" + REPO + "/blobs/uploads/"))
                 .POST(HttpRequest.BodyPublishers.noBody()));
         assertEquals(202, start.statusCode());
         String location = start.headers().firstValue("Location").orElseThrow();
         HttpResponse<String> failed = http.chunked(REPO, big, 4 * MIB);
         assertStoreFullError(failed);
-        assertEquals(200, http.get("v2/").statusCode(), "the server is still up");
+        assertEquals(200, http.getText("v2/").statusCode(), "the server is still up");
 
         // The empty session opened above is still there; the failed one is gone.
-        assertEquals(204, http.get(location).statusCode());
+        assertEquals(204, http.getText(location).statusCode());
         assertNothingLeftBehindExcept(location);
         assertTrue(freeBytes() >= freeAtStart - MIB, "space came back: " + freeBytes() + " of " + freeAtStart);
 

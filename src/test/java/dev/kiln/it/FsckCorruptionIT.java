@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnProcess;
-import dev.kiln.testkit.RegistryHttp;
+import dev.kiln.testkit.Http;
 import dev.kiln.testkit.TestImages;
 import java.io.RandomAccessFile;
 import java.net.http.HttpResponse;
@@ -38,7 +38,7 @@ class FsckCorruptionIT {
 
         KilnProcess kiln = KilnProcess.start("fsck", store);
         try {
-            RegistryHttp http = new RegistryHttp(kiln.baseUrl());
+            Http http = Http.at(kiln.baseUrl());
             assertEquals(201, http.monolithic(REPO, victim).statusCode());
             assertEquals(201, http.chunked(REPO, bystander, 64 * 1024).statusCode());
         } finally {
@@ -82,7 +82,7 @@ class FsckCorruptionIT {
 
         KilnProcess restarted = kiln.restart();
         try {
-            RegistryHttp http = new RegistryHttp(restarted.baseUrl());
+            Http http = Http.at(restarted.baseUrl());
             assertEquals(404, http.head("v2/" + REPO + "/blobs/" + victimDigest).statusCode());
             HttpResponse<byte[]> gone = http.getBlob(REPO, victimDigest);
             assertEquals(404, gone.statusCode());

@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
-import dev.kiln.registry.client.support.LocalRegistry;
 import dev.kiln.testkit.Buildah;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.FlatImage;
 import dev.kiln.testkit.KilnProcess;
@@ -61,7 +61,7 @@ class GoldenBuildIT {
     private static final Set<String> BUILDAH_LABELS = Set.of("io.buildah.version");
 
     private static Path work;
-    private static LocalRegistry registry;
+    private static DockerRegistry registry;
     private static Buildah buildah;
     private static Skopeo skopeo;
     private static HttpServer http;
@@ -177,7 +177,7 @@ class GoldenBuildIT {
         long t0 = System.nanoTime();
         KilnProcess.jar();
         work = Files.createTempDirectory("kiln-golden-");
-        registry = LocalRegistry.start(work.resolve("registry"));
+        registry = DockerRegistry.start(work.resolve("registry"));
         Tools.require("skopeo", "skopeo");
         Tools.require("debootstrap", "debootstrap");
         // Docker Hub names (library/…) so that FROM busybox resolves the same way in both builders.

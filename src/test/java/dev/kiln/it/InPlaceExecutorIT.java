@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.FlatImage;
 import dev.kiln.testkit.Skopeo;
@@ -73,7 +73,7 @@ class InPlaceExecutorIT {
 
     @TempDir
     static Path work;
-    static LocalRegistry registry;
+    static DockerRegistry registry;
     static Skopeo skopeo;
     static Path container;
     static List<String> entrypoint;
@@ -90,7 +90,7 @@ class InPlaceExecutorIT {
         Tools.require("jlink", "openjdk-17-jdk-headless");
         TestImages.requireBusybox();
         skopeo = new Skopeo(work.resolve("skopeo"));
-        registry = LocalRegistry.start(work.resolve("registry"));
+        registry = DockerRegistry.start(work.resolve("registry"));
 
         long t0 = System.nanoTime();
         Path executorRoot = work.resolve("executor-root");

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.app.cli.BuildCommand;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.Tools;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -103,11 +104,7 @@ class LayerCacheIT {
     }
 
     private static String skopeo(String... args) {
-        List<String> command = new ArrayList<>(List.of("skopeo"));
-        command.addAll(List.of(args));
-        ExecResult result = Tools.run(command, Map.of(), 120);
-        assertEquals(0, result.exitCode(), result.output());
-        return result.stdout();
+        return new Skopeo(work.resolve("skopeo")).run(args).stdout();
     }
 
     /** Copies the image to an OCI layout with skopeo and reads one file from its last layer. */

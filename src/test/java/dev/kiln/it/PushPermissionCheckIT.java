@@ -4,9 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.Ports;
 import dev.kiln.testkit.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -38,7 +39,7 @@ class PushPermissionCheckIT {
 
     @Test
     void aRegistryThatIsDownIsNamedBeforeAnyStep() {
-        String down = "127.0.0.1:" + KilnProcess.freePort();
+        String down = "127.0.0.1:" + Ports.freePort();
         ExecResult build = build("-d", down + "/local/app:1", "--insecure-registry", down);
         assertRefusedUpFront(build, down + "/local/app:1", "unreachable");
         assertTrue(build.output().contains("connection refused"), build.output());
@@ -61,7 +62,7 @@ class PushPermissionCheckIT {
 
     @Test
     void aRegistryThatWantsCredentialsSaysSoBeforeAnyStep() throws IOException {
-        try (LocalRegistry registry = LocalRegistry.start(work.resolve("registry"), "builder", "s3cret")) {
+        try (DockerRegistry registry = DockerRegistry.start(work.resolve("registry"), "builder", "s3cret")) {
             String destination = registry.host() + "/team/app:1";
             ExecResult build = build("-d", destination, "--insecure-registry", registry.host());
             assertRefusedUpFront(build, destination, "no credentials");
@@ -76,7 +77,7 @@ class PushPermissionCheckIT {
 
     @Test
     void skipPushPermissionCheckAndNoPushSkipTheCheck() {
-        String down = "127.0.0.1:" + KilnProcess.freePort();
+        String down = "127.0.0.1:" + Ports.freePort();
         ExecResult skipped = build("-d", down + "/local/app:1", "--insecure-registry", down, "--skip-push-permission-check");
         assertEquals(1, skipped.exitCode(), skipped.output());
         assertTrue(skipped.output().contains("STEP 2/2"), "without the check every step runs before the push fails:\n" + skipped.output());

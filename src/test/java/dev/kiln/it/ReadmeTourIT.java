@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.Ports;
 import dev.kiln.testkit.Slowness;
 import dev.kiln.testkit.Tools;
 import java.io.File;
@@ -52,7 +53,7 @@ class ReadmeTourIT {
         Path tour = work.resolve("tour.sh");
         Files.writeString(tour, script);
 
-        int port = KilnProcess.freePort();
+        int port = Ports.freePort();
         Path output = work.resolve("tour.out");
         ProcessBuilder builder = new ProcessBuilder("bash", tour.toString())
                 .directory(work.toFile())

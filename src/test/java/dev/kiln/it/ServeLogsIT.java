@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.Ports;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -58,7 +59,7 @@ class ServeLogsIT {
 
     /** Starts kiln serve, GETs {@code path} once, stops it; every line it printed, each of which must be JSON. */
     private List<JsonNode> serveAndGet(List<String> flags, Map<String, String> env, String path) throws Exception {
-        int port = KilnProcess.freePort();
+        int port = Ports.freePort();
         List<String> command = command(new ArrayList<>(flags));
         command.addAll(List.of("--port", Integer.toString(port)));
         Path log = dir.resolve("kiln.log");

@@ -4,15 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.mirror.support.Http;
-import dev.kiln.mirror.support.KilnServer;
-import dev.kiln.mirror.support.OciLayout;
-import dev.kiln.mirror.support.OciLayout.Content;
-import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.Proc;
-import dev.kiln.mirror.support.Skopeo;
-import dev.kiln.mirror.support.TokenIssuer;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.OciLayout.Content;
+import dev.kiln.testkit.OciLayout.Image;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.Http;
+import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.OciLayout;
+import dev.kiln.testkit.Skopeo;
+import dev.kiln.testkit.TokenIssuer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,53 +32,50 @@ class MirrorAuthIT {
 
     @TempDir
     static Path tmp;
+    static Skopeo skopeo;
 
-    static UpstreamRegistry basicRegistry;
+    static DockerRegistry basicRegistry;
     static TokenIssuer issuer;
-    static UpstreamRegistry tokenRegistry;
-    static KilnServer kiln;
+    static DockerRegistry tokenRegistry;
+    static KilnProcess kiln;
     static Image basicImage;
     static Image tokenImage;
     static Image otherTokenImage;
 
     @BeforeAll
     static void start() throws Exception {
+        skopeo = new Skopeo(tmp.resolve("skopeo"));
         OciLayout layout = new OciLayout(tmp.resolve("layout"));
         basicImage = layout.image("basic", Content.of("auth-basic"));
         tokenImage = layout.image("token", Content.of("auth-token"));
         otherTokenImage = layout.image("other", Content.of("auth-token-other"));
 
-        Path htpasswd = tmp.resolve("htpasswd");
-        Files.writeString(htpasswd, Proc.run("htpasswd", "-Bbn", USER, PASSWORD).requireSuccess().output().trim() + "\n");
-        basicRegistry = UpstreamRegistry.start(tmp.resolve("basic"), """
-                auth:
-                  htpasswd:
-                    realm: basic-realm
-                    path: %s
-                """.formatted(htpasswd));
-        Skopeo.push(layout.ref("basic"), basicRegistry.host() + "/auth/basic:1", "--dest-creds", USER + ":" + PASSWORD);
+        basicRegistry = DockerRegistry.start(tmp.resolve("basic"), USER, PASSWORD);
+        skopeo.push(layout.ref("basic"), basicRegistry.host() + "/auth/basic:1", "--dest-creds", USER + ":" + PASSWORD);
 
         issuer = new TokenIssuer(tmp.resolve("issuer"), USER, PASSWORD);
-        tokenRegistry = UpstreamRegistry.start(tmp.resolve("token"), issuer.authYaml());
-        Skopeo.push(layout.ref("token"), tokenRegistry.host() + "/auth/token:1", "--dest-creds", USER + ":" + PASSWORD);
-        Skopeo.push(layout.ref("other"), tokenRegistry.host() + "/auth/other:1", "--dest-creds", USER + ":" + PASSWORD);
+        tokenRegistry = DockerRegistry.configure(tmp.resolve("token")).authYaml(issuer.authYaml()).start();
+        skopeo.push(layout.ref("token"), tokenRegistry.host() + "/auth/token:1", "--dest-creds", USER + ":" + PASSWORD);
+        skopeo.push(layout.ref("other"), tokenRegistry.host() + "/auth/other:1", "--dest-creds", USER + ":" + PASSWORD);
 
         Path dockerConfig = tmp.resolve("docker-config.json");
         Files.writeString(dockerConfig, """
                 {"auths": {"%s": {"auth": "%s"}}}
                 """.formatted(basicRegistry.host(), Base64.getEncoder().encodeToString((USER + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8))));
 
-        kiln = KilnServer.start(tmp.resolve("kiln"), List.of(
+        kiln = KilnProcess.configure("mirror-auth", tmp.resolve("kiln").resolve("store")).jvmOptions("-Xmx512m")
+                .systemProperties(List.of(
                         "kiln.mirror.upstreams.\"basic\".username=" + USER,
                         "kiln.mirror.upstreams.\"basic\".password=" + PASSWORD,
                         "kiln.mirror.upstreams.\"basic-dc\".docker-config=" + dockerConfig,
                         "kiln.mirror.upstreams.\"token\".username=" + USER,
-                        "kiln.mirror.upstreams.\"token\".password=" + PASSWORD),
-                "--upstream", "basic=" + basicRegistry.url(),
-                "--upstream", "basic-dc=" + basicRegistry.url(),
-                "--upstream", "basic-anon=" + basicRegistry.url(),
-                "--upstream", "token=" + tokenRegistry.url(),
-                "--upstream", "token-anon=" + tokenRegistry.url());
+                        "kiln.mirror.upstreams.\"token\".password=" + PASSWORD))
+                .args("--upstream", "basic=" + basicRegistry.url(),
+                        "--upstream", "basic-dc=" + basicRegistry.url(),
+                        "--upstream", "basic-anon=" + basicRegistry.url(),
+                        "--upstream", "token=" + tokenRegistry.url(),
+                        "--upstream", "token-anon=" + tokenRegistry.url())
+                .start();
     }
 
     @AfterAll
@@ -97,29 +94,29 @@ class MirrorAuthIT {
     @Test
     void basicAuthUpstreamWithConfiguredCredentials() throws Exception {
         Path copy = tmp.resolve("basic-copy");
-        Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/basic/auth/basic:1", "dir:" + copy).requireSuccess();
+        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/basic/auth/basic:1", "dir:" + copy).requireSuccess();
         assertEquals(basicImage.digest(), Skopeo.manifestDigest(copy));
         assertTrue(basicRegistry.requests().stream().anyMatch(r -> r.fromKiln() && r.status() == 200));
     }
 
     @Test
     void basicAuthCredentialsFromADockerConfig() throws Exception {
-        Http.Response manifest = Http.get(kiln.url() + "/v2/basic-dc/auth/basic/manifests/1", "Accept", Http.ACCEPT_ALL);
+        Http.Response manifest = Http.get(kiln.baseUrl() + "/v2/basic-dc/auth/basic/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(200, manifest.status(), () -> new String(manifest.body()));
         assertEquals(basicImage.digest(), manifest.digest());
     }
 
     @Test
     void basicAuthUpstreamWithoutCredentialsGivesAClearError() throws Exception {
-        Http.Response response = Http.get(kiln.url() + "/v2/basic-anon/auth/basic/manifests/1", "Accept", Http.ACCEPT_ALL);
+        Http.Response response = Http.get(kiln.baseUrl() + "/v2/basic-anon/auth/basic/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(403, response.status(), () -> new String(response.body()));
         assertEquals("DENIED", response.errorCode());
         assertTrue(response.errorMessage().contains("basic-anon") && response.errorMessage().contains("no credentials"), response.errorMessage());
         assertEquals(null, response.header("WWW-Authenticate"), "Kiln must not ask its own client for the upstream's credentials");
 
-        Proc.Result pull = Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/basic-anon/auth/basic:1",
+        ExecResult pull = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/basic-anon/auth/basic:1",
                 "dir:" + tmp.resolve("anon-copy"));
-        assertNotEquals(0, pull.exit());
+        assertNotEquals(0, pull.exitCode());
         assertTrue(pull.output().contains("no credentials"), pull.output());
     }
 
@@ -127,9 +124,9 @@ class MirrorAuthIT {
     void tokenAuthUpstreamIssuesScopedTokensThatAreReused() throws Exception {
         int before = kilnTokenRequests().size();
         Path copy = tmp.resolve("token-copy");
-        Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/token/auth/token:1", "dir:" + copy).requireSuccess();
+        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/token/auth/token:1", "dir:" + copy).requireSuccess();
         assertEquals(tokenImage.digest(), Skopeo.manifestDigest(copy));
-        Http.Response other = Http.get(kiln.url() + "/v2/token/auth/other/manifests/1", "Accept", Http.ACCEPT_ALL);
+        Http.Response other = Http.get(kiln.baseUrl() + "/v2/token/auth/other/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(200, other.status());
         assertEquals(otherTokenImage.digest(), other.digest());
 
@@ -140,7 +137,7 @@ class MirrorAuthIT {
             assertEquals(issuer.basic(), request.authorization(), "Kiln sends its configured credentials to the token service");
             assertEquals(TokenIssuer.SERVICE, request.service());
         }
-        long kilnRequests = tokenRegistry.requests().stream().filter(UpstreamRegistry.Request::fromKiln).count();
+        long kilnRequests = tokenRegistry.requests().stream().filter(DockerRegistry.Request::fromKiln).count();
         long authorized = tokenRegistry.requests().stream().filter(r -> r.fromKiln() && r.status() == 200).count();
         assertEquals(4, authorized, "manifest, config and layer of one image, manifest of the other");
         assertTrue(requests.size() < kilnRequests, requests.size() + " token requests for " + kilnRequests + " registry requests");
@@ -148,7 +145,7 @@ class MirrorAuthIT {
 
     @Test
     void tokenAuthUpstreamWithoutCredentialsIsDenied() throws Exception {
-        Http.Response response = Http.get(kiln.url() + "/v2/token-anon/auth/token/manifests/1", "Accept", Http.ACCEPT_ALL);
+        Http.Response response = Http.get(kiln.baseUrl() + "/v2/token-anon/auth/token/manifests/1", "Accept", Http.ACCEPT_ALL);
         assertEquals(403, response.status(), () -> new String(response.body()));
         assertEquals("DENIED", response.errorCode());
         assertTrue(response.errorMessage().contains("token-anon"), response.errorMessage());

@@ -4,13 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.mirror.support.KilnServer;
-import dev.kiln.mirror.support.OciLayout;
-import dev.kiln.mirror.support.OciLayout.Content;
-import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.Proc;
-import dev.kiln.mirror.support.Skopeo;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.OciLayout.Content;
+import dev.kiln.testkit.OciLayout.Image;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.OciLayout;
+import dev.kiln.testkit.Poll;
+import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.Slowness;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,23 +31,25 @@ class MirrorBudgetIT {
 
     @TempDir
     Path tmp;
+    Skopeo skopeo;
 
     private int copies;
 
     @Test
     void theStoreStaysUnderBudgetByEvictingTheLeastRecentlyPulledMirroredContent() throws Exception {
+        skopeo = new Skopeo(tmp.resolve("skopeo"));
         OciLayout layout = new OciLayout(tmp.resolve("layout"));
         Image local = layout.image("local", Content.of("budget-local"));
         Image a = layout.image("a", Content.of("budget-a").withoutBusybox().filler(800 << 10));
         Image b = layout.image("b", Content.of("budget-b").withoutBusybox().filler(800 << 10));
         Image c = layout.image("c", Content.of("budget-c").withoutBusybox().filler(800 << 10));
-        try (UpstreamRegistry upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "")) {
+        try (DockerRegistry upstream = DockerRegistry.start(tmp.resolve("upstream"))) {
             for (String name : List.of("a", "b", "c")) {
-                Skopeo.push(layout.ref(name), upstream.host() + "/budget/" + name + ":1");
+                skopeo.push(layout.ref(name), upstream.host() + "/budget/" + name + ":1");
             }
-            try (KilnServer kiln = KilnServer.start(tmp.resolve("kiln"), List.of(),
-                    "--upstream", "m=" + upstream.url(), "--cache-max-bytes", Long.toString(BUDGET))) {
-                Skopeo.push(layout.ref("local"), kiln.host() + "/local/app:1");
+            try (KilnProcess kiln = KilnProcess.configure("mirror-budget", tmp.resolve("kiln").resolve("store")).jvmOptions("-Xmx512m")
+                .args("--upstream", "m=" + upstream.url(), "--cache-max-bytes", Long.toString(BUDGET)).start()) {
+                skopeo.push(layout.ref("local"), kiln.hostPort() + "/local/app:1");
                 assertTrue(size(local) + size(a) + size(b) < BUDGET && size(local) + size(a) + size(b) + size(c) > BUDGET,
                         "the sizes must make the third mirrored image tip the store over budget");
 
@@ -56,13 +59,13 @@ class MirrorBudgetIT {
                 pull(kiln, "m/budget/c:1", c);
 
                 Duration settle = Slowness.scale(Duration.ofSeconds(20));
-                assertTrue(Proc.poll(settle, () -> {
+                assertTrue(Poll.until(settle, () -> {
                     long bytes = kiln.storeBytes();
                     return bytes >= 0 && bytes <= BUDGET;
                 }), () -> "after " + settle.toSeconds() + " s (" + Slowness.describe() + ") the store holds " + kiln.storeBytes()
                         + " bytes, over the budget of " + BUDGET + "; server log:\n" + kiln.logTail());
                 // The blob files go first, the counter after the metadata is unlinked: wait for it, do not sample it once.
-                assertTrue(Proc.poll(settle, () -> kiln.metric("kiln_mirror_evicted_blobs_total") >= 2),
+                assertTrue(Poll.until(settle, () -> kiln.metric("kiln_mirror_evicted_blobs_total") >= 2),
                         () -> "kiln_mirror_evicted_blobs_total is " + kiln.metric("kiln_mirror_evicted_blobs_total")
                                 + ", expected at least B's layer and config; server log:\n" + kiln.logTail());
                 String listing = listing(kiln, local, a, b, c);
@@ -74,8 +77,8 @@ class MirrorBudgetIT {
                                 + "\nserver log:\n" + kiln.logTail());
                     }
                 }
-                Proc.Result fsck = kiln.fsck();
-                assertEquals(0, fsck.exit(), "fsck:\n" + fsck.output() + "\nserver log:\n" + kiln.logTail());
+                ExecResult fsck = kiln.fsck();
+                assertEquals(0, fsck.exitCode(), "fsck:\n" + fsck.output() + "\nserver log:\n" + kiln.logTail());
 
                 // The local image is whole and pullable.
                 pull(kiln, "local/app:1", local);
@@ -87,21 +90,21 @@ class MirrorBudgetIT {
                         + upstream.requests().subList((int) requests, upstream.requests().size()) + "; server log:\n" + kiln.logTail());
                 long bLayerGets = upstream.blobGets(b.layers().get(0).digest());
                 pull(kiln, "m/budget/b:1", b);
-                assertEquals(bLayerGets + 1, Proc.settle(bLayerGets + 1, () -> upstream.blobGets(b.layers().get(0).digest())),
+                assertEquals(bLayerGets + 1, Poll.settle(bLayerGets + 1, () -> upstream.blobGets(b.layers().get(0).digest())),
                         () -> "evicted content is fetched again; upstream requests " + upstream.requests() + "; server log:\n" + kiln.logTail());
             }
         }
     }
 
-    private void pull(KilnServer kiln, String reference, Image expected) throws IOException {
+    private void pull(KilnProcess kiln, String reference, Image expected) throws IOException {
         Path copy = tmp.resolve("copy-" + ++copies);
-        Proc.Result copied = Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/" + reference, "dir:" + copy);
-        assertEquals(0, copied.exit(), () -> "pulling " + reference + ":\n" + copied.output() + "\nserver log:\n" + kiln.logTail());
+        ExecResult copied = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/" + reference, "dir:" + copy);
+        assertEquals(0, copied.exitCode(), () -> "pulling " + reference + ":\n" + copied.output() + "\nserver log:\n" + kiln.logTail());
         assertEquals(expected.digest(), Skopeo.manifestDigest(copy), reference);
     }
 
     /** The store's blobs, oldest first, named by the image they belong to: for failure messages. */
-    private static String listing(KilnServer kiln, Image... images) throws IOException {
+    private static String listing(KilnProcess kiln, Image... images) throws IOException {
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < images.length; i++) {
             for (OciLayout.Blob blob : all(images[i])) {

@@ -4,14 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.kiln.mirror.support.FaultProxy;
-import dev.kiln.mirror.support.Http;
-import dev.kiln.mirror.support.KilnServer;
-import dev.kiln.mirror.support.OciLayout;
-import dev.kiln.mirror.support.OciLayout.Content;
-import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.Skopeo;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.FaultProxy;
+import dev.kiln.testkit.OciLayout.Content;
+import dev.kiln.testkit.OciLayout.Image;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.Http;
+import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.OciLayout;
+import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -41,23 +41,26 @@ class MirrorCoalescingIT {
 
     @TempDir
     static Path tmp;
+    static Skopeo skopeo;
 
-    static UpstreamRegistry upstream;
+    static DockerRegistry upstream;
     static FaultProxy proxy;
-    static KilnServer kiln;
+    static KilnProcess kiln;
     static Image small;
     static Image large;
 
     @BeforeAll
     static void start() throws IOException {
+        skopeo = new Skopeo(tmp.resolve("skopeo"));
         OciLayout layout = new OciLayout(tmp.resolve("layout"));
         small = layout.image("small", Content.of("coalesce-small").filler(1 << 20));
         large = layout.image("large", Content.of("coalesce-large").withoutBusybox().filler(LARGE));
-        upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "");
-        Skopeo.push(layout.ref("small"), upstream.host() + "/coalesce/small:1");
-        Skopeo.push(layout.ref("large"), upstream.host() + "/coalesce/large:1");
+        upstream = DockerRegistry.start(tmp.resolve("upstream"));
+        skopeo.push(layout.ref("small"), upstream.host() + "/coalesce/small:1");
+        skopeo.push(layout.ref("large"), upstream.host() + "/coalesce/large:1");
         proxy = new FaultProxy(upstream.port());
-        kiln = KilnServer.start(tmp.resolve("kiln"), List.of(), "--upstream", "c=" + proxy.url());
+        kiln = KilnProcess.configure("mirror-coalescing", tmp.resolve("kiln").resolve("store")).jvmOptions("-Xmx512m")
+                .args("--upstream", "c=" + proxy.url()).start();
     }
 
     @AfterAll
@@ -112,7 +115,7 @@ class MirrorCoalescingIT {
     @Test
     void aLargeBlobStreamsWhileItIsStillArriving() throws Exception {
         OciLayout.Blob layer = large.layers().get(0);
-        String url = kiln.url() + "/v2/c/coalesce/large/blobs/" + layer.digest();
+        String url = kiln.baseUrl() + "/v2/c/coalesce/large/blobs/" + layer.digest();
         proxy.throttle(32 << 20, 0); // two seconds upstream
         try {
             ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -180,14 +183,14 @@ class MirrorCoalescingIT {
 
     /** A client's pull: the manifest by tag, then every blob it names; returns the digests it verified. */
     List<String> pull(String repository, String tag) throws IOException {
-        Http.Response manifest = Http.get(kiln.url() + repository + "/manifests/" + tag, "Accept", Http.ACCEPT_ALL);
+        Http.Response manifest = Http.get(kiln.baseUrl() + repository + "/manifests/" + tag, "Accept", Http.ACCEPT_ALL);
         assertEquals(200, manifest.status());
         List<String> verified = new ArrayList<>(List.of(manifest.digest()));
         JsonNode json = manifest.json();
         List<JsonNode> descriptors = new ArrayList<>(List.of(json.get("config")));
         json.get("layers").forEach(descriptors::add);
         for (JsonNode descriptor : descriptors) {
-            Http.Response blob = Http.get(kiln.url() + repository + "/blobs/" + descriptor.get("digest").asText());
+            Http.Response blob = Http.get(kiln.baseUrl() + repository + "/blobs/" + descriptor.get("digest").asText());
             assertEquals(200, blob.status());
             assertEquals(descriptor.get("digest").asText(), blob.digest(), "right bytes for " + descriptor);
             verified.add(blob.digest());

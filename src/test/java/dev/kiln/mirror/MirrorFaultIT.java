@@ -5,16 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.mirror.support.FaultProxy;
-import dev.kiln.mirror.support.FaultProxy.Mode;
-import dev.kiln.mirror.support.Http;
-import dev.kiln.mirror.support.KilnServer;
-import dev.kiln.mirror.support.OciLayout;
-import dev.kiln.mirror.support.OciLayout.Content;
-import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.Proc;
-import dev.kiln.mirror.support.Skopeo;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.FaultProxy.Mode;
+import dev.kiln.testkit.FaultProxy;
+import dev.kiln.testkit.OciLayout.Content;
+import dev.kiln.testkit.OciLayout.Image;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.Http;
+import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.OciLayout;
+import dev.kiln.testkit.Poll;
+import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,30 +48,33 @@ class MirrorFaultIT {
 
     @TempDir
     static Path tmp;
+    static Skopeo skopeo;
 
     static OciLayout layout;
-    static UpstreamRegistry upstream;
+    static DockerRegistry upstream;
     static FaultProxy proxy;
-    static KilnServer kiln;
+    static KilnProcess kiln;
     static final Map<Mode, Image> images = new EnumMap<>(Mode.class);
     static Image stale;
 
     @BeforeAll
     static void start() throws IOException {
+        skopeo = new Skopeo(tmp.resolve("skopeo"));
         layout = new OciLayout(tmp.resolve("layout"));
-        upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "");
+        upstream = DockerRegistry.start(tmp.resolve("upstream"));
         for (Mode mode : Mode.values()) {
             if (mode != Mode.PASS) {
                 images.put(mode, layout.image(name(mode), Content.of("fault-" + name(mode)).filler(1 << 20)));
-                Skopeo.push(layout.ref(name(mode)), upstream.host() + "/fault/" + name(mode) + ":1");
+                skopeo.push(layout.ref(name(mode)), upstream.host() + "/fault/" + name(mode) + ":1");
             }
         }
         stale = layout.image("stale", Content.of("fault-stale"));
-        Skopeo.push(layout.ref("stale"), upstream.host() + "/stale/app:1");
-        Skopeo.push(layout.ref("stale"), upstream.host() + "/stale/app:never-pulled");
+        skopeo.push(layout.ref("stale"), upstream.host() + "/stale/app:1");
+        skopeo.push(layout.ref("stale"), upstream.host() + "/stale/app:never-pulled");
         proxy = new FaultProxy(upstream.port());
-        kiln = KilnServer.start(tmp.resolve("kiln"), List.of("kiln.mirror.upstreams.\"x\".read-timeout=2s"),
-                "--upstream", "x=" + proxy.url(), "--tag-ttl", "1s");
+        kiln = KilnProcess.configure("mirror-fault", tmp.resolve("kiln").resolve("store")).jvmOptions("-Xmx512m")
+                .systemProperties(List.of("kiln.mirror.upstreams.\"x\".read-timeout=2s"))
+                .args("--upstream", "x=" + proxy.url(), "--tag-ttl", "1s").start();
     }
 
     @AfterAll
@@ -96,7 +100,7 @@ class MirrorFaultIT {
     @EnumSource(value = Mode.class, names = {"TRUNCATE", "CORRUPT", "TOO_MANY_REQUESTS", "UNAVAILABLE", "STALL", "RESET"})
     void aBrokenBlobDownloadFailsEveryClientAndKeepsNothing(Mode mode) throws Exception {
         OciLayout.Blob layer = images.get(mode).layers().get(0);
-        String url = kiln.url() + "/v2/x/fault/" + name(mode) + "/blobs/" + layer.digest();
+        String url = kiln.baseUrl() + "/v2/x/fault/" + name(mode) + "/blobs/" + layer.digest();
         double errorsBefore = kiln.metric("kiln_mirror_upstream_errors_total", "upstream=x");
         String code = switch (mode) {
             case TOO_MANY_REQUESTS -> "TOOMANYREQUESTS";
@@ -147,9 +151,9 @@ class MirrorFaultIT {
     @EnumSource(value = Mode.class, names = {"CORRUPT", "TRUNCATE", "RESET"})
     void aBrokenManifestIsRefusedAndNotCached(Mode mode) throws Exception {
         Image image = layout.image("manifest-" + name(mode), Content.of("fault-manifest-" + name(mode)));
-        Skopeo.push(layout.ref("manifest-" + name(mode)), upstream.host() + "/fault/manifest-" + name(mode) + ":1");
-        String byTag = kiln.url() + "/v2/x/fault/manifest-" + name(mode) + "/manifests/1";
-        String byDigest = kiln.url() + "/v2/x/fault/manifest-" + name(mode) + "/manifests/" + image.digest();
+        skopeo.push(layout.ref("manifest-" + name(mode)), upstream.host() + "/fault/manifest-" + name(mode) + ":1");
+        String byTag = kiln.baseUrl() + "/v2/x/fault/manifest-" + name(mode) + "/manifests/1";
+        String byDigest = kiln.baseUrl() + "/v2/x/fault/manifest-" + name(mode) + "/manifests/" + image.digest();
         double errorsBefore = kiln.metric("kiln_mirror_upstream_errors_total", "upstream=x");
         proxy.fault(mode, path -> path.contains("/manifests/"));
         for (String url : List.of(byDigest, byTag)) {
@@ -173,14 +177,14 @@ class MirrorFaultIT {
     @Test
     void aTagIsRevalidatedWithHeadAndServedStaleWhileTheUpstreamIsDown() throws Exception {
         String manifestPath = "/v2/stale/app/manifests/1";
-        String url = kiln.url() + "/v2/x/stale/app/manifests/1";
+        String url = kiln.baseUrl() + "/v2/x/stale/app/manifests/1";
         Http.Response first = Http.get(url, "Accept", Http.ACCEPT_ALL);
         assertEquals(200, first.status());
         assertEquals(stale.digest(), first.digest());
         long gets = proxy.count("GET", manifestPath::equals);
 
         // Past the TTL the tag is checked with HEAD, which Docker Hub does not count as a pull.
-        assertTrue(Proc.poll(Duration.ofSeconds(10), () -> {
+        assertTrue(Poll.until(Duration.ofSeconds(10), () -> {
             Http.Response again = Http.must(url, "Accept", Http.ACCEPT_ALL);
             assertEquals(200, again.status());
             assertNull(again.header("X-Kiln-Cache"));
@@ -195,19 +199,19 @@ class MirrorFaultIT {
         assertStaleServed(url);
         assertTrue(kiln.metric("kiln_mirror_stale_served_total", "upstream=x") - staleBefore >= 2);
 
-        Http.Response refused = Http.get(kiln.url() + "/v2/x/stale/app/manifests/never-pulled", "Accept", Http.ACCEPT_ALL);
+        Http.Response refused = Http.get(kiln.baseUrl() + "/v2/x/stale/app/manifests/never-pulled", "Accept", Http.ACCEPT_ALL);
         assertEquals(502, refused.status(), "nothing cached and nobody to ask");
         assertEquals("UNAVAILABLE", refused.errorCode());
         // skopeo and podman show the status line, not the body: the reason must be in it
-        Proc.Result skopeo = Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/x/stale/app:never-pulled",
+        ExecResult pulled = skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/x/stale/app:never-pulled",
                 "dir:" + Files.createTempDirectory(tmp, "never"));
-        assertTrue(skopeo.exit() != 0 && skopeo.output().contains("502 Bad Gateway: ") && skopeo.output().contains("unreachable"),
-                skopeo.output());
+        assertTrue(pulled.exitCode() != 0 && pulled.output().contains("502 Bad Gateway: ") && pulled.output().contains("unreachable"),
+                pulled.output());
 
         proxy.start();
         proxy.fault(Mode.TOO_MANY_REQUESTS, path -> true);
         assertStaleServed(url);
-        Http.Response throttled = Http.get(kiln.url() + "/v2/x/stale/app/manifests/never-pulled", "Accept", Http.ACCEPT_ALL);
+        Http.Response throttled = Http.get(kiln.baseUrl() + "/v2/x/stale/app/manifests/never-pulled", "Accept", Http.ACCEPT_ALL);
         assertEquals(429, throttled.status());
         assertEquals("TOOMANYREQUESTS", throttled.errorCode());
         assertEquals(FaultProxy.RETRY_AFTER, throttled.header("Retry-After"));
@@ -223,14 +227,14 @@ class MirrorFaultIT {
     void aMovedTagIsFollowedAfterItsTtl() throws Exception {
         Image before = layout.image("moving-1", Content.of("fault-moving-1"));
         Image after = layout.image("moving-2", Content.of("fault-moving-2"));
-        Skopeo.push(layout.ref("moving-1"), upstream.host() + "/moving/app:latest");
-        String url = kiln.url() + "/v2/x/moving/app/manifests/latest";
+        skopeo.push(layout.ref("moving-1"), upstream.host() + "/moving/app:latest");
+        String url = kiln.baseUrl() + "/v2/x/moving/app/manifests/latest";
         assertEquals(before.digest(), Http.get(url, "Accept", Http.ACCEPT_ALL).digest());
-        Skopeo.push(layout.ref("moving-2"), upstream.host() + "/moving/app:latest");
-        assertTrue(Proc.poll(Duration.ofSeconds(10), () -> after.digest().equals(Http.must(url, "Accept", Http.ACCEPT_ALL).digest())),
+        skopeo.push(layout.ref("moving-2"), upstream.host() + "/moving/app:latest");
+        assertTrue(Poll.until(Duration.ofSeconds(10), () -> after.digest().equals(Http.must(url, "Accept", Http.ACCEPT_ALL).digest())),
                 "Kiln follows the tag to its new digest");
         Path copy = tmp.resolve("moved-copy");
-        Skopeo.copy("--src-tls-verify=false", "docker://" + kiln.host() + "/x/moving/app:latest", "dir:" + copy).requireSuccess();
+        skopeo.copy("--src-tls-verify=false", "docker://" + kiln.hostPort() + "/x/moving/app:latest", "dir:" + copy).requireSuccess();
         assertEquals(after.digest(), Skopeo.manifestDigest(copy));
     }
 
@@ -238,7 +242,7 @@ class MirrorFaultIT {
 
     private static void assertStaleServed(String url) {
         Http.Response[] last = new Http.Response[1];
-        boolean served = Proc.poll(Duration.ofSeconds(10), () -> {
+        boolean served = Poll.until(Duration.ofSeconds(10), () -> {
             last[0] = Http.must(url, "Accept", Http.ACCEPT_ALL);
             return "stale".equals(last[0].header("X-Kiln-Cache"));
         });
@@ -251,15 +255,15 @@ class MirrorFaultIT {
     private static void assertNothingStored(String digest) throws IOException {
         assertFalse(Files.exists(kiln.blobFile(digest)), "no blob kept for " + digest);
         Path temp = kiln.store().resolve("tmp");
-        assertTrue(Proc.poll(Duration.ofSeconds(5), () -> {
+        assertTrue(Poll.until(Duration.ofSeconds(5), () -> {
             try (Stream<Path> files = Files.list(temp)) {
                 return files.findAny().isEmpty();
             } catch (IOException e) {
                 return false;
             }
         }), "the partial download was removed");
-        Proc.Result fsck = kiln.fsck();
-        assertEquals(0, fsck.exit(), fsck.output());
+        ExecResult fsck = kiln.fsck();
+        assertEquals(0, fsck.exitCode(), fsck.output());
     }
 
     /** {@code count} simultaneous GETs; each outcome is an {@link Http.Response} or the exception of a broken transfer. */

@@ -3,16 +3,17 @@ package dev.kiln.mirror;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.mirror.support.KilnServer;
-import dev.kiln.mirror.support.OciLayout;
-import dev.kiln.mirror.support.OciLayout.Content;
-import dev.kiln.mirror.support.OciLayout.Image;
-import dev.kiln.mirror.support.Proc;
-import dev.kiln.mirror.support.Skopeo;
-import dev.kiln.mirror.support.UpstreamRegistry;
+import dev.kiln.testkit.OciLayout.Content;
+import dev.kiln.testkit.OciLayout.Image;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.KilnProcess;
+import dev.kiln.testkit.OciLayout;
+import dev.kiln.testkit.Poll;
+import dev.kiln.testkit.Skopeo;
+import dev.kiln.testkit.Tools;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -28,16 +29,19 @@ import org.junit.jupiter.api.io.TempDir;
 class MirrorPodmanIT {
     @TempDir
     Path tmp;
+    Skopeo skopeo;
 
     @Test
     void podmanPullsDockerHubImagesThroughTheMirror() throws Exception {
+        skopeo = new Skopeo(tmp.resolve("skopeo"));
         OciLayout layout = new OciLayout(tmp.resolve("layout"));
         Image image = layout.image("busybox", Content.of("podman-busybox"));
         OciLayout.Blob index = layout.index("multi", List.of(image, layout.image("arm", Content.of("podman-busybox").arch("arm64"))),
                 List.of("amd64", "arm64"));
-        try (UpstreamRegistry upstream = UpstreamRegistry.start(tmp.resolve("upstream"), "")) {
-            Skopeo.push(layout.ref("multi"), upstream.host() + "/library/busybox:1", "--all");
-            try (KilnServer kiln = KilnServer.start(tmp.resolve("kiln"), List.of(), "--upstream", "docker.io=" + upstream.url())) {
+        try (DockerRegistry upstream = DockerRegistry.start(tmp.resolve("upstream"))) {
+            skopeo.push(layout.ref("multi"), upstream.host() + "/library/busybox:1", "--all");
+            try (KilnProcess kiln = KilnProcess.configure("mirror-podman", tmp.resolve("kiln").resolve("store")).jvmOptions("-Xmx512m")
+                .args("--upstream", "docker.io=" + upstream.url()).start()) {
                 Path registries = tmp.resolve("registries.conf");
                 Files.writeString(registries, """
                         unqualified-search-registries = ["docker.io"]
@@ -49,17 +53,17 @@ class MirrorPodmanIT {
                         [[registry.mirror]]
                         location = "%s"
                         insecure = true
-                        """.formatted(kiln.host()));
+                        """.formatted(kiln.hostPort()));
                 Map<String, String> env = Map.of("CONTAINERS_REGISTRIES_CONF", registries.toString());
 
-                Proc.Result pull = podman(env, "pull", "docker.io/library/busybox:1");
-                assertEquals(0, pull.exit(), pull.output() + "\n--- kiln log:\n" + kiln.log());
-                Proc.Result digest = podman(env, "image", "inspect", "--format", "{{.Digest}}", "docker.io/library/busybox:1").requireSuccess();
+                ExecResult pull = podman(env, "pull", "docker.io/library/busybox:1");
+                assertEquals(0, pull.exitCode(), pull.output() + "\n--- kiln log:\n" + kiln.log());
+                ExecResult digest = podman(env, "image", "inspect", "--format", "{{.Digest}}", "docker.io/library/busybox:1").requireSuccess();
                 assertEquals(index.digest(), digest.output().trim(), "the image keeps the upstream's index digest");
-                Proc.Result config = podman(env, "image", "inspect", "--format", "{{.Id}}", "docker.io/library/busybox:1").requireSuccess();
+                ExecResult config = podman(env, "image", "inspect", "--format", "{{.Id}}", "docker.io/library/busybox:1").requireSuccess();
                 assertEquals(image.config().digest().substring(7), config.output().trim(), "podman picked the amd64 image");
 
-                assertEquals(1L, Proc.settle(1L, () -> upstream.count("GET", "/v2/library/busybox/manifests/1")),
+                assertEquals(1L, Poll.settle(1L, () -> upstream.count("GET", "/v2/library/busybox/manifests/1")),
                         "the upstream saw the mirror's manifest request");
                 assertTrue(kiln.metric("kiln_mirror_misses_total", "upstream=docker.io") >= 3);
             } finally {
@@ -68,10 +72,10 @@ class MirrorPodmanIT {
         }
     }
 
-    private Proc.Result podman(Map<String, String> env, String... args) {
+    private ExecResult podman(Map<String, String> env, String... args) {
         List<String> command = new ArrayList<>(List.of("podman", "--storage-driver", "vfs",
                 "--root", tmp.resolve("podman-root").toString(), "--runroot", tmp.resolve("podman-run").toString()));
         command.addAll(List.of(args));
-        return Proc.run(Duration.ofMinutes(2), env, command);
+        return Tools.run(command, env, 120);
     }
 }

@@ -2,7 +2,6 @@ package dev.kiln.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.kiln.registry.client.support.LocalRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -16,7 +15,7 @@ import java.util.Map;
  * podman pulls from it whenever a pod starts. Built once per JVM, whichever suite asks first.
  */
 public final class KilnImage {
-    private static LocalRegistry registry;
+    private static DockerRegistry registry;
     private static String gateway;
     private static String executor;
 
@@ -44,11 +43,11 @@ public final class KilnImage {
         return registry().host();
     }
 
-    private static LocalRegistry registry() {
+    private static DockerRegistry registry() {
         if (registry == null) {
             try {
                 Path dir = Files.createTempDirectory("kiln-image-registry-");
-                registry = LocalRegistry.start(dir);
+                registry = DockerRegistry.start(dir);
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                     registry.close();
                     Tools.run(List.of("rm", "-rf", dir.toString()), Map.of(), 60);

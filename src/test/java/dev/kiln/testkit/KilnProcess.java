@@ -3,7 +3,7 @@ package dev.kiln.testkit;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
-import java.net.ServerSocket;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -28,31 +28,75 @@ public final class KilnProcess implements AutoCloseable {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
+    private final Options options;
     private final Path store;
-    private final List<String> prefix;
-    private final List<String> extraArgs;
-    private final String name;
     private Process process;
     private int port;
     private Path log;
 
-    private KilnProcess(Path store, List<String> prefix, List<String> extraArgs, String name) {
-        this.store = store;
-        this.prefix = List.copyOf(prefix);
-        this.extraArgs = List.copyOf(extraArgs);
-        this.name = name;
+    private KilnProcess(Options options) {
+        this.options = options;
+        this.store = options.store;
     }
 
     /** Starts {@code kiln serve --port <free> --store <store> <extraArgs…>} and waits until GET /v2/ answers. */
     public static KilnProcess start(String name, Path store, String... extraArgs) {
-        return start(name, List.of(), store, extraArgs);
+        return configure(name, store).args(extraArgs).start();
     }
 
     /** As {@link #start(String, Path, String...)}, with {@code prefix} run first and given the java command as arguments. */
     public static KilnProcess start(String name, List<String> prefix, Path store, String... extraArgs) {
-        KilnProcess kiln = new KilnProcess(store, prefix, List.of(extraArgs), name);
-        kiln.launch();
-        return kiln;
+        return configure(name, store).prefix(prefix).args(extraArgs).start();
+    }
+
+    /** The options of a server named {@code name} (its log's name) on {@code store}, for {@link Options#start()}. */
+    public static Options configure(String name, Path store) {
+        return new Options(name, store);
+    }
+
+    /** How the server is started; each list defaults to empty. */
+    public static final class Options {
+        private final String name;
+        private final Path store;
+        private List<String> prefix = List.of();
+        private final List<String> jvmOptions = new ArrayList<>();
+        private final List<String> args = new ArrayList<>();
+
+        private Options(String name, Path store) {
+            this.name = name;
+            this.store = store;
+        }
+
+        /** A command run first and given the java command as arguments; it must exec into java. */
+        public Options prefix(List<String> command) {
+            this.prefix = List.copyOf(command);
+            return this;
+        }
+
+        /** JVM options after the kit's own (so {@code -Xmx512m} wins over its default heap). */
+        public Options jvmOptions(String... options) {
+            jvmOptions.addAll(List.of(options));
+            return this;
+        }
+
+        /** System properties, {@code key=value} each, e.g. per-upstream credentials and timeouts. */
+        public Options systemProperties(List<String> properties) {
+            properties.forEach(p -> jvmOptions.add("-D" + p));
+            return this;
+        }
+
+        /** Arguments after {@code serve --port P --store S}. */
+        public Options args(String... serveArgs) {
+            args.addAll(List.of(serveArgs));
+            return this;
+        }
+
+        /** Starts the server and waits until GET /v2/ answers (fails the test with the log tail otherwise). */
+        public KilnProcess start() {
+            KilnProcess kiln = new KilnProcess(this);
+            kiln.launch();
+            return kiln;
+        }
     }
 
     /** Starts the server again on the same store, arguments and (when still free) port. */
@@ -60,7 +104,7 @@ public final class KilnProcess implements AutoCloseable {
         if (process != null && process.isAlive()) {
             stop();
         }
-        KilnProcess again = new KilnProcess(store, prefix, extraArgs, name);
+        KilnProcess again = new KilnProcess(options);
         again.port = port;
         again.launch();
         return again;
@@ -93,15 +137,16 @@ public final class KilnProcess implements AutoCloseable {
     }
 
     private void launch() {
-        if (port == 0 || !portFree(port)) {
-            port = freePort();
+        if (port == 0 || !Ports.isFree(port)) {
+            port = Ports.freePort();
         }
-        List<String> command = new ArrayList<>(prefix);
+        List<String> command = new ArrayList<>(options.prefix);
         command.addAll(java());
-        command.addAll(List.of("-Xmx384m", "-XX:+UseSerialGC", "-Dquarkus.http.access-log.enabled=true",
-                "-jar", jar().toString(), "serve", "--port", Integer.toString(port), "--store", store.toString()));
-        command.addAll(extraArgs);
-        log = logDir().resolve(name + "-" + SEQUENCE.incrementAndGet() + "-" + port + ".log");
+        command.addAll(List.of("-Xmx384m", "-XX:+UseSerialGC", "-Dquarkus.http.access-log.enabled=true"));
+        command.addAll(options.jvmOptions);
+        command.addAll(List.of("-jar", jar().toString(), "serve", "--port", Integer.toString(port), "--store", store.toString()));
+        command.addAll(options.args);
+        log = logDir().resolve(options.name + "-" + SEQUENCE.incrementAndGet() + "-" + port + ".log");
         try {
             Files.writeString(log, "$ " + String.join(" ", command) + "\n", StandardCharsets.UTF_8);
             ProcessBuilder builder = new ProcessBuilder(command)
@@ -139,7 +184,7 @@ public final class KilnProcess implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);
             }
-            sleep(100);
+            Poll.sleep(100);
         }
         Slowness.requestThreadDump(process.pid());
         kill();
@@ -223,6 +268,64 @@ public final class KilnProcess implements AutoCloseable {
         return Slowness.tail(log(), 80);
     }
 
+    /** Where the store keeps a blob. */
+    public Path blobFile(String digest) {
+        String hex = digest.substring(digest.indexOf(':') + 1);
+        return store.resolve("blobs").resolve(digest.substring(0, digest.indexOf(':'))).resolve(hex.substring(0, 2)).resolve(hex);
+    }
+
+    /** Sum of the sizes of every blob in the store; -1 when a file went away while walking (callers poll). */
+    public long storeBytes() {
+        Path blobs = store.resolve("blobs");
+        if (!Files.isDirectory(blobs)) {
+            return 0;
+        }
+        try (var files = Files.walk(blobs)) {
+            return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        } catch (IOException | UncheckedIOException e) {
+            return -1;
+        }
+    }
+
+    /** The value of one Prometheus sample on /q/metrics whose labels include {@code labels} ("k=v"), summed; 0 when absent. */
+    public double metric(String name, String... labels) {
+        String text;
+        try {
+            text = Http.client().send(HttpRequest.newBuilder(URI.create(baseUrl() + "/q/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+        double total = 0;
+        boolean found = false;
+        for (String line : text.split("\n")) {
+            if (line.startsWith("#") || !(line.startsWith(name + "{") || line.startsWith(name + " "))) {
+                continue;
+            }
+            String labelPart = line.contains("{") ? line.substring(line.indexOf('{') + 1, line.lastIndexOf('}')) : "";
+            boolean matches = true;
+            for (String label : labels) {
+                String[] kv = label.split("=", 2);
+                if (!labelPart.contains(kv[0] + "=\"" + kv[1] + "\"")) {
+                    matches = false;
+                }
+            }
+            if (matches) {
+                total += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                found = true;
+            }
+        }
+        return found ? total : 0;
+    }
+
+    /** {@code kiln fsck} on this server's store, run as its own process. */
+    public ExecResult fsck() {
+        return fsck(store);
+    }
+
     /** Runs {@code kiln fsck --store <store> <args…>} as its own process. */
     public static ExecResult fsck(Path store, String... args) {
         return command("fsck", store, args);
@@ -245,32 +348,5 @@ public final class KilnProcess implements AutoCloseable {
             // the log is only for debugging
         }
         return result;
-    }
-
-    public static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            socket.setReuseAddress(true);
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException("no free port: " + e.getMessage(), e);
-        }
-    }
-
-    private static boolean portFree(int port) {
-        try (ServerSocket socket = new ServerSocket(port)) {
-            socket.setReuseAddress(true);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -1,7 +1,5 @@
 package dev.kiln.testkit;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -11,8 +9,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Runs Debian's skopeo against a Kiln server. Each instance reads credentials only from its own empty
- * auth file, so nothing a person stored on this machine changes what a test sees.
+ * Runs Debian's skopeo with a permissive signature policy (the host's policy.json does not matter).
+ * Each instance reads credentials only from its own empty auth file, so nothing a person stored on
+ * this machine changes what a test sees; credentials go on the command line.
  */
 public final class Skopeo {
     private static final long TIMEOUT_SECONDS = 180;
@@ -33,11 +32,7 @@ public final class Skopeo {
 
     /** Runs {@code skopeo <args…>}; fails the test with the command's output when it exits non-zero. */
     public ExecResult run(String... args) {
-        ExecResult result = tryRun(args);
-        if (!result.ok()) {
-            fail("skopeo " + String.join(" ", args) + " exited " + result.exitCode() + ":\n" + result.output());
-        }
-        return result;
+        return tryRun(args).requireSuccess();
     }
 
     /** Runs {@code skopeo <args…>} and returns whatever happened, for commands that are meant to fail. */
@@ -47,5 +42,34 @@ public final class Skopeo {
         command.add("--insecure-policy");
         command.addAll(List.of(args));
         return Tools.run(command, Map.of("REGISTRY_AUTH_FILE", authFile.toString()), TIMEOUT_SECONDS);
+    }
+
+    /**
+     * {@code skopeo copy --retry-times 0 ARGS}, whatever happens ({@link ExecResult#requireSuccess()} when
+     * it must work); plain-HTTP registries need the caller's --src/--dest-tls-verify=false.
+     */
+    public ExecResult copy(String... args) {
+        List<String> all = new ArrayList<>(List.of("copy", "--retry-times", "0"));
+        all.addAll(List.of(args));
+        return tryRun(all.toArray(String[]::new));
+    }
+
+    /** Copies between plain-HTTP registries or to and from layouts; fails the test unless it works. */
+    public void copyPlainHttp(String... args) {
+        List<String> all = new ArrayList<>(List.of("--dest-tls-verify=false", "--src-tls-verify=false"));
+        all.addAll(List.of(args));
+        copy(all.toArray(String[]::new)).requireSuccess();
+    }
+
+    /** Pushes a layout image to a plain-HTTP registry; extra options (e.g. --format v2s2, --all, --dest-creds) first. */
+    public void push(String source, String destination, String... options) {
+        List<String> args = new ArrayList<>(List.of(options));
+        args.addAll(List.of("--dest-tls-verify=false", source, "docker://" + destination));
+        copy(args.toArray(String[]::new)).requireSuccess();
+    }
+
+    /** sha256 of the top manifest a {@code dir:} copy wrote. */
+    public static String manifestDigest(Path dirCopy) throws IOException {
+        return TestImages.sha256(Files.readAllBytes(dirCopy.resolve("manifest.json")));
     }
 }

@@ -11,8 +11,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Finds the external programs the tests drive and runs them with a timeout. */
+/** Finds the external programs the tests drive and runs them with a deadline: the kit's one process runner. */
 public final class Tools {
+    /** Reference tools on big trees: minutes on a loaded machine, never hours. */
+    private static final long REFERENCE_TOOL_SECONDS = 600;
+
     private Tools() {
     }
 
@@ -55,23 +58,40 @@ public final class Tools {
 
     /** Runs a command to its end (or kills it after {@code timeoutSeconds}) and returns exit code and output. */
     public static ExecResult run(List<String> command, Map<String, String> env, long timeoutSeconds) {
+        return run(null, command, env, timeoutSeconds);
+    }
+
+    /** {@code command} with a two-minute deadline, for quick tools; {@link ExecResult#requireSuccess()} when it must work. */
+    public static ExecResult run(String... command) {
+        return run(List.of(command), Map.of(), 120);
+    }
+
+    /**
+     * Runs {@code command} in {@code dir} (the test JVM's own when null) with {@code env} added to this
+     * process's environment, stdin from /dev/null; kills it and fails the test after {@code timeoutSeconds}.
+     */
+    public static ExecResult run(Path dir, List<String> command, Map<String, String> env, long timeoutSeconds) {
         Path out = null;
         Path err = null;
         try {
+            // files, not pipes: a chatty tool cannot block on a full pipe nobody reads
             out = Files.createTempFile("kiln-it-exec", ".out");
             err = Files.createTempFile("kiln-it-exec", ".err");
             ProcessBuilder builder = new ProcessBuilder(command)
                     .redirectOutput(out.toFile())
                     .redirectError(err.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+            if (dir != null) {
+                builder.directory(dir.toFile());
+            }
             builder.environment().putAll(env);
             Process process = builder.start();
             if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
                 fail("timed out after " + timeoutSeconds + " s: " + String.join(" ", command) + "\n"
-                        + new ExecResult(-1, Files.readAllBytes(out), new String(Files.readAllBytes(err), StandardCharsets.UTF_8)).output());
+                        + new ExecResult(command, -1, Files.readAllBytes(out), new String(Files.readAllBytes(err), StandardCharsets.UTF_8)).output());
             }
-            return new ExecResult(process.exitValue(), Files.readAllBytes(out),
+            return new ExecResult(command, process.exitValue(), Files.readAllBytes(out),
                     new String(Files.readAllBytes(err), StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new IllegalStateException("cannot run " + command + ": " + e.getMessage(), e);
@@ -82,6 +102,21 @@ public final class Tools {
             deleteQuietly(out);
             deleteQuietly(err);
         }
+    }
+
+    /** Runs {@code command} in {@code dir} and returns its stdout; a non-zero exit fails the test with its output. */
+    public static String runIn(Path dir, List<String> command) {
+        return run(dir, command, Map.of(), REFERENCE_TOOL_SECONDS).requireSuccess().stdout();
+    }
+
+    /** Runs a shell command line (reference tools: GNU tar, gzip, zstd…), returning stdout; a non-zero exit fails the test. */
+    public static String sh(String commandLine) {
+        return runIn(null, List.of("/bin/sh", "-c", commandLine));
+    }
+
+    /** The hex sha256 of a file, by sha256sum(1). */
+    public static String sha256sum(Path file) {
+        return sh("sha256sum '" + file + "'").split("\\s+")[0];
     }
 
     private static void deleteQuietly(Path file) {

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.testing.Commands;
+import dev.kiln.testkit.Tools;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -55,7 +55,7 @@ class OciCacheRepoTest {
         assertEquals(2, index.path("manifests").size(), index.toString());
         for (JsonNode entry : index.path("manifests")) {
             String key = entry.path("annotations").path("org.opencontainers.image.ref.name").asText();
-            JsonNode inspected = JSON.readTree(Commands.sh("skopeo --insecure-policy inspect oci:" + layout + ":" + key));
+            JsonNode inspected = JSON.readTree(Tools.sh("skopeo --insecure-policy inspect oci:" + layout + ":" + key));
             assertEquals(1, inspected.path("Layers").size(), inspected.toString());
         }
 

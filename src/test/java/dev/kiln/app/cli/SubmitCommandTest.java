@@ -3,10 +3,10 @@ package dev.kiln.app.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kiln.testkit.Ports;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,10 +21,7 @@ class SubmitCommandTest {
     @Test
     void noGatewayThereSaysSoAndHowToStartOne() throws IOException {
         Files.writeString(dir.resolve("Dockerfile"), "FROM scratch\n");
-        int port;
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
+        int port = Ports.freePort();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int exit = new CommandLine(new SubmitCommand(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true)))
                 .execute("--gateway", "http://127.0.0.1:" + port, dir.toString());

@@ -11,8 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.kiln.mirror.support.UpstreamRegistry;
 import dev.kiln.registry.mirror.UpstreamRouter;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.TestImages;
 import io.quarkus.test.common.WithTestResource;
@@ -40,17 +40,17 @@ class GatewayStoreBuildTest {
     private static final String DOCKERFILE = "FROM " + WipeTestStore.TEST_UPSTREAM + "/base/busybox:1\n"
             + "COPY a.txt /a.txt\nRUN echo ran > /ran.txt\nCOPY b.txt /b.txt\n";
 
-    private static UpstreamRegistry upstream;
+    private static DockerRegistry upstream;
     private static TestImages.Layout base;
 
     @Inject
     UpstreamRouter upstreams;
 
     /** The real registry behind the configured test upstream, with a busybox base image in it; started once. */
-    private UpstreamRegistry upstream() throws IOException {
+    private DockerRegistry upstream() throws IOException {
         if (upstream == null) {
             int port = upstreams.upstreams().get(WipeTestStore.TEST_UPSTREAM).endpoint().url().getPort();
-            upstream = UpstreamRegistry.start(WORK.resolve("upstream-" + UUID.randomUUID()), "", port);
+            upstream = DockerRegistry.configure(WORK.resolve("upstream-" + UUID.randomUUID())).port(port).start();
             base = TestImages.busybox(WORK.resolve("base-" + UUID.randomUUID()));
             new Skopeo(WORK.resolve("skopeo")).run("copy", "--dest-tls-verify=false", base.reference(),
                     "docker://" + upstream.host() + "/base/busybox:1");
@@ -107,7 +107,7 @@ class GatewayStoreBuildTest {
 
     @Test
     void cachedRebuildsReuseEveryLayerThroughTheStoreWithoutAnHttpHopToTheGatewayItself() throws Exception {
-        UpstreamRegistry registry = upstream();
+        DockerRegistry registry = upstream();
         String baseLayer = base.images().get(0).layerDigests().get(0);
         Path ctx = context(WORK, DOCKERFILE, Map.of("a.txt", "a\n", "b.txt", "b, first version\n"));
         String repo = "local/gw-store-" + UUID.randomUUID().toString().substring(0, 8);
@@ -181,7 +181,7 @@ class GatewayStoreBuildTest {
 
     @Test
     void aForeignDestinationGetsOnlyTheBlobsItLacks() throws Exception {
-        UpstreamRegistry registry = upstream();
+        DockerRegistry registry = upstream();
         Path ctx = context(WORK, DOCKERFILE, Map.of("a.txt", "a for two\n", "b.txt", "b for two\n"));
         String suffix = UUID.randomUUID().toString().substring(0, 8);
         String local = host() + "/local/gw-both-" + suffix + ":1";

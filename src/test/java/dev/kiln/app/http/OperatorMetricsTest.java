@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.kiln.mirror.support.UpstreamRegistry;
 import dev.kiln.registry.mirror.UpstreamRouter;
+import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.TestImages;
 import io.quarkus.test.common.WithTestResource;
@@ -149,7 +149,7 @@ class OperatorMetricsTest {
         Logger kiln = Logger.getLogger("dev.kiln");
         kiln.addHandler(capture);
         int port = upstreams.upstreams().get(WipeTestStore.TEST_UPSTREAM).endpoint().url().getPort();
-        try (UpstreamRegistry upstream = UpstreamRegistry.start(WORK.resolve("upstream-" + UUID.randomUUID()), "", port)) {
+        try (DockerRegistry upstream = DockerRegistry.configure(WORK.resolve("upstream-" + UUID.randomUUID())).port(port).start()) {
             TestImages.Layout base = TestImages.busybox(WORK.resolve("base-" + UUID.randomUUID()));
             String repo = "base/metrics-" + UUID.randomUUID().toString().substring(0, 8);
             new Skopeo(WORK.resolve("skopeo")).run("copy", "--dest-tls-verify=false", base.reference(),

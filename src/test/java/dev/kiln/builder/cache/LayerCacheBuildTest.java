@@ -7,7 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.Skopeo;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -37,7 +38,7 @@ class LayerCacheBuildTest {
             Pattern.MULTILINE);
     private static final Pattern PLAN = Pattern.compile("^\\[[^]]+] STEP (\\d+)/\\d+: (.*)  (HIT |MISS) .*$",
             Pattern.MULTILINE);
-    private static LocalRegistry registry;
+    private static DockerRegistry registry;
     private static Path shared;
     private static String base;
 
@@ -63,7 +64,7 @@ class LayerCacheBuildTest {
     @BeforeAll
     static void startRegistryWithBusyboxBase() throws Exception {
         shared = Files.createTempDirectory("kiln-cache-test");
-        registry = LocalRegistry.start(shared.resolve("registry"));
+        registry = DockerRegistry.start(shared.resolve("registry"));
         Path baseCtx = BusyboxContext.write(shared.resolve("base-ctx"), """
                 RUN mkdir -p /etc && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo gone > /etc/obsolete
                 """);
@@ -273,8 +274,7 @@ class LayerCacheBuildTest {
         String pinned = out.toString(StandardCharsets.UTF_8).trim();
 
         // the registry loses the image's manifest, config and layers: a warmed build needs none of them
-        String inspect = new String(new ProcessBuilder("skopeo", "inspect", "--raw", "--tls-verify=false",
-                "docker://" + warmBase).start().getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String inspect = new Skopeo(dir.resolve("skopeo")).tryRun("inspect", "--raw", "--tls-verify=false", "docker://" + warmBase).stdout();
         Matcher digests = Pattern.compile("\"digest\"\\s*:\\s*\"(sha256:[0-9a-f]{64})\"").matcher(inspect);
         List<String> lost = new ArrayList<>(List.of(pinned.substring(pinned.indexOf('@') + 1)));
         while (digests.find()) {
@@ -310,10 +310,8 @@ class LayerCacheBuildTest {
         Run dryWithoutCache = build("-c", ctx.toString(), "--no-push", "--dry-run");
         assertEquals(1, dryWithoutCache.exit());
         assertTrue(dryWithoutCache.log().contains("give --cache too"), dryWithoutCache.log());
-        Process inspect = new ProcessBuilder("skopeo", "inspect", "--tls-verify=false", "docker://" + image)
-                .redirectErrorStream(true).start();
-        inspect.getInputStream().readAllBytes();
-        assertNotEquals(0, inspect.waitFor(), "nothing was pushed");
+        assertNotEquals(0, new Skopeo(dir.resolve("skopeo")).tryRun("inspect", "--tls-verify=false", "docker://" + image).exitCode(),
+                "nothing was pushed");
     }
 
     @Test

@@ -1,9 +1,10 @@
 package dev.kiln.builder.context;
 
-import dev.kiln.builder.context.support.GitDaemon;
-import dev.kiln.builder.context.support.GitHttpServer;
 import dev.kiln.cloud.AwsCredentialChain;
-import dev.kiln.cloud.support.MotoServer;
+import dev.kiln.testkit.GitDaemon;
+import dev.kiln.testkit.GitHttpServer;
+import dev.kiln.testkit.MotoServer;
+import dev.kiln.testkit.Tools;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,7 +32,7 @@ public final class ContextFetchBench {
         }
         Files.writeString(src.resolve("Dockerfile"), "FROM scratch\nCOPY . /\n");
         Path tar = dir.resolve("ctx.tar.gz");
-        GitDaemon.run(dir, List.of("tar", "-czf", tar.toString(), "-C", "src", "."));
+        Tools.runIn(dir, List.of("tar", "-czf", tar.toString(), "-C", "src", "."));
         Path repos = Files.createDirectories(dir.resolve("repos"));
         GitDaemon.git(dir, "init", "--quiet", "-b", "main", src.toString());
         GitDaemon.git(src, "add", ".");
@@ -63,7 +64,7 @@ public final class ContextFetchBench {
             System.out.println("s3 (moto, profile credentials) ms: " + s3 + " median " + median(s3));
             System.out.println("git (JGit, https + token) ms: " + jgit + " median " + median(jgit));
         }
-        GitDaemon.run(dir.getParent(), List.of("rm", "-rf", dir.toString()));
+        Tools.runIn(dir.getParent(), List.of("rm", "-rf", dir.toString()));
     }
 
     /** {@code chain NAME}: system properties for one source are set by the caller; prints the first resolve's time. */

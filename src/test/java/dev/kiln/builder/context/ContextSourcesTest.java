@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
-import dev.kiln.builder.context.support.GitDaemon;
+import dev.kiln.testkit.GitDaemon;
+import dev.kiln.testkit.Ports;
+import dev.kiln.testkit.Tools;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -193,7 +195,7 @@ class ContextSourcesTest {
         } finally {
             server.stop(0);
         }
-        int closed = freePort();
+        int closed = Ports.freePort();
         ContextException unreachable = assertThrows(ContextException.class,
                 () -> materialize("http://127.0.0.1:" + closed + "/ctx.tar.gz", dir.resolve("w4"), true, List.of()));
         assertTrue(unreachable.getMessage().startsWith("cannot download build context"), unreachable.getMessage());
@@ -303,10 +305,6 @@ class ContextSourcesTest {
     }
 
     static String exec(Path dir, String... command) throws IOException {
-        return GitDaemon.run(dir, List.of(command));
-    }
-
-    static int freePort() throws IOException {
-        return GitDaemon.freePort();
+        return Tools.runIn(dir, List.of(command));
     }
 }

@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.Skopeo;
+import dev.kiln.testkit.Tools;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -22,7 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,7 +34,7 @@ import picocli.CommandLine;
 /** {@code kiln build} end to end: a real docker-registry, a busybox base built by kiln itself, skopeo to check. */
 class BuildCommandTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static LocalRegistry registry;
+    private static DockerRegistry registry;
     private static Path shared;
     private static String base;
 
@@ -42,7 +44,7 @@ class BuildCommandTest {
     @BeforeAll
     static void startRegistryWithBusyboxBase() throws Exception {
         shared = Files.createTempDirectory("kiln-exec-test");
-        registry = LocalRegistry.start(shared.resolve("registry"));
+        registry = DockerRegistry.start(shared.resolve("registry"));
         Path ctx = BusyboxContext.write(shared.resolve("base-ctx"), "");
         base = registry.host() + "/base:1";
         Run run = build("-c", ctx.toString(), "-d", base, "--insecure-registry", registry.host());
@@ -423,7 +425,7 @@ class BuildCommandTest {
 
     private static Path pullAndExtract(String image, Path dir) throws Exception {
         Path oci = dir.resolve("pulled");
-        LocalRegistry.skopeo("docker://" + image, "oci:" + oci + ":t");
+        new Skopeo(dir.resolve("skopeo")).copyPlainHttp("docker://" + image, "oci:" + oci + ":t");
         return extractLayout(oci);
     }
 
@@ -447,18 +449,8 @@ class BuildCommandTest {
         return (Integer) Files.getAttribute(p, "unix:mode") & 07777;
     }
 
-    private static String exec(List<String> command) throws IOException {
-        Process p = new ProcessBuilder(new ArrayList<>(command)).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new IOException(command + " failed: " + out);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
-        }
-        return out;
+    private static String exec(List<String> command) {
+        return Tools.run(command, Map.of(), 120).requireSuccess().stdout();
     }
 
     @Test

@@ -10,7 +10,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.builder.context.support.GitDaemon;
+import dev.kiln.testkit.GitDaemon;
+import dev.kiln.testkit.Ports;
+import dev.kiln.testkit.Tools;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -27,7 +29,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -184,7 +185,7 @@ class BuildInputsTest {
         assertEquals(0, run.exit(), run.log());
         assertEquals("from stdin\n", new String(layerFiles(layout).get("data.txt"), StandardCharsets.UTF_8));
 
-        int closed = GitDaemon.freePort();
+        int closed = Ports.freePort();
         for (String context : List.of(dir.resolve("absent").toString(), "tar://" + dir.resolve("absent.tar.gz"),
                 "http://127.0.0.1:" + closed + "/ctx.tar.gz", "ftp://example/ctx")) {
             Run failed = build("-c", context, "--no-push", "--insecure");
@@ -261,11 +262,7 @@ class BuildInputsTest {
         return files;
     }
 
-    private static void exec(Path dir, String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(String.join(" ", command) + " failed: " + out);
-        }
+    private static void exec(Path dir, String... command) {
+        Tools.run(dir, List.of(command), Map.of(), 60).requireSuccess();
     }
 }

@@ -13,6 +13,7 @@ import dev.kiln.builder.rootfs.LayerExtractor;
 import dev.kiln.oci.layer.EntryType;
 import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerReader;
+import dev.kiln.testkit.Tools;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -28,7 +29,6 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
@@ -194,9 +194,7 @@ class HostileContextTest {
         return layout.resolve("blobs/sha256/" + digest.substring("sha256:".length()));
     }
 
-    private static void exec(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", command) + ": " + out);
+    private static void exec(String... command) {
+        Tools.run(List.of(command), Map.of(), 30).requireSuccess();
     }
 }

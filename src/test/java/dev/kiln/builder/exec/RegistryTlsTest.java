@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
-import dev.kiln.registry.client.support.LocalRegistry;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.Tools;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -17,7 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterAll;
@@ -32,7 +33,7 @@ import org.junit.jupiter.api.Test;
 class RegistryTlsTest {
     private static Path dir;
     private static Path certificate;
-    private static LocalRegistry registry;
+    private static DockerRegistry registry;
 
     @BeforeAll
     static void registryWithASelfSignedCertificate() throws Exception {
@@ -41,7 +42,7 @@ class RegistryTlsTest {
         Path key = dir.resolve("registry.key");
         exec("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
                 "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.toString(), "-out", certificate.toString());
-        registry = LocalRegistry.startTls(dir.resolve("registry"), certificate, key);
+        registry = DockerRegistry.startTls(dir.resolve("registry"), certificate, key);
     }
 
     @AfterAll
@@ -147,11 +148,7 @@ class RegistryTlsTest {
         }
     }
 
-    private static void exec(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(String.join(" ", command) + " failed: " + out);
-        }
+    private static void exec(String... command) {
+        Tools.run(List.of(command), Map.of(), 60).requireSuccess();
     }
 }

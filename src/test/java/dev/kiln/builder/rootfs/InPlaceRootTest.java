@@ -1,6 +1,6 @@
 package dev.kiln.builder.rootfs;
 
-import static dev.kiln.testing.Commands.isRoot;
+import static dev.kiln.testkit.Tools.isRoot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,9 +1,9 @@
 package dev.kiln.builder.rootfs;
 
-import static dev.kiln.testing.Commands.isRoot;
-import static dev.kiln.testing.Commands.sh;
+import static dev.kiln.testkit.Tools.isRoot;
+import static dev.kiln.testkit.Tools.sh;
 
-import dev.kiln.testing.TreeDescription;
+import dev.kiln.testkit.TreeDescription;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,7 +1,7 @@
 package dev.kiln.builder.snapshot;
 
-import static dev.kiln.testing.Commands.isRoot;
-import static dev.kiln.testing.Commands.sh;
+import static dev.kiln.testkit.Tools.isRoot;
+import static dev.kiln.testkit.Tools.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -12,8 +12,8 @@ import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerWriter;
 import dev.kiln.oci.layer.MtimePolicy;
 import dev.kiln.oci.layer.WrittenLayer;
-import dev.kiln.testing.Commands;
-import dev.kiln.testing.TreeDescription;
+import dev.kiln.testkit.Tools;
+import dev.kiln.testkit.TreeDescription;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -80,7 +80,7 @@ class BusyboxLayersTest {
         assertEquals(expectedBase, gnuTarList(layer1));
 
         // a RUN step, by the rootfs's own busybox (no chroot needed for relative paths)
-        Commands.run(rootfs, List.of(rootfs.resolve("bin/busybox").toString(), "sh", "-c",
+        Tools.runIn(rootfs, List.of(rootfs.resolve("bin/busybox").toString(), "sh", "-c",
                 "echo hello > etc/motd && rm bin/cat && chmod 4755 bin/busybox && mkdir -p var/log && ln -s /bin/ls bin/dir"));
         Path layer2 = tmp.resolve("layer2.tar.gz");
         WalkingSnapshotter.Taken second;
@@ -100,7 +100,7 @@ class BusyboxLayersTest {
                 "drwxr-xr-x var/",
                 "drwxr-xr-x var/log/"), gnuTarList(layer2));
         WrittenLayer written = second.layer().layer();
-        assertEquals("sha256:" + Commands.sha256sum(layer2), written.digest().toString());
+        assertEquals("sha256:" + Tools.sha256sum(layer2), written.digest().toString());
 
         // the two layers rebuild the same tree elsewhere
         Path replay = Files.createDirectory(tmp.resolve("replay"));

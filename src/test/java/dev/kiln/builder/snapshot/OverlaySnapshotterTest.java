@@ -15,7 +15,7 @@ import dev.kiln.builder.sandbox.SandboxException;
 import dev.kiln.oci.layer.Compression;
 import dev.kiln.oci.layer.LayerWriter;
 import dev.kiln.oci.layer.MtimePolicy;
-import dev.kiln.testing.Commands;
+import dev.kiln.testkit.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -42,7 +42,7 @@ class OverlaySnapshotterTest {
 
     @BeforeEach
     void needsRootAndOverlay() throws IOException {
-        assumeTrue(Commands.isRoot(), "as root; UnprivilegedOverlayTest covers the rest");
+        assumeTrue(Tools.isRoot(), "as root; UnprivilegedOverlayTest covers the rest");
         Path probe = Files.createDirectories(tmp.resolve("probe"));
         // the kernel here allows overlayfs in a user namespace: not finding it is a failure, not a skip
         assertTrue(new NamespaceSandbox(true).overlayWorks(probe, tmp), "overlayfs mounts as root");

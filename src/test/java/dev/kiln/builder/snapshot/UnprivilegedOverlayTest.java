@@ -3,7 +3,7 @@ package dev.kiln.builder.snapshot;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.builder.rootfs.Trees;
-import dev.kiln.testing.Commands;
+import dev.kiln.testkit.Tools;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class UnprivilegedOverlayTest {
     @Test
     void everyCaseAsNobody() throws Exception {
-        Assumptions.assumeTrue(Commands.isRoot(), "needs root to become nobody");
+        Assumptions.assumeTrue(Tools.isRoot(), "needs root to become nobody");
         Path setpriv = Path.of("/usr/bin/setpriv");
         assertTrue(Files.isExecutable(setpriv), "util-linux setpriv is needed");
         Path classes = Path.of("target/classes").toAbsolutePath();

@@ -1,7 +1,7 @@
 package dev.kiln.builder.snapshot;
 
-import static dev.kiln.testing.Commands.isRoot;
-import static dev.kiln.testing.Commands.sh;
+import static dev.kiln.testkit.Tools.isRoot;
+import static dev.kiln.testkit.Tools.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

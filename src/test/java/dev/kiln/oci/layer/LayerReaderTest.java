@@ -1,6 +1,6 @@
 package dev.kiln.oci.layer;
 
-import static dev.kiln.testing.Commands.sh;
+import static dev.kiln.testkit.Tools.sh;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 

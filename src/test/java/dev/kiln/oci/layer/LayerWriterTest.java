@@ -1,7 +1,7 @@
 package dev.kiln.oci.layer;
 
-import static dev.kiln.testing.Commands.sh;
-import static dev.kiln.testing.Commands.sha256sum;
+import static dev.kiln.testkit.Tools.sh;
+import static dev.kiln.testkit.Tools.sha256sum;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

@@ -5,8 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.oci.image.ImageReference;
-import dev.kiln.registry.client.support.LocalRegistry;
-import dev.kiln.registry.client.support.OciLayouts;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.OciLayout;
+import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,14 +27,15 @@ import org.junit.jupiter.api.io.TempDir;
 class AuthenticatedPullPushTest {
     @TempDir
     static Path dir;
-    static LocalRegistry registry;
+    static DockerRegistry registry;
 
     @BeforeAll
     static void start() throws IOException {
-        registry = LocalRegistry.start(dir.resolve("registry"), "kiln", "s3cret");
+        registry = DockerRegistry.start(dir.resolve("registry"), "kiln", "s3cret");
         Path layout = dir.resolve("layout");
-        OciLayouts.tag(layout, "v1", OciLayouts.image(layout, "linux", "amd64", null, "auth").manifest());
-        LocalRegistry.skopeo("--dest-creds", "kiln:s3cret", "oci:" + layout + ":v1", "docker://" + registry.host() + "/private/app:v1");
+        OciLayout oci = new OciLayout(layout);
+        oci.tag("v1", oci.platformImage("linux", "amd64", null, "auth").manifest());
+        new Skopeo(dir.resolve("skopeo")).copyPlainHttp("--dest-creds", "kiln:s3cret", "oci:" + layout + ":v1", "docker://" + registry.host() + "/private/app:v1");
     }
 
     @AfterAll

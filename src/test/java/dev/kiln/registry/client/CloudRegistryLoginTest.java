@@ -1,6 +1,6 @@
 package dev.kiln.registry.client;
 
-import static dev.kiln.cloud.support.StandIns.send;
+import static dev.kiln.testkit.StandIns.send;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,10 +12,11 @@ import dev.kiln.cloud.AwsCredentialChain;
 import dev.kiln.cloud.EcrTokens;
 import dev.kiln.cloud.GcpTokens;
 import dev.kiln.cloud.RegistryLogin;
-import dev.kiln.cloud.support.MotoServer;
 import dev.kiln.oci.image.ImageReference;
-import dev.kiln.registry.client.support.LocalRegistry;
-import dev.kiln.registry.client.support.OciLayouts;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.MotoServer;
+import dev.kiln.testkit.OciLayout;
+import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -56,8 +57,8 @@ class CloudRegistryLoginTest {
     @TempDir
     static Path dir;
     static MotoServer moto;
-    static LocalRegistry ecrRegistry;
-    static LocalRegistry gcpRegistry;
+    static DockerRegistry ecrRegistry;
+    static DockerRegistry gcpRegistry;
     static HttpServer google;
     static KeyPair serviceAccountKey;
     static final List<String> googleRequests = Collections.synchronizedList(new ArrayList<>());
@@ -68,13 +69,14 @@ class CloudRegistryLoginTest {
         Files.write(tar, new byte[0]);
         moto = MotoServer.start(Files.createDirectories(dir.resolve("moto")), tar);
         // moto's ECR answers the password ACCOUNT-auth-token for user AWS
-        ecrRegistry = LocalRegistry.start(dir.resolve("ecr"), "AWS", ACCOUNT + "-auth-token");
-        gcpRegistry = LocalRegistry.start(dir.resolve("gcp"), GcpTokens.USER, GCP_TOKEN);
+        ecrRegistry = DockerRegistry.start(dir.resolve("ecr"), "AWS", ACCOUNT + "-auth-token");
+        gcpRegistry = DockerRegistry.start(dir.resolve("gcp"), GcpTokens.USER, GCP_TOKEN);
         Path layout = dir.resolve("layout");
-        OciLayouts.tag(layout, "v1", OciLayouts.image(layout, "linux", "amd64", null, "cloud").manifest());
-        LocalRegistry.skopeo("--dest-creds", "AWS:" + ACCOUNT + "-auth-token", "oci:" + layout + ":v1",
+        OciLayout oci = new OciLayout(layout);
+        oci.tag("v1", oci.platformImage("linux", "amd64", null, "cloud").manifest());
+        new Skopeo(dir.resolve("skopeo")).copyPlainHttp("--dest-creds", "AWS:" + ACCOUNT + "-auth-token", "oci:" + layout + ":v1",
                 "docker://" + ecrRegistry.host() + "/team/app:v1");
-        LocalRegistry.skopeo("--dest-creds", GcpTokens.USER + ":" + GCP_TOKEN, "oci:" + layout + ":v1",
+        new Skopeo(dir.resolve("skopeo")).copyPlainHttp("--dest-creds", GcpTokens.USER + ":" + GCP_TOKEN, "oci:" + layout + ":v1",
                 "docker://" + gcpRegistry.host() + "/team/app:v1");
         KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
         generator.initialize(2048);
@@ -89,7 +91,7 @@ class CloudRegistryLoginTest {
         }
         for (AutoCloseable c : new AutoCloseable[] {ecrRegistry, gcpRegistry}) {
             if (c != null) {
-                ((LocalRegistry) c).close();
+                ((DockerRegistry) c).close();
             }
         }
         if (moto != null) {
@@ -112,7 +114,7 @@ class CloudRegistryLoginTest {
         return new AwsCredentialChain();
     }
 
-    private static void pullAndPush(LocalRegistry registry, Registries.CredentialSource credentials, String target) throws IOException {
+    private static void pullAndPush(DockerRegistry registry, Registries.CredentialSource credentials, String target) throws IOException {
         Registries registries = new Registries(Set.of(registry.host()), credentials);
         PulledImage image = new ImagePuller(registries, MirrorRoutes.none(), new BlobCache(dir.resolve("cache-" + target)), Retry.NONE)
                 .pull(ImageReference.parse(registry.host() + "/team/app:v1"));

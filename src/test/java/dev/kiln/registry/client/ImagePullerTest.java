@@ -11,11 +11,12 @@ import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.Digester;
 import dev.kiln.oci.image.ImageReference;
-import dev.kiln.registry.client.support.LocalRegistry;
-import dev.kiln.registry.client.support.OciLayouts;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.OciLayout;
+import dev.kiln.testkit.Ports;
+import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -31,26 +32,28 @@ import org.junit.jupiter.api.io.TempDir;
 class ImagePullerTest {
     @TempDir
     static Path dir;
-    static LocalRegistry registry;
-    static OciLayouts.Built amd64;
-    static OciLayouts.Built arm64;
+    static DockerRegistry registry;
+    static OciLayout.Built amd64;
+    static OciLayout.Built arm64;
 
     @BeforeAll
     static void pushImagesWithSkopeo() throws IOException {
-        registry = LocalRegistry.start(dir.resolve("registry"));
+        registry = DockerRegistry.start(dir.resolve("registry"));
         Path single = dir.resolve("single");
-        amd64 = OciLayouts.image(single, "linux", "amd64", null, "amd64");
-        OciLayouts.tag(single, "v1", amd64.manifest());
-        LocalRegistry.skopeo("oci:" + single + ":v1", "docker://" + registry.host() + "/test/busybox:v1");
+        OciLayout singleLayout = new OciLayout(single);
+        amd64 = singleLayout.platformImage("linux", "amd64", null, "amd64");
+        singleLayout.tag("v1", amd64.manifest());
+        new Skopeo(dir.resolve("skopeo")).copyPlainHttp("oci:" + single + ":v1", "docker://" + registry.host() + "/test/busybox:v1");
 
         Path multi = dir.resolve("multi");
-        OciLayouts.Built a = OciLayouts.image(multi, "linux", "amd64", null, "amd64");
-        arm64 = OciLayouts.image(multi, "linux", "arm64", "v8", "arm64");
-        Descriptor index = OciLayouts.index(multi, List.of(arm64, a), List.of(
+        OciLayout multiLayout = new OciLayout(multi);
+        OciLayout.Built a = multiLayout.platformImage("linux", "amd64", null, "amd64");
+        arm64 = multiLayout.platformImage("linux", "arm64", "v8", "arm64");
+        Descriptor index = multiLayout.platformIndex(List.of(arm64, a), List.of(
                 new Descriptor.Platform("arm64", "linux", "v8", null, null),
                 new Descriptor.Platform("amd64", "linux", null, null, null)));
-        OciLayouts.tag(multi, "multi", index);
-        LocalRegistry.skopeo("--all", "oci:" + multi + ":multi", "docker://" + registry.host() + "/test/multi:1");
+        multiLayout.tag("multi", index);
+        new Skopeo(dir.resolve("skopeo")).copyPlainHttp("--all", "oci:" + multi + ":multi", "docker://" + registry.host() + "/test/multi:1");
     }
 
     @AfterAll
@@ -118,12 +121,9 @@ class ImagePullerTest {
 
     @Test
     void triesMirrorsInOrderAndSkipsADeadOne() throws IOException {
-        int dead;
-        try (ServerSocket s = new ServerSocket(0)) {
-            dead = s.getLocalPort();
-        }
-        try (LocalRegistry mirror = LocalRegistry.start(dir.resolve("mirror"))) {
-            LocalRegistry.skopeo("docker://" + registry.host() + "/test/busybox:v1", "docker://" + mirror.host() + "/prefix/team/app:v1");
+        int dead = Ports.freePort();
+        try (DockerRegistry mirror = DockerRegistry.start(dir.resolve("mirror"))) {
+            new Skopeo(dir.resolve("skopeo")).copyPlainHttp("docker://" + registry.host() + "/test/busybox:v1", "docker://" + mirror.host() + "/prefix/team/app:v1");
             String deadHost = "127.0.0.1:" + dead;
             MirrorRoutes routes = MirrorRoutes.of(List.of(),
                     List.of("origin.invalid=" + deadHost + ";" + mirror.host() + "/prefix"), true);
@@ -164,8 +164,8 @@ class ImagePullerTest {
 
     @Test
     void aTamperedBlobInTheRegistryIsADigestError() throws IOException {
-        try (LocalRegistry own = LocalRegistry.start(dir.resolve("tamper"))) {
-            LocalRegistry.skopeo("docker://" + registry.host() + "/test/busybox:v1", "docker://" + own.host() + "/t/app:v1");
+        try (DockerRegistry own = DockerRegistry.start(dir.resolve("tamper"))) {
+            new Skopeo(dir.resolve("skopeo")).copyPlainHttp("docker://" + registry.host() + "/test/busybox:v1", "docker://" + own.host() + "/t/app:v1");
             Descriptor marker = amd64.layers().get(1);
             Path data = own.blobData(marker.digest());
             byte[] bytes = Files.readAllBytes(data);

@@ -6,8 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.oci.image.ImageReference;
-import dev.kiln.registry.client.support.LocalRegistry;
-import dev.kiln.registry.client.support.OciLayouts;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.OciLayout;
+import dev.kiln.testkit.Skopeo;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,17 +23,18 @@ import org.junit.jupiter.api.io.TempDir;
 class ImagePusherTest {
     @TempDir
     static Path dir;
-    static LocalRegistry source;
+    static DockerRegistry source;
     static PulledImage image;
     static long totalBytes;
 
     @BeforeAll
     static void pullAnImage() throws IOException {
-        source = LocalRegistry.start(dir.resolve("source"));
+        source = DockerRegistry.start(dir.resolve("source"));
         Path layout = dir.resolve("layout");
-        OciLayouts.Built built = OciLayouts.image(layout, "linux", "amd64", null, "push");
-        OciLayouts.tag(layout, "v1", built.manifest());
-        LocalRegistry.skopeo("oci:" + layout + ":v1", "docker://" + source.host() + "/src/app:v1");
+        OciLayout oci = new OciLayout(layout);
+        OciLayout.Built built = oci.platformImage("linux", "amd64", null, "push");
+        oci.tag("v1", built.manifest());
+        new Skopeo(dir.resolve("skopeo")).copyPlainHttp("oci:" + layout + ":v1", "docker://" + source.host() + "/src/app:v1");
         image = puller(source).pull(ImageReference.parse(source.host() + "/src/app:v1"));
         totalBytes = image.blobs().stream().mapToLong(b -> b.descriptor().size()).sum();
     }
@@ -42,18 +44,18 @@ class ImagePusherTest {
         source.close();
     }
 
-    static Registries registries(LocalRegistry... registries) {
-        Set<String> hosts = java.util.Arrays.stream(registries).map(LocalRegistry::host).collect(java.util.stream.Collectors.toSet());
+    static Registries registries(DockerRegistry... registries) {
+        Set<String> hosts = java.util.Arrays.stream(registries).map(DockerRegistry::host).collect(java.util.stream.Collectors.toSet());
         return new Registries(hosts, host -> Optional.empty(), Duration.ofSeconds(2), Duration.ofSeconds(20));
     }
 
-    static ImagePuller puller(LocalRegistry registry) {
+    static ImagePuller puller(DockerRegistry registry) {
         return new ImagePuller(registries(registry), MirrorRoutes.none(), new BlobCache(dir.resolve("cache")), Retry.NONE);
     }
 
     @Test
     void twoDestinationsOnOneRegistryUploadEachBlobOnceThenMount() throws IOException {
-        try (LocalRegistry target = LocalRegistry.start(dir.resolve("two"))) {
+        try (DockerRegistry target = DockerRegistry.start(dir.resolve("two"))) {
             ImagePusher pusher = new ImagePusher(registries(target), new Retry(2, Duration.ofMillis(10)));
             ImagePusher.Result result = pusher.push(ImagePusher.Image.of(image), List.of(
                     ImageReference.parse(target.host() + "/one/app:v1"), ImageReference.parse(target.host() + "/two/app:v2")));
@@ -84,7 +86,7 @@ class ImagePusherTest {
 
     @Test
     void mountsFromAKnownSourceRepository() throws IOException {
-        try (LocalRegistry target = LocalRegistry.start(dir.resolve("mount"))) {
+        try (DockerRegistry target = DockerRegistry.start(dir.resolve("mount"))) {
             ImagePusher pusher = new ImagePusher(registries(target), Retry.NONE);
             pusher.push(ImagePusher.Image.of(image), List.of(ImageReference.parse(target.host() + "/cache/app:key")));
             ImagePusher.Result result = pusher.push(ImagePusher.Image.of(image),
@@ -96,7 +98,7 @@ class ImagePusherTest {
 
     @Test
     void pushesByDigestAndRefusesAMismatchedDigest() throws IOException {
-        try (LocalRegistry target = LocalRegistry.start(dir.resolve("digest"))) {
+        try (DockerRegistry target = DockerRegistry.start(dir.resolve("digest"))) {
             ImagePusher pusher = new ImagePusher(registries(target), Retry.NONE);
             ImagePusher.Result result = pusher.push(ImagePusher.Image.of(image),
                     List.of(ImageReference.parse(target.host() + "/d/app@" + image.manifestDigest())));

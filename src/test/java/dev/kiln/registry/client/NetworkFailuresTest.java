@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kiln.testkit.Ports;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
@@ -50,10 +51,7 @@ class NetworkFailuresTest {
 
     @Test
     void aClosedPortSaysNothingListens() throws IOException {
-        int port;
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
+        int port = Ports.freePort();
         String host = "127.0.0.1:" + port;
         RegistryClient client = new RegistryClient(RegistryEndpoint.of("registry " + host, "http://" + host));
         UpstreamException failure = assertThrows(UpstreamException.class, () -> client.get("app", "/v2/", Map.of()));

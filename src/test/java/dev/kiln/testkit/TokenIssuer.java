@@ -1,10 +1,11 @@
-package dev.kiln.mirror.support;
+package dev.kiln.testkit;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.kiln.testkit.Tools;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
@@ -17,7 +18,6 @@ import java.security.Signature;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.PKCS8EncodedKeySpec;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -58,8 +58,8 @@ public final class TokenIssuer implements AutoCloseable {
         Files.createDirectories(dir);
         Path keyFile = dir.resolve("token-key.pem");
         certFile = dir.resolve("token-cert.pem");
-        Proc.run(Duration.ofSeconds(60), Map.of(), List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                "-keyout", keyFile.toString(), "-out", certFile.toString(), "-days", "2", "-subj", "/CN=" + ISSUER)).requireSuccess();
+        Tools.run(List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                "-keyout", keyFile.toString(), "-out", certFile.toString(), "-days", "2", "-subj", "/CN=" + ISSUER), Map.of(), 60).requireSuccess();
         String pem = Files.readString(keyFile).replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
         key = KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(Base64.getDecoder().decode(pem)));
         X509Certificate cert;

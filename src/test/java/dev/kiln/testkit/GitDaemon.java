@@ -1,10 +1,8 @@
-package dev.kiln.builder.context.support;
+package dev.kiln.testkit;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +20,7 @@ public final class GitDaemon implements AutoCloseable {
     }
 
     public static GitDaemon serve(Path root) throws IOException {
-        int port = freePort();
+        int port = Ports.freePort();
         Process process = new ProcessBuilder("git", "daemon", "--export-all", "--reuseaddr", "--base-path=" + root,
                 "--listen=127.0.0.1", "--port=" + port, root.toString())
                 .redirectErrorStream(true).redirectOutput(root.resolve("daemon.log").toFile()).start();
@@ -60,28 +58,7 @@ public final class GitDaemon implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of("git", "-c", "user.name=kiln", "-c", "user.email=kiln@test",
                 "-c", "init.defaultBranch=main"));
         command.addAll(List.of(args));
-        return run(dir, command);
-    }
-
-    /** Runs a command in {@code dir}, failing with its output unless it exits 0 within a minute. */
-    public static String run(Path dir, List<String> command) throws IOException {
-        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new IOException(String.join(" ", command) + " failed: " + out);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
-        }
-        return out;
-    }
-
-    public static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
+        return Tools.runIn(dir, command);
     }
 
     @Override

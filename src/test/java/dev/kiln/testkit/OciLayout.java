@@ -1,17 +1,24 @@
-package dev.kiln.mirror.support;
+package dev.kiln.testkit;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kiln.oci.Descriptor;
+import dev.kiln.oci.Digest;
+import dev.kiln.oci.MediaTypes;
+import dev.kiln.oci.image.ImageConfig;
+import dev.kiln.oci.layer.Compression;
+import dev.kiln.oci.layer.LayerEntry;
+import dev.kiln.oci.layer.LayerWriter;
+import dev.kiln.oci.layer.WrittenLayer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.zip.Deflater;
@@ -20,8 +27,11 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
 /**
- * Builds an OCI image layout on disk from busybox-static: each image is one layer holding busybox, a
- * marker file that makes its digest unique, and optionally incompressible filler to reach a size.
+ * Builds an OCI image layout on disk from busybox-static, for skopeo to push. Two shapes of image:
+ * {@link #image} is one layer holding busybox, a marker file that makes its digest unique and
+ * optionally incompressible filler to reach a size; {@link #platformImage} is a busybox layer plus a
+ * marker layer, written by Kiln's own reproducible {@link LayerWriter}, with a platform in its config.
+ * Every named entry ({@link #ref}) stays in the layout's index.
  */
 public final class OciLayout {
     public static final String OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -71,6 +81,10 @@ public final class OciLayout {
         }
     }
 
+    /** A {@link #platformImage}: its manifest (with its exact bytes), config and two layers. */
+    public record Built(Descriptor manifest, byte[] manifestBytes, Descriptor config, List<Descriptor> layers) {
+    }
+
     public OciLayout(Path dir) throws IOException {
         this.dir = dir;
         Files.createDirectories(dir.resolve("blobs/sha256"));
@@ -94,7 +108,7 @@ public final class OciLayout {
         config.putObject("config").putArray("Cmd").add("/bin/sh");
         ObjectNode rootfs = config.putObject("rootfs");
         rootfs.put("type", "layers");
-        rootfs.putArray("diff_ids").add(sha256(tar));
+        rootfs.putArray("diff_ids").add(TestImages.sha256(tar));
         Blob configBlob = put(JSON.writeValueAsBytes(config), "application/vnd.oci.image.config.v1+json");
         ObjectNode manifest = JSON.createObjectNode();
         manifest.put("schemaVersion", 2);
@@ -104,6 +118,58 @@ public final class OciLayout {
         Blob manifestBlob = put(JSON.writeValueAsBytes(manifest), OCI_MANIFEST);
         addRef(refName, manifestBlob);
         return new Image(manifestBlob, configBlob, List.of(layer));
+    }
+
+    /** Writes config, layers and manifest of one image (no name: {@link #tag} or {@link #platformIndex} it). */
+    public Built platformImage(String os, String arch, String variant, String marker) throws IOException {
+        LayerWriter writer = LayerWriter.reproducible(Compression.gzip(), Instant.EPOCH);
+        Path tmp = Files.createTempFile(dir, "layer", ".tgz");
+        WrittenLayer base = writer.write(List.of(LayerEntry.file("bin/busybox", BUSYBOX).withMode(0755),
+                LayerEntry.symlink("bin/sh", "busybox")), tmp);
+        Files.move(tmp, blobPath(base.digest().toString()), StandardCopyOption.REPLACE_EXISTING);
+        Path markerFile = Files.createTempFile(dir, "marker", ".txt");
+        Files.writeString(markerFile, marker + "\n");
+        WrittenLayer second = writer.write(List.of(LayerEntry.file("etc/marker", markerFile)), tmp);
+        Files.move(tmp, blobPath(second.digest().toString()), StandardCopyOption.REPLACE_EXISTING);
+        Files.delete(markerFile);
+        Instant t = Instant.parse("2024-01-01T00:00:00Z");
+        ImageConfig config = ImageConfig.empty().withPlatform(os, arch, variant).withCreated(t)
+                .withConfig(ImageConfig.Container.EMPTY.withCmd(List.of("sh")).withEnv("PATH", "/bin").withLabel("marker", marker))
+                .withLayer(base.diffId(), ImageConfig.History.of(t, "busybox"))
+                .withLayer(second.diffId(), ImageConfig.History.of(t, "marker " + marker));
+        Descriptor configDescriptor = descriptorOf(put(config.toJson(), MediaTypes.OCI_CONFIG));
+        ObjectNode manifest = JSON.createObjectNode();
+        manifest.put("schemaVersion", 2);
+        manifest.put("mediaType", MediaTypes.OCI_MANIFEST);
+        manifest.set("config", JSON.valueToTree(configDescriptor));
+        ArrayNode layers = manifest.putArray("layers");
+        layers.add(JSON.valueToTree(base.descriptor()));
+        layers.add(JSON.valueToTree(second.descriptor()));
+        byte[] bytes = JSON.writeValueAsBytes(manifest);
+        Descriptor manifestDescriptor = descriptorOf(put(bytes, MediaTypes.OCI_MANIFEST));
+        return new Built(manifestDescriptor, bytes, configDescriptor, List.of(base.descriptor(), second.descriptor()));
+    }
+
+    /** Writes an OCI index of {@code images} with their platforms (no name); returns its descriptor. */
+    public Descriptor platformIndex(List<Built> images, List<Descriptor.Platform> platforms) throws IOException {
+        ObjectNode index = JSON.createObjectNode();
+        index.put("schemaVersion", 2);
+        index.put("mediaType", MediaTypes.OCI_INDEX);
+        ArrayNode manifests = index.putArray("manifests");
+        for (int i = 0; i < images.size(); i++) {
+            Descriptor d = images.get(i).manifest();
+            manifests.add(JSON.valueToTree(new Descriptor(d.mediaType(), d.digest(), d.size(), null, null, null, platforms.get(i))));
+        }
+        return descriptorOf(put(JSON.writeValueAsBytes(index), MediaTypes.OCI_INDEX));
+    }
+
+    /** Names {@code top} {@code refName} in the layout, so skopeo can copy {@code oci:layout:refName}. */
+    public void tag(String refName, Descriptor top) throws IOException {
+        addRef(refName, new Blob(top.digest().toString(), top.size(), top.mediaType()));
+    }
+
+    private static Descriptor descriptorOf(Blob blob) {
+        return new Descriptor(blob.mediaType(), Digest.parse(blob.digest()), blob.size());
     }
 
     /** An OCI index of {@code images} with their platforms, named {@code refName}. */
@@ -147,12 +213,16 @@ public final class OciLayout {
     }
 
     private Blob put(byte[] bytes, String mediaType) throws IOException {
-        String digest = sha256(bytes);
-        Path file = dir.resolve("blobs/sha256").resolve(digest.substring(7));
+        String digest = TestImages.sha256(bytes);
+        Path file = blobPath(digest);
         if (!Files.exists(file)) {
             Files.write(file, bytes);
         }
         return new Blob(digest, bytes.length, mediaType);
+    }
+
+    private Path blobPath(String digest) {
+        return dir.resolve("blobs/sha256").resolve(digest.substring(digest.indexOf(':') + 1));
     }
 
     private static byte[] layerTar(Content content) throws IOException {
@@ -208,13 +278,5 @@ public final class OciLayout {
             gz.write(bytes);
         }
         return out.toByteArray();
-    }
-
-    public static String sha256(byte[] bytes) {
-        try {
-            return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -1,4 +1,4 @@
-package dev.kiln.testing;
+package dev.kiln.testkit;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,7 +28,7 @@ public final class TreeDescription {
                 if (Files.isSymbolicLink(p)) {
                     d.append(" -> ").append(Files.readSymbolicLink(p));
                 } else if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
-                    d.append(" sha=").append(Commands.sha256sum(p).substring(0, 12))
+                    d.append(" sha=").append(Tools.sha256sum(p).substring(0, 12))
                             .append(" links=").append(firstByInode.computeIfAbsent(a.get("ino"), k -> rel));
                 }
                 if (!rel.isEmpty()) {

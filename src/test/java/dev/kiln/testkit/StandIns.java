@@ -1,4 +1,4 @@
-package dev.kiln.cloud.support;
+package dev.kiln.testkit;
 
 import com.sun.net.httpserver.HttpExchange;
 import java.io.IOException;

@@ -1,12 +1,12 @@
-package dev.kiln.cloud.support;
+package dev.kiln.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.testkit.Ports;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,10 +45,7 @@ public final class MotoServer implements AutoCloseable {
         try (InputStream in = MotoServer.class.getResourceAsStream("/moto/kiln_moto.py")) {
             Files.copy(in, script);
         }
-        int port;
-        try (ServerSocket socket = new ServerSocket(0)) {
-            port = socket.getLocalPort();
-        }
+        int port = Ports.freePort();
         Path log = dir.resolve("moto.log");
         Process process = new ProcessBuilder(python(), script.toString(), String.valueOf(port), contextTarGz.toString())
                 .redirectError(log.toFile()).start();

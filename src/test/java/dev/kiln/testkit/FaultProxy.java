@@ -1,5 +1,6 @@
-package dev.kiln.mirror.support;
+package dev.kiln.testkit;
 
+import dev.kiln.testkit.Ports;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -61,7 +62,7 @@ public final class FaultProxy implements AutoCloseable {
 
     public FaultProxy(int targetPort) throws IOException {
         this.targetPort = targetPort;
-        this.port = Proc.freePort();
+        this.port = Ports.freePort();
         start();
     }
 

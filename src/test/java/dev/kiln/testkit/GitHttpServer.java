@@ -1,4 +1,4 @@
-package dev.kiln.builder.context.support;
+package dev.kiln.testkit;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -45,7 +45,7 @@ public final class GitHttpServer implements AutoCloseable {
         HttpServer server;
         if (https) {
             Path keystore = keyDir.resolve("git-server.p12");
-            GitDaemon.run(keyDir, List.of("keytool", "-genkeypair", "-keystore", keystore.toString(), "-storetype", "PKCS12",
+            Tools.runIn(keyDir, List.of("keytool", "-genkeypair", "-keystore", keystore.toString(), "-storetype", "PKCS12",
                     "-storepass", "changeit", "-keypass", "changeit", "-alias", "git", "-keyalg", "EC", "-dname", "CN=127.0.0.1",
                     "-ext", "SAN=ip:127.0.0.1", "-validity", "2"));
             KeyStore store = KeyStore.getInstance("PKCS12");
