@@ -1,21 +1,21 @@
 package dev.kiln.app.cli;
 
-import dev.kiln.build.cache.LayerCache;
-import dev.kiln.build.cache.OciLayoutLayerCache;
-import dev.kiln.build.cache.RegistryLayerCache;
-import dev.kiln.build.context.ContextException;
-import dev.kiln.build.context.ContextSource;
-import dev.kiln.build.context.ContextSources;
-import dev.kiln.build.context.Downloads;
-import dev.kiln.build.context.GitOptions;
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.BuildInputs;
-import dev.kiln.build.exec.BuildLog;
-import dev.kiln.build.exec.BuildOptions;
-import dev.kiln.build.exec.Executor;
-import dev.kiln.build.exec.InPlaceOptions;
-import dev.kiln.build.dockerfile.GoDuration;
-import dev.kiln.build.exec.SecretFlags;
+import dev.kiln.builder.cache.LayerCache;
+import dev.kiln.builder.cache.OciLayoutLayerCache;
+import dev.kiln.builder.cache.RegistryLayerCache;
+import dev.kiln.builder.context.ContextException;
+import dev.kiln.builder.context.ContextSource;
+import dev.kiln.builder.context.ContextSources;
+import dev.kiln.builder.context.Downloads;
+import dev.kiln.builder.context.GitOptions;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.BuildInputs;
+import dev.kiln.builder.exec.BuildLog;
+import dev.kiln.builder.exec.BuildOptions;
+import dev.kiln.builder.exec.Executor;
+import dev.kiln.builder.exec.InPlaceOptions;
+import dev.kiln.builder.dockerfile.GoDuration;
+import dev.kiln.builder.exec.SecretFlags;
 import dev.kiln.oci.RepositoryName;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.BlobCache;
@@ -24,7 +24,7 @@ import dev.kiln.registry.client.PushPermissionCheck;
 import dev.kiln.registry.client.Registries;
 import dev.kiln.registry.client.RegistrySecurity;
 import java.io.InputStream;
-import dev.kiln.build.snapshot.Snapshotters;
+import dev.kiln.builder.snapshot.Snapshotters;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Files;
@@ -260,7 +260,7 @@ public class BuildCommand implements Callable<Integer> {
             }
             String context = contextOrDefault(mode);
             String sandbox = this.sandbox != null ? this.sandbox : mode.defaultSandbox();
-            dev.kiln.build.sandbox.Sandboxes.seccomp(seccomp);
+            dev.kiln.builder.sandbox.Sandboxes.seccomp(seccomp);
             Path cacheDir = this.cacheDir != null ? this.cacheDir : mode.defaultCacheDir();
             DockerCredentials credentials = DockerCredentials.fromEnvironment(
                     mode.credentialEnvironment(env, InPlaceOptions.defaultKilnHome()));

@@ -4,13 +4,13 @@ import dev.kiln.app.config.ByteSizes;
 import dev.kiln.app.config.KilnConfig;
 import dev.kiln.app.kubernetes.BuildJobSpec;
 import dev.kiln.app.kubernetes.KubernetesBuildRunner;
-import dev.kiln.build.gateway.BuildFiles;
-import dev.kiln.build.gateway.BuildRunner;
-import dev.kiln.build.gateway.BuildLimits;
-import dev.kiln.build.gateway.BuildService;
-import dev.kiln.build.gateway.ContextTokens;
-import dev.kiln.build.gateway.CredentialScope;
-import dev.kiln.build.gateway.ExecutorBuildRunner;
+import dev.kiln.builder.gateway.BuildFiles;
+import dev.kiln.builder.gateway.BuildRunner;
+import dev.kiln.builder.gateway.BuildLimits;
+import dev.kiln.builder.gateway.BuildService;
+import dev.kiln.builder.gateway.ContextTokens;
+import dev.kiln.builder.gateway.CredentialScope;
+import dev.kiln.builder.gateway.ExecutorBuildRunner;
 import dev.kiln.registry.mirror.MirrorService;
 import dev.kiln.registry.mirror.UpstreamRouter;
 import dev.kiln.registry.server.RegistryService;
@@ -63,9 +63,9 @@ public class BuildsProducer {
                         UpstreamRouter upstreams, ContextTokens tokens, Instance<KubernetesClient> kubernetes,
                         CredentialScope scope) {
         KilnConfig.Builds builds = config.builds();
-        dev.kiln.build.sandbox.Sandboxes.seccomp(builds.seccomp());
+        dev.kiln.builder.sandbox.Sandboxes.seccomp(builds.seccomp());
         KilnConfig.BuildLimits l = builds.limits();
-        dev.kiln.build.sandbox.Sandboxes.cgroupLimits(new dev.kiln.build.sandbox.CgroupV2.Limits(
+        dev.kiln.builder.sandbox.Sandboxes.cgroupLimits(new dev.kiln.builder.sandbox.CgroupV2.Limits(
                 l.runMemory().map(m -> Long.toString(ByteSizes.parse(m))).orElse("max"),
                 l.runPids().map(String::valueOf).orElse("max"),
                 l.runCpus().map(c -> Math.round(c * 100_000) + " 100000").orElse("max")), builds.requireCgroupLimits());

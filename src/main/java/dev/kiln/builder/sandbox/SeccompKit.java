@@ -1,6 +1,6 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
-import dev.kiln.build.rootfs.Trees;
+import dev.kiln.builder.rootfs.Trees;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,10 +1,10 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.kiln.build.sandbox.SeccompFilter.Arch;
+import dev.kiln.builder.sandbox.SeccompFilter.Arch;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
