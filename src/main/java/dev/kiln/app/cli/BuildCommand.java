@@ -125,6 +125,11 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--sandbox", description = "How RUN is isolated: auto, namespaces, proot, in-place (default: auto; in-place in the executor container)")
     String sandbox;
 
+    @Option(names = "--seccomp", arity = "0..1", fallbackValue = "true", defaultValue = "true",
+            description = "With the namespaces sandbox: load the seccomp filter (bubblewrap's bwrap) on every RUN; "
+                    + "false runs RUN without it (default ${DEFAULT-VALUE})")
+    boolean seccomp;
+
     @Option(names = "--network", defaultValue = "default", description = "RUN's network: default (the host's, as "
             + "with kaniko; RUN --network=none still isolates) or none (every RUN gets loopback only) (default ${DEFAULT-VALUE})")
     String network;
@@ -257,6 +262,7 @@ public class BuildCommand implements Callable<Integer> {
             }
             String context = contextOrDefault(mode);
             String sandbox = this.sandbox != null ? this.sandbox : mode.defaultSandbox();
+            dev.kiln.builder.sandbox.Sandboxes.seccomp(seccomp);
             Path cacheDir = this.cacheDir != null ? this.cacheDir : mode.defaultCacheDir();
             DockerCredentials credentials = DockerCredentials.fromEnvironment(
                     mode.credentialEnvironment(env, InPlaceOptions.defaultKilnHome()));

@@ -99,6 +99,27 @@ public interface KilnConfig {
 
         /** The same for pulls of base images with the gateway's credentials; other images are pulled anonymously. */
         Map<String, List<String>> pullAllow();
+
+        /**
+         * Per user, the S3 buckets (or {@code bucket/key} globs) its builds may take an {@code s3://}
+         * context from, fetched with the gateway's AWS credentials. None by default: such a context is
+         * refused with 403 and the user uploads the context instead.
+         */
+        Map<String, List<String>> s3Allow();
+
+        /**
+         * Whether the namespace sandbox loads its seccomp filter (bubblewrap) on every RUN; without
+         * bwrap a RUN is refused. Turn off only where the host's kernel is not worth protecting.
+         */
+        @WithDefault("true")
+        boolean seccomp();
+
+        /**
+         * Refuse RUNs where the {@code kiln.builds.limits.run-*} cgroup v2 limits cannot be applied
+         * (no delegated cgroup v2 subtree with memory, pids and cpu); otherwise one warning.
+         */
+        @WithDefault("false")
+        boolean requireCgroupLimits();
     }
 
     /** {@code kiln.builds.limits.*}: what one gateway build may take; see docs/security.md. */
@@ -118,6 +139,15 @@ public interface KilnConfig {
         /** Builds one submitter may have queued or running at once (anonymous submitters share one count). */
         @WithDefault("8")
         int maxQueuedPerUser();
+
+        /** Memory of one RUN (cgroup v2 {@code memory.max}; suffixes K, M, G); none by default. */
+        Optional<String> runMemory();
+
+        /** Processes of one RUN (cgroup v2 {@code pids.max}); none by default. */
+        Optional<Integer> runPids();
+
+        /** CPUs of one RUN, such as {@code 1.5} (cgroup v2 {@code cpu.max}); none by default. */
+        Optional<Double> runCpus();
     }
 
     /** Builds as Kubernetes Jobs ({@code kiln.builds.runner=kubernetes}); see docs/kubernetes.md. */

@@ -265,8 +265,9 @@ public class BuildRoutes {
     }
 
     private void checkDestinations(BuildSpec spec, BuildRunner.Caller caller) {
-        credentialScope.checkDestinations(caller.credentials() == null ? null : caller.credentials().username(),
-                spec.destinations(), caller.gatewayHosts());
+        String user = caller.credentials() == null ? null : caller.credentials().username();
+        credentialScope.checkDestinations(user, spec.destinations(), caller.gatewayHosts());
+        credentialScope.checkContext(user, spec.context());
     }
 
     private ObjectNode accepted(RoutingContext ctx, BuildRecord record) {

@@ -51,7 +51,7 @@ public class BuildsProducer {
     @Produces
     @Singleton
     CredentialScope credentialScope(KilnConfig config) {
-        return new CredentialScope(config.builds().pushAllow(), config.builds().pullAllow(),
+        return new CredentialScope(config.builds().pushAllow(), config.builds().pullAllow(), config.builds().s3Allow(),
                 List.of(config.builds().kubernetes().gateway()));
     }
 
@@ -63,6 +63,12 @@ public class BuildsProducer {
                         UpstreamRouter upstreams, ContextTokens tokens, Instance<KubernetesClient> kubernetes,
                         CredentialScope scope) {
         KilnConfig.Builds builds = config.builds();
+        dev.kiln.builder.sandbox.Sandboxes.seccomp(builds.seccomp());
+        KilnConfig.BuildLimits l = builds.limits();
+        dev.kiln.builder.sandbox.Sandboxes.cgroupLimits(new dev.kiln.builder.sandbox.CgroupV2.Limits(
+                l.runMemory().map(m -> Long.toString(ByteSizes.parse(m))).orElse("max"),
+                l.runPids().map(String::valueOf).orElse("max"),
+                l.runCpus().map(c -> Math.round(c * 100_000) + " 100000").orElse("max")), builds.requireCgroupLimits());
         BuildRunner runner = switch (builds.runner()) {
             case "local" -> {
                 Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));

@@ -23,9 +23,13 @@ public record BuildSpec(
         String platform) {
 
     public static final String DEFAULT_DOCKERFILE = "Dockerfile";
-    /** Remote spellings only: a local path, {@code dir://}, {@code tar://} or {@code git+file://} would read the gateway's own files. */
-    private static final List<String> URL_SCHEMES = List.of("git://", "git+https://", "git+http://", "git+ssh://",
-            "https://", "http://", "s3://");
+    /**
+     * What the gateway can fetch: remote spellings only (a local path, {@code dir://}, {@code tar://}
+     * or {@code git+file://} would read the gateway's own files), and no {@code git+ssh://}: the
+     * gateway has no SSH client or keys, so such a build could only fail once it starts.
+     */
+    static final List<String> URL_SCHEMES = List.of("git://", "git+https://", "git+http://", "https://", "http://",
+            "s3://");
 
     public BuildSpec {
         dockerfile = dockerfile == null || dockerfile.isBlank() ? DEFAULT_DOCKERFILE : dockerfile;
@@ -58,8 +62,8 @@ public record BuildSpec(
     public BuildSpec validated() {
         dockerfileInContext();
         if (context != null && URL_SCHEMES.stream().noneMatch(context::startsWith)) {
-            throw BuildRequestException.invalidSpec("context must be a git://, git+https://, git+ssh://, http(s):// or s3:// URL (or upload the context as a tar.gz), not "
-                    + context);
+            throw BuildRequestException.invalidSpec("context must be a " + String.join(", ", URL_SCHEMES)
+                    + " URL (or upload the context as a tar.gz), not " + context);
         }
         for (String destination : destinations) {
             try {

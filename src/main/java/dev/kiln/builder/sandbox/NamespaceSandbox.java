@@ -48,6 +48,7 @@ import java.util.concurrent.TimeUnit;
 public final class NamespaceSandbox implements Sandbox {
     private final boolean privileged;
     private final String toolSearchPath;
+    private final boolean seccomp;
 
     public NamespaceSandbox() {
         this(ProcessRunner.currentUid() == 0);
@@ -55,16 +56,18 @@ public final class NamespaceSandbox implements Sandbox {
 
     /** {@code privileged} false forces the user-namespace variant even as root (for tests). */
     public NamespaceSandbox(boolean privileged) {
-        this(privileged, null);
+        this(privileged, null, Sandboxes.seccomp());
     }
 
     /**
-     * @param toolSearchPath where to look for the static busybox instead of Kiln's tools and the
-     *                       host's standard directories (for tests of a host without one)
+     * @param toolSearchPath where to look for the static busybox and bwrap instead of Kiln's tools
+     *                       and the host's standard directories (for tests of a host without them)
+     * @param seccomp        whether every RUN gets the seccomp filter (refused without bwrap)
      */
-    NamespaceSandbox(boolean privileged, String toolSearchPath) {
+    NamespaceSandbox(boolean privileged, String toolSearchPath, boolean seccomp) {
         this.privileged = privileged;
         this.toolSearchPath = toolSearchPath;
+        this.seccomp = seccomp;
     }
 
     @Override
@@ -76,11 +79,22 @@ public final class NamespaceSandbox implements Sandbox {
     public ExecResult run(RunSpec spec) throws IOException, InterruptedException {
         String unshare = require("unshare");
         String busybox = requireStaticBusybox(toolSearchPath);
+        SeccompKit kit = seccomp ? SeccompKit.require(toolSearchPath, busybox) : null;
+        Path cgroup = Sandboxes.runCgroup();
         try (RunSetup setup = RunSetup.prepare(spec, privileged, true)) {
+            if (kit != null) {
+                // bwrap mounts its scratch root on /tmp before it pivots away from it
+                setup.scaffold.dir("/tmp");
+            }
             Path status = setup.scratch.resolve("started");
             boolean identityMapped = privileged;
             String script = script(setup, status, unshare, busybox, identityMapped,
-                    privileged && ProcessRunner.hostTool("setpriv") != null);
+                    privileged && ProcessRunner.hostTool("setpriv") != null, kit);
+            if (cgroup != null) {
+                // the set-up shell joins first, so every process of the RUN is counted from its start
+                script = "echo $$ > " + q(cgroup.resolve("cgroup.procs")) + " || { echo 'kiln-sandbox: cannot join "
+                        + "the RUN cgroup' >&2; exit 125; }\n" + script;
+            }
             List<String> command = new ArrayList<>();
             String setpriv = ProcessRunner.hostTool("setpriv");
             if (setpriv != null) {
@@ -123,6 +137,10 @@ public final class NamespaceSandbox implements Sandbox {
                         + err.text());
             }
             return outcome.result();
+        } finally {
+            if (cgroup != null) {
+                CgroupV2.remove(cgroup);
+            }
         }
     }
 
@@ -170,9 +188,22 @@ public final class NamespaceSandbox implements Sandbox {
         Path own = Files.readSymbolicLink(Path.of("/proc/self/ns/user"));
         long deadline = System.nanoTime() + 20_000_000_000L;
         Path proc = null;
+        // unshare --fork's one child is the process that ends up in the nested user namespace;
+        // the kernel lists it cheaply, where a walk of every process costs milliseconds a round
+        Path children = Path.of("/proc", Long.toString(process.pid()), "task", Long.toString(process.pid()), "children");
         while (proc == null) {
-            for (ProcessHandle h : process.descendants().toList()) {
-                Path candidate = Path.of("/proc", Long.toString(h.pid()));
+            List<Long> candidates = new ArrayList<>();
+            try {
+                for (String pid : Files.readString(children).trim().split("\\s+")) {
+                    if (!pid.isEmpty()) {
+                        candidates.add(Long.parseLong(pid));
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                process.descendants().forEach(h -> candidates.add(h.pid()));
+            }
+            for (long pid : candidates) {
+                Path candidate = Path.of("/proc", Long.toString(pid));
                 try {
                     if (!Files.readSymbolicLink(candidate.resolve("ns/user")).equals(own)) {
                         proc = candidate;
@@ -192,20 +223,21 @@ public final class NamespaceSandbox implements Sandbox {
                 Thread.sleep(1);
             }
         }
-        // gid_map first: the script waits for uid_map, so both are in place when it goes on
+        // both maps before stdin closes: the script goes on at its end of file
         Files.writeString(proc.resolve("gid_map"), "0 0 4294967295\n");
         Files.writeString(proc.resolve("uid_map"), "0 0 4294967295\n");
     }
 
     private String script(RunSetup setup, Path status, String unshare, String busybox, boolean identityMapped,
-                          boolean groupsSet) throws IOException {
+                          boolean groupsSet, SeccompKit kit) throws IOException {
         RunSpec spec = setup.spec;
         StringBuilder s = new StringBuilder();
         s.append("fail() { echo \"kiln-sandbox: $*\" >&2; exit 125; }\n");
         String root = q(setup.scaffold.root().root());
+        Fstab first = new Fstab();
         if (spec.overlay() == null) {
             // the rootfs becomes a mount of its own, so it can be made the namespace's root below
-            s.append("mount --bind ").append(root).append(' ').append(root).append(" || fail binding the rootfs\n");
+            first.bind(setup.scaffold.root().root(), setup.scaffold.root().root());
         } else {
             // an overlay mounted over the rootfs is a mount of its own too; every write lands in the
             // upper directory, which then is the change set. The mount points the scaffold made in
@@ -225,43 +257,72 @@ public final class NamespaceSandbox implements Sandbox {
         }
         Path proc = setup.scaffold.dir("/proc");
         Path dev = setup.scaffold.dir("/dev");
-        s.append("mount -t proc -o nosuid,nodev,noexec proc ").append(q(proc)).append(" || fail mounting /proc\n");
-        // as Docker does: host-wide knobs read-only, kernel memory and timers masked
-        s.append("cd ").append(q(proc)).append(" || fail /proc\n");
-        s.append("for p in sys sysrq-trigger irq bus fs; do [ -e $p ] || continue; mount --bind $p $p && "
-                + "mount -o remount,bind,ro $p || fail making /proc/$p read-only; done\n");
-        s.append("for p in kcore keys timer_list sched_debug latency_stats; do [ -f $p ] || continue; "
-                + "mount --bind /dev/null $p || fail masking /proc/$p; done\n");
-        s.append("mount -t tmpfs -o mode=755,nosuid,size=65536k tmpfs ").append(q(dev)).append(" || fail mounting /dev\n");
-        s.append("cd ").append(q(dev)).append(" || fail /dev\n");
-        for (String d : List.of("null", "zero", "full", "random", "urandom", "tty")) {
-            s.append(": > ").append(d).append(" && mount --bind /dev/").append(d).append(' ').append(d)
-                    .append(" || rm -f ").append(d).append('\n');
+        // the kernel's own hostname file for this uts namespace: no process, where /proc/sys is writable
+        s.append("{ printf %s ").append(q(spec.hostname())).append(" > /proc/sys/kernel/hostname; } 2>/dev/null || hostname ")
+                .append(q(spec.hostname())).append(" || fail setting the hostname\n");
+        // The mounts go in two batches of one process each: the device files the second binds onto
+        // need the /dev tmpfs of the first.
+        first.mount("proc", proc, "nosuid,nodev,noexec");
+        // as Docker does: host-wide knobs read-only, kernel memory and timers masked (the fresh
+        // /proc shows what the host's does: one kernel). With the filter, bwrap mounts the RUN's
+        // /proc (for the pid namespace it makes) and masks it the same way; the kernel lets a user
+        // namespace mount a proc only while one without locked masks is there.
+        for (String p : kit != null ? List.<String>of() : PROC_READ_ONLY) {
+            if (Files.exists(Path.of("/proc", p), LinkOption.NOFOLLOW_LINKS)) {
+                first.bind(proc.resolve(p), proc.resolve(p)).readOnly(proc.resolve(p));
+            }
         }
-        s.append("mkdir pts shm\n");
-        s.append("mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts pts 2>/dev/null && ln -s pts/ptmx ptmx\n");
+        for (String p : kit != null ? List.<String>of() : PROC_MASKED) {
+            if (Files.exists(Path.of("/proc", p), LinkOption.NOFOLLOW_LINKS)) {
+                first.bind(Path.of("/dev/null"), proc.resolve(p));
+            }
+        }
+        first.mount("tmpfs", dev, "mode=755,nosuid,size=65536k");
+        Path firstFile = setup.scratch.resolve("fstab-1");
+        first.write(firstFile);
+        s.append("mount -a -T ").append(q(firstFile)).append(" || fail mounting the rootfs, /proc and /dev\n");
+        // /dev's skeleton, made on the host side and copied in by one cp
+        Path skeleton = Files.createDirectory(setup.scratch.resolve("dev"));
+        Fstab second = new Fstab();
+        for (String d : List.of("null", "zero", "full", "random", "urandom", "tty")) {
+            if (Files.exists(Path.of("/dev", d))) {
+                Files.createFile(skeleton.resolve(d));
+                second.bind(Path.of("/dev", d), dev.resolve(d));
+            }
+        }
+        Files.createDirectory(skeleton.resolve("pts"));
+        Files.createDirectory(skeleton.resolve("shm"));
+        for (String[] link : new String[][] {{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
+                {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"}}) {
+            Files.createSymbolicLink(skeleton.resolve(link[0]), Path.of(link[1]));
+        }
         // capped, as Docker's 64 MiB: an uncapped tmpfs takes up to half the host's memory
-        s.append("mount -t tmpfs -o mode=1777,nosuid,nodev,size=").append(SHM_BYTES).append(" tmpfs shm\n");
-        s.append("ln -s /proc/self/fd fd; ln -s /proc/self/fd/0 stdin; ln -s /proc/self/fd/1 stdout; ln -s /proc/self/fd/2 stderr\n");
-        s.append("cd / || exit 125\n");
-        s.append("hostname ").append(q(spec.hostname())).append(" || fail setting the hostname\n");
-        if (!spec.network().shared()) {
-            s.append("ip link set lo up 2>/dev/null\n");
+        second.mount("tmpfs", dev.resolve("shm"), "mode=1777,nosuid,nodev,size=" + SHM_BYTES);
+        if (kit != null) {
+            // read-only: root's RUN owns these files inside its user namespace, and later RUNs exec them
+            Path point = dev.resolve(SeccompKit.INSIDE.substring("/dev/".length()));
+            Files.createDirectory(skeleton.resolve(point.getFileName()));
+            second.bind(kit.dir, point).readOnly(point);
         }
         for (RunSetup.Planned m : setup.mounts) {
-            String target = q(m.target());
-            String where = q(setup.inside(m.target()));
             if (m.kind() == RunSetup.Kind.TMPFS) {
-                s.append("mount -t tmpfs -o mode=1777").append(m.sizeBytes() == null ? "" : ",size=" + m.sizeBytes())
-                        .append(" tmpfs ").append(target).append(" || fail mounting a tmpfs at ").append(where).append('\n');
+                second.mount("tmpfs", m.target(), "mode=1777" + (m.sizeBytes() == null ? "" : ",size=" + m.sizeBytes()));
                 continue;
             }
-            s.append("mount --rbind ").append(q(m.source())).append(' ').append(target)
-                    .append(" || fail mounting ").append(where).append('\n');
+            second.rbind(m.source(), m.target());
             if (m.readOnly()) {
-                s.append("mount -o remount,bind,ro ").append(target)
-                        .append(" || fail making ").append(where).append(" read-only\n");
+                second.readOnly(m.target());
             }
+        }
+        Path secondFile = setup.scratch.resolve("fstab-2");
+        second.write(secondFile);
+        s.append("cp -a ").append(q(skeleton)).append("/. ").append(q(dev)).append(" || fail making /dev\n");
+        // a private devpts where the kernel allows one; without it /dev/ptmx leads nowhere
+        s.append("mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ").append(q(dev.resolve("pts")))
+                .append(" 2>/dev/null || rm -f ").append(q(dev.resolve("ptmx"))).append('\n');
+        s.append("mount -a -T ").append(q(secondFile)).append(" || fail mounting /dev's devices and the RUN's mounts\n");
+        if (!spec.network().shared()) {
+            s.append("ip link set lo up 2>/dev/null\n");
         }
         Path oldRoot = setup.scaffold.dir(OLD_ROOT);
         s.append(": > ").append(q(status)).append('\n');
@@ -273,21 +334,48 @@ public final class NamespaceSandbox implements Sandbox {
         StringBuilder last = new StringBuilder();
         last.append("cd ").append(ProcessRunner.quote(spec.workdir())).append(" || exit 125; eval \"$")
                 .append(ENV_VARIABLE).append("\"; exec");
+        if (kit != null) {
+            last.append(" 3<").append(q(SeccompKit.INSIDE + "/" + SeccompKit.FILTER));
+        }
         // no_new_privs: no setuid binary or file capability in the image gains anything
         last.append(" setpriv --nnp");
+        String dropToUser = null;
         if (privileged && !setup.user.isRoot()) {
             // nsenter -G would clear the supplementary groups set up front
-            last.append(" nsenter -F").append(groupsSet ? "" : " -G " + setup.user.gid()).append(" -S ")
-                    .append(setup.user.uid()).append(" --");
+            dropToUser = " nsenter -F" + (groupsSet ? "" : " -G " + setup.user.gid()) + " -S " + setup.user.uid() + " --";
         } else if (!privileged && !setup.user.isRoot()) {
             // the set-up kept the user namespace's capabilities as ambient ones; USER gets none
+            // (bwrap, not being setuid, refuses to start as a non-root user with capabilities)
             last.append(" --inh-caps ").append(DROP_ALL).append(" --ambient-caps ").append(DROP_ALL);
         }
         List<String> odd = unusualNames(spec.env());
-        if (!odd.isEmpty()) {
-            last.append(" env");
-            for (String e : odd) {
-                last.append(' ').append(ProcessRunner.quote(e));
+        if (kit == null) {
+            if (dropToUser != null) {
+                last.append(dropToUser);
+            }
+            if (!odd.isEmpty()) {
+                last.append(" env");
+                for (String e : odd) {
+                    last.append(' ').append(ProcessRunner.quote(e));
+                }
+            }
+        } else {
+            // the filter goes on last, so the set-up above may mount and unshare; bwrap runs as the
+            // namespace's root where it can (as another user it would need a user namespace of its
+            // own, which maps no other owner), and the kit's busybox drops to USER under the filter
+            for (String a : kit.bwrapCommand()) {
+                last.append(' ').append(ProcessRunner.quote(a));
+            }
+            String kitBusybox = ProcessRunner.quote(SeccompKit.busyboxInside());
+            if (dropToUser != null) {
+                last.append(' ').append(kitBusybox).append(dropToUser);
+            }
+            // bwrap sets PWD; the RUN's environment is exactly the image's
+            last.append(' ').append(kitBusybox).append(" env -u PWD");
+            for (String e : spec.env()) {
+                if (e.startsWith("PWD=") || odd.contains(e)) {
+                    last.append(' ').append(ProcessRunner.quote(e));
+                }
             }
         }
         for (String a : spec.argv()) {
@@ -300,7 +388,9 @@ public final class NamespaceSandbox implements Sandbox {
             // the JVM) with a mount namespace in which every mount above is locked: read-only
             // ones stay read-only, none can be undone, and no device node can be made.
             inner.append("exec unshare -U -m sh -c ").append(ProcessRunner.quote(
-                    "until read a b c < /proc/self/uid_map && [ \"$c\" = 4294967295 ]; do :; done; " + last));
+                    // the JVM closes stdin once both maps are written: a wait without spinning
+                    "read -r x; exec </dev/null; read a b c < /proc/self/uid_map && [ \"$c\" = 4294967295 ] || exit 125; "
+                            + last));
         } else {
             inner.append(last);
         }
@@ -310,6 +400,10 @@ public final class NamespaceSandbox implements Sandbox {
     }
 
     private static final String OLD_ROOT = "/.kiln-oldroot";
+
+    /** What of a RUN's /proc is read-only and what is masked, as in Docker. */
+    static final List<String> PROC_READ_ONLY = List.of("sys", "sysrq-trigger", "irq", "bus", "fs");
+    static final List<String> PROC_MASKED = List.of("kcore", "keys", "timer_list", "sched_debug", "latency_stats");
 
     /** The size of the RUN's {@code /dev/shm}. */
     static final long SHM_BYTES = 64L << 20;
@@ -428,7 +522,7 @@ public final class NamespaceSandbox implements Sandbox {
         }
         for (String candidate : candidates) {
             Path p = Path.of(candidate);
-            if (Files.isExecutable(p) && isStatic(p)) {
+            if (Files.isExecutable(p) && Elf.isStatic(p)) {
                 try {
                     return p.toRealPath().toString();
                 } catch (IOException e) {
@@ -454,29 +548,6 @@ public final class NamespaceSandbox implements Sandbox {
     }
 
     static final String MISSING_BUSYBOX = "the namespace sandbox needs a statically linked busybox and there is none";
-
-    private static boolean isStatic(Path elf) {
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(elf)) {
-            java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(64).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            ch.read(header, 0);
-            if (header.getInt(0) != 0x464c457f || header.get(4) != 2 || header.get(5) != 1) {
-                return false; // only 64-bit little-endian ELF is recognised
-            }
-            long phoff = header.getLong(32);
-            int phentsize = Short.toUnsignedInt(header.getShort(54));
-            int phnum = Short.toUnsignedInt(header.getShort(56));
-            java.nio.ByteBuffer ph = java.nio.ByteBuffer.allocate(phentsize * phnum).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            ch.read(ph, phoff);
-            for (int i = 0; i < phnum; i++) {
-                if (ph.getInt(i * phentsize) == 3) { // PT_INTERP
-                    return false;
-                }
-            }
-            return true;
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
-    }
 
     private static String q(Path p) {
         return ProcessRunner.quote(p.toString());

@@ -71,7 +71,11 @@ final class ProcessRunner {
         return run(command, env, cwd, stdout, stderr, timeout, cancellation, null);
     }
 
-    /** A step to take right after the process started; it is killed when the step fails. */
+    /**
+     * A step to take right after the process started; it is killed when the step fails. The
+     * process's stdin is then a pipe from this step (else {@code /dev/null}), for it to say when it
+     * is done: by writing to it, or by closing it.
+     */
     interface Started {
         void accept(Process process) throws IOException, InterruptedException;
     }
@@ -85,11 +89,12 @@ final class ProcessRunner {
         if (cwd != null) {
             pb.directory(cwd.toFile());
         }
-        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.redirectInput(started != null ? ProcessBuilder.Redirect.PIPE
+                : ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         long start = System.nanoTime();
         Process process = pb.start();
         if (started != null) {
-            try {
+            try (OutputStream stdin = process.getOutputStream()) {
                 started.accept(process);
             } catch (IOException | InterruptedException | RuntimeException e) {
                 killTree(process);

@@ -30,6 +30,76 @@ public final class Sandboxes {
         }
     }
 
+    private static volatile boolean seccomp = true;
+
+    /**
+     * Whether the namespace sandbox loads the seccomp filter on every RUN (the default; without
+     * bwrap a RUN is then refused). The operator's setting for the whole process:
+     * {@code kiln.builds.seccomp}, {@code kiln build --seccomp}.
+     */
+    public static void seccomp(boolean on) {
+        seccomp = on;
+    }
+
+    public static boolean seccomp() {
+        return seccomp;
+    }
+
+    private static volatile CgroupV2.Limits runLimits = CgroupV2.Limits.NONE;
+    private static volatile boolean requireCgroupLimits;
+    private static volatile CgroupV2.Probe cgroupProbe;
+    private static final java.util.concurrent.atomic.AtomicBoolean CGROUP_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * The cgroup v2 limits of every RUN in the namespace sandbox ({@code kiln.builds.limits.run-*}),
+     * and whether a RUN is refused where they cannot be applied
+     * ({@code kiln.builds.require-cgroup-limits}); otherwise one warning and the RUN goes on.
+     */
+    public static void cgroupLimits(CgroupV2.Limits limits, boolean required) {
+        runLimits = limits;
+        requireCgroupLimits = required;
+    }
+
+    /**
+     * A fresh cgroup with the RUN limits for one RUN, or null when none are asked for or (with a
+     * warning) none can be had here.
+     */
+    static java.nio.file.Path runCgroup() throws SandboxException {
+        return runCgroup(runLimits, requireCgroupLimits, () -> {
+            CgroupV2.Probe p = cgroupProbe;
+            if (p == null) {
+                p = CgroupV2.probe();
+                cgroupProbe = p;
+            }
+            return p;
+        });
+    }
+
+    static java.nio.file.Path runCgroup(CgroupV2.Limits limits, boolean required,
+            java.util.function.Supplier<CgroupV2.Probe> probe) throws SandboxException {
+        if (!required && limits.equals(CgroupV2.Limits.NONE)) {
+            return null;
+        }
+        CgroupV2.Probe p = probe.get();
+        String missing = p.missing();
+        if (p.usable()) {
+            try {
+                return CgroupV2.create(p, limits);
+            } catch (java.io.IOException e) {
+                missing = "cannot make a cgroup under " + p.dir() + ": " + e.getMessage();
+            }
+        }
+        if (required) {
+            throw new SandboxException("RUN refused: no cgroup v2 limits here (" + missing
+                    + "); kiln.builds.require-cgroup-limits=true");
+        }
+        if (CGROUP_WARNED.compareAndSet(false, true)) {
+            System.getLogger(Sandboxes.class.getName()).log(System.Logger.Level.WARNING,
+                    "RUNs get no cgroup limits of their own: " + missing + "; the build's container or Job bounds them");
+        }
+        return null;
+    }
+
     private static volatile Boolean namespacesWork;
     private static volatile Boolean prootWorks;
 

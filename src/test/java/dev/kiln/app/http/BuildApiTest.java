@@ -240,10 +240,14 @@ class BuildApiTest {
             server.stop(0);
         }
         // the gateway's own files are never a context
-        for (String local : List.of("/etc", "dir:///etc", "tar:///etc/passwd", "git+file:///srv/repo", "git@host:repo.git")) {
+        for (String local : List.of("/etc", "dir:///etc", "tar:///etc/passwd", "git+file:///srv/repo", "git@host:repo.git",
+                "git+ssh://git@git.invalid/repo.git")) {
             assertProblem(request().contentType("application/json").body("{\"context\": \"" + local + "\"}")
                     .post("/api/v1/builds"), 400, "invalid-request");
         }
+        // nor, unless the operator allows the bucket (kiln.builds.s3-allow), a bucket its AWS credentials reach
+        assertProblem(request().contentType("application/json").body("{\"context\": \"s3://bucket/ctx.tar.gz\"}")
+                .post("/api/v1/builds"), 403, "context-not-allowed");
     }
 
     @Test

@@ -65,12 +65,66 @@ class HostileRunTest {
             }
         }
         Path leak = rootfs.resolve("leak");
-        SandboxException e = assertThrows(SandboxException.class, () -> new NamespaceSandbox(true, tools.toString())
+        SandboxException e = assertThrows(SandboxException.class, () -> new NamespaceSandbox(true, tools.toString(), true)
                 .run(sh("cat /proc/self/status > /leak").build()));
         assertTrue(e.getMessage().startsWith(NamespaceSandbox.MISSING_BUSYBOX), e.getMessage());
         assertTrue(e.getMessage().contains("--sandbox"), "names the option: " + e.getMessage());
         assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
         assertFalse(Files.exists(leak), "the command must not have run");
+    }
+
+    @Test
+    void seccompDeniesNamespacesMountsAndKeyringsWithEperm() throws Exception {
+        assumeNamespaces();
+        // busybox's unshare, mount, umount and (through syscall numbers) nothing else: what a RUN can try
+        String probe = "grep Seccomp: /proc/self/status; unshare -U true 2>&1; echo unshare=$?; "
+                + "mount -t tmpfs tmpfs /tmp 2>&1; echo mount=$?; umount /proc 2>&1; echo umount=$?; "
+                + "ls /proc/self/fd | wc -l";
+        for (Sandbox sandbox : List.of(new NamespaceSandbox(true, null, true), new NamespaceSandbox(false, null, true))) {
+            for (String user : List.of("0", "app")) {
+                String out = run(sandbox, 0, sh(probe).user(user)).out();
+                String where = sandbox + " as " + user + ": " + out;
+                assertTrue(out.startsWith("Seccomp:\t2\n"), "filter mode: " + where);
+                assertTrue(out.contains("unshare=1"), where);
+                assertTrue(out.contains("mount=1") || out.contains("mount=255"), where);
+                assertTrue(out.contains("umount=1") || out.contains("umount=255"), where);
+                assertTrue(out.contains("Operation not permitted"), "EPERM, not a kill: " + where);
+                // 0, 1, 2 and ls's own directory: bwrap closed the filter's descriptor
+                assertTrue(out.endsWith("\n4\n"), "no descriptor leaks into the RUN: " + where);
+            }
+        }
+    }
+
+    @Test
+    void ordinaryRunsWorkUnderTheFilter() throws Exception {
+        assumeNamespaces();
+        List<Sandbox> sandboxes = List.of(new NamespaceSandbox(true, null, true), new NamespaceSandbox(false, null, true));
+        for (int i = 0; i < sandboxes.size(); i++) {
+            // a working directory each: the user namespace variant maps no host uid but the JVM's
+            String home = "/home/app" + i;
+            String out = run(sandboxes.get(i), 0, sh("mkdir -p x/y && echo data > x/y/f && cat x/y/f "
+                    + "&& rm -r x && id -u && (sleep 0 &) && pwd").user("app").workdir(home)).out();
+            assertEquals("data\n1000\n" + home + "\n", out, "sandbox " + i);
+            assertEquals("0\n", run(sandboxes.get(i), 0, sh("id -u")).out());
+            assertFalse(Files.exists(rootfs.resolve(home.substring(1) + "/x")));
+        }
+    }
+
+    @Test
+    void withoutBwrapTheRunIsRefusedInOneLineUnlessSeccompIsTurnedOff() throws Exception {
+        assumeNamespaces();
+        // a tools dir with the static busybox and nothing else: no bwrap
+        Path tools = Files.createDirectories(tmp.resolve("tools-without-bwrap"));
+        Files.createSymbolicLink(tools.resolve("busybox"), TestRootfs.BUSYBOX);
+        Path leak = rootfs.resolve("leak");
+        SandboxException e = assertThrows(SandboxException.class, () -> new NamespaceSandbox(true, tools.toString(), true)
+                .run(sh("echo ran > /leak").build()));
+        assertTrue(e.getMessage().startsWith(SeccompKit.MISSING), e.getMessage());
+        assertTrue(e.getMessage().contains("bubblewrap") && e.getMessage().contains("--seccomp=false"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+        assertFalse(Files.exists(leak), "the command must not have run");
+        String off = run(new NamespaceSandbox(true, tools.toString(), false), 0, sh("grep Seccomp: /proc/self/status")).out();
+        assertEquals("Seccomp:\t0\n", off, "the operator turned it off");
     }
 
     @Test

@@ -34,10 +34,13 @@ public final class SandboxCost {
         cases.put("in-place sandbox, RUN true", () -> check(new InPlaceSandbox(true)
                 .run(RunSpec.builder(Path.of("/"), List.of("/bin/sh", "-c", "true")).env(List.of("PATH=/usr/bin:/bin"))
                         .workdir(tmp.toString()).build())));
-        cases.put("namespaces sandbox as root, RUN true", () -> check(new NamespaceSandbox(true)
-                .run(RunSpec.builder(rootfs, List.of("/bin/sh", "-c", "true")).env(List.of("PATH=/bin")).build())));
-        cases.put("namespaces sandbox, user namespace, RUN true", () -> check(new NamespaceSandbox(false)
-                .run(RunSpec.builder(rootfs, List.of("/bin/sh", "-c", "true")).env(List.of("PATH=/bin")).build())));
+        for (boolean seccomp : new boolean[] {true, false}) {
+            String filter = seccomp ? "" : ", seccomp off";
+            cases.put("namespaces sandbox as root" + filter + ", RUN true", () -> check(new NamespaceSandbox(true, null, seccomp)
+                    .run(RunSpec.builder(rootfs, List.of("/bin/sh", "-c", "true")).env(List.of("PATH=/bin")).build())));
+            cases.put("namespaces sandbox, user namespace" + filter + ", RUN true", () -> check(new NamespaceSandbox(false, null, seccomp)
+                    .run(RunSpec.builder(rootfs, List.of("/bin/sh", "-c", "true")).env(List.of("PATH=/bin")).build())));
+        }
         for (Map.Entry<String, Case> c : cases.entrySet()) {
             for (int i = 0; i < 5; i++) {
                 c.getValue().run(); // warm-up: class loading, JIT, page cache
