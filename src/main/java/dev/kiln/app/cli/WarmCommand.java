@@ -1,12 +1,12 @@
 package dev.kiln.app.cli;
 
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.BuildLog;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.BuildLog;
 import dev.kiln.registry.client.RegistrySecurity;
-import dev.kiln.build.dockerfile.DockerfileException;
-import dev.kiln.build.engine.BuildRequest;
-import dev.kiln.build.engine.Builder;
-import dev.kiln.build.plan.BuildPlan;
+import dev.kiln.builder.dockerfile.DockerfileException;
+import dev.kiln.builder.engine.BuildRequest;
+import dev.kiln.builder.engine.Builder;
+import dev.kiln.builder.plan.BuildPlan;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

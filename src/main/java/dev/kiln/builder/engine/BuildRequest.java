@@ -1,13 +1,13 @@
-package dev.kiln.build.engine;
+package dev.kiln.builder.engine;
 
-import dev.kiln.build.cache.CachePolicy;
-import dev.kiln.build.cache.LayerCache;
-import dev.kiln.build.exec.BuildInputs;
-import dev.kiln.build.exec.InPlaceOptions;
-import dev.kiln.build.output.Outputs;
-import dev.kiln.build.sandbox.Cancellation;
-import dev.kiln.build.sandbox.Sandboxes;
-import dev.kiln.build.snapshot.Snapshotters;
+import dev.kiln.builder.cache.CachePolicy;
+import dev.kiln.builder.cache.LayerCache;
+import dev.kiln.builder.exec.BuildInputs;
+import dev.kiln.builder.exec.InPlaceOptions;
+import dev.kiln.builder.output.Outputs;
+import dev.kiln.builder.sandbox.Cancellation;
+import dev.kiln.builder.sandbox.Sandboxes;
+import dev.kiln.builder.snapshot.Snapshotters;
 import dev.kiln.oci.layer.Compression;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.ImageSink;

@@ -1,9 +1,9 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.kiln.build.sandbox.LineSink;
-import dev.kiln.build.sandbox.MountResolver;
+import dev.kiln.builder.sandbox.LineSink;
+import dev.kiln.builder.sandbox.MountResolver;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;

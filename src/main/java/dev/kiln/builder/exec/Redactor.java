@@ -1,6 +1,6 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
-import dev.kiln.build.sandbox.MountResolver;
+import dev.kiln.builder.sandbox.MountResolver;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package dev.kiln.build.output;
+package dev.kiln.builder.output;
 
 import dev.kiln.oci.Digest;
 import dev.kiln.registry.client.ImagePusher;

@@ -1,4 +1,4 @@
-package dev.kiln.build.output;
+package dev.kiln.builder.output;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

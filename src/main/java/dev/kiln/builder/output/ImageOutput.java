@@ -1,11 +1,11 @@
-package dev.kiln.build.output;
+package dev.kiln.builder.output;
 
-import dev.kiln.build.cache.LayerCache;
-import dev.kiln.build.exec.BuildEvent;
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.Elapsed;
-import dev.kiln.build.sandbox.Cancellation;
-import dev.kiln.build.stage.LayerLedger;
+import dev.kiln.builder.cache.LayerCache;
+import dev.kiln.builder.exec.BuildEvent;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.Elapsed;
+import dev.kiln.builder.sandbox.Cancellation;
+import dev.kiln.builder.stage.LayerLedger;
 import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.ImageManifests;

@@ -1,4 +1,4 @@
-package dev.kiln.build.output;
+package dev.kiln.builder.output;
 
 import java.nio.file.Path;
 import java.util.List;

@@ -1,14 +1,14 @@
-package dev.kiln.build.plan;
+package dev.kiln.builder.plan;
 
-import dev.kiln.build.dockerfile.ArgScope;
-import dev.kiln.build.dockerfile.BuildPlatforms;
-import dev.kiln.build.dockerfile.DockerfileException;
-import dev.kiln.build.dockerfile.DockerfileParser;
-import dev.kiln.build.dockerfile.Instruction;
-import dev.kiln.build.dockerfile.Platform;
-import dev.kiln.build.dockerfile.Stage;
-import dev.kiln.build.dockerfile.Stages;
-import dev.kiln.build.dockerfile.Step;
+import dev.kiln.builder.dockerfile.ArgScope;
+import dev.kiln.builder.dockerfile.BuildPlatforms;
+import dev.kiln.builder.dockerfile.DockerfileException;
+import dev.kiln.builder.dockerfile.DockerfileParser;
+import dev.kiln.builder.dockerfile.Instruction;
+import dev.kiln.builder.dockerfile.Platform;
+import dev.kiln.builder.dockerfile.Stage;
+import dev.kiln.builder.dockerfile.Stages;
+import dev.kiln.builder.dockerfile.Step;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;

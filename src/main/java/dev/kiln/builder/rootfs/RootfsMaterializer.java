@@ -1,4 +1,4 @@
-package dev.kiln.build.rootfs;
+package dev.kiln.builder.rootfs;
 
 import dev.kiln.registry.client.PulledImage;
 import java.io.IOException;

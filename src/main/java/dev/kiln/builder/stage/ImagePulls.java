@@ -1,8 +1,8 @@
-package dev.kiln.build.stage;
+package dev.kiln.builder.stage;
 
-import dev.kiln.build.exec.BuildEvent;
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.Elapsed;
+import dev.kiln.builder.exec.BuildEvent;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.Elapsed;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.ImagePuller;
 import dev.kiln.registry.client.ImageSource;

@@ -1,8 +1,8 @@
-package dev.kiln.build.stage;
+package dev.kiln.builder.stage;
 
-import dev.kiln.build.cache.CachedLayer;
-import dev.kiln.build.cache.LayerCache;
-import dev.kiln.build.rootfs.RootfsMaterializer;
+import dev.kiln.builder.cache.CachedLayer;
+import dev.kiln.builder.cache.LayerCache;
+import dev.kiln.builder.rootfs.RootfsMaterializer;
 import dev.kiln.oci.Digest;
 import dev.kiln.registry.client.PulledImage;
 import java.io.IOException;

@@ -1,15 +1,15 @@
-package dev.kiln.build.stage;
+package dev.kiln.builder.stage;
 
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.Elapsed;
-import dev.kiln.build.rootfs.InPlaceRoot;
-import dev.kiln.build.rootfs.RootfsMaterializer;
-import dev.kiln.build.snapshot.Snapshotter;
-import dev.kiln.build.snapshot.Snapshotters;
-import dev.kiln.build.snapshot.TreeScanner;
-import dev.kiln.build.steps.BuildSession;
-import dev.kiln.build.steps.StageContext;
-import dev.kiln.build.steps.StageRoots;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.Elapsed;
+import dev.kiln.builder.rootfs.InPlaceRoot;
+import dev.kiln.builder.rootfs.RootfsMaterializer;
+import dev.kiln.builder.snapshot.Snapshotter;
+import dev.kiln.builder.snapshot.Snapshotters;
+import dev.kiln.builder.snapshot.TreeScanner;
+import dev.kiln.builder.steps.BuildSession;
+import dev.kiln.builder.steps.StageContext;
+import dev.kiln.builder.steps.StageRoots;
 import dev.kiln.oci.layer.LayerWriter;
 import dev.kiln.registry.client.PulledImage;
 import java.io.IOException;
@@ -133,7 +133,7 @@ final class StageRootfs implements StageRoots {
         boolean inPlaceRoot = session.isInPlaceRoot(rootfs);
         Snapshotters.Mode mode = inPlaceRoot ? Snapshotters.Mode.WALK : snapshotMode;
         return Snapshotters.startingNow(mode, rootfs, scanner(inPlaceRoot), writer,
-                w -> session.event(dev.kiln.build.exec.BuildEvent.Message.warn(w)));
+                w -> session.event(dev.kiln.builder.exec.BuildEvent.Message.warn(w)));
     }
 
     private TreeScanner scanner(boolean inPlaceRoot) {

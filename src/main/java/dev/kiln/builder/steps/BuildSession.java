@@ -1,13 +1,13 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
-import dev.kiln.build.dockerfile.DockerIgnore;
-import dev.kiln.build.exec.BuildEvent;
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.rootfs.InPlaceRoot;
-import dev.kiln.build.sandbox.Cancellation;
-import dev.kiln.build.sandbox.MountResolver;
-import dev.kiln.build.sandbox.Sandbox;
-import dev.kiln.build.sandbox.Sandboxes;
+import dev.kiln.builder.dockerfile.DockerIgnore;
+import dev.kiln.builder.exec.BuildEvent;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.rootfs.InPlaceRoot;
+import dev.kiln.builder.sandbox.Cancellation;
+import dev.kiln.builder.sandbox.MountResolver;
+import dev.kiln.builder.sandbox.Sandbox;
+import dev.kiln.builder.sandbox.Sandboxes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

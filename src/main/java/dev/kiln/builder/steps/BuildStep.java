@@ -1,9 +1,9 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
-import dev.kiln.build.cache.CacheKey;
-import dev.kiln.build.dockerfile.Instruction;
-import dev.kiln.build.dockerfile.Step;
-import dev.kiln.build.exec.BuildException;
+import dev.kiln.builder.cache.CacheKey;
+import dev.kiln.builder.dockerfile.Instruction;
+import dev.kiln.builder.dockerfile.Step;
+import dev.kiln.builder.exec.BuildException;
 import java.io.IOException;
 
 /**

@@ -1,12 +1,12 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
-import dev.kiln.build.cache.CacheKey;
-import dev.kiln.build.dockerfile.DockerIgnore;
-import dev.kiln.build.dockerfile.Heredoc;
-import dev.kiln.build.dockerfile.Instruction;
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.ContextCopier;
-import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.builder.cache.CacheKey;
+import dev.kiln.builder.dockerfile.DockerIgnore;
+import dev.kiln.builder.dockerfile.Heredoc;
+import dev.kiln.builder.dockerfile.Instruction;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.ContextCopier;
+import dev.kiln.builder.rootfs.RootfsPath;
 import dev.kiln.oci.layer.LayerPaths;
 import java.io.IOException;
 import java.nio.file.Files;

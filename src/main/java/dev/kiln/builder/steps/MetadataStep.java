@@ -1,10 +1,10 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
-import dev.kiln.build.dockerfile.Command;
-import dev.kiln.build.dockerfile.Instruction;
-import dev.kiln.build.dockerfile.KeyValue;
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.sandbox.RunSpec;
+import dev.kiln.builder.dockerfile.Command;
+import dev.kiln.builder.dockerfile.Instruction;
+import dev.kiln.builder.dockerfile.KeyValue;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.sandbox.RunSpec;
 import dev.kiln.oci.image.ImageConfig;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,10 +1,10 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
-import dev.kiln.build.dockerfile.ArgScope;
-import dev.kiln.build.dockerfile.Instruction;
-import dev.kiln.build.dockerfile.Stage;
-import dev.kiln.build.exec.ContextCopier;
-import dev.kiln.build.snapshot.Snapshotter;
+import dev.kiln.builder.dockerfile.ArgScope;
+import dev.kiln.builder.dockerfile.Instruction;
+import dev.kiln.builder.dockerfile.Stage;
+import dev.kiln.builder.exec.ContextCopier;
+import dev.kiln.builder.snapshot.Snapshotter;
 import dev.kiln.oci.image.ImageConfig;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.PulledImage;

@@ -1,6 +1,6 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
-import dev.kiln.build.exec.BuildException;
+import dev.kiln.builder.exec.BuildException;
 import java.nio.file.Path;
 
 /** Other stages and images a step reads from: {@code COPY --from} and {@code RUN --mount=type=bind,from=}. */

@@ -1,8 +1,8 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
-import dev.kiln.build.exec.BuildEvent;
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.Elapsed;
+import dev.kiln.builder.exec.BuildEvent;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.Elapsed;
 import dev.kiln.oci.Digester;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,10 +1,10 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
-import dev.kiln.build.dockerfile.Instruction;
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.ContextCopier;
-import dev.kiln.build.rootfs.RootfsPath;
-import dev.kiln.build.sandbox.RunUser;
+import dev.kiln.builder.dockerfile.Instruction;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.ContextCopier;
+import dev.kiln.builder.rootfs.RootfsPath;
+import dev.kiln.builder.sandbox.RunUser;
 import java.io.IOException;
 
 /** WORKDIR: the config's working directory, and the directory itself in the rootfs when it is missing. */

@@ -1,12 +1,12 @@
-package dev.kiln.build.engine;
+package dev.kiln.builder.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.build.cache.CachePolicy;
-import dev.kiln.build.cache.LayerCache;
-import dev.kiln.build.sandbox.Sandboxes;
+import dev.kiln.builder.cache.CachePolicy;
+import dev.kiln.builder.cache.LayerCache;
+import dev.kiln.builder.sandbox.Sandboxes;
 import dev.kiln.oci.layer.Compression;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

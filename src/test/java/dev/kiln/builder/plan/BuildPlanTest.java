@@ -1,4 +1,4 @@
-package dev.kiln.build.plan;
+package dev.kiln.builder.plan;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,4 +1,4 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.build.dockerfile.DockerIgnore;
-import dev.kiln.build.exec.BuildException;
+import dev.kiln.builder.dockerfile.DockerIgnore;
+import dev.kiln.builder.exec.BuildException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

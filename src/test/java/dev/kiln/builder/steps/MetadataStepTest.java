@@ -1,4 +1,4 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,11 +1,11 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.build.exec.BuildException;
+import dev.kiln.builder.exec.BuildException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,14 +1,14 @@
-package dev.kiln.build.steps;
+package dev.kiln.builder.steps;
 
-import dev.kiln.build.dockerfile.ArgScope;
-import dev.kiln.build.dockerfile.BuildPlatforms;
-import dev.kiln.build.dockerfile.DockerIgnore;
-import dev.kiln.build.dockerfile.DockerfileParser;
-import dev.kiln.build.dockerfile.Platform;
-import dev.kiln.build.dockerfile.Stage;
-import dev.kiln.build.dockerfile.Stages;
-import dev.kiln.build.dockerfile.Step;
-import dev.kiln.build.exec.BuildEvent;
+import dev.kiln.builder.dockerfile.ArgScope;
+import dev.kiln.builder.dockerfile.BuildPlatforms;
+import dev.kiln.builder.dockerfile.DockerIgnore;
+import dev.kiln.builder.dockerfile.DockerfileParser;
+import dev.kiln.builder.dockerfile.Platform;
+import dev.kiln.builder.dockerfile.Stage;
+import dev.kiln.builder.dockerfile.Stages;
+import dev.kiln.builder.dockerfile.Step;
+import dev.kiln.builder.exec.BuildEvent;
 import dev.kiln.oci.image.ImageConfig;
 import java.io.IOException;
 import java.nio.file.Files;
