@@ -6,6 +6,8 @@
 # prints median wall and CPU (user+sys) seconds and peak RSS. Needs the packaged jar (mvn package).
 #   VARIANTS="jar jar-cds cp-cds jdk25-aot …" picks some; JAVA25=/path/to/jdk-25/bin/java for the AOT ones.
 # Variants:
+#   before     java 17 -jar of an older build (BEFORE_APP=…/quarkus-app), C1 + serial GC
+#   launcher   what ./kiln runs: jar, C1 + serial GC and the archive scripts/cds-archive trains (a local COPY build)
 #   jar        java 17 -jar quarkus-run.jar (Quarkus' runner class loader), C1 + serial GC (the launcher before)
 #   jar-cds    the same with a dynamic AppCDS archive of a training build (-XX:ArchiveClassesAtExit)
 #   cp         java 17, a plain class path: kiln-cli.jar, a manifest-only jar naming app/ and lib/ (no Quarkus runner)
@@ -17,7 +19,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 rounds="${ROUNDS:-5}"
-variants="${VARIANTS:-jar jar-cds cp cp-cds jdk25 jdk25-aot jar25-aot buildah}"
+variants="${VARIANTS:-${BEFORE_APP:+before }jar launcher jar-cds cp-cds jdk25-aot jar25-aot buildah}"
 java25="${JAVA25:-/usr/lib/jvm/temurin-25-jdk-amd64/bin/java}"
 work="${WORK:-$(mktemp -d /tmp/kiln-cli-startup.XXXXXX)}"
 reg_port="${REG_PORT:-5371}" gw_port="${GW_PORT:-5372}"
@@ -76,7 +78,10 @@ kiln() {
   local v="$1"; shift
   # shellcheck disable=SC2086
   case "$v" in
+    before) java $flags -jar "$BEFORE_APP/quarkus-run.jar" "$@" ;;
     jar) java $flags -jar "$app/quarkus-run.jar" "$@" ;;
+    launcher) java $flags -XX:SharedArchiveFile="$launcher_archive" -Xshare:auto -Xlog:cds=off,cds+dynamic=off \
+      -jar "$app/quarkus-run.jar" "$@" ;;
     jar-cds) java $flags -XX:SharedArchiveFile="$work/jar.jsa" -Xshare:auto -jar "$app/quarkus-run.jar" "$@" ;;
     cp) java $flags -jar "$app/kiln-cli.jar" "$@" ;;
     cp-cds) java $flags -XX:SharedArchiveFile="$work/cp.jsa" -jar "$app/kiln-cli.jar" "$@" ;;
@@ -87,7 +92,7 @@ kiln() {
   esac
 }
 export -f kiln
-export flags app work java25
+export flags app work java25 BEFORE_APP launcher_archive
 build_args() { echo build -c "$ctx" -d "$reg/bench/small:$1" --insecure-registry "$reg"; }
 submit_args() { echo submit --gateway "http://$gw" -t "$gw/local/small:$1" "$gctx"; }
 
@@ -97,9 +102,11 @@ train() { # variant-prefix java-options…
   # shellcheck disable=SC2046
   "$@" $(build_args train) > "$work/train-$out.log" 2>&1
 }
+launcher_archive=""
 for v in $variants; do
   # shellcheck disable=SC2086
   case "$v" in
+    launcher) . "$here/scripts/cds-archive"; rm -rf "$work/target"; launcher_archive="$(kiln_cds_archive "$work" "$app/quarkus-run.jar")" ;;
     jar-cds) train jar java $flags -XX:ArchiveClassesAtExit="$work/jar.jsa" -jar "$app/quarkus-run.jar" ;;
     cp-cds) train cp java $flags -XX:ArchiveClassesAtExit="$work/cp.jsa" -jar "$app/kiln-cli.jar" ;;
     jdk25-aot) train cp25 "$java25" $flags -XX:AOTCacheOutput="$work/cp.aot" -jar "$app/kiln-cli.jar" ;;

@@ -139,7 +139,7 @@ class LauncherTest {
         assertTrue(rebuilt.output().contains("rebuilding") && rebuilt.output().contains("Downloading progress line"),
                 "the launcher says why it builds and shows Maven's output:\n" + rebuilt.output());
         assertFalse(rebuilt.output().contains("\u001b["), "no raw escape codes:\n" + rebuilt.output());
-        assertEquals("java -jar " + jar + " serve", lines.get(1), "the server keeps the JVM's defaults");
+        assertEquals("java -Xmx256m -jar " + jar + " serve", lines.get(1), "the server: a capped heap, no archive");
         assertFalse(stale(), "the rebuilt jar is fresh: the next call does not build again");
     }
 
