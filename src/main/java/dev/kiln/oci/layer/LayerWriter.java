@@ -24,9 +24,6 @@ import java.util.TreeMap;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
-import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
-import org.apache.commons.compress.compressors.gzip.GzipParameters;
-import org.apache.commons.compress.compressors.zstandard.ZstdCompressorOutputStream;
 
 /**
  * Writes a layer tar (PAX format) from a list of entries, compressing and digesting as it streams.
@@ -35,7 +32,8 @@ import org.apache.commons.compress.compressors.zstandard.ZstdCompressorOutputStr
  * the clock or the user running the writer: entries are sorted ({@link LayerPaths#compare}),
  * missing parent directories are added, user and group names are left empty, no atime or ctime
  * is recorded, mtimes go through the {@link MtimePolicy}, and the gzip header carries no name and
- * no time. Same entries and same file contents therefore give the same digest and diff_id.
+ * no time. Same entries and same file contents therefore give the same digest and diff_id, on any
+ * number of cores ({@link LayerCompressor}).
  */
 public final class LayerWriter {
     private static final int BUFFER = 64 * 1024;
@@ -68,7 +66,7 @@ public final class LayerWriter {
         List<LayerEntry> ordered = arrange(entries);
         DigestingOutputStream compressed = new DigestingOutputStream(out, false);
         DigestingOutputStream plain = new DigestingOutputStream(
-                new BufferedOutputStream(compressor(compressed), BUFFER), true);
+                new BufferedOutputStream(LayerCompressor.open(compression, compressed), BUFFER), true);
         try (TarArchiveOutputStream tar = new TarArchiveOutputStream(plain, StandardCharsets.UTF_8.name())) {
             tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
             tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
@@ -85,19 +83,6 @@ public final class LayerWriter {
         }
         return new WrittenLayer(compressed.digester().digest(), compressed.digester().length(),
                 plain.digester().digest(), plain.digester().length(), compression, ordered.size());
-    }
-
-    private OutputStream compressor(OutputStream out) throws IOException {
-        return switch (compression.algorithm()) {
-            case NONE -> out;
-            case GZIP -> {
-                GzipParameters parameters = new GzipParameters();
-                parameters.setCompressionLevel(compression.level());
-                parameters.setModificationTime(0); // a time in the header would break reproducibility
-                yield new GzipCompressorOutputStream(out, parameters);
-            }
-            case ZSTD -> new ZstdCompressorOutputStream(out, compression.level());
-        };
     }
 
     /**

@@ -34,6 +34,21 @@ class KilnMainTest {
         assertArrayEquals(new String[] {"--dockerfile=Dockerfile"}, KilnMain.withImplicitBuild(new String[] {"--dockerfile=Dockerfile"}, "0"));
     }
 
+    @Test
+    void theVersionAloneTakesTheShortPathAndPrintsWhatPicocliPrints() {
+        assertTrue(KilnMain.isVersionQuery(new String[] {"--version"}));
+        assertTrue(KilnMain.isVersionQuery(new String[] {"-V"}));
+        assertFalse(KilnMain.isVersionQuery(new String[] {"build", "--version"}), "a subcommand's own version goes through picocli");
+        assertFalse(KilnMain.isVersionQuery(new String[] {"--version", "--help"}));
+        assertFalse(KilnMain.isVersionQuery(new String[] {}));
+
+        StringWriter out = new StringWriter();
+        CommandLine command = KilnMain.commandLine();
+        command.setOut(new PrintWriter(out, true));
+        assertEquals(0, command.execute("--version"));
+        assertEquals(out.toString().strip(), new KilnVersion().getVersion()[0], "the short path prints picocli's line");
+    }
+
     @TempDir
     Path dir;
 

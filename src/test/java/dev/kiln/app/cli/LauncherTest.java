@@ -34,6 +34,7 @@ class LauncherTest {
     void layOutACheckout() throws IOException {
         Files.createDirectories(checkout.resolve("scripts"));
         Files.copy(Path.of("scripts/jar-freshness"), checkout.resolve("scripts/jar-freshness"));
+        Files.copy(Path.of("scripts/cds-archive"), checkout.resolve("scripts/cds-archive"));
         Files.copy(Path.of("kiln"), checkout.resolve("kiln"));
         jar = checkout.resolve("target/quarkus-app/quarkus-run.jar");
         for (String file : List.of("pom.xml", "src/main/java/dev/kiln/A.java", "src/main/resources/application.properties",
@@ -96,12 +97,35 @@ class LauncherTest {
         Path calls = checkout.resolve("calls.txt");
         script(bin.resolve("mvn"), "echo \"mvn $*\" >> '" + calls + "'\necho '[INFO] Downloading progress line'\n"
                 + "touch -d '2026-01-01 12:00:00Z' '" + jar + "'\n");
-        script(bin.resolve("java"), "echo \"java $*\" >> '" + calls + "'\n");
+        // a training run writes the archive it is asked for, as the JVM does at exit
+        script(bin.resolve("java"), "echo \"java $*\" >> '" + calls + "'\n"
+                + "for a in \"$@\"; do case \"$a\" in -XX:ArchiveClassesAtExit=*) echo archive > \"${a#*=}\" ;; esac; done\n");
 
         Result fresh = launch(bin, "--version");
         assertEquals(0, fresh.exit(), fresh.output());
-        assertEquals(List.of("java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar " + jar + " --version"), Files.readAllLines(calls),
-                "a fresh jar runs without Maven, a short run with C1 and the serial collector");
+        List<String> firstRun = Files.readAllLines(calls);
+        assertEquals(2, firstRun.size(), "one training run, then the command: " + firstRun);
+        String archive = checkout.resolve("target/kiln-cds/" + bin.resolve("java").toString().replaceAll("[^A-Za-z0-9.-]", "_")
+                + ".jsa").toString();
+        assertTrue(firstRun.get(0).startsWith("java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ArchiveClassesAtExit=" + archive
+                + ".") && firstRun.get(0).contains(" -jar " + jar + " build "), "a training build, the archive written aside: " + firstRun.get(0));
+        assertEquals("java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:SharedArchiveFile=" + archive
+                + " -Xshare:auto -Xlog:cds=off,cds+dynamic=off -jar " + jar + " --version", firstRun.get(1),
+                "a fresh jar runs without Maven, a short run with C1, the serial collector and the archive");
+        assertTrue(Files.isRegularFile(Path.of(archive)), "the archive is kept under target/");
+
+        Files.delete(calls);
+        assertEquals(0, launch(bin, "build", "-c", ".").exit());
+        assertEquals(List.of("java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:SharedArchiveFile=" + archive
+                + " -Xshare:auto -Xlog:cds=off,cds+dynamic=off -jar " + jar + " build -c ."), Files.readAllLines(calls),
+                "the archive is made once per build of the jar");
+
+        Files.delete(calls);
+        Files.setLastModifiedTime(Path.of(archive), FileTime.from(BUILT.minusSeconds(60)));
+        assertEquals(0, launch(bin, "gc").exit());
+        List<String> afterANewJar = Files.readAllLines(calls);
+        assertTrue(afterANewJar.size() == 2 && afterANewJar.get(0).contains("-XX:ArchiveClassesAtExit="),
+                "an archive older than the jar is made again: " + afterANewJar);
 
         Files.delete(calls);
         age("src/main/java/dev/kiln/A.java", 60);
@@ -115,7 +139,7 @@ class LauncherTest {
         assertTrue(rebuilt.output().contains("rebuilding") && rebuilt.output().contains("Downloading progress line"),
                 "the launcher says why it builds and shows Maven's output:\n" + rebuilt.output());
         assertFalse(rebuilt.output().contains("\u001b["), "no raw escape codes:\n" + rebuilt.output());
-        assertEquals("java -jar " + jar + " serve", lines.get(1), "the server keeps the JVM's defaults");
+        assertEquals("java -Xmx256m -jar " + jar + " serve", lines.get(1), "the server: a capped heap, no archive");
         assertFalse(stale(), "the rebuilt jar is fresh: the next call does not build again");
     }
 

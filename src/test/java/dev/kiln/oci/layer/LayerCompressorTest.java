@@ -1,0 +1,171 @@
+package dev.kiln.oci.layer;
+
+import static dev.kiln.testkit.Tools.sh;
+import static dev.kiln.testkit.Tools.sha256sum;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
+import org.apache.commons.compress.compressors.gzip.GzipParameters;
+import org.apache.commons.compress.compressors.zstandard.ZstdCompressorOutputStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LayerCompressorTest {
+    /** small enough that a few MiB of test data goes the parallel way in several gzip blocks */
+    private static final int THRESHOLD = 256 * 1024;
+    private static final List<ExecutorService> POOLS = new ArrayList<>();
+
+    @TempDir
+    Path tmp;
+
+    @AfterAll
+    static void stopPools() {
+        POOLS.forEach(ExecutorService::shutdownNow);
+    }
+
+    /** Text-like and random runs mixed, so blocks compress unevenly and back-references cross blocks. */
+    private static byte[] layerLike(int size, long seed) {
+        Random random = new Random(seed);
+        byte[] data = new byte[size];
+        int at = 0;
+        while (at < size) {
+            int run = Math.min(size - at, 1 + random.nextInt(200_000));
+            if (random.nextBoolean()) {
+                byte[] line = ("line " + random.nextInt(1000) + " of a config file, repeated\n").getBytes(StandardCharsets.UTF_8);
+                for (int i = 0; i < run; i++) {
+                    data[at + i] = line[i % line.length];
+                }
+            } else {
+                byte[] noise = new byte[run];
+                random.nextBytes(noise);
+                System.arraycopy(noise, 0, data, at, run);
+            }
+            at += run;
+        }
+        return data;
+    }
+
+    /** Compresses as a layer would be: odd-sized writes and a flush before the end, as tar's finish() does. */
+    private static byte[] compress(Compression compression, byte[] input, int threads, int threshold) throws IOException {
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        POOLS.add(pool);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (OutputStream compressor = LayerCompressor.open(compression, out, pool, threads, threshold)) {
+            int at = 0;
+            int step = 1;
+            while (at < input.length) {
+                int n = Math.min(input.length - at, step);
+                compressor.write(input, at, n);
+                at += n;
+                step = step * 3 % 70_001 + 1;
+            }
+            compressor.flush();
+        }
+        return out.toByteArray();
+    }
+
+    private Path save(String name, byte[] bytes) throws IOException {
+        Path file = tmp.resolve(name);
+        Files.write(file, bytes);
+        return file;
+    }
+
+    @Test
+    void aBigGzipLayerIsOneValidGzipStreamThatGunzipRestores() throws IOException {
+        byte[] input = layerLike(5 * ParallelGzipOutputStream.BLOCK + 12_345, 1);
+        Path original = save("layer.tar", input);
+        Path compressed = save("layer.tar.gz", compress(Compression.gzip(), input, 4, THRESHOLD));
+
+        sh("gzip -t '" + compressed + "'");
+        sh("gzip -dc '" + compressed + "' > '" + tmp.resolve("restored") + "'");
+        assertEquals(sha256sum(original), sha256sum(tmp.resolve("restored")));
+        // one member: gzip -l reads the size from the single trailer
+        String listing = sh("gzip -l '" + compressed + "'");
+        assertTrue(listing.contains(" " + input.length + " "), listing);
+        assertTrue(Files.size(compressed) < input.length * 3L / 4, "the text half compresses: " + Files.size(compressed));
+    }
+
+    @Test
+    void aBigZstdLayerIsOneValidZstdStreamThatZstdRestores() throws IOException {
+        byte[] input = layerLike(24 * 1024 * 1024, 2);
+        Path original = save("layer.tar", input);
+        Path compressed = save("layer.tar.zst", compress(Compression.zstd(), input, 4, THRESHOLD));
+
+        sh("zstd -q -t '" + compressed + "'");
+        sh("zstd -q -dc '" + compressed + "' > '" + tmp.resolve("restored") + "'");
+        assertEquals(sha256sum(original), sha256sum(tmp.resolve("restored")));
+    }
+
+    @Test
+    void gzipBytesAreTheSameTwiceAndWhateverTheNumberOfCores() throws IOException {
+        byte[] input = layerLike(6 * ParallelGzipOutputStream.BLOCK + 7, 3);
+        byte[] one = compress(Compression.gzip(), input, 1, THRESHOLD);
+        assertArrayEquals(one, compress(Compression.gzip(), input, 1, THRESHOLD));
+        assertArrayEquals(one, compress(Compression.gzip(), input, 2, THRESHOLD));
+        assertArrayEquals(one, compress(Compression.gzip(), input, 8, THRESHOLD));
+        assertArrayEquals(compress(Compression.gzip(9), input, 1, THRESHOLD), compress(Compression.gzip(9), input, 3, THRESHOLD));
+    }
+
+    @Test
+    void zstdBytesAreTheSameTwiceAndWhateverTheNumberOfCores() throws IOException {
+        byte[] input = layerLike(24 * 1024 * 1024, 4);
+        byte[] one = compress(Compression.zstd(), input, 1, THRESHOLD);
+        assertArrayEquals(one, compress(Compression.zstd(), input, 1, THRESHOLD));
+        assertArrayEquals(one, compress(Compression.zstd(), input, 2, THRESHOLD));
+        assertArrayEquals(one, compress(Compression.zstd(), input, 6, THRESHOLD));
+    }
+
+    @Test
+    void aSmallLayerIsCompressedExactlyAsBeforeSoItsDigestDoesNotChange() throws IOException {
+        byte[] input = layerLike(THRESHOLD - 1000, 5);
+
+        ByteArrayOutputStream gzip = new ByteArrayOutputStream();
+        GzipParameters parameters = new GzipParameters();
+        parameters.setCompressionLevel(6);
+        parameters.setModificationTime(0);
+        try (OutputStream old = new GzipCompressorOutputStream(gzip, parameters)) {
+            old.write(input);
+            old.flush();
+        }
+        assertArrayEquals(gzip.toByteArray(), compress(Compression.gzip(), input, 4, THRESHOLD));
+
+        ByteArrayOutputStream zstd = new ByteArrayOutputStream();
+        try (OutputStream old = new ZstdCompressorOutputStream(zstd, 3)) {
+            old.write(input);
+            old.flush();
+        }
+        assertArrayEquals(zstd.toByteArray(), compress(Compression.zstd(), input, 4, THRESHOLD));
+    }
+
+    @Test
+    void aBigLayerThroughTheWriterUnpacksWithGnuTarAndKeepsItsDigestAcrossRuns() throws IOException {
+        Path big = save("big.bin", layerLike(LayerCompressor.PARALLEL_THRESHOLD + 3 * ParallelGzipOutputStream.BLOCK, 6));
+        List<LayerEntry> entries = List.of(LayerEntry.file("data/big.bin", big), LayerEntry.directory("data"));
+        LayerWriter writer = LayerWriter.reproducible(Compression.gzip(), java.time.Instant.parse("2024-05-01T10:00:00Z"));
+
+        WrittenLayer first = writer.write(entries, tmp.resolve("a.tar.gz"));
+        WrittenLayer second = writer.write(entries, tmp.resolve("b.tar.gz"));
+
+        assertEquals(first.digest(), second.digest());
+        assertEquals("sha256:" + sha256sum(tmp.resolve("a.tar.gz")), first.digest().toString());
+        sh("gzip -dc '" + tmp.resolve("a.tar.gz") + "' > '" + tmp.resolve("a.tar") + "'");
+        assertEquals("sha256:" + sha256sum(tmp.resolve("a.tar")), first.diffId().toString());
+        Files.createDirectories(tmp.resolve("out"));
+        sh("tar -xf '" + tmp.resolve("a.tar") + "' -C '" + tmp.resolve("out") + "'");
+        assertEquals(sha256sum(big), sha256sum(tmp.resolve("out/data/big.bin")));
+    }
+}
