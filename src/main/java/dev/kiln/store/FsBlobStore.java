@@ -63,9 +63,17 @@ public final class FsBlobStore implements BlobStore {
     }
 
     @Override
-    public Optional<Path> localFile(Digest digest) throws IOException {
+    public BlobBody body(Digest digest, long offset, long length) throws IOException {
+        return new BlobBody.FileRegion(readableFile(digest), offset, length);
+    }
+
+    @Override
+    public Path readableFile(Digest digest) throws IOException {
         Path path = pathOf(digest);
-        return Files.isRegularFile(path) ? Optional.of(path) : Optional.empty();
+        if (!Files.isRegularFile(path)) {
+            throw new BlobNotFoundException(digest);
+        }
+        return path;
     }
 
     @Override
@@ -177,7 +185,7 @@ public final class FsBlobStore implements BlobStore {
         FsFiles.pruneEmptyParents(source.getParent(), blobs);
     }
 
-    /** Deletes temp files older than {@code age}: writers that died with their process. */
+    @Override
     public int removeStaleTempFiles(Duration age) throws IOException {
         int removed = 0;
         Instant cutoff = Instant.now().minus(age);

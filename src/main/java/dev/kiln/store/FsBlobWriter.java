@@ -56,8 +56,8 @@ final class FsBlobWriter implements BlobWriter {
     }
 
     @Override
-    public FileChannel openReadChannel() throws IOException {
-        return FileChannel.open(temp, StandardOpenOption.READ);
+    public PositionalReader openReader() throws IOException {
+        return FsFiles.positionalReader(temp);
     }
 
     @Override

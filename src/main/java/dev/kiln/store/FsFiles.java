@@ -65,6 +65,22 @@ public final class FsFiles {
         }
     }
 
+    /** Positional reads of {@code file} through one channel; an unlinked file stays readable until closed. */
+    static PositionalReader positionalReader(Path file) throws IOException {
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+        return new PositionalReader() {
+            @Override
+            public int read(ByteBuffer target, long position) throws IOException {
+                return channel.read(target, position);
+            }
+
+            @Override
+            public void close() throws IOException {
+                channel.close();
+            }
+        };
+    }
+
     static void atomicWrite(Path target, String content) throws IOException {
         atomicWrite(target, content.getBytes(StandardCharsets.UTF_8));
     }
