@@ -78,7 +78,7 @@ public final class FsBlobStore implements BlobStore {
 
     @Override
     public BlobWriter newWriter() throws IOException {
-        return new FsBlobWriter(this, tmp.resolve(UUID.randomUUID().toString()));
+        return new FsBlobWriter((file, digest, size) -> adopt(file, digest), tmp.resolve(UUID.randomUUID().toString()));
     }
 
     /**
@@ -187,19 +187,6 @@ public final class FsBlobStore implements BlobStore {
 
     @Override
     public int removeStaleTempFiles(Duration age) throws IOException {
-        int removed = 0;
-        Instant cutoff = Instant.now().minus(age);
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(tmp)) {
-            for (Path file : files) {
-                try {
-                    if (Files.getLastModifiedTime(file).toInstant().isBefore(cutoff) && Files.deleteIfExists(file)) {
-                        removed++;
-                    }
-                } catch (NoSuchFileException ignored) {
-                    // finished or aborted meanwhile
-                }
-            }
-        }
-        return removed;
+        return FsFiles.deleteFilesOlderThan(tmp, age);
     }
 }

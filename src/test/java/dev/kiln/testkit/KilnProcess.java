@@ -29,6 +29,7 @@ public final class KilnProcess implements AutoCloseable {
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
     private final Path store;
+    private final String storeArgument;
     private final List<String> prefix;
     private final List<String> extraArgs;
     private final String name;
@@ -37,7 +38,12 @@ public final class KilnProcess implements AutoCloseable {
     private Path log;
 
     private KilnProcess(Path store, List<String> prefix, List<String> extraArgs, String name) {
+        this(store, store.toString(), prefix, extraArgs, name);
+    }
+
+    private KilnProcess(Path store, String storeArgument, List<String> prefix, List<String> extraArgs, String name) {
         this.store = store;
+        this.storeArgument = storeArgument;
         this.prefix = List.copyOf(prefix);
         this.extraArgs = List.copyOf(extraArgs);
         this.name = name;
@@ -55,12 +61,19 @@ public final class KilnProcess implements AutoCloseable {
         return kiln;
     }
 
+    /** As {@link #start(String, Path, String...)} with {@code --store} given as is, e.g. an {@code s3://} URL; {@link #store()} is null. */
+    public static KilnProcess startOn(String name, List<String> prefix, String storeArgument, String... extraArgs) {
+        KilnProcess kiln = new KilnProcess(null, storeArgument, prefix, List.of(extraArgs), name);
+        kiln.launch();
+        return kiln;
+    }
+
     /** Starts the server again on the same store, arguments and (when still free) port. */
     public KilnProcess restart() {
         if (process != null && process.isAlive()) {
             stop();
         }
-        KilnProcess again = new KilnProcess(store, prefix, extraArgs, name);
+        KilnProcess again = new KilnProcess(store, storeArgument, prefix, extraArgs, name);
         again.port = port;
         again.launch();
         return again;
@@ -99,7 +112,7 @@ public final class KilnProcess implements AutoCloseable {
         List<String> command = new ArrayList<>(prefix);
         command.addAll(java());
         command.addAll(List.of("-Xmx384m", "-XX:+UseSerialGC", "-Dquarkus.http.access-log.enabled=true",
-                "-jar", jar().toString(), "serve", "--port", Integer.toString(port), "--store", store.toString()));
+                "-jar", jar().toString(), "serve", "--port", Integer.toString(port), "--store", storeArgument));
         command.addAll(extraArgs);
         log = logDir().resolve(name + "-" + SEQUENCE.incrementAndGet() + "-" + port + ".log");
         try {
