@@ -26,6 +26,17 @@ class FsStoreTest extends StoreContract {
     }
 
     @Test
+    void blobsAreServedAsRegionsOfTheirFilesForZeroCopySends() throws IOException {
+        byte[] bytes = random(1000, 24);
+        Digest digest = put(bytes);
+        BlobBody.FileRegion region = org.junit.jupiter.api.Assertions.assertInstanceOf(BlobBody.FileRegion.class,
+                store.blobs().body(digest, 10, 90));
+        assertEquals(store.blobs().readableFile(digest), region.file());
+        assertEquals(10, region.offset());
+        assertEquals(90, region.length());
+    }
+
+    @Test
     void nothingIsLeftInTmpAfterCommits() throws IOException {
         put(random(10, 21));
         try (Stream<Path> files = Files.list(dir.resolve("tmp"))) {
