@@ -1,10 +1,10 @@
 package dev.kiln.app.cli;
 
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.BuildLog;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.BuildLog;
 import dev.kiln.registry.client.RegistrySecurity;
-import dev.kiln.build.exec.BuildOptions;
-import dev.kiln.build.exec.Executor;
+import dev.kiln.builder.exec.BuildOptions;
+import dev.kiln.builder.exec.Executor;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
