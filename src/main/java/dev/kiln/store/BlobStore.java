@@ -21,8 +21,18 @@ public interface BlobStore {
     /** Streams the blob from {@code offset}; throws {@link BlobNotFoundException} when absent. */
     InputStream open(Digest digest, long offset) throws IOException;
 
-    /** The blob as a local file, for zero-copy sending; empty for stores that are not on local disk. */
-    Optional<Path> localFile(Digest digest) throws IOException;
+    /**
+     * How to send {@code length} bytes of the blob from {@code offset} to a client: a local file region
+     * (zero copy), a stream, or a redirect. Throws {@link BlobNotFoundException} when absent.
+     */
+    BlobBody body(Digest digest, long offset, long length) throws IOException;
+
+    /**
+     * The blob as a local file, for readers in this process that need one (the builder unpacking a base
+     * layer): the blob itself on the filesystem, a verified copy in the local cache for an object store.
+     * Nobody may write to it. Throws {@link BlobNotFoundException} when absent.
+     */
+    Path readableFile(Digest digest) throws IOException;
 
     /** A writer for content whose digest is verified (or computed) when it is committed. */
     BlobWriter newWriter() throws IOException;
@@ -52,4 +62,18 @@ public interface BlobStore {
 
     /** Moves a blob that failed verification out of sight, keeping its bytes for inspection. */
     void quarantine(Digest digest) throws IOException;
+
+    /** Removes what writers that died with their process left behind, older than {@code age}; returns how many. */
+    int removeStaleTempFiles(java.time.Duration age) throws IOException;
+
+    /** Reads a small blob (a manifest, a config) whole; refuses one larger than {@code limit} bytes. */
+    default byte[] readAll(Digest digest, int limit) throws IOException {
+        try (InputStream in = open(digest, 0)) {
+            byte[] bytes = in.readNBytes(limit + 1);
+            if (bytes.length > limit) {
+                throw new IOException("blob " + digest + " is larger than " + limit + " bytes");
+            }
+            return bytes;
+        }
+    }
 }

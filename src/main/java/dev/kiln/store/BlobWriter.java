@@ -14,10 +14,10 @@ public interface BlobWriter extends AutoCloseable {
     long size();
 
     /**
-     * A channel over the bytes written so far, for positional reads while writing goes on; it stays
-     * readable after commit. This is how a mirror serves a blob to clients while it is still arriving.
+     * Positional reads of the bytes written so far while writing goes on; it stays readable after commit
+     * until closed. This is how a mirror serves a blob to clients while it is still arriving.
      */
-    java.nio.channels.FileChannel openReadChannel() throws IOException;
+    PositionalReader openReader() throws IOException;
 
     /**
      * Verifies the content against {@code expected} (or takes its computed digest when null) and makes

@@ -63,14 +63,22 @@ public final class FsBlobStore implements BlobStore {
     }
 
     @Override
-    public Optional<Path> localFile(Digest digest) throws IOException {
+    public BlobBody body(Digest digest, long offset, long length) throws IOException {
+        return new BlobBody.FileRegion(readableFile(digest), offset, length);
+    }
+
+    @Override
+    public Path readableFile(Digest digest) throws IOException {
         Path path = pathOf(digest);
-        return Files.isRegularFile(path) ? Optional.of(path) : Optional.empty();
+        if (!Files.isRegularFile(path)) {
+            throw new BlobNotFoundException(digest);
+        }
+        return path;
     }
 
     @Override
     public BlobWriter newWriter() throws IOException {
-        return new FsBlobWriter(this, tmp.resolve(UUID.randomUUID().toString()));
+        return new FsBlobWriter((file, digest, size) -> adopt(file, digest), tmp.resolve(UUID.randomUUID().toString()));
     }
 
     /**
@@ -177,21 +185,8 @@ public final class FsBlobStore implements BlobStore {
         FsFiles.pruneEmptyParents(source.getParent(), blobs);
     }
 
-    /** Deletes temp files older than {@code age}: writers that died with their process. */
+    @Override
     public int removeStaleTempFiles(Duration age) throws IOException {
-        int removed = 0;
-        Instant cutoff = Instant.now().minus(age);
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(tmp)) {
-            for (Path file : files) {
-                try {
-                    if (Files.getLastModifiedTime(file).toInstant().isBefore(cutoff) && Files.deleteIfExists(file)) {
-                        removed++;
-                    }
-                } catch (NoSuchFileException ignored) {
-                    // finished or aborted meanwhile
-                }
-            }
-        }
-        return removed;
+        return FsFiles.deleteFilesOlderThan(tmp, age);
     }
 }

@@ -10,16 +10,26 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
-final class FsBlobWriter implements BlobWriter {
+/**
+ * Spools content to a local temp file, hashing it as it arrives; a verified commit hands the file to
+ * the backend (renamed into the filesystem store, uploaded to an object store).
+ */
+public final class FsBlobWriter implements BlobWriter {
     static final int BUFFER_SIZE = 256 * 1024;
 
-    private final FsBlobStore store;
+    /** Makes a verified temp file the blob; it may move the file or must delete it. */
+    @FunctionalInterface
+    public interface Adopter {
+        void adopt(Path verified, Digest digest, long size) throws IOException;
+    }
+
+    private final Adopter store;
     private final Path temp;
     private final FileChannel channel;
     private final Digester digester = Digester.sha256();
     private boolean finished;
 
-    FsBlobWriter(FsBlobStore store, Path temp) throws IOException {
+    public FsBlobWriter(Adopter store, Path temp) throws IOException {
         this.store = store;
         this.temp = temp;
         this.channel = FsFiles.createChannel(temp);
@@ -56,8 +66,8 @@ final class FsBlobWriter implements BlobWriter {
     }
 
     @Override
-    public FileChannel openReadChannel() throws IOException {
-        return FileChannel.open(temp, StandardOpenOption.READ);
+    public PositionalReader openReader() throws IOException {
+        return FsFiles.positionalReader(temp);
     }
 
     @Override
@@ -74,7 +84,7 @@ final class FsBlobWriter implements BlobWriter {
             if (expected != null && !expected.equals(actual)) {
                 throw new DigestMismatchException(expected, actual, digester.length());
             }
-            store.adopt(temp, actual);
+            store.adopt(temp, actual, digester.length());
             finished = true;
             return actual;
         } finally {

@@ -65,6 +65,22 @@ public final class FsFiles {
         }
     }
 
+    /** Positional reads of {@code file} through one channel; an unlinked file stays readable until closed. */
+    public static PositionalReader positionalReader(Path file) throws IOException {
+        FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+        return new PositionalReader() {
+            @Override
+            public int read(ByteBuffer target, long position) throws IOException {
+                return channel.read(target, position);
+            }
+
+            @Override
+            public void close() throws IOException {
+                channel.close();
+            }
+        };
+    }
+
     static void atomicWrite(Path target, String content) throws IOException {
         atomicWrite(target, content.getBytes(StandardCharsets.UTF_8));
     }
@@ -123,6 +139,24 @@ public final class FsFiles {
                 Files.deleteIfExists(path);
             }
         }
+    }
+
+    /** Deletes the files directly in {@code dir} not modified within {@code age}: temp files of writers that died with their process. */
+    public static int deleteFilesOlderThan(Path dir, java.time.Duration age) throws IOException {
+        int removed = 0;
+        java.time.Instant cutoff = java.time.Instant.now().minus(age);
+        try (java.nio.file.DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path file : files) {
+                try {
+                    if (Files.getLastModifiedTime(file).toInstant().isBefore(cutoff) && Files.deleteIfExists(file)) {
+                        removed++;
+                    }
+                } catch (NoSuchFileException ignored) {
+                    // finished or aborted meanwhile
+                }
+            }
+        }
+        return removed;
     }
 
     /** Removes empty directories from {@code dir} up to (not including) {@code stop}. */

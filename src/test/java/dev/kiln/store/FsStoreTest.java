@@ -26,6 +26,17 @@ class FsStoreTest extends StoreContract {
     }
 
     @Test
+    void blobsAreServedAsRegionsOfTheirFilesForZeroCopySends() throws IOException {
+        byte[] bytes = random(1000, 24);
+        Digest digest = put(bytes);
+        BlobBody.FileRegion region = org.junit.jupiter.api.Assertions.assertInstanceOf(BlobBody.FileRegion.class,
+                store.blobs().body(digest, 10, 90));
+        assertEquals(store.blobs().readableFile(digest), region.file());
+        assertEquals(10, region.offset());
+        assertEquals(90, region.length());
+    }
+
+    @Test
     void nothingIsLeftInTmpAfterCommits() throws IOException {
         put(random(10, 21));
         try (Stream<Path> files = Files.list(dir.resolve("tmp"))) {
@@ -39,7 +50,7 @@ class FsStoreTest extends StoreContract {
         Path file = Files.write(dir.resolve("layer.tar.gz"), bytes);
         Digest digest = Digest.sha256(bytes);
         assertTrue(store.blobs().insert(file, digest));
-        Path blob = store.blobs().localFile(digest).orElseThrow();
+        Path blob = store.blobs().readableFile(digest);
         assertTrue(Files.isSameFile(file, blob), "one inode, two names");
         assertEquals(2, Files.getAttribute(blob, "unix:nlink"));
         Files.delete(file);
@@ -59,7 +70,7 @@ class FsStoreTest extends StoreContract {
         try {
             Digest digest = Digest.sha256(bytes);
             assertTrue(store.blobs().insert(file, digest));
-            Path blob = store.blobs().localFile(digest).orElseThrow();
+            Path blob = store.blobs().readableFile(digest);
             assertEquals(1, Files.getAttribute(blob, "unix:nlink"));
             assertEquals(Digest.sha256(Files.readAllBytes(blob)), digest);
         } finally {
@@ -72,7 +83,7 @@ class FsStoreTest extends StoreContract {
         Path stale = Files.writeString(dir.resolve("tmp/abandoned"), "x");
         Files.setLastModifiedTime(stale, FileTime.from(Instant.now().minus(Duration.ofDays(1))));
         Path fresh = Files.writeString(dir.resolve("tmp/in-progress"), "x");
-        assertEquals(1, ((FsBlobStore) store.blobs()).removeStaleTempFiles(Duration.ofHours(1)));
+        assertEquals(1, store.blobs().removeStaleTempFiles(Duration.ofHours(1)));
         assertTrue(Files.exists(fresh));
     }
 }

@@ -51,20 +51,32 @@ public final class KilnProcess implements AutoCloseable {
 
     /** The options of a server named {@code name} (its log's name) on {@code store}, for {@link Options#start()}. */
     public static Options configure(String name, Path store) {
-        return new Options(name, store);
+        return new Options(name, store, store.toString());
+    }
+
+    /** As {@link #configure} with {@code --store} given as is, e.g. an {@code s3://} URL; {@link #store()} is then null. */
+    public static Options configureOn(String name, String storeArgument) {
+        return new Options(name, null, storeArgument);
+    }
+
+    /** As {@link #start(String, List, Path, String...)} with {@code --store} given as is. */
+    public static KilnProcess startOn(String name, List<String> prefix, String storeArgument, String... extraArgs) {
+        return configureOn(name, storeArgument).prefix(prefix).args(extraArgs).start();
     }
 
     /** How the server is started; each list defaults to empty. */
     public static final class Options {
         private final String name;
         private final Path store;
+        private final String storeArgument;
         private List<String> prefix = List.of();
         private final List<String> jvmOptions = new ArrayList<>();
         private final List<String> args = new ArrayList<>();
 
-        private Options(String name, Path store) {
+        private Options(String name, Path store, String storeArgument) {
             this.name = name;
             this.store = store;
+            this.storeArgument = storeArgument;
         }
 
         /** A command run first and given the java command as arguments; it must exec into java. */
@@ -144,7 +156,7 @@ public final class KilnProcess implements AutoCloseable {
         command.addAll(java());
         command.addAll(List.of("-Xmx384m", "-XX:+UseSerialGC", "-Dquarkus.http.access-log.enabled=true"));
         command.addAll(options.jvmOptions);
-        command.addAll(List.of("-jar", jar().toString(), "serve", "--port", Integer.toString(port), "--store", store.toString()));
+        command.addAll(List.of("-jar", jar().toString(), "serve", "--port", Integer.toString(port), "--store", options.storeArgument));
         command.addAll(options.args);
         log = logDir().resolve(options.name + "-" + SEQUENCE.incrementAndGet() + "-" + port + ".log");
         try {

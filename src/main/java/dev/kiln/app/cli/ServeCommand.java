@@ -13,8 +13,24 @@ public class ServeCommand implements Callable<Integer> {
     @Option(names = "--port", description = "HTTP port (kiln.port, KILN_PORT; default 5000)")
     Integer port;
 
-    @Option(names = "--store", description = "Store directory (kiln.store, KILN_STORE; default ./cache-store)")
+    @Option(names = "--store", description = "Store directory, or s3://BUCKET[/PREFIX] for an S3-compatible object store "
+            + "(kiln.store, KILN_STORE; default ./cache-store)")
     String store;
+
+    @Option(names = "--s3-endpoint", paramLabel = "URL",
+            description = "S3-compatible server for an s3:// store, e.g. a MinIO; omit for AWS (kiln.store.s3.endpoint, KILN_STORE_S3_ENDPOINT)")
+    String s3Endpoint;
+
+    @Option(names = "--s3-region", paramLabel = "REGION", description = "Region of an s3:// store (kiln.store.s3.region; default us-east-1)")
+    String s3Region;
+
+    @Option(names = "--s3-path-style", arity = "0..1", paramLabel = "true|false",
+            description = "Path-style bucket addressing, which most S3-compatible servers want (kiln.store.s3.path-style; default false)")
+    Boolean s3PathStyle;
+
+    @Option(names = "--s3-redirect", arity = "0..1", paramLabel = "true|false",
+            description = "Answer blob downloads with a redirect to a presigned bucket URL (kiln.store.s3.redirect; default false)")
+    Boolean s3Redirect;
 
     @Option(names = "--local-namespace", paramLabel = "NS",
             description = "Local namespace, repeatable (kiln.local-namespace, KILN_LOCAL_NAMESPACE; default cache, builds, local)")
@@ -117,6 +133,18 @@ public class ServeCommand implements Callable<Integer> {
         }
         if (store != null) {
             System.setProperty("kiln.store", store);
+        }
+        if (s3Endpoint != null) {
+            System.setProperty("kiln.store.s3.endpoint", s3Endpoint);
+        }
+        if (s3Region != null) {
+            System.setProperty("kiln.store.s3.region", s3Region);
+        }
+        if (s3PathStyle != null) {
+            System.setProperty("kiln.store.s3.path-style", s3PathStyle.toString());
+        }
+        if (s3Redirect != null) {
+            System.setProperty("kiln.store.s3.redirect", s3Redirect.toString());
         }
         if (localNamespaces != null && !localNamespaces.isEmpty()) {
             System.setProperty("kiln.local-namespace", String.join(",", localNamespaces));

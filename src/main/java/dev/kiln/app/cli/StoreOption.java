@@ -1,25 +1,30 @@
 package dev.kiln.app.cli;
 
+import dev.kiln.app.config.S3StoreConfig;
+import dev.kiln.app.wiring.StoreOpener;
 import dev.kiln.store.Store;
+import io.smallrye.config.SmallRyeConfig;
 import java.io.IOException;
-import java.nio.file.Path;
+import org.eclipse.microprofile.config.ConfigProvider;
 import picocli.CommandLine.Option;
 
 /** The {@code --store} option shared by the commands that open the store without the server. */
 public class StoreOption {
-    @Option(names = "--store", description = "Store directory (default: $KILN_STORE or ./cache-store)")
+    @Option(names = "--store", description = "Store directory or s3://BUCKET[/PREFIX] (default: $KILN_STORE or ./cache-store; "
+            + "an object store's endpoint and region are kiln.store.s3.*, KILN_STORE_S3_*)")
     String store;
 
-    Path path() {
+    String location() {
         if (store != null) {
-            return Path.of(store);
+            return store;
         }
         String env = System.getenv("KILN_STORE");
-        return Path.of(env != null && !env.isBlank() ? env : System.getProperty("kiln.store", "./cache-store"));
+        return env != null && !env.isBlank() ? env : System.getProperty("kiln.store", "./cache-store");
     }
 
     /** The existing store: {@code fsck} or {@code gc} on a mistyped path must not create an empty store and report it clean. */
     Store open() throws IOException {
-        return Store.openExisting(path());
+        S3StoreConfig s3 = ConfigProvider.getConfig().unwrap(SmallRyeConfig.class).getConfigMapping(S3StoreConfig.class);
+        return StoreOpener.open(location(), s3, true);
     }
 }

@@ -21,6 +21,7 @@ import dev.kiln.registry.spec.ByteRange;
 import dev.kiln.registry.spec.ErrorCode;
 import dev.kiln.registry.spec.Headers;
 import dev.kiln.registry.spec.RegistryException;
+import dev.kiln.store.BlobBody;
 import dev.kiln.store.ManifestLimits;
 import dev.kiln.store.ReadLeases;
 import dev.kiln.store.StoreWriteException;
@@ -328,8 +329,7 @@ public class RegistryRoutes {
         switch (route.kind()) {
             case MANIFEST: {
                 MirrorService.ManifestAnswer answer = mirror.manifest(upstream, route.argument(), accepted(request));
-                Reply reply = Reply.file(200, answer.location().file(), 0, answer.location().size(), answer.location().mediaType())
-                        .header(Headers.CONTENT_DIGEST, answer.location().digest());
+                Reply reply = manifestReply(answer.location(), request);
                 if (answer.stale()) {
                     reply.header("Warning", "110 kiln \"Response is Stale\"").header("X-Kiln-Cache", "stale");
                 }
@@ -347,7 +347,7 @@ public class RegistryRoutes {
                     return Reply.stream(200, streaming.body(), streaming.size(), "application/octet-stream")
                             .header(Headers.CONTENT_DIGEST, digest);
                 }
-                return fileBlob((BlobLocation) blob, request);
+                return blobReply((BlobLocation) blob, request);
             }
             case TAGS:
                 return Reply.json(200, mirror.tags(upstream, request.query()), "application/json");
@@ -358,9 +358,7 @@ public class RegistryRoutes {
 
     private Reply manifest(HttpMethod method, RepositoryName name, String reference, HttpServerRequest request, InputStream body) throws IOException {
         if (method.equals(HttpMethod.GET) || method.equals(HttpMethod.HEAD)) {
-            BlobLocation manifest = registry.manifest(name, reference, accepted(request));
-            return Reply.file(200, manifest.file(), 0, manifest.size(), manifest.mediaType())
-                    .header(Headers.CONTENT_DIGEST, manifest.digest());
+            return manifestReply(registry.manifest(name, reference, accepted(request)), request);
         }
         if (method.equals(HttpMethod.PUT)) {
             byte[] bytes = body.readNBytes(ManifestLimits.MAX_MANIFEST_BYTES + 1);
@@ -400,17 +398,46 @@ public class RegistryRoutes {
         if (!method.equals(HttpMethod.GET) && !method.equals(HttpMethod.HEAD)) {
             throw new RegistryException(ErrorCode.UNSUPPORTED, 405, method + " is not supported on blobs", null, Map.of());
         }
-        return fileBlob(registry.blob(name, digest), request);
+        return blobReply(registry.blob(name, digest), request);
     }
 
-    private static Reply fileBlob(BlobLocation blob, HttpServerRequest request) {
-        ByteRange range = request.method().equals(HttpMethod.GET) ? ByteRange.forRead(request.getHeader("Range"), blob.size()) : null;
+    /** The store decides how the bytes travel (see {@link BlobBody}); a HEAD asks it for nothing. */
+    private Reply blobReply(BlobLocation blob, HttpServerRequest request) throws IOException {
+        Digest digest = blob.digest();
+        if (!request.method().equals(HttpMethod.GET)) {
+            return Reply.status(200).header("Content-Type", blob.mediaType()).header("Content-Length", blob.size())
+                    .header(Headers.CONTENT_DIGEST, digest).header("Accept-Ranges", "bytes").withoutBody();
+        }
+        ByteRange range = ByteRange.forRead(request.getHeader("Range"), blob.size());
+        BlobBody body = range == null
+                ? registry.store().blobs().body(digest, 0, blob.size())
+                : registry.store().blobs().body(digest, range.start(), range.length());
+        if (body instanceof BlobBody.Redirect redirect) {
+            // the client repeats its Range header to the object store, which answers it
+            return Reply.status(307).header("Location", redirect.url()).header(Headers.CONTENT_DIGEST, digest);
+        }
         Reply reply = range == null
-                ? Reply.file(200, blob.file(), 0, blob.size(), blob.mediaType())
-                : Reply.file(206, blob.file(), range.start(), range.length(), blob.mediaType())
+                ? Reply.body(200, body, blob.mediaType())
+                : Reply.body(206, body, blob.mediaType())
                         .header("Content-Range", "bytes " + range.start() + "-" + range.end() + "/" + blob.size());
-        reply.digest = blob.digest();
-        return reply.header(Headers.CONTENT_DIGEST, blob.digest()).header("Accept-Ranges", "bytes");
+        reply.digest = digest;
+        return reply.header(Headers.CONTENT_DIGEST, digest).header("Accept-Ranges", "bytes");
+    }
+
+    /** Manifests are answered by the gateway itself, never redirected: their headers are the registry's word. */
+    private Reply manifestReply(BlobLocation manifest, HttpServerRequest request) throws IOException {
+        Reply reply;
+        if (!request.method().equals(HttpMethod.GET)) {
+            reply = Reply.status(200).header("Content-Type", manifest.mediaType()).header("Content-Length", manifest.size()).withoutBody();
+        } else {
+            BlobBody body = registry.store().blobs().body(manifest.digest(), 0, manifest.size());
+            if (body instanceof BlobBody.Redirect) {
+                body = new BlobBody.Stream(registry.store().blobs().open(manifest.digest(), 0), manifest.size());
+            }
+            reply = Reply.body(200, body, manifest.mediaType());
+            reply.digest = manifest.digest();
+        }
+        return reply.header(Headers.CONTENT_DIGEST, manifest.digest());
     }
 
     private Reply startUpload(RepositoryName name, MultiMap params) throws IOException {
@@ -533,7 +560,7 @@ public class RegistryRoutes {
                 response.closeHandler(v -> release.run());
             }
             response.putHeader("Content-Length", Long.toString(reply.length));
-            if (request.method().equals(HttpMethod.HEAD) || reply.length == 0) {
+            if (reply.length == 0) {
                 response.end();
             } else {
                 response.sendFile(reply.file.toString(), reply.offset, reply.length);

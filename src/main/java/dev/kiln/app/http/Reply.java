@@ -44,11 +44,18 @@ final class Reply {
         return reply;
     }
 
-    static Reply file(int status, Path file, long offset, long length, String contentType) {
+    /** A file region goes out with zero copy, a stream through a pump; a redirect is not a body (see its caller). */
+    static Reply body(int status, dev.kiln.store.BlobBody body, String contentType) {
         Reply reply = new Reply(status);
-        reply.file = file;
-        reply.offset = offset;
-        reply.length = length;
+        if (body instanceof dev.kiln.store.BlobBody.FileRegion region) {
+            reply.file = region.file();
+            reply.offset = region.offset();
+        } else if (body instanceof dev.kiln.store.BlobBody.Stream stream) {
+            reply.stream = stream.in();
+        } else {
+            throw new IllegalArgumentException("a redirect has no body");
+        }
+        reply.length = body.length();
         reply.headers.put("Content-Type", contentType);
         return reply;
     }

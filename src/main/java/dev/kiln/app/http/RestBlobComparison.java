@@ -34,8 +34,8 @@ public class RestBlobComparison {
             throw new NotFoundException();
         }
         try {
-            return store.blobs().localFile(Digest.parse(digest)).orElseThrow(NotFoundException::new);
-        } catch (InvalidDigestException e) {
+            return store.blobs().readableFile(Digest.parse(digest));
+        } catch (InvalidDigestException | dev.kiln.store.BlobNotFoundException e) {
             throw new NotFoundException(e.getMessage());
         }
     }

@@ -1,7 +1,6 @@
 package dev.kiln.app.jobs;
 
 import dev.kiln.app.config.KilnConfig;
-import dev.kiln.store.FsBlobStore;
 import dev.kiln.store.GarbageCollector;
 import dev.kiln.store.Store;
 import io.quarkus.runtime.StartupEvent;
@@ -38,7 +37,7 @@ public class StoreMaintenance {
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void removeStaleFiles() throws IOException {
         int uploads = store.uploads().expire(Instant.now().minus(config.uploads().ttl()));
-        int temps = store.blobs() instanceof FsBlobStore fs ? fs.removeStaleTempFiles(Duration.ofHours(6)) : 0;
+        int temps = store.blobs().removeStaleTempFiles(Duration.ofHours(6));
         if (uploads + temps > 0) {
             LOG.infof("removed %d expired uploads and %d stale temp files", uploads, temps);
         }

@@ -1,6 +1,7 @@
 package dev.kiln.app.wiring;
 
 import dev.kiln.app.config.KilnConfig;
+import dev.kiln.app.config.S3StoreConfig;
 import dev.kiln.app.http.AccessControl;
 import dev.kiln.app.http.UploadSlots;
 import dev.kiln.registry.server.Authenticator;
@@ -23,9 +24,9 @@ public class StoreProducer {
 
     @Produces
     @Singleton
-    Store store(KilnConfig config) {
+    Store store(KilnConfig config, S3StoreConfig s3) {
         try {
-            return Store.openFilesystem(Path.of(config.store()));
+            return StoreOpener.open(config.store(), s3, false);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the store at " + config.store(), e);
         }

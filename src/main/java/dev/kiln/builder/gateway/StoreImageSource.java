@@ -16,8 +16,9 @@ import dev.kiln.registry.mirror.UpstreamRouter;
 import dev.kiln.registry.server.BlobLocation;
 import dev.kiln.registry.server.RegistryService;
 import dev.kiln.registry.spec.RegistryException;
+import dev.kiln.store.BlobStore;
+import dev.kiln.store.ManifestLimits;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -78,12 +79,12 @@ public final class StoreImageSource implements ImageSource {
 
     private ImagePuller.ImageReader local(RepositoryName name) {
         return reader(reference -> registry.manifest(name, reference, MediaTypes.MANIFESTS),
-                digest -> registry.blob(name, digest));
+                digest -> registry.blob(name, digest), registry.store().blobs());
     }
 
     private ImagePuller.ImageReader mirrored(MirrorRoute route) {
         return reader(reference -> mirror.manifest(route, reference, MediaTypes.MANIFESTS).location(),
-                digest -> mirror.blobFile(route, digest));
+                digest -> mirror.blobFile(route, digest), registry.store().blobs());
     }
 
     private interface Lookup<T> {
@@ -91,7 +92,7 @@ public final class StoreImageSource implements ImageSource {
     }
 
     /** The registry's and the mirror's answers as the puller wants them: registry errors become IOExceptions. */
-    private static ImagePuller.ImageReader reader(Lookup<String> manifests, Lookup<Digest> blobs) {
+    private static ImagePuller.ImageReader reader(Lookup<String> manifests, Lookup<Digest> blobs, BlobStore store) {
         return new ImagePuller.ImageReader() {
             @Override
             public ImagePuller.FetchedManifest manifest(String reference, Digest expected) throws IOException {
@@ -99,7 +100,7 @@ public final class StoreImageSource implements ImageSource {
                 if (expected != null && !expected.equals(location.digest())) {
                     throw new IOException("manifest " + reference + " is " + location.digest() + ", not " + expected);
                 }
-                byte[] bytes = Files.readAllBytes(location.file());
+                byte[] bytes = store.readAll(location.digest(), ManifestLimits.MAX_MANIFEST_BYTES);
                 try {
                     return new ImagePuller.FetchedManifest(location.digest(), bytes, Manifest.parse(bytes, location.mediaType()));
                 } catch (InvalidManifestException e) {
@@ -114,7 +115,7 @@ public final class StoreImageSource implements ImageSource {
                     throw new IOException(what + " is " + location.size() + " bytes in the store, but its descriptor says "
                             + descriptor.size());
                 }
-                return location.file();
+                return store.readableFile(location.digest());
             }
         };
     }

@@ -15,6 +15,8 @@ import dev.kiln.registry.client.PulledImage;
 import dev.kiln.registry.server.BlobLocation;
 import dev.kiln.registry.server.RegistryService;
 import dev.kiln.registry.spec.RegistryException;
+import dev.kiln.store.BlobStore;
+import dev.kiln.store.ManifestLimits;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -68,9 +70,10 @@ public final class StoreLayerCache implements LayerCache {
                 return Optional.empty();
             }
             BlobLocation location = registry.manifest(name, tagged.get().toString(), ACCEPT);
-            Manifest manifest = Manifest.parse(Files.readAllBytes(location.file()), location.mediaType());
+            BlobStore blobs = registry.store().blobs();
+            Manifest manifest = Manifest.parse(blobs.readAll(location.digest(), ManifestLimits.MAX_MANIFEST_BYTES), location.mediaType());
             Optional<CachedLayer> found = CacheImage.read(key, manifest,
-                    config -> Files.readAllBytes(registry.blob(name, config.parsedDigest()).file()), repository, ttl,
+                    config -> blobs.readAll(registry.blob(name, config.parsedDigest()).digest(), ManifestLimits.MAX_CONFIG_BYTES), repository, ttl,
                     clock.instant(), where, warn);
             if (found.isPresent()) {
                 registry.blob(name, found.get().layer().parsedDigest()); // the layer itself must be there too
@@ -85,7 +88,7 @@ public final class StoreLayerCache implements LayerCache {
     @Override
     public Path fetch(CachedLayer layer) throws IOException {
         try {
-            return registry.blob(layer.holder().repository(), layer.layer().parsedDigest()).file();
+            return registry.store().blobs().readableFile(registry.blob(layer.holder().repository(), layer.layer().parsedDigest()).digest());
         } catch (RegistryException e) {
             throw new IOException("cached layer " + layer.layer().digest() + ": " + e.getMessage(), e);
         }

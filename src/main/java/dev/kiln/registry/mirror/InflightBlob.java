@@ -2,10 +2,10 @@ package dev.kiln.registry.mirror;
 
 import dev.kiln.oci.Digest;
 import dev.kiln.store.BlobWriter;
+import dev.kiln.store.PositionalReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 
 /**
  * One upstream download that any number of clients read while it is still arriving. Readers follow
@@ -16,7 +16,7 @@ import java.nio.channels.FileChannel;
 final class InflightBlob {
     private final Digest digest;
     private final BlobWriter writer;
-    private final FileChannel channel;
+    private final PositionalReader channel;
     private int references = 1;
     private long written;
     private long expectedSize = -1;
@@ -28,7 +28,7 @@ final class InflightBlob {
     InflightBlob(Digest digest, BlobWriter writer) throws IOException {
         this.digest = digest;
         this.writer = writer;
-        this.channel = writer.openReadChannel();
+        this.channel = writer.openReader();
     }
 
     Digest digest() {

@@ -20,7 +20,6 @@ import dev.kiln.store.ManifestLimits;
 import dev.kiln.store.Store;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -255,7 +254,7 @@ public final class MirrorService {
         }
         // the manifest's own waiters are counted by once(); a fetch for a tag is logged with it
         fetched(route, "manifest" + (tag == null ? "" : " " + tag), actual, bytes.length, start, -1);
-        return new BlobLocation(actual, bytes.length, mediaType, store.blobs().localFile(actual).orElseThrow());
+        return new BlobLocation(actual, bytes.length, mediaType);
     }
 
     private static String sniffMediaType(byte[] bytes, String fallback) {
@@ -274,12 +273,11 @@ public final class MirrorService {
         try {
             Optional<String> mediaType = store.metadata().manifestMediaType(cacheName, digest);
             Optional<BlobInfo> info = store.blobs().stat(digest);
-            Optional<Path> file = store.blobs().localFile(digest);
-            if (mediaType.isEmpty() || info.isEmpty() || file.isEmpty()) {
+            if (mediaType.isEmpty() || info.isEmpty()) {
                 return Optional.empty();
             }
             store.blobs().touch(digest); // least-recently-pulled eviction reads this time, as for blobs
-            return Optional.of(new BlobLocation(digest, info.get().size(), mediaType.get(), file.get()));
+            return Optional.of(new BlobLocation(digest, info.get().size(), mediaType.get()));
         } catch (IOException e) {
             return Optional.empty();
         }
@@ -399,15 +397,14 @@ public final class MirrorService {
 
     private Optional<BlobLocation> cachedBlob(MirrorRoute route, Digest digest) throws IOException {
         Optional<BlobInfo> info = store.blobs().stat(digest);
-        Optional<Path> file = store.blobs().localFile(digest);
-        if (info.isEmpty() || file.isEmpty()) {
+        if (info.isEmpty()) {
             return Optional.empty();
         }
         store.blobs().touch(digest); // least-recently-pulled eviction reads this time
         if (!store.metadata().hasBlob(route.cacheName(), digest)) {
             store.metadata().linkBlob(route.cacheName(), digest);
         }
-        return Optional.of(new BlobLocation(digest, info.get().size(), "application/octet-stream", file.get()));
+        return Optional.of(new BlobLocation(digest, info.get().size(), "application/octet-stream"));
     }
 
     private void fetch(MirrorRoute route, InflightBlob blob) {

@@ -1,8 +1,10 @@
 package dev.kiln.registry.server;
 
 import dev.kiln.oci.Digest;
-import java.nio.file.Path;
 
-/** Where a readable blob or manifest is: a local file to send, with the headers that describe it. */
-public record BlobLocation(Digest digest, long size, String mediaType, Path file) {
+/**
+ * A readable blob or manifest in the store, with the headers that describe it; its bytes are reached
+ * through the store ({@link dev.kiln.store.BlobStore#body}), whichever backend holds them.
+ */
+public record BlobLocation(Digest digest, long size, String mediaType) {
 }

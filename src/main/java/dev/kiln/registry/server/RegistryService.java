@@ -25,7 +25,6 @@ import dev.kiln.store.UploadOffsetException;
 import dev.kiln.store.UploadSession;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -61,11 +60,10 @@ public final class RegistryService {
             throw blobUnknown(digest);
         }
         Optional<BlobInfo> info = store.blobs().stat(digest);
-        Optional<Path> file = store.blobs().localFile(digest);
-        if (info.isEmpty() || file.isEmpty()) {
+        if (info.isEmpty()) {
             throw blobUnknown(digest);
         }
-        return new BlobLocation(digest, info.get().size(), "application/octet-stream", file.get());
+        return new BlobLocation(digest, info.get().size(), "application/octet-stream");
     }
 
     public void deleteBlob(RepositoryName name, Digest digest) throws IOException {
@@ -186,11 +184,10 @@ public final class RegistryService {
                     + ", which the request's Accept header does not include", Map.of("mediaType", mediaType));
         }
         Optional<BlobInfo> info = store.blobs().stat(digest);
-        Optional<Path> file = store.blobs().localFile(digest);
-        if (info.isEmpty() || file.isEmpty()) {
+        if (info.isEmpty()) {
             throw manifestUnknown(name, reference);
         }
-        return new BlobLocation(digest, info.get().size(), mediaType, file.get());
+        return new BlobLocation(digest, info.get().size(), mediaType);
     }
 
     private Digest resolve(RepositoryName name, String reference) throws IOException {
