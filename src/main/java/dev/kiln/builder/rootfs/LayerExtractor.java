@@ -53,18 +53,21 @@ public final class LayerExtractor {
     private final Consumer<String> warningSink;
     private final IgnoredPaths ignored;
     private final long maxBytes;
+    /** Non-null for {@link #forLayerDir}: whiteouts are kept as overlayfs markers and listed here. */
+    private final LayerDirIndex index;
 
     /**
      * @param privileged  whether to chown and mknod, which only root may do
      * @param warningSink receives a line for everything skipped or approximated
      */
     public LayerExtractor(Path rootfs, boolean privileged, Consumer<String> warningSink) {
-        this(rootfs, privileged, warningSink, IgnoredPaths.NONE, Long.MAX_VALUE);
+        this(rootfs, privileged, warningSink, IgnoredPaths.NONE, Long.MAX_VALUE, null);
     }
 
     private LayerExtractor(Path rootfs, boolean privileged, Consumer<String> warningSink, IgnoredPaths ignored,
-                           long maxBytes) {
+                           long maxBytes, LayerDirIndex index) {
         this.maxBytes = maxBytes;
+        this.index = index;
         this.root = Objects.requireNonNull(rootfs);
         this.privileged = privileged;
         this.warningSink = Objects.requireNonNull(warningSink);
@@ -73,7 +76,7 @@ public final class LayerExtractor {
 
     /** This extractor, leaving {@code ignored} paths of the rootfs untouched. */
     public LayerExtractor ignoring(IgnoredPaths ignored) {
-        return new LayerExtractor(root, privileged, warningSink, ignored, maxBytes);
+        return new LayerExtractor(root, privileged, warningSink, ignored, maxBytes, index);
     }
 
     /**
@@ -83,7 +86,7 @@ public final class LayerExtractor {
      * gigabytes is refused at the entry that crosses the limit.
      */
     public LayerExtractor limited(long maxBytes) {
-        return new LayerExtractor(root, privileged, warningSink, ignored, maxBytes);
+        return new LayerExtractor(root, privileged, warningSink, ignored, maxBytes, index);
     }
 
     /** The message of an archive refused by {@link #limited}. */
@@ -92,6 +95,21 @@ public final class LayerExtractor {
     /** Privileged when running as root; warnings go to the system logger. */
     public static LayerExtractor forRootfs(Path rootfs) {
         return new LayerExtractor(rootfs, Trees.runningAsRoot(), w -> LOG.log(System.Logger.Level.WARNING, w));
+    }
+
+    /**
+     * An extractor that unpacks one layer on its own into an empty directory, to be stacked later
+     * (as an overlayfs lower directory or by {@link LayerDirIndex#applyTo}): whiteouts and opaque
+     * markers delete nothing but become overlayfs's own markers with {@code userxattr} (an empty
+     * file with {@code user.overlay.whiteout} in a directory marked {@code user.overlay.opaque=x};
+     * {@code user.overlay.opaque=y} on an opaque directory), which need no privilege to make.
+     * They, and the directories the layer uses without listing them, are recorded in {@code index}.
+     * A {@code user.overlay.*} xattr coming from the layer itself is refused: it would steer the
+     * overlay.
+     */
+    public static LayerExtractor forLayerDir(Path dir, LayerDirIndex index, Consumer<String> warningSink) {
+        return new LayerExtractor(dir, Trees.runningAsRoot(), warningSink, IgnoredPaths.NONE, Long.MAX_VALUE,
+                Objects.requireNonNull(index));
     }
 
     /** Applies one layer (gzip, zstd or plain tar); consumes and closes {@code layer}. */
@@ -114,6 +132,9 @@ public final class LayerExtractor {
                 }
             }
         }
+        if (index != null) {
+            run.markWhiteouts();
+        }
         run.finishDirectories();
         return new Extraction(run.entries, run.whiteouts, run.skipped, run.warnings);
     }
@@ -133,6 +154,8 @@ public final class LayerExtractor {
          */
         private final List<Deferred> directories = new ArrayList<>();
         private final List<String> warnings = new ArrayList<>();
+        /** In {@link #forLayerDir} mode, the whiteouts' victims, marked once the layer is in. */
+        private final List<Path> pendingWhiteouts = new ArrayList<>();
         private int entries;
         private int whiteouts;
         private int skipped;
@@ -155,6 +178,9 @@ public final class LayerExtractor {
                 }
                 setOwner(rootfs.root(), entry);
                 directories.add(new Deferred(rootfs.root(), entry));
+                if (index != null) {
+                    index.rootListed();
+                }
                 return;
             }
             String parent = LayerPaths.parent(rel);
@@ -323,6 +349,9 @@ public final class LayerExtractor {
             makeParents(name, dir.getParent());
             Files.createDirectory(dir);
             added.add(dir);
+            if (index != null) {
+                index.implicitDirectory(relative(dir));
+            }
         }
 
         private void whiteout(String name, String parent, String deleted) throws IOException {
@@ -332,7 +361,9 @@ public final class LayerExtractor {
             whiteouts++;
             Path victim = rootfs.resolveNoFollow(LayerPaths.child(parent, deleted));
             // a whiteout hides lower layers only, never what its own layer adds
-            if (!added.contains(victim)) {
+            if (index != null) {
+                pendingWhiteouts.add(victim);
+            } else if (!added.contains(victim)) {
                 delete(victim);
             }
         }
@@ -346,12 +377,59 @@ public final class LayerExtractor {
             BasicFileAttributes attributes = Trees.lstat(dir);
             if (attributes == null) {
                 makeParents(name, dir);
+                if (index != null) {
+                    markOpaque(dir);
+                }
                 return;
             }
             if (!attributes.isDirectory()) {
                 throw new LayerExtractionException(name, "opaque marker in " + rootfs.inside(dir) + ", which is not a directory");
             }
-            clearLowerContent(dir);
+            if (index != null) {
+                markOpaque(dir);
+            } else {
+                clearLowerContent(dir);
+            }
+        }
+
+        private void markOpaque(Path dir) throws IOException {
+            index.opaque(relative(dir));
+            LayerDirIndex.setOverlayXattr(dir, LayerDirIndex.OPAQUE, LayerDirIndex.OPAQUE_ALL);
+        }
+
+        /**
+         * Turns the layer's whiteouts into overlayfs markers, once every entry is in: a whiteout of
+         * what the layer itself adds hides nothing, and none is needed in an opaque directory.
+         */
+        void markWhiteouts() throws IOException {
+            // first the directories the layer replaces, so no marker is made below one of them
+            for (Path victim : pendingWhiteouts) {
+                BasicFileAttributes own = Trees.lstat(victim);
+                String rel = relative(victim);
+                // what the layer puts there stays, but nothing of the lower layers shows through it
+                if (own != null && own.isDirectory() && !index.opaques().contains(rel) && !index.isBelowOpaque(rel)) {
+                    markOpaque(victim);
+                }
+            }
+            for (Path victim : pendingWhiteouts) {
+                String rel = relative(victim);
+                if (Trees.lstat(victim) != null || index.isBelowOpaque(rel) || index.whiteouts().contains(rel)) {
+                    continue;
+                }
+                Path dir = victim.getParent();
+                makeParents(rel, dir);
+                index.whiteout(rel);
+                Files.createFile(victim);
+                LayerDirIndex.setOverlayXattr(victim, LayerDirIndex.WHITEOUT, LayerDirIndex.OPAQUE_ALL);
+                String parent = relative(dir);
+                if (!index.opaques().contains(parent)) {
+                    LayerDirIndex.setOverlayXattr(dir, LayerDirIndex.OPAQUE, LayerDirIndex.HAS_WHITEOUTS);
+                }
+            }
+        }
+
+        private String relative(Path host) {
+            return LayerPaths.clean(rootfs.inside(host));
         }
 
         /** Empties a directory of everything but what this layer put there, at any depth. */
@@ -398,6 +476,11 @@ public final class LayerExtractor {
         private void setXattrs(Path path, LayerEntry entry) {
             for (Map.Entry<String, byte[]> xattr : entry.xattrs().entrySet()) {
                 String key = xattr.getKey();
+                if (index != null && key.startsWith(LayerDirIndex.OVERLAY_PREFIX)) {
+                    warn(entry.path() + ": xattr " + key + " not set (it would steer the overlay that stacks this layer)");
+                    skipped++;
+                    continue;
+                }
                 if (!key.startsWith("user.")) {
                     warn(entry.path() + ": xattr " + key + " not set (only user.* attributes are supported)");
                     skipped++;

@@ -20,7 +20,7 @@ public final class Trees {
     }
 
     /** lstat, or null when nothing is there. */
-    static BasicFileAttributes lstat(Path path) throws IOException {
+    public static BasicFileAttributes lstat(Path path) throws IOException {
         try {
             return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException | java.nio.file.NotDirectoryException e) {

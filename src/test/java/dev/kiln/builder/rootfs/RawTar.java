@@ -16,11 +16,11 @@ import org.apache.commons.compress.archivers.tar.TarConstants;
  * Builds tars entry by entry in exactly the order and with exactly the names given, hostile ones
  * included, which Kiln's own LayerWriter would refuse or rearrange.
  */
-final class RawTar {
+public final class RawTar {
     private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     private final TarArchiveOutputStream tar = new TarArchiveOutputStream(bytes, "UTF-8");
 
-    RawTar() {
+    public RawTar() {
         tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
         tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
     }
@@ -47,11 +47,11 @@ final class RawTar {
         return new TarArchiveEntry(name, flag, true);
     }
 
-    RawTar file(String name, String content) {
+    public RawTar file(String name, String content) {
         return file(name, content, 0644, 0, 0);
     }
 
-    RawTar file(String name, String content, int mode, int uid, int gid) {
+    public RawTar file(String name, String content, int mode, int uid, int gid) {
         TarArchiveEntry e = named(name, TarConstants.LF_NORMAL);
         e.setMode(mode);
         e.setUserId(uid);
@@ -59,29 +59,36 @@ final class RawTar {
         return put(e, content.getBytes(StandardCharsets.UTF_8));
     }
 
-    RawTar dir(String name) {
+    public RawTar fileWithXattr(String name, String content, String xattr, String value) {
+        TarArchiveEntry e = named(name, TarConstants.LF_NORMAL);
+        e.setMode(0644);
+        e.addPaxHeader("SCHILY.xattr." + xattr, value);
+        return put(e, content.getBytes(StandardCharsets.UTF_8));
+    }
+
+    public RawTar dir(String name) {
         return dir(name, 0755);
     }
 
-    RawTar dir(String name, int mode) {
+    public RawTar dir(String name, int mode) {
         TarArchiveEntry e = named(name.endsWith("/") ? name : name + "/", TarConstants.LF_DIR);
         e.setMode(mode);
         return put(e, null);
     }
 
-    RawTar symlink(String name, String target) {
+    public RawTar symlink(String name, String target) {
         TarArchiveEntry e = named(name, TarConstants.LF_SYMLINK);
         e.setLinkName(target);
         return put(e, null);
     }
 
-    RawTar hardlink(String name, String target) {
+    public RawTar hardlink(String name, String target) {
         TarArchiveEntry e = named(name, TarConstants.LF_LINK);
         e.setLinkName(target);
         return put(e, null);
     }
 
-    RawTar device(String name, byte flag, int major, int minor) {
+    public RawTar device(String name, byte flag, int major, int minor) {
         TarArchiveEntry e = named(name, flag);
         e.setDevMajor(major);
         e.setDevMinor(minor);
@@ -89,7 +96,7 @@ final class RawTar {
         return put(e, null);
     }
 
-    InputStream stream() {
+    public InputStream stream() {
         try {
             tar.finish();
             return new ByteArrayInputStream(bytes.toByteArray());

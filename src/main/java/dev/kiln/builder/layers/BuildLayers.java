@@ -1,0 +1,104 @@
+package dev.kiln.builder.layers;
+
+import dev.kiln.builder.rootfs.LayerExtractor;
+import dev.kiln.oci.Digest;
+import dev.kiln.registry.client.PulledImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The kept layers one build uses: where its stages' root filesystems come from ({@link #unpack}),
+ * and the leases it holds on them until {@link #close}. With a budget of 0 there is no store and
+ * every layer is unpacked into the rootfs, as before the store existed.
+ */
+public final class BuildLayers implements AutoCloseable {
+    /** What a build machine keeps unless told otherwise: a few big base images. */
+    public static final long DEFAULT_MAX_BYTES = 10L << 30;
+
+    /** Where a blob of a stack is; the cached-layer case fetches it, so only when the store lacks it. */
+    @FunctionalInterface
+    public interface BlobFiles {
+        Path fileOf(PulledImage.Blob blob) throws IOException;
+    }
+
+    private Path dir;
+    private Path defaultDir;
+    private long maxBytes = DEFAULT_MAX_BYTES;
+    /** {@code KILN_LAYER_STORE_MODE=copy|overlay} pins how layers are stacked, to compare them (bench/layer-store.sh). */
+    private LayerStore.Mode mode = modeFromEnvironment();
+    private Consumer<String> log = line -> { };
+    private final List<Assembly> assemblies = new ArrayList<>();
+
+    private static LayerStore.Mode modeFromEnvironment() {
+        String value = System.getenv("KILN_LAYER_STORE_MODE");
+        if (value == null || value.isBlank()) {
+            return LayerStore.Mode.AUTO;
+        }
+        try {
+            return LayerStore.Mode.valueOf(value.trim().toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("KILN_LAYER_STORE_MODE must be auto, overlay or copy, not " + value);
+        }
+    }
+
+    /** {@code dir} null for the default (under the build's cache dir); {@code maxBytes} 0 for no store. */
+    public BuildLayers configure(Path dir, long maxBytes) {
+        if (maxBytes < 0) {
+            throw new IllegalArgumentException("the layer store's budget must be >= 0, not " + maxBytes);
+        }
+        this.dir = dir;
+        this.maxBytes = maxBytes;
+        return this;
+    }
+
+    /** The directory used when none was configured, and where progress lines go. */
+    public BuildLayers defaults(Path defaultDir, Consumer<String> log) {
+        this.defaultDir = defaultDir;
+        this.log = log;
+        return this;
+    }
+
+    /**
+     * Makes {@code rootfs} (empty) hold {@code layers}, bottom first, whose DiffIDs are the last
+     * {@code layers.size()} of {@code diffIds} (an image config's list).
+     */
+    public void unpack(Path rootfs, List<PulledImage.Blob> layers, List<Digest> diffIds, BlobFiles files) throws IOException {
+        Path storeDir = dir != null ? dir : defaultDir;
+        if (maxBytes == 0 || storeDir == null || diffIds.size() < layers.size()) {
+            LayerExtractor extractor = LayerExtractor.forRootfs(rootfs);
+            for (PulledImage.Blob layer : layers) {
+                extractor.apply(files.fileOf(layer));
+            }
+            return;
+        }
+        List<Digest> own = diffIds.subList(diffIds.size() - layers.size(), diffIds.size());
+        List<LayerStore.Layer> stack = new ArrayList<>();
+        for (int i = 0; i < layers.size(); i++) {
+            PulledImage.Blob blob = layers.get(i);
+            stack.add(new LayerStore.Layer(own.get(i), () -> files.fileOf(blob)));
+        }
+        Assembly assembly = LayerStore.open(storeDir, maxBytes).assemble(stack, rootfs, mode, log);
+        synchronized (assemblies) {
+            assemblies.add(assembly);
+        }
+        log.accept("root filesystem " + rootfs.getFileName() + ": " + assembly.how());
+    }
+
+    /** Unmounts and lets the layers go; before the build dir is deleted. */
+    @Override
+    public void close() {
+        synchronized (assemblies) {
+            for (Assembly assembly : assemblies) {
+                try {
+                    assembly.close();
+                } catch (IOException e) {
+                    log.accept("layer store: " + e.getMessage());
+                }
+            }
+            assemblies.clear();
+        }
+    }
+}

@@ -1,0 +1,432 @@
+package dev.kiln.builder.layers;
+
+import dev.kiln.builder.rootfs.LayerDirIndex;
+import dev.kiln.builder.rootfs.LayerDirMerge;
+import dev.kiln.builder.rootfs.LayerExtractor;
+import dev.kiln.builder.rootfs.Trees;
+import dev.kiln.oci.Digest;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+/**
+ * Image layers kept unpacked on this machine, the way containerd's overlay snapshotter keeps
+ * them: each layer once, in a directory named by its ChainID ({@link ChainIds}), holding the
+ * layer's own files with its whiteouts in overlayfs's form ({@link LayerExtractor#forLayerDir}).
+ * A root filesystem is then the layers stacked ({@link #assemble}): overlayfs lower directories
+ * under an upper directory of its own where this process may mount, else a copy of each layer in
+ * turn ({@link LayerDirMerge}). Either way the kept layers are never written.
+ *
+ * <p>Layout under the store's directory: {@code layers/<chain hex>/} ({@code fs/} the tree,
+ * {@code index}, {@code size}, {@code used} whose mtime is the last use), {@code locks/<chain
+ * hex>} (a build holds a shared lock on each layer it uses; eviction takes an exclusive one, so
+ * builds in other processes are respected too) and {@code tmp/} (a layer is unpacked there, under
+ * an exclusive lock of its own, and renamed into {@code layers/} once complete: a half-unpacked
+ * layer is never seen, and what a crash leaves in {@code tmp/} is deleted when a store opens).
+ *
+ * <p>The store holds at most {@code maxBytes} (the sum of the unpacked layers' file sizes):
+ * after each assembly the least recently used layers that no build holds are removed.
+ */
+public final class LayerStore {
+    private static final System.Logger LOG = System.getLogger(LayerStore.class.getName());
+    /** One store per directory in a process: leases are counted here, file locks are per process. */
+    private static final Map<Path, LayerStore> OPEN = new HashMap<>();
+
+    /** How a root filesystem is made of the kept layers. */
+    public enum Mode {
+        /**
+         * Copy, for now: a stage's RUN snapshots by overlay need the rootfs on the build dir's own
+         * filesystem, and a walk over an overlay mount sees copied-up directories as changed
+         */
+        AUTO,
+        OVERLAY,
+        COPY
+    }
+
+    /** One layer of a stack: its DiffID and where its blob is, fetched only when the store lacks it. */
+    public record Layer(Digest diffId, BlobFile blob) {
+        public Layer {
+            Objects.requireNonNull(diffId);
+            Objects.requireNonNull(blob);
+        }
+    }
+
+    @FunctionalInterface
+    public interface BlobFile {
+        Path get() throws IOException;
+    }
+
+    private final Path dir;
+    private final Path layers;
+    private final Path locks;
+    private final Path tmp;
+    private volatile long maxBytes;
+    private final Map<String, Held> held = new HashMap<>();
+    private final Map<String, Object> unpacking = new ConcurrentHashMap<>();
+
+    private LayerStore(Path dir, long maxBytes) throws IOException {
+        this.dir = dir;
+        this.layers = Files.createDirectories(dir.resolve("layers"));
+        this.locks = Files.createDirectories(dir.resolve("locks"));
+        this.tmp = Files.createDirectories(dir.resolve("tmp"));
+        this.maxBytes = maxBytes;
+        cleanTmp();
+    }
+
+    /** The store in {@code dir} (made if missing), bounded by {@code maxBytes}; one instance per directory. */
+    public static LayerStore open(Path dir, long maxBytes) throws IOException {
+        if (maxBytes < 0) {
+            throw new IllegalArgumentException("layer store budget must be >= 0, not " + maxBytes);
+        }
+        Path key = Files.createDirectories(dir).toRealPath();
+        synchronized (OPEN) {
+            LayerStore store = OPEN.get(key);
+            if (store == null) {
+                store = new LayerStore(key, maxBytes);
+                OPEN.put(key, store);
+            } else {
+                store.maxBytes = maxBytes;
+                store.cleanTmp();
+            }
+            return store;
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /**
+     * Makes {@code rootfs} (an empty directory) the stack of {@code stack}, bottom layer first:
+     * each layer is unpacked into the store if it is not there yet, then stacked by overlayfs or
+     * copied ({@code mode}). The layers stay leased (never evicted) until the result is closed,
+     * which also unmounts an overlay. A layer the store cannot keep on its own (a hardlink to a
+     * file of a lower layer) makes the whole stack unpack straight into {@code rootfs}, as
+     * without a store; a broken layer fails with the extractor's error either way.
+     */
+    public Assembly assemble(List<Layer> stack, Path rootfs, Mode mode, Consumer<String> warnings) throws IOException {
+        List<Digest> chain = ChainIds.of(stack.stream().map(Layer::diffId).toList());
+        List<String> keys = chain.stream().map(Digest::hex).toList();
+        List<String> leased = new ArrayList<>();
+        List<Path> lowers = new ArrayList<>();
+        try {
+            for (int i = 0; i < stack.size(); i++) {
+                acquire(keys.get(i));
+                leased.add(keys.get(i));
+                lowers.add(ensure(keys.get(i), stack.get(i), lowers, warnings));
+            }
+        } catch (IOException | RuntimeException e) {
+            release(leased);
+            LOG.log(System.Logger.Level.DEBUG, "layer store: unpacking straight into " + rootfs + ": " + e);
+            LayerExtractor extractor = LayerExtractor.forRootfs(rootfs);
+            for (Layer layer : stack) {
+                extractor.apply(layer.blob().get());
+            }
+            return new Assembly(this, List.of(), null, "unpacked");
+        }
+        try {
+            Assembly assembly = stackUp(keys, lowers, rootfs, mode);
+            evict();
+            return assembly;
+        } catch (IOException | RuntimeException e) {
+            release(leased);
+            throw e;
+        }
+    }
+
+    private Assembly stackUp(List<String> keys, List<Path> lowers, Path rootfs, Mode mode) throws IOException {
+        if (mode == Mode.OVERLAY && !lowers.isEmpty() && overlaySafe(lowers)) {
+            Path upper = rootfs.resolveSibling(rootfs.getFileName() + ".upper");
+            Path work = rootfs.resolveSibling(rootfs.getFileName() + ".work");
+            OverlayMount mount = OverlayMount.tryMount(lowers.stream().map(l -> l.resolve("fs")).toList(), upper, work, rootfs);
+            if (mount != null) {
+                return new Assembly(this, keys, mount, "stacked " + lowers.size() + " kept layers by overlayfs");
+            }
+            throw new IOException("cannot mount an overlay of the kept layers on " + rootfs
+                    + " (needs root or CAP_SYS_ADMIN here); use the copy mode");
+        }
+        for (Path layer : lowers) {
+            LayerDirMerge.apply(layer.resolve("fs"), LayerDirIndex.read(layer.resolve("index")), rootfs);
+        }
+        return new Assembly(this, keys, null, "copied " + lowers.size() + " kept layers");
+    }
+
+    /** A stack overlayfs shows as the tar layers would: no layer lists a path through a lower symlink. */
+    private static boolean overlaySafe(List<Path> lowers) {
+        for (Path layer : lowers) {
+            if (Files.exists(layer.resolve("overlay-unsafe"))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The kept directory of one layer, unpacked now if missing. */
+    private Path ensure(String key, Layer layer, List<Path> below, Consumer<String> warnings) throws IOException {
+        Path kept = layers.resolve(key);
+        synchronized (unpacking.computeIfAbsent(key, k -> new Object())) {
+            if (!Files.isRegularFile(kept.resolve("size"))) {
+                if (Files.exists(kept, LinkOption.NOFOLLOW_LINKS)) {
+                    discard(kept); // damaged by hand: unpack again
+                }
+                unpack(key, layer, below, kept, warnings);
+            }
+        }
+        touch(kept.resolve("used"));
+        return kept;
+    }
+
+    private void unpack(String key, Layer layer, List<Path> below, Path kept, Consumer<String> warnings) throws IOException {
+        String id = key.substring(0, 12) + "-" + UUID.randomUUID();
+        Path lockFile = tmp.resolve(id + ".lock");
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+             FileLock ignored = channel.lock()) {
+            Path work = Files.createDirectory(tmp.resolve(id));
+            try {
+                Path fs = Files.createDirectory(work.resolve("fs"));
+                Files.setAttribute(fs, "unix:mode", 0755);
+                LayerDirIndex index = new LayerDirIndex();
+                LayerExtractor.forLayerDir(fs, index, warnings).apply(layer.blob().get());
+                if (!LowerMetadata.adopt(fs, index, below)) {
+                    Files.createFile(work.resolve("overlay-unsafe"));
+                }
+                index.write(work.resolve("index"));
+                Files.writeString(work.resolve("size"), Long.toString(sizeOf(fs)));
+                Files.createFile(work.resolve("used"));
+                try {
+                    Files.move(work, kept, StandardCopyOption.ATOMIC_MOVE);
+                } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+                    // another process kept the same layer first; its copy is as good
+                    Trees.deleteTree(work);
+                }
+            } catch (IOException | RuntimeException e) {
+                Trees.deleteQuietly(work);
+                throw e;
+            }
+        } finally {
+            Files.deleteIfExists(lockFile);
+        }
+    }
+
+    private static long sizeOf(Path tree) throws IOException {
+        long[] total = {0};
+        Files.walkFileTree(tree, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+                total[0] += attrs.size() + 512;
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) {
+                total[0] += 512;
+                return FileVisitResult.CONTINUE;
+            }
+        });
+        return total[0];
+    }
+
+    /** What a crashed unpack or eviction left in {@code tmp/}: anything whose lock nobody holds. */
+    private void cleanTmp() throws IOException {
+        for (Path entry : list(tmp)) {
+            String name = entry.getFileName().toString();
+            if (name.endsWith(".lock")) {
+                continue;
+            }
+            Path lockFile = tmp.resolve(name + ".lock");
+            if (!Files.exists(lockFile)) {
+                Trees.deleteQuietly(entry);
+                continue;
+            }
+            try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE);
+                 FileLock lock = tryLock(channel, false)) {
+                if (lock != null) {
+                    Trees.deleteQuietly(entry);
+                    Files.deleteIfExists(lockFile);
+                }
+            } catch (IOException e) {
+                // gone meanwhile: its owner finished
+            }
+        }
+        for (Path entry : list(tmp)) {
+            String name = entry.getFileName().toString();
+            if (name.endsWith(".lock") && !Files.exists(tmp.resolve(name.substring(0, name.length() - 5)))) {
+                try (FileChannel channel = FileChannel.open(entry, StandardOpenOption.WRITE);
+                     FileLock lock = tryLock(channel, false)) {
+                    if (lock != null) {
+                        Files.deleteIfExists(entry);
+                    }
+                } catch (IOException e) {
+                    // gone meanwhile
+                }
+            }
+        }
+    }
+
+    /**
+     * Removes least recently used layers until the store is within its budget; a layer a build
+     * holds (here or in another process) stays, even when that leaves the store above it.
+     */
+    public synchronized void evict() throws IOException {
+        record Kept(Path dir, long size, FileTime used) {
+        }
+        List<Kept> all = new ArrayList<>();
+        long total = 0;
+        for (Path layer : list(layers)) {
+            try {
+                long size = Long.parseLong(Files.readString(layer.resolve("size")).trim());
+                all.add(new Kept(layer, size, Files.getLastModifiedTime(layer.resolve("used"))));
+                total += size;
+            } catch (IOException | NumberFormatException e) {
+                // being unpacked again, or damaged: ensure() deals with it
+            }
+        }
+        all.sort(Comparator.comparing(Kept::used));
+        for (Kept candidate : all) {
+            if (total <= maxBytes) {
+                break;
+            }
+            String key = candidate.dir().getFileName().toString();
+            synchronized (held) {
+                if (held.containsKey(key)) {
+                    continue;
+                }
+            }
+            try (FileChannel channel = FileChannel.open(locks.resolve(key), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                 FileLock lock = tryLock(channel, false)) {
+                if (lock == null) {
+                    continue;
+                }
+                discard(candidate.dir());
+                total -= candidate.size();
+            }
+        }
+    }
+
+    /** Moves a kept layer out of sight at once, then deletes it. */
+    private void discard(Path kept) throws IOException {
+        Path gone = tmp.resolve("evicted-" + UUID.randomUUID());
+        try {
+            Files.move(kept, gone, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("cannot move " + kept + " within the layer store", e);
+        }
+        Trees.deleteTree(gone);
+    }
+
+    /** The kept layers' total size, as the budget counts it. */
+    public long size() throws IOException {
+        long total = 0;
+        for (Path layer : list(layers)) {
+            try {
+                total += Long.parseLong(Files.readString(layer.resolve("size")).trim());
+            } catch (IOException | NumberFormatException e) {
+                // not complete
+            }
+        }
+        return total;
+    }
+
+    /** Whether the layer whose stack has this ChainID is kept. */
+    public boolean contains(Digest chainId) {
+        return Files.isRegularFile(layers.resolve(chainId.hex()).resolve("size"));
+    }
+
+    private void acquire(String key) throws IOException {
+        synchronized (held) {
+            Held h = held.get(key);
+            if (h != null) {
+                h.count++;
+                return;
+            }
+            FileChannel channel = FileChannel.open(locks.resolve(key), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.READ);
+            try {
+                // blocks only while an eviction in another process holds it
+                FileLock lock = channel.lock(0, Long.MAX_VALUE, true);
+                held.put(key, new Held(channel, lock));
+            } catch (IOException | RuntimeException e) {
+                channel.close();
+                throw e;
+            }
+        }
+    }
+
+    void release(List<String> keys) {
+        synchronized (held) {
+            for (String key : keys) {
+                Held h = held.get(key);
+                if (h != null && --h.count == 0) {
+                    held.remove(key);
+                    try {
+                        h.channel.close(); // releases the lock
+                    } catch (IOException e) {
+                        LOG.log(System.Logger.Level.WARNING, "layer store: closing the lock of " + key + ": " + e);
+                    }
+                }
+            }
+        }
+    }
+
+    private static final class Held {
+        final FileChannel channel;
+        final FileLock lock;
+        int count = 1;
+
+        Held(FileChannel channel, FileLock lock) {
+            this.channel = channel;
+            this.lock = lock;
+        }
+    }
+
+    private static FileLock tryLock(FileChannel channel, boolean shared) throws IOException {
+        try {
+            return channel.tryLock(0, Long.MAX_VALUE, shared);
+        } catch (OverlappingFileLockException e) {
+            return null; // this process holds it
+        }
+    }
+
+    private static void touch(Path file) throws IOException {
+        try {
+            Files.setLastModifiedTime(file, FileTime.from(Instant.now()));
+        } catch (java.nio.file.NoSuchFileException e) {
+            Files.createFile(file);
+        }
+    }
+
+    private static List<Path> list(Path dir) throws IOException {
+        List<Path> entries = new ArrayList<>();
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
+            stream.forEach(entries::add);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+        return entries;
+    }
+}
