@@ -122,6 +122,13 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--cache-dir", description = "Where pulled base image blobs are kept between builds")
     Path cacheDir;
 
+    @Option(names = "--layer-store-dir", description = "Where base image layers are kept unpacked between builds (default: layers/ in --cache-dir)")
+    Path layerStoreDir;
+
+    @Option(names = "--layer-store-max-bytes", defaultValue = "10G",
+            description = "The most the kept unpacked layers may take, suffixes K, M, G, T (default ${DEFAULT-VALUE}); 0 keeps none")
+    String layerStoreMaxBytes;
+
     @Option(names = "--sandbox", description = "How RUN is isolated: auto, namespaces, proot, in-place (default: auto; in-place in the executor container)")
     String sandbox;
 
@@ -276,6 +283,13 @@ public class BuildCommand implements Callable<Integer> {
                 log.log(BuildLog.Level.FATAL, "--snapshot-mode: " + e.getMessage());
                 return 1;
             }
+            long layerStoreBytes;
+            try {
+                layerStoreBytes = dev.kiln.app.config.ByteSizes.parse(layerStoreMaxBytes);
+            } catch (RuntimeException e) {
+                log.log(BuildLog.Level.FATAL, "--layer-store-max-bytes: " + e.getMessage());
+                return 1;
+            }
             if (destinations.isEmpty() && !noPush && tarPath == null && ociLayoutPath == null && !dryRun) {
                 log.log(BuildLog.Level.FATAL, "give at least one --destination, or --no-push");
                 return 1;
@@ -334,6 +348,7 @@ public class BuildCommand implements Callable<Integer> {
                     .insecureRegistries(pull.insecureRegistries)
                     .retries(pushRetry, pull.imageDownloadRetry)
                     .cacheDir(cacheDir)
+                    .layerStore(layerStoreDir, layerStoreBytes)
                     .sandbox(sandbox)
                     .snapshotMode(snapshotMode)
                     .singleSnapshot(singleSnapshot)

@@ -88,6 +88,10 @@ public final class BuildRequest {
     public ImageSource imageSource() { return b.imageSource; }
     public ImageSink imageSink() { return b.imageSink; }
     public Path cacheDir() { return b.cacheDir; }
+    /** Where base layers are kept unpacked between builds; null for {@code layers/} in the cache dir. */
+    public Path layerStoreDir() { return b.layerStoreDir; }
+    /** The kept layers' budget; 0 keeps none (every layer is unpacked into each build). */
+    public long layerStoreMaxBytes() { return b.layerStoreMaxBytes; }
     public Path workDir() { return b.workDir; }
     public Sandboxes.Mode sandbox() { return sandbox; }
     public Snapshotters.Mode snapshotMode() { return snapshotMode; }
@@ -138,6 +142,8 @@ public final class BuildRequest {
         private ImageSource imageSource;
         private ImageSink imageSink;
         private Path cacheDir;
+        private Path layerStoreDir;
+        private long layerStoreMaxBytes = dev.kiln.builder.layers.BuildLayers.DEFAULT_MAX_BYTES;
         private Path workDir;
         private String sandbox = "auto";
         private String snapshotMode = "auto";
@@ -191,6 +197,15 @@ public final class BuildRequest {
         public Builder imageSink(ImageSink v) { imageSink = v; return this; }
         /** Base image blobs and RUN cache mounts; null for {@code java.io.tmpdir/kiln-cache}. */
         public Builder cacheDir(Path v) { cacheDir = v; return this; }
+        /** {@code --layer-store-dir} (null: {@code layers/} in the cache dir) and {@code --layer-store-max-bytes} (0: none). */
+        public Builder layerStore(Path dir, long maxBytes) {
+            if (maxBytes < 0) {
+                throw new IllegalArgumentException("the layer store's budget must be >= 0, not " + maxBytes);
+            }
+            layerStoreDir = dir;
+            layerStoreMaxBytes = maxBytes;
+            return this;
+        }
         /** Where the per-build temp dir is made; next to a store, layer files can be hard-linked into it. */
         public Builder workDir(Path v) { workDir = v; return this; }
         public Builder sandbox(String v) { sandbox = v; return this; }
@@ -229,6 +244,7 @@ public final class BuildRequest {
             c.insecureRegistries = insecureRegistries; c.pushRetry = pushRetry; c.downloadRetry = downloadRetry;
             c.pullSecurity = pullSecurity; c.pushSecurity = pushSecurity; c.credentials = credentials;
             c.imageSource = imageSource; c.imageSink = imageSink; c.cacheDir = cacheDir; c.workDir = workDir;
+            c.layerStoreDir = layerStoreDir; c.layerStoreMaxBytes = layerStoreMaxBytes;
             c.sandbox = sandbox; c.snapshotMode = snapshotMode; c.singleSnapshot = singleSnapshot; c.inPlace = inPlace;
             c.allowNetwork = allowNetwork; c.cancellation = cancellation; c.layerCache = layerCache;
             c.cachePolicy = cachePolicy; c.dryRun = dryRun; c.ignoreImmutableTagErrors = ignoreImmutableTagErrors;

@@ -1,6 +1,7 @@
 package dev.kiln.builder.engine;
 
 import dev.kiln.builder.dockerfile.DockerfileException;
+import dev.kiln.builder.layers.BuildLayers;
 import dev.kiln.builder.exec.BuildEvent;
 import dev.kiln.builder.exec.BuildException;
 import dev.kiln.builder.exec.Elapsed;
@@ -65,17 +66,23 @@ public final class Builder {
         Thread cleanup = null;
         // in place, --cleanup wipes / after the build, once "build done" is said, whatever the outcome
         AtomicReference<StageRunner> runner = new AtomicReference<>();
+        BuildLayers kept = new BuildLayers().configure(request.layerStoreDir(), request.layerStoreMaxBytes());
         try {
             Path cacheRoot = cacheRoot(request);
+            kept.defaults(cacheRoot.resolve("layers"), line -> events.accept(BuildEvent.Message.debug(line)));
             buildDir = request.workDir() != null ? Files.createTempDirectory(request.workDir(), "kiln-build-")
                     : Files.createTempDirectory("kiln-build-");
             events.accept(BuildEvent.Message.debug("build dir " + buildDir));
             Path dir = buildDir;
-            cleanup = new Thread(() -> Trees.deleteQuietly(dir), "kiln-build-cleanup");
+            cleanup = new Thread(() -> {
+                // overlay mounts of kept layers go before the tree under them
+                kept.close();
+                Trees.deleteQuietly(dir);
+            }, "kiln-build-cleanup");
             Runtime.getRuntime().addShutdownHook(cleanup);
             BuildResult result;
             try {
-                result = buildIn(request, buildDir, cacheRoot, events, runner);
+                result = buildIn(request, buildDir, cacheRoot, events, runner, kept);
             } finally {
                 if (request.layerCache() != null) {
                     request.layerCache().flush();
@@ -96,6 +103,7 @@ public final class Builder {
                     events.accept(BuildEvent.Message.warn("--cleanup: " + e.getMessage()));
                 }
             }
+            kept.close();
             if (buildDir != null) {
                 Trees.deleteQuietly(buildDir);
             }
@@ -110,7 +118,7 @@ public final class Builder {
     }
 
     private BuildResult buildIn(BuildRequest request, Path buildDir, Path cacheRoot, Consumer<BuildEvent> events,
-                                AtomicReference<StageRunner> runnerOut) throws IOException, BuildException {
+                                AtomicReference<StageRunner> runnerOut, BuildLayers kept) throws IOException, BuildException {
         Workspace workspace = new Workspace(request, buildDir, events);
         workspace.prepare();
         InPlaceRoot inPlace = null;
@@ -143,7 +151,7 @@ public final class Builder {
         Instant created = request.reproducible() ? Instant.EPOCH : Instant.now();
         String layerFormat = writer.compression() + (request.reproducible() ? " reproducible" : "");
         LayerLedger ledger = new LayerLedger(request.layerCache());
-        StageRunner runner = new StageRunner(session, plan, pulls(request, blobs, events), ledger,
+        StageRunner runner = new StageRunner(session, plan, pulls(request, blobs, events), ledger, kept,
                 new StageRunner.Settings(request.layerCache(), request.cachePolicy(), request.dryRun(),
                         request.singleSnapshot(), writer, layerFormat, created, request.snapshotMode()));
         runnerOut.set(runner);

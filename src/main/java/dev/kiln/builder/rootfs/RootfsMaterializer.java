@@ -1,5 +1,7 @@
 package dev.kiln.builder.rootfs;
 
+import dev.kiln.builder.layers.BuildLayers;
+import dev.kiln.oci.Digest;
 import dev.kiln.registry.client.PulledImage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -10,7 +12,8 @@ import java.util.List;
  * Makes a stage's root filesystem real: its parent stage's files (when it starts from one), then
  * layers applied in order. The one place layers become files in a rootfs, so a store of unpacked
  * layers can take over here. In place, layers applied to the taken-over root leave its ignored
- * paths alone.
+ * paths alone. A stage that starts from an image's layers alone takes them from the kept unpacked
+ * layers ({@link BuildLayers}) where the build has a store of them.
  */
 public final class RootfsMaterializer {
     /** A layer's compressed file on this machine, fetched from the cache when the build has not got it yet. */
@@ -20,11 +23,28 @@ public final class RootfsMaterializer {
 
     private final LayerFiles files;
     private final InPlaceRoot inPlace;
+    private final BuildLayers kept;
 
-    /** @param inPlace the root an in-place build takes over, or null */
-    public RootfsMaterializer(LayerFiles files, InPlaceRoot inPlace) {
+    /**
+     * @param inPlace the root an in-place build takes over, or null
+     * @param kept    layers kept unpacked across builds, or null
+     */
+    public RootfsMaterializer(LayerFiles files, InPlaceRoot inPlace, BuildLayers kept) {
         this.files = files;
         this.inPlace = inPlace;
+        this.kept = kept;
+    }
+
+    /**
+     * Makes the empty {@code rootfs} hold an image's whole stack of {@code layers}, whose DiffIDs
+     * end {@code diffIds}: from the kept layers where there are, else unpacked here.
+     */
+    public void stack(Path rootfs, List<PulledImage.Blob> layers, List<Digest> diffIds) throws IOException {
+        if (kept == null || (inPlace != null && rootfs.equals(inPlace.root()))) {
+            materialize(rootfs, null, layers);
+            return;
+        }
+        kept.unpack(rootfs, layers, diffIds, files::fileOf);
     }
 
     /**

@@ -79,7 +79,11 @@ final class StageRootfs implements StageRoots {
             materialize(s.parent());
             parent = s.parent().rootfs();
         }
-        materializer.materialize(s.rootfs(), parent, s.pending());
+        if (parent == null) {
+            materializer.stack(s.rootfs(), s.pending(), s.config().diffIds());
+        } else {
+            materializer.materialize(s.rootfs(), parent, s.pending());
+        }
         s.pending().clear();
         s.snapshotter(startSnapshotter(s.rootfs()));
         s.materialized(true);
@@ -161,7 +165,8 @@ final class StageRootfs implements StageRoots {
         if (root == null) {
             try {
                 root = Files.createDirectory(session.buildDir().resolve("image-" + imageRoots.size()));
-                materializer.materialize(root, null, pulls.pull(from, "").layers());
+                PulledImage image = pulls.pull(from, "");
+                materializer.stack(root, image.layers(), image.config().diffIds());
             } catch (IOException e) {
                 throw new BuildException("--from=" + from + ": " + e.getMessage(), e);
             }

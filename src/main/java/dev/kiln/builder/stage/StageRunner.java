@@ -10,6 +10,7 @@ import dev.kiln.builder.dockerfile.Step;
 import dev.kiln.builder.exec.BuildEvent;
 import dev.kiln.builder.exec.BuildException;
 import dev.kiln.builder.plan.BuildPlan;
+import dev.kiln.builder.layers.BuildLayers;
 import dev.kiln.builder.rootfs.RootfsMaterializer;
 import dev.kiln.builder.snapshot.SnapshotLayer;
 import dev.kiln.builder.snapshot.Snapshotters;
@@ -53,13 +54,15 @@ public final class StageRunner {
     private final FromStep from;
     private final StageRootfs roots;
 
-    public StageRunner(BuildSession session, BuildPlan plan, ImagePulls pulls, LayerLedger ledger, Settings settings) {
+    /** @param kept base layers kept unpacked across builds (a store of none unpacks every layer into the build) */
+    public StageRunner(BuildSession session, BuildPlan plan, ImagePulls pulls, LayerLedger ledger, BuildLayers kept,
+                       Settings settings) {
         this.session = session;
         this.plan = plan;
         this.settings = settings;
         this.ledger = ledger;
         this.from = new FromStep(plan, pulls, settings.layerFormat());
-        this.roots = new StageRootfs(session, pulls, new RootfsMaterializer(ledger, session.inPlace()), settings.writer(),
+        this.roots = new StageRootfs(session, pulls, new RootfsMaterializer(ledger, session.inPlace(), kept), settings.writer(),
                 settings.singleSnapshot() ? Snapshotters.Mode.WALK : settings.snapshotMode(), settings.cache() != null);
         session.stages(roots);
     }

@@ -1,0 +1,128 @@
+package dev.kiln.builder.layers;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.app.cli.BuildCommand;
+import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.BusyboxContext;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * {@code kiln build} with the layer store, in process, against a real docker-registry: the
+ * everyday loop (a rebuild after the last COPY source changed) takes its base from the kept
+ * layers without unpacking them again, and builds the same image as without the store.
+ */
+class LayerStoreBuildTest {
+    private static DockerRegistry registry;
+    private static Path shared;
+    private static String base;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startRegistryWithBusyboxBase() throws Exception {
+        shared = Files.createTempDirectory("kiln-layer-store-test");
+        registry = DockerRegistry.start(shared.resolve("registry"));
+        Path baseCtx = BusyboxContext.write(shared.resolve("base-ctx"), """
+                RUN mkdir -p /etc /opt/old && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo gone > /etc/obsolete && echo o > /opt/old/o
+                RUN rm /etc/obsolete && rm -r /opt/old && mkdir /opt/new
+                """);
+        base = registry.host() + "/base:1";
+        String log = build("-c", baseCtx.toString(), "-d", base, "--insecure-registry", registry.host());
+        assertTrue(log.contains("build done"), log);
+    }
+
+    @AfterAll
+    static void stop() throws IOException, InterruptedException {
+        if (registry != null) {
+            registry.close();
+        }
+        new ProcessBuilder("rm", "-rf", shared.toString()).start().waitFor();
+    }
+
+    static String build(String... args) {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        int exit = new CommandLine(new BuildCommand(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(log, true, StandardCharsets.UTF_8))).execute(args);
+        String text = log.toString(StandardCharsets.UTF_8);
+        assertEquals(0, exit, text);
+        return text;
+    }
+
+    private String appBuild(Path ctx, Path store, String cacheRepo, String... extra) {
+        List<String> args = new ArrayList<>(List.of("-c", ctx.toString(), "--cache", "--cache-repo", registry.host() + "/" + cacheRepo,
+                "--insecure-registry", registry.host(), "--reproducible", "--cache-dir", dir.resolve("cache-dir").toString(),
+                "--layer-store-dir", store.toString(), "-d", registry.host() + "/app:latest"));
+        args.addAll(List.of(extra));
+        return build(args.toArray(String[]::new));
+    }
+
+    private static String digestOf(String log) {
+        Matcher m = Pattern.compile("build done in [0-9.]+s: (sha256:[0-9a-f]{64})").matcher(log);
+        assertTrue(m.find(), log);
+        return m.group(1);
+    }
+
+    /** Each kept layer's directory and the inode of its tree: a layer unpacked again gets a new one. */
+    private static Map<String, Object> kept(Path store) throws IOException {
+        Map<String, Object> kept = new TreeMap<>();
+        try (Stream<Path> layers = Files.list(store.resolve("layers"))) {
+            for (Path layer : (Iterable<Path>) layers::iterator) {
+                kept.put(layer.getFileName().toString(), Files.getAttribute(layer.resolve("fs"), "unix:ino", LinkOption.NOFOLLOW_LINKS));
+            }
+        }
+        return kept;
+    }
+
+    @Test
+    void aRebuildAfterTheLastCopyChangedReusesTheKeptLayersAndBuildsTheSameImage() throws IOException {
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Files.writeString(ctx.resolve("Dockerfile"), """
+                FROM %s
+                RUN echo ran > /ran && ls /opt > /opt-list && cat /etc/passwd > /passwd-copy
+                COPY a.txt /app/a.txt
+                """.formatted(base));
+        Files.writeString(ctx.resolve("a.txt"), "one\n");
+        Path store = dir.resolve("layer-store");
+        appBuild(ctx, store, "cache-app");
+        Map<String, Object> afterFirst = kept(store);
+        assertFalse(afterFirst.isEmpty(), "no layer kept");
+
+        Files.writeString(ctx.resolve("a.txt"), "two\n");
+        String second = appBuild(ctx, store, "cache-app");
+        Map<String, Object> afterSecond = kept(store);
+        for (Map.Entry<String, Object> e : afterFirst.entrySet()) {
+            assertEquals(e.getValue(), afterSecond.get(e.getKey()), "layer " + e.getKey() + " was unpacked again\n" + second);
+        }
+        assertEquals(afterFirst.size() + 1, afterSecond.size(), "the cached RUN layer is kept too: " + afterSecond);
+        try (Stream<Path> tmp = Files.list(store.resolve("tmp"))) {
+            assertEquals(List.of(), tmp.toList(), "left in tmp/");
+        }
+
+        // the same build with no store: the same image, byte for byte
+        String without = appBuild(ctx, dir.resolve("unused-store"), "cache-nostore", "--layer-store-max-bytes", "0");
+        assertEquals(digestOf(without), digestOf(second), "the store changed the image");
+        assertFalse(Files.exists(dir.resolve("unused-store")), "a budget of 0 keeps nothing");
+    }
+}
