@@ -20,9 +20,11 @@ import dev.kiln.oci.RepositoryName;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.BlobCache;
 import dev.kiln.registry.client.DockerCredentials;
+import dev.kiln.registry.client.ImagePusher;
 import dev.kiln.registry.client.PushPermissionCheck;
 import dev.kiln.registry.client.Registries;
 import dev.kiln.registry.client.RegistrySecurity;
+import dev.kiln.registry.client.Retry;
 import java.io.InputStream;
 import dev.kiln.build.snapshot.Snapshotters;
 import java.io.PrintStream;
@@ -317,6 +319,9 @@ public class BuildCommand implements Callable<Integer> {
                     .inPlace(new InPlaceOptions(force, cleanup, ignored, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
                     .registrySecurity(new RegistrySecurity(pull.insecurePull, plain, pull.skipTlsVerifyPull, unchecked, certificates),
                             pushSecurity);
+            // byte progress of the push; the pull's progress needs the executor to pass it to its own puller
+            executor.imageSink(ImagePusher.sink(new Registries(pushSecurity, credentials),
+                    new Retry(pushRetry, java.time.Duration.ofMillis(500)), logging.progress(log, err)));
             if (mode.active() && mode.explicitKanikoDir()) {
                 try {
                     executor.workDir(Files.createDirectories(mode.kanikoDir()));

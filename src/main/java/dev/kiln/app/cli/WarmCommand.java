@@ -2,13 +2,20 @@ package dev.kiln.app.cli;
 
 import dev.kiln.build.exec.BuildException;
 import dev.kiln.build.exec.BuildLog;
+import dev.kiln.registry.client.BlobCache;
+import dev.kiln.registry.client.DockerCredentials;
+import dev.kiln.registry.client.ImagePuller;
+import dev.kiln.registry.client.MirrorRoutes;
+import dev.kiln.registry.client.Registries;
 import dev.kiln.registry.client.RegistrySecurity;
+import dev.kiln.registry.client.Retry;
 import dev.kiln.build.exec.BuildOptions;
 import dev.kiln.build.exec.Executor;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -95,7 +102,13 @@ public class WarmCommand implements Callable<Integer> {
             BuildOptions options = new BuildOptions(Path.of("Dockerfile"), Path.of("."), List.of(), args, target, Map.of(),
                     true, null, null, null, null, false, "gzip", -1, pull.platform, pull.registryMirrors, pull.registryMaps,
                     pull.skipDefaultRegistryFallback, pull.insecureRegistries, 0, pull.imageDownloadRetry, cacheDir, "auto", "auto");
-            for (String warmed : new Executor(options, log).registrySecurity(pullSecurity(), pullSecurity()).warm(List.copyOf(wanted))) {
+            // the same puller the executor would make, reporting byte progress
+            ImagePuller puller = new ImagePuller(new Registries(pullSecurity(), DockerCredentials.fromEnvironment()),
+                    MirrorRoutes.of(pull.registryMirrors, pull.registryMaps, pull.skipDefaultRegistryFallback),
+                    new BlobCache(Files.createDirectories(cacheDir).resolve("blobs")),
+                    new Retry(pull.imageDownloadRetry, Duration.ofMillis(500))).withProgress(logging.progress(log, err));
+            for (String warmed : new Executor(options, log).registrySecurity(pullSecurity(), pullSecurity()).imageSource(puller)
+                    .warm(List.copyOf(wanted))) {
                 out.println(warmed);
             }
             return 0;

@@ -18,8 +18,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -84,8 +82,7 @@ class RequestIdTest {
             String repo = "ids/blob-" + UUID.randomUUID().toString().substring(0, 8);
             byte[] content = new byte[100_000];
             new Random().nextBytes(content);
-            String digest = "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
-            pushBlob(upstream, repo, digest, content);
+            String digest = upstream.pushBlob(repo, content);
 
             String pullId = "pull-" + UUID.randomUUID();
             HttpResponse<byte[]> pulled = HTTP.send(HttpRequest.newBuilder(URI.create(BuildApi.url("/v2/" + WipeTestStore.TEST_UPSTREAM
@@ -126,16 +123,5 @@ class RequestIdTest {
         }
         throw new AssertionError("no log line starting with '" + prefix + "' among " + records.stream()
                 .map(r -> r instanceof ExtLogRecord ext ? ext.getFormattedMessage() : r.getMessage()).toList());
-    }
-
-    private static void pushBlob(UpstreamRegistry upstream, String repo, String digest, byte[] content) throws Exception {
-        HttpResponse<String> session = HTTP.send(HttpRequest.newBuilder(URI.create(upstream.url() + "/v2/" + repo + "/blobs/uploads/"))
-                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(202, session.statusCode(), session.body());
-        URI location = URI.create(upstream.url()).resolve(session.headers().firstValue("Location").orElseThrow());
-        HttpResponse<String> pushed = HTTP.send(HttpRequest.newBuilder(URI.create(location + (location.getQuery() == null ? "?" : "&")
-                + "digest=" + digest)).PUT(HttpRequest.BodyPublishers.ofByteArray(content))
-                .header("Content-Type", "application/octet-stream").build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(201, pushed.statusCode(), pushed.body());
     }
 }

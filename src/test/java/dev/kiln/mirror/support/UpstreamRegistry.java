@@ -104,6 +104,52 @@ public final class UpstreamRegistry implements AutoCloseable {
         return "http://" + host();
     }
 
+    /** Uploads {@code content} as a blob of {@code repo} (monolithic, over plain HTTP); its digest. */
+    public String pushBlob(String repo, byte[] content) throws IOException, InterruptedException {
+        String digest = "sha256:" + sha256(content);
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> session = http.send(HttpRequest.newBuilder(URI.create(url() + "/v2/" + repo + "/blobs/uploads/"))
+                .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        if (session.statusCode() != 202) {
+            throw new IOException("starting an upload to " + repo + ": HTTP " + session.statusCode() + " " + session.body());
+        }
+        URI location = URI.create(url()).resolve(session.headers().firstValue("Location").orElseThrow());
+        HttpResponse<String> pushed = http.send(HttpRequest.newBuilder(URI.create(location + (location.getQuery() == null ? "?" : "&")
+                        + "digest=" + digest)).PUT(HttpRequest.BodyPublishers.ofByteArray(content))
+                .header("Content-Type", "application/octet-stream").build(), HttpResponse.BodyHandlers.ofString());
+        if (pushed.statusCode() != 201) {
+            throw new IOException("uploading " + digest + " to " + repo + ": HTTP " + pushed.statusCode() + " " + pushed.body());
+        }
+        return digest;
+    }
+
+    /** A one-layer OCI image of {@code layer} (any bytes) under {@code repo:tag}; the manifest's digest. */
+    public String pushImage(String repo, String tag, byte[] layer) throws IOException, InterruptedException {
+        byte[] config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}"
+                .getBytes(StandardCharsets.UTF_8);
+        String configDigest = pushBlob(repo, config);
+        String layerDigest = pushBlob(repo, layer);
+        byte[] manifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" + configDigest
+                + "\",\"size\":" + config.length + "},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
+                + "\"digest\":\"" + layerDigest + "\",\"size\":" + layer.length + "}]}").getBytes(StandardCharsets.UTF_8);
+        HttpResponse<String> put = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url() + "/v2/" + repo + "/manifests/" + tag))
+                .PUT(HttpRequest.BodyPublishers.ofByteArray(manifest))
+                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json").build(), HttpResponse.BodyHandlers.ofString());
+        if (put.statusCode() != 201) {
+            throw new IOException("pushing the manifest " + repo + ":" + tag + ": HTTP " + put.statusCode() + " " + put.body());
+        }
+        return "sha256:" + sha256(manifest);
+    }
+
+    private static String sha256(byte[] content) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(content));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public Path dir() {
         return dir;
     }
