@@ -102,7 +102,8 @@ class ProgressReporterTest {
                     "--image", registry.host() + "/progress/app:1", "--insecure-registry", registry.host(),
                     "--cache-dir", dir.resolve("cache").toString());
             assertEquals(0, exit, output());
-            List<String> pulled = output().lines().filter(l -> l.contains("pulled " + registry.host() + "/progress/app:1")).toList();
+            List<String> pulled = output().lines().filter(l -> l.startsWith("pulled " + registry.host() + "/progress/app:1 config sha256:")
+                    || l.startsWith("pulled " + registry.host() + "/progress/app:1 layer sha256:")).toList();
             assertEquals(2, pulled.size(), "one line for the config, one for the layer: " + output());
             assertTrue(pulled.stream().anyMatch(l -> l.contains(" layer sha256:") && l.contains("293.0 KiB in ")), output());
             assertFalse(output().contains("\r"), output());
