@@ -11,13 +11,13 @@ rounds="${ROUNDS:-7}" files="${FILES:-500}"
 flock /tmp/kiln-maven.lock mvn -B -q -o test-compile dependency:build-classpath -Dmdep.outputFile=target/bench-cp.txt >/dev/null
 cp="target/test-classes:target/classes:$(cat target/bench-cp.txt)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
-java -cp "$cp" dev.kiln.build.context.ContextFetchBench "$rounds" "$files"
+java -cp "$cp" dev.kiln.builder.context.ContextFetchBench "$rounds" "$files"
 
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 printf '[default]\naws_access_key_id = AKIABENCH\naws_secret_access_key = bench\n' > "$work/credentials"
 for i in 1 2 3 4 5; do
   java -cp "$cp" -Daws.sharedCredentialsFile="$work/credentials" -Daws.configFile="$work/none" \
-    dev.kiln.build.context.ContextFetchBench chain profile
+    dev.kiln.builder.context.ContextFetchBench chain profile
 done
 echo "jars added (bytes):"
 for jar in $(tr ':' '\n' < target/bench-cp.txt | grep -E 'awssdk|reactive-streams|jgit|JavaEWAH'); do stat -c '%s %n' "$jar"; done \

@@ -9,4 +9,4 @@ ROUNDS=${1:-25}
 CP_FILE=target/bench-classpath.txt
 [ -s "$CP_FILE" ] || flock /tmp/kiln-maven.lock mvn -B -q -o dependency:build-classpath -Dmdep.outputFile="$CP_FILE" >/dev/null
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; $(uname -r)"
-exec java -cp "target/test-classes:target/classes:$(cat "$CP_FILE")" dev.kiln.build.sandbox.SandboxCost "$ROUNDS"
+exec java -cp "target/test-classes:target/classes:$(cat "$CP_FILE")" dev.kiln.builder.sandbox.SandboxCost "$ROUNDS"

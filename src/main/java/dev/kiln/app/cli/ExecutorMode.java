@@ -1,6 +1,6 @@
 package dev.kiln.app.cli;
 
-import dev.kiln.build.sandbox.InPlaceSandbox;
+import dev.kiln.builder.sandbox.InPlaceSandbox;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;

@@ -1,6 +1,6 @@
 package dev.kiln.app.cli;
 
-import dev.kiln.build.sandbox.InPlaceSandbox;
+import dev.kiln.builder.sandbox.InPlaceSandbox;
 import dev.kiln.store.StoreNotUsableException;
 import io.quarkus.runtime.annotations.QuarkusMain;
 import java.util.Set;

@@ -1,6 +1,6 @@
 package dev.kiln.app.cli;
 
-import dev.kiln.build.exec.BuildLog;
+import dev.kiln.builder.exec.BuildLog;
 import java.io.PrintStream;
 import java.time.Clock;
 import picocli.CommandLine.Option;

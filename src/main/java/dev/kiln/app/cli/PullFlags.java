@@ -1,6 +1,6 @@
 package dev.kiln.app.cli;
 
-import dev.kiln.build.exec.BuildException;
+import dev.kiln.builder.exec.BuildException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -2,7 +2,7 @@ package dev.kiln.app.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.build.gateway.ContextArchive;
+import dev.kiln.builder.gateway.ContextArchive;
 import dev.kiln.registry.client.Credentials;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.NetworkFailures;

@@ -1,7 +1,7 @@
 package dev.kiln.app.cli;
 
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.BuildLog;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.BuildLog;
 import dev.kiln.registry.client.BlobCache;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.ImagePuller;
@@ -9,8 +9,8 @@ import dev.kiln.registry.client.MirrorRoutes;
 import dev.kiln.registry.client.Registries;
 import dev.kiln.registry.client.RegistrySecurity;
 import dev.kiln.registry.client.Retry;
-import dev.kiln.build.exec.BuildOptions;
-import dev.kiln.build.exec.Executor;
+import dev.kiln.builder.exec.BuildOptions;
+import dev.kiln.builder.exec.Executor;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

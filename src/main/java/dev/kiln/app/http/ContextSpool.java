@@ -1,6 +1,6 @@
 package dev.kiln.app.http;
 
-import dev.kiln.build.gateway.BuildRequestException;
+import dev.kiln.builder.gateway.BuildRequestException;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;

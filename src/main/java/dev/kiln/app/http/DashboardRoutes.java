@@ -2,7 +2,7 @@ package dev.kiln.app.http;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.app.wiring.DashboardSummary;
-import dev.kiln.build.gateway.BuildRequestException;
+import dev.kiln.builder.gateway.BuildRequestException;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerResponse;

@@ -2,8 +2,8 @@ package dev.kiln.app.http;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.kiln.build.gateway.BuildRecord;
-import dev.kiln.build.gateway.BuildService;
+import dev.kiln.builder.gateway.BuildRecord;
+import dev.kiln.builder.gateway.BuildService;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;

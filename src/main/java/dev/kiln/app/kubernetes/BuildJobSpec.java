@@ -1,6 +1,6 @@
 package dev.kiln.app.kubernetes;
 
-import dev.kiln.build.gateway.BuildSpec;
+import dev.kiln.builder.gateway.BuildSpec;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.PodSecurityContextBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;

@@ -1,8 +1,8 @@
 package dev.kiln.app.kubernetes;
 
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.gateway.BuildRunner;
-import dev.kiln.build.gateway.ContextTokens;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.gateway.BuildRunner;
+import dev.kiln.builder.gateway.ContextTokens;
 import dev.kiln.oci.image.ImageReference;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStateWaiting;

@@ -1,8 +1,8 @@
 package dev.kiln.app.wiring;
 
-import dev.kiln.build.gateway.BuildRecord;
-import dev.kiln.build.gateway.BuildService;
-import dev.kiln.build.gateway.BuildState;
+import dev.kiln.builder.gateway.BuildRecord;
+import dev.kiln.builder.gateway.BuildService;
+import dev.kiln.builder.gateway.BuildState;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;

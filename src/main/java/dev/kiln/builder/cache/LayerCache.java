@@ -1,4 +1,4 @@
-package dev.kiln.build.cache;
+package dev.kiln.builder.cache;
 
 import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;

@@ -1,4 +1,4 @@
-package dev.kiln.build.cache;
+package dev.kiln.builder.cache;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,6 +1,6 @@
-package dev.kiln.build.context;
+package dev.kiln.builder.context;
 
-import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.builder.rootfs.RootfsPath;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;

@@ -1,4 +1,4 @@
-package dev.kiln.build.context;
+package dev.kiln.builder.context;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package dev.kiln.build.context;
+package dev.kiln.builder.context;
 
 import dev.kiln.registry.client.TlsTrust;
 import java.io.IOException;

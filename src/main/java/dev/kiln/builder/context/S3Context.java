@@ -1,4 +1,4 @@
-package dev.kiln.build.context;
+package dev.kiln.builder.context;
 
 import dev.kiln.cloud.AwsCredentialChain;
 import dev.kiln.cloud.SigV4;

@@ -1,8 +1,8 @@
-package dev.kiln.build.context;
+package dev.kiln.builder.context;
 
-import dev.kiln.build.rootfs.LayerExtractionException;
-import dev.kiln.build.rootfs.LayerExtractor;
-import dev.kiln.build.rootfs.Trees;
+import dev.kiln.builder.rootfs.LayerExtractionException;
+import dev.kiln.builder.rootfs.LayerExtractor;
+import dev.kiln.builder.rootfs.Trees;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,4 +1,4 @@
-package dev.kiln.build.dockerfile;
+package dev.kiln.builder.dockerfile;
 
 /** A Dockerfile that cannot be built as requested, e.g. an unknown {@code --target}. */
 public class DockerfileException extends RuntimeException {

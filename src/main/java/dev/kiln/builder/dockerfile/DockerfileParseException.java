@@ -1,4 +1,4 @@
-package dev.kiln.build.dockerfile;
+package dev.kiln.builder.dockerfile;
 
 /**
  * A Dockerfile error tied to a position. The message is one line,

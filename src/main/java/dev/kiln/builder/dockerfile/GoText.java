@@ -1,4 +1,4 @@
-package dev.kiln.build.dockerfile;
+package dev.kiln.builder.dockerfile;
 
 /**
  * Go's notion of whitespace and of a quoted string. BuildKit is written in Go, so word

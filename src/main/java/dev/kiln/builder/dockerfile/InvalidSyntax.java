@@ -1,4 +1,4 @@
-package dev.kiln.build.dockerfile;
+package dev.kiln.builder.dockerfile;
 
 /**
  * Raised by the helpers that see only a fragment of a line; the caller that knows the

@@ -1,4 +1,4 @@
-package dev.kiln.build.dockerfile;
+package dev.kiln.builder.dockerfile;
 
 /**
  * An ENV or LABEL pair, unexpanded: quotes are still in the text and are removed by

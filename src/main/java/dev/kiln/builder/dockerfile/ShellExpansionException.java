@@ -1,4 +1,4 @@
-package dev.kiln.build.dockerfile;
+package dev.kiln.builder.dockerfile;
 
 /** Raised when a word cannot be expanded, e.g. unbalanced quotes or {@code ${VAR:?message}}. */
 public final class ShellExpansionException extends RuntimeException {

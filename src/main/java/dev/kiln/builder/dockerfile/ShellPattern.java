@@ -1,4 +1,4 @@
-package dev.kiln.build.dockerfile;
+package dev.kiln.builder.dockerfile;
 
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;

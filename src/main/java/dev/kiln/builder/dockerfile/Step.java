@@ -1,4 +1,4 @@
-package dev.kiln.build.dockerfile;
+package dev.kiln.builder.dockerfile;
 
 /** An instruction together with the node it came from, for line numbers and messages. */
 public record Step(Node node, Instruction instruction) {

@@ -1,4 +1,4 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 /** A build failure with a one-line message fit for the user (naming the Dockerfile line where there is one). */
 public class BuildException extends Exception {

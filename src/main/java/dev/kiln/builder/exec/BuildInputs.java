@@ -1,8 +1,8 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
-import dev.kiln.build.context.ContextSource;
-import dev.kiln.build.context.Downloads;
-import dev.kiln.build.sandbox.MountResolver;
+import dev.kiln.builder.context.ContextSource;
+import dev.kiln.builder.context.Downloads;
+import dev.kiln.builder.sandbox.MountResolver;
 import java.net.URI;
 import java.util.Map;
 

@@ -1,8 +1,8 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.kiln.build.sandbox.LineSink;
+import dev.kiln.builder.sandbox.LineSink;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;

@@ -1,4 +1,4 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 import java.nio.file.Path;
 import java.util.List;

@@ -1,9 +1,9 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
-import dev.kiln.build.dockerfile.DockerIgnore;
-import dev.kiln.build.rootfs.DevicePlaceholder;
-import dev.kiln.build.rootfs.LayerExtractor;
-import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.builder.dockerfile.DockerIgnore;
+import dev.kiln.builder.rootfs.DevicePlaceholder;
+import dev.kiln.builder.rootfs.LayerExtractor;
+import dev.kiln.builder.rootfs.RootfsPath;
 import dev.kiln.oci.Digester;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,7 +30,7 @@ final class ContextCopier {
     private final boolean isContext;
     private final DockerIgnore ignore;
     private final RootfsPath rootfs;
-    private dev.kiln.build.sandbox.Cancellation cancellation;
+    private dev.kiln.builder.sandbox.Cancellation cancellation;
 
     /** Ownership for --chown (null to keep root), mode for --chmod (null to keep). */
     record Attributes(Long uid, Long gid, Integer mode) {
@@ -44,7 +44,7 @@ final class ContextCopier {
     }
 
     /** A cancelled build stops the copy at the next file instead of at the end of the step. */
-    ContextCopier cancelledBy(dev.kiln.build.sandbox.Cancellation switchOff) {
+    ContextCopier cancelledBy(dev.kiln.builder.sandbox.Cancellation switchOff) {
         this.cancellation = switchOff;
         return this;
     }
@@ -346,7 +346,7 @@ final class ContextCopier {
      * alone is also the gid (unlike USER, which takes the gid from /etc/passwd).
      */
     static Attributes chown(RootfsPath rootfs, String spec, Integer mode) throws IOException {
-        dev.kiln.build.sandbox.RunUser owner = dev.kiln.build.sandbox.RunUser.resolve(rootfs, spec);
+        dev.kiln.builder.sandbox.RunUser owner = dev.kiln.builder.sandbox.RunUser.resolve(rootfs, spec);
         boolean uidAlone = !spec.contains(":") && !spec.isEmpty() && spec.chars().allMatch(Character::isDigit);
         return new Attributes(owner.uid(), uidAlone ? owner.uid() : owner.gid(), mode);
     }

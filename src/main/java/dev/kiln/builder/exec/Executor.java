@@ -1,45 +1,45 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
-import dev.kiln.build.context.ContextException;
-import dev.kiln.build.context.ContextSource;
-import dev.kiln.build.context.ContextSources;
-import dev.kiln.build.rootfs.Trees;
-import dev.kiln.build.sandbox.MountResolver;
+import dev.kiln.builder.context.ContextException;
+import dev.kiln.builder.context.ContextSource;
+import dev.kiln.builder.context.ContextSources;
+import dev.kiln.builder.rootfs.Trees;
+import dev.kiln.builder.sandbox.MountResolver;
 import dev.kiln.registry.client.RegistrySecurity;
 import dev.kiln.registry.client.TlsTrust;
 
-import dev.kiln.build.cache.CacheKey;
-import dev.kiln.build.cache.CachedLayer;
-import dev.kiln.build.cache.LayerCache;
-import dev.kiln.build.dockerfile.ArgScope;
-import dev.kiln.build.dockerfile.BuildPlatforms;
-import dev.kiln.build.dockerfile.Command;
-import dev.kiln.build.dockerfile.DockerIgnore;
-import dev.kiln.build.dockerfile.Dockerfile;
-import dev.kiln.build.dockerfile.DockerfileException;
-import dev.kiln.build.dockerfile.DockerfileParser;
-import dev.kiln.build.dockerfile.Instruction;
-import dev.kiln.build.dockerfile.KeyValue;
-import dev.kiln.build.dockerfile.Node;
-import dev.kiln.build.dockerfile.Platform;
-import dev.kiln.build.dockerfile.Stage;
-import dev.kiln.build.dockerfile.Stages;
-import dev.kiln.build.dockerfile.Step;
-import dev.kiln.build.rootfs.IgnoredPaths;
-import dev.kiln.build.rootfs.InPlaceRoot;
-import dev.kiln.build.rootfs.LayerExtractor;
-import dev.kiln.build.rootfs.RootfsPath;
-import dev.kiln.build.sandbox.Cancellation;
-import dev.kiln.build.sandbox.ExecResult;
-import dev.kiln.build.sandbox.InPlaceSandbox;
-import dev.kiln.build.sandbox.RunSpec;
-import dev.kiln.build.sandbox.RunUser;
-import dev.kiln.build.sandbox.Sandbox;
-import dev.kiln.build.sandbox.Sandboxes;
-import dev.kiln.build.snapshot.SnapshotLayer;
-import dev.kiln.build.snapshot.TreeScanner;
-import dev.kiln.build.snapshot.Snapshotter;
-import dev.kiln.build.snapshot.Snapshotters;
+import dev.kiln.builder.cache.CacheKey;
+import dev.kiln.builder.cache.CachedLayer;
+import dev.kiln.builder.cache.LayerCache;
+import dev.kiln.builder.dockerfile.ArgScope;
+import dev.kiln.builder.dockerfile.BuildPlatforms;
+import dev.kiln.builder.dockerfile.Command;
+import dev.kiln.builder.dockerfile.DockerIgnore;
+import dev.kiln.builder.dockerfile.Dockerfile;
+import dev.kiln.builder.dockerfile.DockerfileException;
+import dev.kiln.builder.dockerfile.DockerfileParser;
+import dev.kiln.builder.dockerfile.Instruction;
+import dev.kiln.builder.dockerfile.KeyValue;
+import dev.kiln.builder.dockerfile.Node;
+import dev.kiln.builder.dockerfile.Platform;
+import dev.kiln.builder.dockerfile.Stage;
+import dev.kiln.builder.dockerfile.Stages;
+import dev.kiln.builder.dockerfile.Step;
+import dev.kiln.builder.rootfs.IgnoredPaths;
+import dev.kiln.builder.rootfs.InPlaceRoot;
+import dev.kiln.builder.rootfs.LayerExtractor;
+import dev.kiln.builder.rootfs.RootfsPath;
+import dev.kiln.builder.sandbox.Cancellation;
+import dev.kiln.builder.sandbox.ExecResult;
+import dev.kiln.builder.sandbox.InPlaceSandbox;
+import dev.kiln.builder.sandbox.RunSpec;
+import dev.kiln.builder.sandbox.RunUser;
+import dev.kiln.builder.sandbox.Sandbox;
+import dev.kiln.builder.sandbox.Sandboxes;
+import dev.kiln.builder.snapshot.SnapshotLayer;
+import dev.kiln.builder.snapshot.TreeScanner;
+import dev.kiln.builder.snapshot.Snapshotter;
+import dev.kiln.builder.snapshot.Snapshotters;
 import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.ImageManifests;
@@ -442,7 +442,7 @@ public final class Executor {
                 try {
                     Dockerfile trigger = DockerfileParser.parse(expression, dockerfileName);
                     for (Node node : trigger.nodes()) {
-                        Step step = new Step(node, dev.kiln.build.dockerfile.InstructionParser.parse(node, dockerfileName));
+                        Step step = new Step(node, dev.kiln.builder.dockerfile.InstructionParser.parse(node, dockerfileName));
                         steps.add(step);
                         triggers.add(step);
                     }
@@ -767,10 +767,10 @@ public final class Executor {
                     .part("user", c.user())
                     .part("workdir", c.workingDir())
                     .part("network", run.network());
-            for (dev.kiln.build.dockerfile.Mount m : run.mounts()) {
-                dev.kiln.build.dockerfile.Mount mount = m.hasVariables() ? m.resolve(scope::expand) : m;
+            for (dev.kiln.builder.dockerfile.Mount m : run.mounts()) {
+                dev.kiln.builder.dockerfile.Mount mount = m.hasVariables() ? m.resolve(scope::expand) : m;
                 key.part("mount", mount.type() + " " + mount.target() + " " + mount.id() + " " + mount.readOnly());
-                if (mount.type() == dev.kiln.build.dockerfile.Mount.Type.BIND) {
+                if (mount.type() == dev.kiln.builder.dockerfile.Mount.Type.BIND) {
                     if (mount.from() != null && incompleteStage(mount.from())) {
                         return null;
                     }
@@ -783,7 +783,7 @@ public final class Executor {
             return key.value();
         }
         List<String> sources;
-        List<dev.kiln.build.dockerfile.Heredoc> inline;
+        List<dev.kiln.builder.dockerfile.Heredoc> inline;
         String from = null;
         String chown;
         String chmod;
@@ -807,7 +807,7 @@ public final class Executor {
                 .part("destination", scope.expand(destination))
                 .part("chown", chown == null ? null : scope.expand(chown))
                 .part("chmod", chmod == null ? null : scope.expand(chmod));
-        for (dev.kiln.build.dockerfile.Heredoc h : inline) {
+        for (dev.kiln.builder.dockerfile.Heredoc h : inline) {
             key.part("inline " + h.name(), h.expand() ? scope.expand(h.text()) : h.text());
         }
         List<String> local = new ArrayList<>();
@@ -996,11 +996,11 @@ public final class Executor {
     }
 
     /** {@code COPY <<EOF /dest}: each body becomes a file named after its delimiter, variables expanded unless quoted. */
-    private void copyInline(StageState s, ArgScope scope, List<dev.kiln.build.dockerfile.Heredoc> heredocs,
+    private void copyInline(StageState s, ArgScope scope, List<dev.kiln.builder.dockerfile.Heredoc> heredocs,
                             String destination, String chown, String chmod) throws IOException, BuildException {
         Path dir = Files.createTempDirectory(Files.createDirectories(buildDir.resolve("inline")), "src-");
         List<String> names = new ArrayList<>();
-        for (dev.kiln.build.dockerfile.Heredoc h : heredocs) {
+        for (dev.kiln.builder.dockerfile.Heredoc h : heredocs) {
             String text = h.expand() ? scope.expand(h.text()) : h.text();
             Files.writeString(dir.resolve(h.name()), text);
             Files.setAttribute(dir.resolve(h.name()), "unix:mode", 0644);
@@ -1128,15 +1128,15 @@ public final class Executor {
             env.add("HOME=" + RunUser.home(RootfsPath.of(s.rootfs), s.config.config().user()));
         }
         ImageConfig.Container c = s.config.config();
-        List<dev.kiln.build.dockerfile.Mount> mounts = new ArrayList<>();
-        for (dev.kiln.build.dockerfile.Mount m : run.mounts()) {
+        List<dev.kiln.builder.dockerfile.Mount> mounts = new ArrayList<>();
+        for (dev.kiln.builder.dockerfile.Mount m : run.mounts()) {
             mounts.add(m.hasVariables() ? m.resolve(scope::expand) : m);
         }
-        try (dev.kiln.build.sandbox.MountResolver resolver = new dev.kiln.build.sandbox.MountResolver(
+        try (dev.kiln.builder.sandbox.MountResolver resolver = new dev.kiln.builder.sandbox.MountResolver(
                 runCacheRoot(), inputs.secrets(), from -> from == null ? context : stageRootfsOrIo(from))) {
-            List<dev.kiln.build.sandbox.RunMount> runMounts = resolver.resolve(mounts);
-            for (dev.kiln.build.sandbox.RunMount m : runMounts) {
-                if (m instanceof dev.kiln.build.sandbox.RunMount.Secret secret) {
+            List<dev.kiln.builder.sandbox.RunMount> runMounts = resolver.resolve(mounts);
+            for (dev.kiln.builder.sandbox.RunMount m : runMounts) {
+                if (m instanceof dev.kiln.builder.sandbox.RunMount.Secret secret) {
                     buildLog.debug("RUN gets a secret at " + secret.target());
                 }
             }
@@ -1158,7 +1158,7 @@ public final class Executor {
             return new Command.ShellForm(run.heredocs().get(0).text());
         }
         StringBuilder script = new StringBuilder(shell.script()).append('\n');
-        for (dev.kiln.build.dockerfile.Heredoc h : run.heredocs()) {
+        for (dev.kiln.builder.dockerfile.Heredoc h : run.heredocs()) {
             script.append(h.content());
             if (!h.content().isEmpty() && !h.content().endsWith("\n")) {
                 script.append('\n');
@@ -1208,7 +1208,7 @@ public final class Executor {
     }
 
     private void runIn(StageState s, Instruction.Run run, List<String> env, ImageConfig.Container c,
-                       List<dev.kiln.build.sandbox.RunMount> runMounts) throws IOException, BuildException {
+                       List<dev.kiln.builder.sandbox.RunMount> runMounts) throws IOException, BuildException {
         RunSpec spec = RunSpec.builder(s.rootfs, RunSpec.argv(s.shell, heredocCommand(run)))
                 .mounts(runMounts)
                 .env(env)

@@ -1,4 +1,4 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

@@ -1,6 +1,6 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
-import dev.kiln.build.sandbox.MountResolver.SecretSource;
+import dev.kiln.builder.sandbox.MountResolver.SecretSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

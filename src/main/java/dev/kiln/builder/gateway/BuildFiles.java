@@ -1,6 +1,6 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
-import dev.kiln.build.rootfs.Trees;
+import dev.kiln.builder.rootfs.Trees;
 import dev.kiln.store.FsFiles;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;

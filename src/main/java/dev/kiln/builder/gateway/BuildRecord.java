@@ -1,4 +1,4 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

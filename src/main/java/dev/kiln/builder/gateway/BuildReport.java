@@ -1,10 +1,10 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.kiln.build.exec.Executor;
+import dev.kiln.builder.exec.Executor;
 import dev.kiln.oci.image.ImageReference;
 import dev.kiln.registry.client.ImagePusher;
 import java.util.ArrayList;

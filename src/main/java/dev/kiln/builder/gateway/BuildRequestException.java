@@ -1,4 +1,4 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
 /**
  * A build request the gateway refuses, with what an HTTP answer needs to say why (RFC 9457 problem

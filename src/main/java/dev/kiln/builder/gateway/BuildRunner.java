@@ -1,8 +1,8 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.Executor;
-import dev.kiln.build.sandbox.Cancellation;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.Executor;
+import dev.kiln.builder.sandbox.Cancellation;
 import dev.kiln.registry.client.Credentials;
 import java.io.PrintStream;
 import java.nio.file.Path;

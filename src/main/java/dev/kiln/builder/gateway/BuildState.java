@@ -1,4 +1,4 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
 import java.util.Locale;
 

@@ -1,6 +1,6 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
-import dev.kiln.build.dockerfile.DockerIgnore;
+import dev.kiln.builder.dockerfile.DockerIgnore;
 import dev.kiln.oci.layer.Compression;
 import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerWriter;

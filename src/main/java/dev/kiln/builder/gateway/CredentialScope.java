@@ -1,4 +1,4 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
 import dev.kiln.oci.image.ImageReference;
 import java.util.HashMap;

@@ -1,13 +1,13 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
-import dev.kiln.build.exec.BuildException;
-import dev.kiln.build.exec.BuildOptions;
-import dev.kiln.build.exec.Executor;
-import dev.kiln.build.context.ContextException;
-import dev.kiln.build.context.ContextSource;
-import dev.kiln.build.context.ContextSources;
-import dev.kiln.build.context.Downloads;
-import dev.kiln.build.context.GitOptions;
+import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.exec.BuildOptions;
+import dev.kiln.builder.exec.Executor;
+import dev.kiln.builder.context.ContextException;
+import dev.kiln.builder.context.ContextSource;
+import dev.kiln.builder.context.ContextSources;
+import dev.kiln.builder.context.Downloads;
+import dev.kiln.builder.context.GitOptions;
 import dev.kiln.oci.InvalidNameException;
 import dev.kiln.oci.RepositoryName;
 import dev.kiln.oci.image.ImageReference;

@@ -1,8 +1,8 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
-import dev.kiln.build.cache.CacheImage;
-import dev.kiln.build.cache.CachedLayer;
-import dev.kiln.build.cache.LayerCache;
+import dev.kiln.builder.cache.CacheImage;
+import dev.kiln.builder.cache.CachedLayer;
+import dev.kiln.builder.cache.LayerCache;
 import dev.kiln.oci.Descriptor;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.InvalidManifestException;

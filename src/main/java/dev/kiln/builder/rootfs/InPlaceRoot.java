@@ -1,4 +1,4 @@
-package dev.kiln.build.rootfs;
+package dev.kiln.builder.rootfs;
 
 import dev.kiln.oci.layer.LayerPaths;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
 import java.time.Duration;
 

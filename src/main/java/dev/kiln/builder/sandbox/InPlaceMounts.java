@@ -1,7 +1,7 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
-import dev.kiln.build.rootfs.RootfsPath;
-import dev.kiln.build.rootfs.Trees;
+import dev.kiln.builder.rootfs.RootfsPath;
+import dev.kiln.builder.rootfs.Trees;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
-import dev.kiln.build.dockerfile.Mount;
-import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.builder.dockerfile.Mount;
+import dev.kiln.builder.rootfs.RootfsPath;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;

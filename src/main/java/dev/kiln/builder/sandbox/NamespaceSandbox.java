@@ -1,6 +1,6 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
-import dev.kiln.build.rootfs.Trees;
+import dev.kiln.builder.rootfs.Trees;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * Docker does), a minimal {@code /dev} (tmpfs with null, zero, full, random, urandom, tty bound
  * from the host, a private devpts, shm), the generated {@code resolv.conf} and {@code hosts}, and
  * the RUN's mounts, all at mount points resolved inside the rootfs with {@link
- * dev.kiln.build.rootfs.RootfsPath}. Then {@code pivot_root} makes the rootfs the namespace's root
+ * dev.kiln.builder.rootfs.RootfsPath}. Then {@code pivot_root} makes the rootfs the namespace's root
  * (a chroot-style climb ends there) and the host's static busybox detaches the old root, changes
  * to the working directory, drops to the USER and execs the command with exactly the given
  * environment ({@code env -i}); the command is pid 1 of its namespace. A RUN started by root

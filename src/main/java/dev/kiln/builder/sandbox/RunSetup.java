@@ -1,8 +1,8 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
-import dev.kiln.build.rootfs.Trees;
+import dev.kiln.builder.rootfs.Trees;
 
-import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.builder.rootfs.RootfsPath;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,7 +1,7 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
-import dev.kiln.build.dockerfile.Command;
-import dev.kiln.build.dockerfile.Instruction;
+import dev.kiln.builder.dockerfile.Command;
+import dev.kiln.builder.dockerfile.Instruction;
 
 import java.io.OutputStream;
 import java.nio.file.Path;

@@ -1,6 +1,6 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
-import dev.kiln.build.rootfs.DevicePlaceholder;
+import dev.kiln.builder.rootfs.DevicePlaceholder;
 import dev.kiln.oci.layer.EntryType;
 import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerPaths;

@@ -1,4 +1,4 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
 /** The kind of inode, from the {@code S_IFMT} bits of {@code st_mode}. */
 public enum FileType {

@@ -1,10 +1,10 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
-import dev.kiln.build.rootfs.Trees;
-import dev.kiln.build.sandbox.ExecResult;
-import dev.kiln.build.sandbox.RunSpec;
-import dev.kiln.build.sandbox.Sandbox;
-import dev.kiln.build.sandbox.SandboxException;
+import dev.kiln.builder.rootfs.Trees;
+import dev.kiln.builder.sandbox.ExecResult;
+import dev.kiln.builder.sandbox.RunSpec;
+import dev.kiln.builder.sandbox.Sandbox;
+import dev.kiln.builder.sandbox.SandboxException;
 import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerPaths;
 import dev.kiln.oci.layer.LayerWriter;

@@ -1,6 +1,6 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
-import dev.kiln.build.rootfs.Trees;
+import dev.kiln.builder.rootfs.Trees;
 import dev.kiln.oci.layer.LayerPaths;
 import java.io.IOException;
 import java.nio.ByteBuffer;

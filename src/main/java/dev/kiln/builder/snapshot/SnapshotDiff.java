@@ -1,4 +1,4 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
 import dev.kiln.oci.layer.LayerPaths;
 import java.io.IOException;

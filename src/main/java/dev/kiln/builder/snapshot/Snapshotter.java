@@ -1,8 +1,8 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
-import dev.kiln.build.sandbox.ExecResult;
-import dev.kiln.build.sandbox.RunSpec;
-import dev.kiln.build.sandbox.Sandbox;
+import dev.kiln.builder.sandbox.ExecResult;
+import dev.kiln.builder.sandbox.RunSpec;
+import dev.kiln.builder.sandbox.Sandbox;
 import java.io.IOException;
 import java.io.OutputStream;
 

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.build.exec.BuildLog;
+import dev.kiln.builder.exec.BuildLog;
 import dev.kiln.mirror.support.UpstreamRegistry;
 import dev.kiln.oci.Digest;
 import dev.kiln.registry.client.TransferProgress;

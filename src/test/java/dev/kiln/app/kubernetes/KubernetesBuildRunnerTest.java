@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.build.gateway.BuildFiles;
-import dev.kiln.build.gateway.BuildRecord;
-import dev.kiln.build.gateway.BuildService;
-import dev.kiln.build.gateway.BuildSpec;
-import dev.kiln.build.gateway.BuildState;
-import dev.kiln.build.gateway.ContextArchive;
-import dev.kiln.build.gateway.ContextTokens;
+import dev.kiln.builder.gateway.BuildFiles;
+import dev.kiln.builder.gateway.BuildRecord;
+import dev.kiln.builder.gateway.BuildService;
+import dev.kiln.builder.gateway.BuildSpec;
+import dev.kiln.builder.gateway.BuildState;
+import dev.kiln.builder.gateway.ContextArchive;
+import dev.kiln.builder.gateway.ContextTokens;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
@@ -475,7 +475,7 @@ class KubernetesBuildRunnerTest {
     }
 
     private static int assertRefused(org.junit.jupiter.api.function.Executable call) {
-        return org.junit.jupiter.api.Assertions.assertThrows(dev.kiln.build.gateway.BuildRequestException.class, call).status();
+        return org.junit.jupiter.api.Assertions.assertThrows(dev.kiln.builder.gateway.BuildRequestException.class, call).status();
     }
 
     private static void awaitLog(BuildService service, String id, String text) throws Exception {

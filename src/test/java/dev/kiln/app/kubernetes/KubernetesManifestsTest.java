@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.app.config.KilnConfig;
-import dev.kiln.build.gateway.BuildSpec;
+import dev.kiln.builder.gateway.BuildSpec;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.Tools;
 import io.fabric8.kubernetes.api.model.ConfigMap;

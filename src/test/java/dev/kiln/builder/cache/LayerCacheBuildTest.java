@@ -1,4 +1,4 @@
-package dev.kiln.build.cache;
+package dev.kiln.builder.cache;
 
 import dev.kiln.testkit.BusyboxContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,7 +1,7 @@
-package dev.kiln.build.context;
+package dev.kiln.builder.context;
 
-import dev.kiln.build.context.support.GitDaemon;
-import dev.kiln.build.context.support.GitHttpServer;
+import dev.kiln.builder.context.support.GitDaemon;
+import dev.kiln.builder.context.support.GitHttpServer;
 import dev.kiln.cloud.AwsCredentialChain;
 import dev.kiln.cloud.support.MotoServer;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package dev.kiln.build.context;
+package dev.kiln.builder.context;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
-import dev.kiln.build.context.support.GitDaemon;
+import dev.kiln.builder.context.support.GitDaemon;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,12 +1,12 @@
-package dev.kiln.build.context;
+package dev.kiln.builder.context;
 
-import static dev.kiln.build.context.support.GitDaemon.git;
+import static dev.kiln.builder.context.support.GitDaemon.git;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.build.context.support.GitHttpServer;
+import dev.kiln.builder.context.support.GitHttpServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package dev.kiln.build.context;
+package dev.kiln.builder.context;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

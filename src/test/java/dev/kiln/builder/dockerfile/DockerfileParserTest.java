@@ -1,4 +1,4 @@
-package dev.kiln.build.dockerfile;
+package dev.kiln.builder.dockerfile;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -37,7 +37,7 @@ class DockerfileParserTest {
 
         @Test
         void defaultsWhenAbsent() {
-            assertEquals(dev.kiln.build.dockerfile.Directives.DEFAULT, parse("FROM x\n").directives());
+            assertEquals(dev.kiln.builder.dockerfile.Directives.DEFAULT, parse("FROM x\n").directives());
         }
 
         @Test

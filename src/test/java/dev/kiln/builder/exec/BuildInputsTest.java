@@ -1,4 +1,4 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 import dev.kiln.testkit.BusyboxContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,7 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.build.context.support.GitDaemon;
+import dev.kiln.builder.context.support.GitDaemon;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -1,11 +1,11 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.build.dockerfile.DockerIgnore;
-import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.builder.dockerfile.DockerIgnore;
+import dev.kiln.builder.rootfs.RootfsPath;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;

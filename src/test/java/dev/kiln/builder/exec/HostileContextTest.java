@@ -1,4 +1,4 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.build.rootfs.DevicePlaceholder;
-import dev.kiln.build.rootfs.LayerExtractor;
+import dev.kiln.builder.rootfs.DevicePlaceholder;
+import dev.kiln.builder.rootfs.LayerExtractor;
 import dev.kiln.oci.layer.EntryType;
 import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerReader;
@@ -127,11 +127,11 @@ class HostileContextTest {
             Files.writeString(ctx.resolve("f" + i), "x");
         }
         Path rootfs = Files.createDirectories(dir.resolve("rootfs"));
-        dev.kiln.build.sandbox.Cancellation cancellation = new dev.kiln.build.sandbox.Cancellation();
+        dev.kiln.builder.sandbox.Cancellation cancellation = new dev.kiln.builder.sandbox.Cancellation();
         cancellation.cancel();
         org.junit.jupiter.api.Assertions.assertThrows(java.io.InterruptedIOException.class, () ->
-                new ContextCopier(ctx.getParent(), true, dev.kiln.build.dockerfile.DockerIgnore.of(List.of()),
-                        dev.kiln.build.rootfs.RootfsPath.of(rootfs)).cancelledBy(cancellation)
+                new ContextCopier(ctx.getParent(), true, dev.kiln.builder.dockerfile.DockerIgnore.of(List.of()),
+                        dev.kiln.builder.rootfs.RootfsPath.of(rootfs)).cancelledBy(cancellation)
                         .copy(List.of("many"), "/dst/", null, false));
         try (var copied = Files.list(rootfs)) {
             assertEquals(List.of(), copied.toList(), "nothing copied after the cancel");

@@ -1,4 +1,4 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

@@ -1,4 +1,4 @@
-package dev.kiln.build.exec;
+package dev.kiln.builder.exec;
 
 import dev.kiln.testkit.BusyboxContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;

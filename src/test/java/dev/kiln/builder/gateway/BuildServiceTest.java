@@ -1,4 +1,4 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.build.exec.BuildException;
+import dev.kiln.builder.exec.BuildException;
 import dev.kiln.registry.mirror.MirrorService;
 import dev.kiln.registry.mirror.MirrorStats;
 import dev.kiln.registry.mirror.UpstreamRouter;

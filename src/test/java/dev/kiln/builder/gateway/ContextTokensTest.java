@@ -1,4 +1,4 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,10 +1,10 @@
-package dev.kiln.build.gateway;
+package dev.kiln.builder.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.build.exec.BuildException;
+import dev.kiln.builder.exec.BuildException;
 import dev.kiln.registry.client.Credentials;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

@@ -1,4 +1,4 @@
-package dev.kiln.build.rootfs;
+package dev.kiln.builder.rootfs;
 
 import static dev.kiln.testing.Commands.isRoot;
 import static org.junit.jupiter.api.Assertions.assertEquals;

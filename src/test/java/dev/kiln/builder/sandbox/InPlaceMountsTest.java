@@ -1,4 +1,4 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

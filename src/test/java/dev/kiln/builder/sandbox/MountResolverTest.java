@@ -1,6 +1,6 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
-import dev.kiln.build.dockerfile.Mount;
+import dev.kiln.builder.dockerfile.Mount;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,7 +1,7 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
-import dev.kiln.build.dockerfile.Command;
-import dev.kiln.build.dockerfile.Instruction;
+import dev.kiln.builder.dockerfile.Command;
+import dev.kiln.builder.dockerfile.Instruction;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

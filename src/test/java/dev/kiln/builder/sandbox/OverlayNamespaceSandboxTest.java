@@ -1,7 +1,7 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
-import dev.kiln.build.snapshot.OverlaySnapshotter;
-import dev.kiln.build.snapshot.TreeScanner;
+import dev.kiln.builder.snapshot.OverlaySnapshotter;
+import dev.kiln.builder.snapshot.TreeScanner;
 import dev.kiln.oci.layer.Compression;
 import dev.kiln.oci.layer.LayerWriter;
 import dev.kiln.oci.layer.MtimePolicy;

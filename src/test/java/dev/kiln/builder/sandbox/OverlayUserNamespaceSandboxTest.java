@@ -1,4 +1,4 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
 /** {@link UserNamespaceSandboxTest}'s cases on an overlay, as {@link OverlayNamespaceSandboxTest} runs them. */
 class OverlayUserNamespaceSandboxTest extends UserNamespaceSandboxTest {

@@ -1,8 +1,8 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.kiln.build.rootfs.RootfsPath;
+import dev.kiln.builder.rootfs.RootfsPath;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,7 +58,7 @@ public final class SandboxCost {
             System.out.printf("%-48s median %7.1f ms  min %7.1f  max %7.1f  runs: %s%n", c.getKey(), median, sorted[0],
                     sorted[rounds - 1], String.join(" ", all));
         }
-        dev.kiln.build.rootfs.Trees.deleteQuietly(tmp);
+        dev.kiln.builder.rootfs.Trees.deleteQuietly(tmp);
     }
 
     private static void check(ExecResult r) {

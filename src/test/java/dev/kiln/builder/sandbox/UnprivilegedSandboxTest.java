@@ -1,4 +1,4 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;

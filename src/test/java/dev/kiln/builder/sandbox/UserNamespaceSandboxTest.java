@@ -1,4 +1,4 @@
-package dev.kiln.build.sandbox;
+package dev.kiln.builder.sandbox;
 
 /** The same cases through the user-namespace variant an unprivileged caller gets (here started as root). */
 class UserNamespaceSandboxTest extends NamespaceSandboxTest {

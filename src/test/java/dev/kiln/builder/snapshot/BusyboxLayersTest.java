@@ -1,4 +1,4 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
 import static dev.kiln.testing.Commands.isRoot;
 import static dev.kiln.testing.Commands.sh;
@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.kiln.build.rootfs.LayerExtractor;
+import dev.kiln.builder.rootfs.LayerExtractor;
 import dev.kiln.oci.layer.Compression;
 import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerWriter;

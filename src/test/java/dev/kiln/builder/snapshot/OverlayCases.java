@@ -1,10 +1,10 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
-import dev.kiln.build.rootfs.Trees;
-import dev.kiln.build.sandbox.ExecResult;
-import dev.kiln.build.sandbox.RunMount;
-import dev.kiln.build.sandbox.RunSpec;
-import dev.kiln.build.sandbox.Sandbox;
+import dev.kiln.builder.rootfs.Trees;
+import dev.kiln.builder.sandbox.ExecResult;
+import dev.kiln.builder.sandbox.RunMount;
+import dev.kiln.builder.sandbox.RunSpec;
+import dev.kiln.builder.sandbox.Sandbox;
 import dev.kiln.oci.Digester;
 import dev.kiln.oci.layer.Compression;
 import dev.kiln.oci.layer.EntryType;

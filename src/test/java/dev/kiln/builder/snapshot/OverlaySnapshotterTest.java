@@ -1,4 +1,4 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,11 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.kiln.build.sandbox.ExecResult;
-import dev.kiln.build.sandbox.NamespaceSandbox;
-import dev.kiln.build.sandbox.RunSpec;
-import dev.kiln.build.sandbox.Sandbox;
-import dev.kiln.build.sandbox.SandboxException;
+import dev.kiln.builder.sandbox.ExecResult;
+import dev.kiln.builder.sandbox.NamespaceSandbox;
+import dev.kiln.builder.sandbox.RunSpec;
+import dev.kiln.builder.sandbox.Sandbox;
+import dev.kiln.builder.sandbox.SandboxException;
 import dev.kiln.oci.layer.Compression;
 import dev.kiln.oci.layer.LayerWriter;
 import dev.kiln.oci.layer.MtimePolicy;

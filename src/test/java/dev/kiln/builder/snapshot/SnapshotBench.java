@@ -1,9 +1,9 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
-import dev.kiln.build.rootfs.Trees;
-import dev.kiln.build.sandbox.ExecResult;
-import dev.kiln.build.sandbox.NamespaceSandbox;
-import dev.kiln.build.sandbox.RunSpec;
+import dev.kiln.builder.rootfs.Trees;
+import dev.kiln.builder.sandbox.ExecResult;
+import dev.kiln.builder.sandbox.NamespaceSandbox;
+import dev.kiln.builder.sandbox.RunSpec;
 import dev.kiln.oci.layer.Compression;
 import dev.kiln.oci.layer.LayerWriter;
 import dev.kiln.oci.layer.MtimePolicy;

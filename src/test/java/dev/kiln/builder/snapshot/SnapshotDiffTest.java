@@ -1,4 +1,4 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

@@ -1,6 +1,6 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
-import dev.kiln.build.sandbox.NamespaceSandbox;
+import dev.kiln.builder.sandbox.NamespaceSandbox;
 import java.nio.file.Files;
 import java.nio.file.Path;
 

@@ -1,8 +1,8 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.build.rootfs.Trees;
+import dev.kiln.builder.rootfs.Trees;
 import dev.kiln.testing.Commands;
 import java.io.File;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.kiln.build.snapshot;
+package dev.kiln.builder.snapshot;
 
 import static dev.kiln.testing.Commands.isRoot;
 import static dev.kiln.testing.Commands.sh;

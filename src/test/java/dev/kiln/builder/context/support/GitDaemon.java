@@ -1,4 +1,4 @@
-package dev.kiln.build.context.support;
+package dev.kiln.builder.context.support;
 
 import java.io.IOException;
 import java.net.InetAddress;

@@ -1,4 +1,4 @@
-package dev.kiln.build.context.support;
+package dev.kiln.builder.context.support;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
