@@ -26,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ServeLogsIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private static final String REQUEST_ID = "serve-logs-it.1";
 
     @TempDir
     Path dir;
@@ -36,8 +37,8 @@ class ServeLogsIT {
         assertTrue(lines.stream().anyMatch(l -> l.path("loggerName").asText().startsWith("dev.kiln")
                 && l.path("level").asText().equals("INFO")), "Kiln's own INFO lines are JSON: " + lines);
         assertEquals(1, lines.stream().filter(l -> l.path("loggerName").asText().equals("io.quarkus.http.access-log")
-                && l.path("message").asText().matches(".*\"GET /api/v1/openapi\\.yaml HTTP/1\\.1\" 200 \\d+ \\d+ ms")).count(),
-                "one access log line for the request, with its status, size and time: " + lines);
+                && l.path("message").asText().matches(".*\"GET /api/v1/openapi\\.yaml HTTP/1\\.1\" 200 \\d+ \\d+ ms " + REQUEST_ID)).count(),
+                "one access log line for the request, with its status, size, time and request id: " + lines);
     }
 
     @Test
@@ -71,7 +72,8 @@ class ServeLogsIT {
             int status = 0;
             while (status != 200 && System.nanoTime() < deadline && kiln.isAlive()) {
                 try {
-                    status = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                    status = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                                    .header("X-Request-Id", REQUEST_ID).build(),
                             HttpResponse.BodyHandlers.discarding()).statusCode();
                 } catch (IOException notYet) {
                     Thread.sleep(100);

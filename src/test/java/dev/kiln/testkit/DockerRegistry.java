@@ -248,6 +248,36 @@ public final class DockerRegistry implements AutoCloseable {
         return requests().stream().filter(r -> r.method().equals("GET") && r.path().endsWith("/blobs/" + digest)).count();
     }
 
+    /** Uploads {@code content} as a blob of {@code repo} in one request; its digest. */
+    public String pushBlob(String repo, byte[] content) throws IOException, InterruptedException {
+        String digest = TestImages.sha256(content);
+        java.net.http.HttpResponse<String> pushed = Http.at(url()).monolithic(repo, content, digest);
+        if (pushed.statusCode() != 201) {
+            throw new IOException("uploading " + digest + " to " + repo + ": HTTP " + pushed.statusCode() + " " + pushed.body());
+        }
+        return digest;
+    }
+
+    /** A one-layer OCI image of {@code layer} (any bytes) under {@code repo:tag}; the manifest's digest. */
+    public String pushImage(String repo, String tag, byte[] layer) throws IOException, InterruptedException {
+        byte[] config = "{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        String configDigest = pushBlob(repo, config);
+        String layerDigest = pushBlob(repo, layer);
+        byte[] manifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" + configDigest
+                + "\",\"size\":" + config.length + "},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
+                + "\"digest\":\"" + layerDigest + "\",\"size\":" + layer.length + "}]}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.net.http.HttpResponse<String> put = Http.at(url()).request(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(url() + "/v2/" + repo + "/manifests/" + tag))
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofByteArray(manifest))
+                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json"));
+        if (put.statusCode() != 201) {
+            throw new IOException("pushing the manifest " + repo + ":" + tag + ": HTTP " + put.statusCode() + " " + put.body());
+        }
+        return TestImages.sha256(manifest);
+    }
+
     @Override
     public void close() {
         process.destroy();

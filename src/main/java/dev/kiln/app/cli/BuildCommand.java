@@ -349,6 +349,7 @@ public class BuildCommand implements Callable<Integer> {
                     .retries(pushRetry, pull.imageDownloadRetry)
                     .cacheDir(cacheDir)
                     .layerStore(layerStoreDir, layerStoreBytes)
+                    .progress(logging.progress(log, err))
                     .sandbox(sandbox)
                     .snapshotMode(snapshotMode)
                     .singleSnapshot(singleSnapshot)

@@ -20,4 +20,9 @@ class LogFlags {
     BuildLog open(PrintStream err) {
         return new BuildLog(err, BuildLog.Format.parse(logFormat), BuildLog.Level.parse(verbosity), logTimestamp, Clock.systemUTC());
     }
+
+    /** Byte progress of pulls and pushes, shown as these flags and the console allow (see {@link ProgressReporter}). */
+    dev.kiln.registry.client.TransferProgress progress(BuildLog log, PrintStream err) {
+        return ProgressReporter.forConsole(log, err, logFormat);
+    }
 }

@@ -42,6 +42,7 @@ import picocli.CommandLine.Parameters;
 public class SubmitCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int FOLLOW_ATTEMPTS = 5;
+    private static final long QUEUE_POLL_MILLIS = 1000;
 
     @Parameters(index = "0", defaultValue = ".", paramLabel = "CONTEXT", description = "Context directory (default ${DEFAULT-VALUE})")
     Path context;
@@ -113,6 +114,7 @@ public class SubmitCommand implements Callable<Integer> {
                 out.println(id);
                 return 0;
             }
+            waitInQueue(http, base, id, authorization);
             return follow(http, base, id, authorization);
         } catch (IOException e) {
             err.println("error: " + NetworkFailures.reason(e));
@@ -218,6 +220,35 @@ public class SubmitCommand implements Callable<Integer> {
         String id = accepted.get("id").asText();
         err.println("build " + id + " accepted by " + base);
         return id;
+    }
+
+    /**
+     * While the build waits for a slot its log is empty: says where it stands in the queue instead,
+     * one line each time the position changes. Returns once it left the queue (or its status is unreadable:
+     * following the log then says why).
+     */
+    private void waitInQueue(HttpClient http, URI base, String id, Optional<String> authorization)
+            throws IOException, InterruptedException {
+        long shown = -1;
+        while (true) {
+            HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve("/api/v1/builds/" + id))
+                    .header("Accept", "application/json");
+            authorization.ifPresent(a -> request.header("Authorization", a));
+            HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() != 200) {
+                return;
+            }
+            JsonNode status = JSON.readTree(response.body());
+            if (!"queued".equals(status.path("state").asText())) {
+                return;
+            }
+            long position = status.path("queuePosition").asLong(0);
+            if (position > 0 && position != shown) {
+                err.println("build " + id + " queued: position " + position + " (" + (position - 1) + " ahead)");
+                shown = position;
+            }
+            Thread.sleep(QUEUE_POLL_MILLIS);
+        }
     }
 
     /** Prints the log as it is written; the exit code from the build's end state. */

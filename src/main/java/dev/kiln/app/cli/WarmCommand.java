@@ -95,6 +95,7 @@ public class WarmCommand implements Callable<Integer> {
                 return 1;
             }
             BuildRequest request = BuildRequest.builder()
+                    .progress(logging.progress(log, err))
                     .platform(pull.platform)
                     .registryMirrors(pull.registryMirrors)
                     .registryMaps(pull.registryMaps)

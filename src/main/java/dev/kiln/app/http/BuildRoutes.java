@@ -79,6 +79,9 @@ public class BuildRoutes {
     @Inject
     CredentialScope credentialScope;
 
+    @Inject
+    DashboardRoutes dashboard;
+
     void install(@Observes Router router) {
         router.route().pathRegex("/api/v1(?:/.*)?").order(-100).handler(this::handle).failureHandler(ctx -> {
             // what Vert.x refuses before the handler (no Host header) or a handler throws: a problem document too
@@ -105,6 +108,10 @@ public class BuildRoutes {
                     throw notAllowed(method, path);
                 }
                 openApi(response);
+                return;
+            }
+            if (path.equals(PREFIX + "/summary")) {
+                dashboard.summary(ctx);
                 return;
             }
             if (!path.startsWith(PREFIX + "/builds")) {

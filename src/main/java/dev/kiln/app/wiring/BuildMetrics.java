@@ -18,7 +18,7 @@ import org.jboss.logging.Logger;
 @ApplicationScoped
 public class BuildMetrics {
     private static final Logger LOG = Logger.getLogger(BuildMetrics.class);
-    private static final java.util.regex.Pattern LAYER_STEP = java.util.regex.Pattern.compile("(?i)(RUN|COPY|ADD)\\s");
+    static final java.util.regex.Pattern LAYER_STEP = java.util.regex.Pattern.compile("(?i)(RUN|COPY|ADD)\\s");
 
     @Inject
     MeterRegistry registry;

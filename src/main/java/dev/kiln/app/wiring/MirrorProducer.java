@@ -93,7 +93,7 @@ public class MirrorProducer {
     @Produces
     @Singleton
     MirrorService mirror(Store store, KilnConfig config, MirrorStats stats, @Fetchers ExecutorService fetchers, CacheBudget budget) {
-        MirrorService mirror = new MirrorService(store, stats, fetchers, config.mirror().tagTtl(), Clock.systemUTC());
+        MirrorService mirror = new MirrorService(store, stats, dev.kiln.app.http.RequestIds.propagating(fetchers), config.mirror().tagTtl(), Clock.systemUTC());
         mirror.afterFetch(budget::enforceSoon);
         return mirror;
     }

@@ -39,19 +39,43 @@ public class StoreMetrics {
     }
 
     private volatile Usage usage;
+    private volatile LastGc lastGc;
+    private volatile long budget;
+
+    /** The last garbage collection run of this gateway: when it ended, how long it took, what it removed. */
+    public record LastGc(java.time.Instant at, Duration took, GarbageCollector.Report report) {
+    }
 
     void register(@Observes StartupEvent event) {
         Gauge.builder("kiln.store.used", this, m -> m.usage().bytes()).baseUnit("bytes")
                 .description("Bytes of blobs in the store (refreshed at most every 10 s)").register(registry);
         Gauge.builder("kiln.store.blobs", this, m -> m.usage().blobs())
                 .description("Blobs in the store (refreshed at most every 10 s)").register(registry);
-        long budget = ByteSizes.parse(config.mirror().cacheMaxBytes());
+        budget = ByteSizes.parse(config.mirror().cacheMaxBytes());
         Gauge.builder("kiln.store.budget", () -> budget).baseUnit("bytes")
                 .description("The store's size budget for mirrored blobs (kiln.mirror.cache-max-bytes); 0 when unlimited")
                 .register(registry);
         gcRuns().increment(0);
         gcFreed().increment(0);
         gcDuration();
+    }
+
+    public long usedBytes() {
+        return usage().bytes();
+    }
+
+    public long blobs() {
+        return usage().blobs();
+    }
+
+    /** {@code kiln.mirror.cache-max-bytes}; 0 when unlimited. */
+    public long budgetBytes() {
+        return budget;
+    }
+
+    /** Null until this gateway has collected once. */
+    public LastGc lastGc() {
+        return lastGc;
     }
 
     private synchronized Usage usage() {
@@ -79,6 +103,7 @@ public class StoreMetrics {
         gcRuns().increment();
         gcFreed().increment(report.bytesRemoved());
         gcDuration().record(took);
+        lastGc = new LastGc(java.time.Instant.now(), took, report);
         usage = null; // the next scrape sees what the run freed
     }
 

@@ -14,6 +14,7 @@ import dev.kiln.registry.client.ImageSink;
 import dev.kiln.registry.client.ImageSource;
 import dev.kiln.registry.client.Registries;
 import dev.kiln.registry.client.RegistrySecurity;
+import dev.kiln.registry.client.TransferProgress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -88,6 +89,8 @@ public final class BuildRequest {
     public ImageSource imageSource() { return b.imageSource; }
     public ImageSink imageSink() { return b.imageSink; }
     public Path cacheDir() { return b.cacheDir; }
+    /** Byte progress of the pulls and pushes, for the command line to show. */
+    public TransferProgress progress() { return b.progress; }
     /** Where base layers are kept unpacked between builds; null for {@code layers/} in the cache dir. */
     public Path layerStoreDir() { return b.layerStoreDir; }
     /** The kept layers' budget; 0 keeps none (every layer is unpacked into each build). */
@@ -142,6 +145,7 @@ public final class BuildRequest {
         private ImageSource imageSource;
         private ImageSink imageSink;
         private Path cacheDir;
+        private TransferProgress progress = TransferProgress.NONE;
         private Path layerStoreDir;
         private long layerStoreMaxBytes = dev.kiln.builder.layers.BuildLayers.DEFAULT_MAX_BYTES;
         private Path workDir;
@@ -197,6 +201,7 @@ public final class BuildRequest {
         public Builder imageSink(ImageSink v) { imageSink = v; return this; }
         /** Base image blobs and RUN cache mounts; null for {@code java.io.tmpdir/kiln-cache}. */
         public Builder cacheDir(Path v) { cacheDir = v; return this; }
+        public Builder progress(TransferProgress v) { progress = Objects.requireNonNull(v); return this; }
         /** {@code --layer-store-dir} (null: {@code layers/} in the cache dir) and {@code --layer-store-max-bytes} (0: none). */
         public Builder layerStore(Path dir, long maxBytes) {
             if (maxBytes < 0) {
@@ -244,7 +249,7 @@ public final class BuildRequest {
             c.insecureRegistries = insecureRegistries; c.pushRetry = pushRetry; c.downloadRetry = downloadRetry;
             c.pullSecurity = pullSecurity; c.pushSecurity = pushSecurity; c.credentials = credentials;
             c.imageSource = imageSource; c.imageSink = imageSink; c.cacheDir = cacheDir; c.workDir = workDir;
-            c.layerStoreDir = layerStoreDir; c.layerStoreMaxBytes = layerStoreMaxBytes;
+            c.progress = progress; c.layerStoreDir = layerStoreDir; c.layerStoreMaxBytes = layerStoreMaxBytes;
             c.sandbox = sandbox; c.snapshotMode = snapshotMode; c.singleSnapshot = singleSnapshot; c.inPlace = inPlace;
             c.allowNetwork = allowNetwork; c.cancellation = cancellation; c.layerCache = layerCache;
             c.cachePolicy = cachePolicy; c.dryRun = dryRun; c.ignoreImmutableTagErrors = ignoreImmutableTagErrors;

@@ -163,7 +163,7 @@ public final class Builder {
         config = config.withCreated(created);
         ImageOutput output = new ImageOutput(request.outputs(), request.imageSink() != null ? request.imageSink()
                 : ImagePusher.sink(new Registries(request.pushSecurity(), request.credentials()),
-                        new Retry(request.pushRetry(), Duration.ofMillis(500))),
+                        new Retry(request.pushRetry(), Duration.ofMillis(500)), request.progress()),
                 ledger, request.layerCache(), buildDir, request.cancellation(), request.ignoreImmutableTagErrors(), events);
         if (request.dryRun()) {
             return output.dryRun(config, last.layers());
@@ -195,7 +195,7 @@ public final class Builder {
         ImageSource source = request.imageSource() != null ? request.imageSource()
                 : new ImagePuller(new Registries(request.pullSecurity(), request.credentials()),
                         MirrorRoutes.of(p.registryMirrors(), p.registryMaps(), p.skipDefaultRegistryFallback()), blobs,
-                        new Retry(p.downloadRetry(), Duration.ofMillis(500)));
+                        new Retry(p.downloadRetry(), Duration.ofMillis(500))).withProgress(request.progress());
         return new ImagePulls(source, request.platform() != null ? request.platform() : BuildPlan.hostPlatform(), events);
     }
 

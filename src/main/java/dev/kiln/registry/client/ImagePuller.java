@@ -29,12 +29,23 @@ public final class ImagePuller implements ImageSource {
     private final MirrorRoutes routes;
     private final BlobCache cache;
     private final Retry retry;
+    private final TransferProgress progress;
 
     public ImagePuller(Registries registries, MirrorRoutes routes, BlobCache cache, Retry retry) {
+        this(registries, routes, cache, retry, TransferProgress.NONE);
+    }
+
+    private ImagePuller(Registries registries, MirrorRoutes routes, BlobCache cache, Retry retry, TransferProgress progress) {
         this.registries = registries;
         this.routes = routes;
         this.cache = cache;
         this.retry = retry;
+        this.progress = progress;
+    }
+
+    /** This puller, reporting the bytes of each blob it downloads to {@code progress}. */
+    public ImagePuller withProgress(TransferProgress progress) {
+        return new ImagePuller(registries, routes, cache, retry, progress);
     }
 
     /** A platform such as {@code linux/arm64/v8}; {@code variant} may be null. */
@@ -236,15 +247,19 @@ public final class ImagePuller implements ImageSource {
         if (cache.contains(digest)) {
             return cache.path(digest);
         }
-        return retry.run(() -> {
+        TransferProgress.Blob blob = new TransferProgress.Blob(TransferProgress.Direction.PULL, what, digest, descriptor.size());
+        progress.started(blob);
+        Path file = retry.run(() -> {
             try (UpstreamResponse response = client.get(repo, "/v2/" + repo + "/blobs/" + digest, Map.of())) {
                 if (response.status() != 200) {
                     throw client.failure(response, "blob " + repo + "@" + digest);
                 }
-                try (InputStream body = response.body()) {
+                try (InputStream body = TransferProgress.counting(response.body(), progress, blob)) {
                     return cache.put(digest, descriptor.size(), body, what);
                 }
             }
         });
+        progress.finished(blob);
+        return file;
     }
 }

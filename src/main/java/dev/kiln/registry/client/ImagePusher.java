@@ -4,6 +4,7 @@ import dev.kiln.oci.Digest;
 import dev.kiln.oci.Digester;
 import dev.kiln.oci.image.ImageReference;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Path;
 import java.net.URI;
 import java.util.ArrayList;
@@ -23,6 +24,7 @@ public final class ImagePusher {
     private final Registries registries;
     private final Retry retry;
     private final BlobFiles files;
+    private final TransferProgress progress;
 
     /** Fetches a blob that has no local file yet, for when it must be uploaded after all. */
     public interface BlobFiles {
@@ -37,9 +39,15 @@ public final class ImagePusher {
 
     /** @param files where blobs without a local file come from (they are fetched only if a destination lacks them) */
     public ImagePusher(Registries registries, Retry retry, BlobFiles files) {
+        this(registries, retry, files, TransferProgress.NONE);
+    }
+
+    /** @param progress told the bytes of each blob uploaded, and which blobs did not need to be */
+    public ImagePusher(Registries registries, Retry retry, BlobFiles files, TransferProgress progress) {
         this.registries = registries;
         this.retry = retry;
         this.files = files;
+        this.progress = progress;
     }
 
     /** What to push: the manifest exactly as it will be stored, and every blob it references. */
@@ -70,7 +78,12 @@ public final class ImagePusher {
 
     /** Pushes over HTTP, one {@link ImagePusher} per push with that push's way to open blobs without a file. */
     public static ImageSink sink(Registries registries, Retry retry) {
-        return (image, destinations, holders, files) -> new ImagePusher(registries, retry, files)
+        return sink(registries, retry, TransferProgress.NONE);
+    }
+
+    /** As {@link #sink(Registries, Retry)}, reporting byte progress to {@code progress}. */
+    public static ImageSink sink(Registries registries, Retry retry, TransferProgress progress) {
+        return (image, destinations, holders, files) -> new ImagePusher(registries, retry, files, progress)
                 .push(image, destinations, holders);
     }
 
@@ -133,20 +146,25 @@ public final class ImagePusher {
         for (PulledImage.Blob blob : image.blobs()) {
             String key = destination.registry() + " " + blob.digest();
             long size = blob.descriptor().size();
-            Outcome outcome = retry.run(() -> pushBlob(client, repo, pushScope, blob, holders.get(key)));
+            TransferProgress.Blob transfer = new TransferProgress.Blob(TransferProgress.Direction.PUSH,
+                    destination.repository().value(), blob.digest(), size);
+            Outcome outcome = retry.run(() -> pushBlob(client, repo, pushScope, blob, holders.get(key), transfer));
             switch (outcome) {
                 case EXISTED -> {
                     nExisting++;
                     skipped += size;
+                    progress.skipped(transfer, "already there");
                 }
                 case MOUNTED -> {
                     nMounted++;
                     skipped += size;
+                    progress.skipped(transfer, "mounted from " + holders.get(key));
                 }
                 case UPLOADED -> {
                     nUploaded++;
                     uploaded += size;
                     sent.add(blob.digest());
+                    progress.finished(transfer);
                 }
             }
             holders.putIfAbsent(key, repo);
@@ -174,8 +192,8 @@ public final class ImagePusher {
 
     private enum Outcome { EXISTED, MOUNTED, UPLOADED }
 
-    private Outcome pushBlob(RegistryClient client, String repo, List<String> pushScope, PulledImage.Blob blob, String holder)
-            throws IOException {
+    private Outcome pushBlob(RegistryClient client, String repo, List<String> pushScope, PulledImage.Blob blob, String holder,
+                             TransferProgress.Blob transfer) throws IOException {
         Digest digest = blob.digest();
         String base = client.endpoint().url() + "/v2/" + repo + "/blobs/";
         try (UpstreamResponse head = client.send("HEAD", URI.create(base + digest), pushScope, Map.of(), null)) {
@@ -211,8 +229,18 @@ public final class ImagePusher {
         }
         String location = upload.toString();
         URI put = URI.create(location + (location.contains("?") ? "&" : "?") + "digest=" + digest);
+        RegistryClient.RequestBody body = RegistryClient.RequestBody.of(blob.file() != null ? blob.file() : files.open(blob));
+        progress.started(transfer);
         try (UpstreamResponse response = client.send("PUT", put, pushScope, Map.of("Content-Type", "application/octet-stream"),
-                RegistryClient.RequestBody.of(blob.file() != null ? blob.file() : files.open(blob)))) {
+                new RegistryClient.RequestBody() {
+                    public long length() {
+                        return body.length();
+                    }
+
+                    public InputStream open() throws IOException {
+                        return TransferProgress.counting(body.open(), progress, transfer);
+                    }
+                })) {
             if (response.status() != 201) {
                 throw client.failure(response, "uploading blob " + digest + " to " + repo);
             }

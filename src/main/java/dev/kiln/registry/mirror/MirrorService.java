@@ -89,6 +89,7 @@ public final class MirrorService {
 
     public ManifestAnswer manifest(MirrorRoute route, String reference, List<String> accepted) throws IOException {
         RepositoryName cacheName = route.cacheName();
+        stats.imageRequested(route.upstreamName() + "/" + route.remoteName());
         if (Digest.isDigest(reference)) {
             Digest digest = parseDigest(reference);
             Optional<BlobLocation> cached = cachedManifest(cacheName, digest);

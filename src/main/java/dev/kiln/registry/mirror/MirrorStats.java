@@ -63,4 +63,29 @@ public final class MirrorStats {
         errors.getOrDefault(upstream, Map.of()).forEach((code, adder) -> result.put(code, adder.sum()));
         return result;
     }
+
+    /** Manifest requests per image, for "top images"; new names stop being counted past this many. */
+    static final int MAX_IMAGES = 1000;
+    private final Map<String, LongAdder> images = new ConcurrentHashMap<>();
+
+    /** One manifest request for {@code image} ({@code upstream/repository}). */
+    public void imageRequested(String image) {
+        LongAdder adder = images.get(image);
+        if (adder == null) {
+            if (images.size() >= MAX_IMAGES) {
+                return; // a bounded map: a client walking random names cannot grow it without end
+            }
+            adder = images.computeIfAbsent(image, i -> new LongAdder());
+        }
+        adder.increment();
+    }
+
+    /** The {@code limit} images with the most manifest requests, most first. */
+    public java.util.List<Map.Entry<String, Long>> topImages(int limit) {
+        return images.entrySet().stream()
+                .map(e -> Map.entry(e.getKey(), e.getValue().sum()))
+                .sorted(Map.Entry.<String, Long>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
+                .limit(limit)
+                .toList();
+    }
 }

@@ -41,6 +41,14 @@ class BasicAuthNoAnonymousPullTest {
     }
 
     @Test
+    void theDashboardNeedsAUserToo() {
+        for (String path : new String[] {"/", "/dashboard/dashboard.js", "/api/v1/summary"}) {
+            request().get(path).then().statusCode(401).header("WWW-Authenticate", org.hamcrest.Matchers.startsWith("Basic"));
+            request().header("Authorization", HtpasswdProfile.valid()).get(path).then().statusCode(200);
+        }
+    }
+
+    @Test
     void anonymousWritesAreStillUnauthorized() {
         assertUnauthorized(request().post("/v2/" + repo("local", "privatewrite") + "/blobs/uploads/"));
     }

@@ -64,6 +64,17 @@ final class BuildApi {
         return dir;
     }
 
+    /** Builds an image with busybox's shell into the gateway, for builds with a RUN; its reference. */
+    static String busyboxBase(Path work) throws IOException, InterruptedException {
+        Path base = context(work, "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n", Map.of());
+        Files.copy(Path.of("/bin/busybox"), base.resolve("busybox"));
+        String image = host() + "/local/busybox-" + java.util.UUID.randomUUID().toString().substring(0, 6) + ":1";
+        String id = Registry.request().contentType("application/gzip").body(tarGz(base)).post("/api/v1/builds?destination=" + image)
+                .then().statusCode(202).extract().path("id");
+        assertEquals("succeeded", awaitEnd(id).get("state").asText(), Registry.request().get("/api/v1/builds/" + id + "/log").asString());
+        return image;
+    }
+
     /** Polls {@code GET /api/v1/builds/{id}} until the build has ended; its last state. */
     static JsonNode awaitEnd(String id) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();

@@ -7,6 +7,7 @@ import static dev.kiln.app.http.Registry.request;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -54,5 +55,14 @@ class BuildApiAuthTest {
         BuildApi.Events events = BuildApi.follow(id, Map.of("Authorization", HtpasswdProfile.valid()));
         assertEquals("succeeded", events.end().get("state").asText(), events.text());
         request().get("/v2/" + repo + "/manifests/1").then().statusCode(200);
+
+        // the dashboard is open like a pull, but shows a build only to its submitter
+        request().get("/").then().statusCode(200).contentType(org.hamcrest.Matchers.startsWith("text/html"));
+        java.util.List<String> anonymous = request().get("/api/v1/summary").then().statusCode(200).extract().path("builds.recent.id");
+        assertTrue(!anonymous.contains(id), "an anonymous caller sees no one's builds: " + anonymous);
+        java.util.List<String> alices = request().header("Authorization", HtpasswdProfile.valid()).get("/api/v1/summary")
+                .then().statusCode(200).extract().path("builds.recent.id");
+        assertTrue(alices.contains(id), "alice sees her build: " + alices);
+        request().header("Authorization", HtpasswdProfile.basic(HtpasswdProfile.USER, "wrong")).get("/").then().statusCode(401);
     }
 }

@@ -109,13 +109,7 @@ class BuildApiTest {
 
     @Test
     void runningBuildIsCancelledItsRunKilledAndNothingPushed() throws Exception {
-        Path base = context(WORK, "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
-                Map.of());
-        Files.copy(Path.of("/bin/busybox"), base.resolve("busybox"));
-        String baseImage = host() + "/local/gw-busybox-" + UUID.randomUUID().toString().substring(0, 6) + ":1";
-        String baseId = submit(tarGz(base), "?destination=" + baseImage).then().statusCode(202).extract().path("id");
-        assertEquals("succeeded", awaitEnd(baseId).get("state").asText(),
-                request().get("/api/v1/builds/" + baseId + "/log").asString());
+        String baseImage = BuildApi.busyboxBase(WORK);
 
         String token = "kiln-cancel-" + UUID.randomUUID();
         Path slow = context(WORK, "FROM " + baseImage + "\nRUN echo started && sleep 297 && echo " + token + "\n", Map.of());
