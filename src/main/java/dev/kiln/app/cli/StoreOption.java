@@ -24,7 +24,10 @@ public class StoreOption {
 
     /** The existing store: {@code fsck} or {@code gc} on a mistyped path must not create an empty store and report it clean. */
     Store open() throws IOException {
-        S3StoreConfig s3 = ConfigProvider.getConfig().unwrap(SmallRyeConfig.class).getConfigMapping(S3StoreConfig.class);
-        return StoreOpener.open(location(), s3, true);
+        String location = location();
+        // the kiln.store.s3.* mapping is only looked up for a bucket: a directory needs none of it
+        S3StoreConfig s3 = location.startsWith("s3://")
+                ? ConfigProvider.getConfig().unwrap(SmallRyeConfig.class).getConfigMapping(S3StoreConfig.class) : null;
+        return StoreOpener.open(location, s3, true);
     }
 }

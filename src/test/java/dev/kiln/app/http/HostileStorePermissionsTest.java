@@ -50,8 +50,11 @@ class HostileStorePermissionsTest {
         int records = 0;
         try (Stream<Path> paths = Files.walk(WipeTestStore.STORE)) {
             for (Path path : (Iterable<Path>) paths::iterator) {
-                if (Files.isSymbolicLink(path) || path.toString().contains("/work/") || path.toString().contains("/run-cache")) {
-                    continue; // a build's rootfs and RUN cache mounts keep the image's own modes, inside private directories
+                if (Files.isSymbolicLink(path) || path.toString().contains("/work/") || path.toString().contains("/run-cache")
+                        || path.toString().contains("/build-cache/layers")) {
+                    // a build's rootfs, RUN cache mounts and the kept unpacked layers keep the image's own modes,
+                    // inside private directories (build-cache is checked below)
+                    continue;
                 }
                 Set<PosixFilePermission> perms = Files.getPosixFilePermissions(path);
                 if (perms.stream().anyMatch(OTHERS::contains)) {
