@@ -18,7 +18,9 @@ public final class RequestIdLogFilter implements Filter {
         if (record instanceof ExtLogRecord ext && record.getLoggerName() != null && record.getLoggerName().startsWith("dev.kiln")) {
             String id = ext.getMdc(RequestIds.MDC_KEY);
             if (id != null && !id.isEmpty() && record.getMessage() != null && !record.getMessage().contains("[request ")) {
-                record.setMessage(record.getMessage() + " [request " + id + "]");
+                // keep the record's format style: a printf-style line (infof) set as a plain message
+                // would print its %s placeholders instead of its parameters
+                ext.setMessage(ext.getMessage() + " [request " + id + "]", ext.getFormatStyle());
             }
         }
         return true;
