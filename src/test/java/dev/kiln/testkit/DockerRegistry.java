@@ -251,18 +251,8 @@ public final class DockerRegistry implements AutoCloseable {
     /** Uploads {@code content} as a blob of {@code repo} in one request; its digest. */
     public String pushBlob(String repo, byte[] content) throws IOException, InterruptedException {
         String digest = TestImages.sha256(content);
-        // distribution answers a POST with a body by opening a session: POST, then PUT the bytes
-        Http http = Http.at(url());
-        java.net.http.HttpResponse<String> session = http.request(java.net.http.HttpRequest.newBuilder(http.url("v2/" + repo + "/blobs/uploads/"))
-                .POST(java.net.http.HttpRequest.BodyPublishers.noBody()));
-        if (session.statusCode() != 202) {
-            throw new IOException("starting an upload to " + repo + ": HTTP " + session.statusCode() + " " + session.body());
-        }
-        String location = session.headers().firstValue("Location").orElseThrow();
-        java.net.http.HttpResponse<String> pushed = http.request(java.net.http.HttpRequest.newBuilder(
-                        http.url(location + (location.contains("?") ? "&" : "?") + "digest=" + digest))
-                .header("Content-Type", "application/octet-stream")
-                .PUT(java.net.http.HttpRequest.BodyPublishers.ofByteArray(content)));
+        // distribution answers a monolithic POST by opening a session: one chunk, then the closing PUT
+        java.net.http.HttpResponse<String> pushed = Http.at(url()).chunked(repo, content, Math.max(1, content.length));
         if (pushed.statusCode() != 201) {
             throw new IOException("uploading " + digest + " to " + repo + ": HTTP " + pushed.statusCode() + " " + pushed.body());
         }

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.kiln.registry.mirror.UpstreamRouter;
 import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.LogCapture;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.TestImages;
 import io.quarkus.test.common.WithTestResource;
@@ -27,10 +28,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -128,26 +125,7 @@ class OperatorMetricsTest {
 
     @Test
     void aBuildThroughTheMirrorAndAPullMoveTheirSeriesAndAreLogged() throws Exception {
-        List<String> log = new CopyOnWriteArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                if (record.getLevel().intValue() >= java.util.logging.Level.INFO.intValue()) {
-                    log.add(record.getLoggerName() + " " + (record instanceof org.jboss.logmanager.ExtLogRecord ext
-                            ? ext.getFormattedMessage() : record.getMessage()));
-                }
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        Logger kiln = Logger.getLogger("dev.kiln");
-        kiln.addHandler(capture);
+        LogCapture capture = LogCapture.start();
         int port = upstreams.upstreams().get(WipeTestStore.TEST_UPSTREAM).endpoint().url().getPort();
         try (DockerRegistry upstream = DockerRegistry.configure(WORK.resolve("upstream-" + UUID.randomUUID())).port(port).start()) {
             TestImages.Layout base = TestImages.busybox(WORK.resolve("base-" + UUID.randomUUID()));
@@ -172,15 +150,7 @@ class OperatorMetricsTest {
             // a blob no other test has, pulled twice: fetched from the upstream once, then served from the store
             byte[] content = new byte[300_000];
             new java.util.Random().nextBytes(content);
-            String layer = "sha256:" + java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(content));
-            HttpResponse<String> session = HTTP.send(HttpRequest.newBuilder(URI.create(upstream.url() + "/v2/" + repo + "/blobs/uploads/"))
-                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
-            assertEquals(202, session.statusCode(), session.body());
-            URI location = URI.create(upstream.url()).resolve(session.headers().firstValue("Location").orElseThrow());
-            HttpResponse<String> pushed = HTTP.send(HttpRequest.newBuilder(URI.create(location + (location.getQuery() == null ? "?" : "&")
-                    + "digest=" + layer)).PUT(HttpRequest.BodyPublishers.ofByteArray(content))
-                    .header("Content-Type", "application/octet-stream").build(), HttpResponse.BodyHandlers.ofString());
-            assertEquals(201, pushed.statusCode(), pushed.body());
+            String layer = upstream.pushBlob(repo, content);
             long layerSize = content.length;
             Map<String, Double> beforePull = samples();
             assertEquals(layerSize, pull(upstreamName + "/" + repo, layer).length);
@@ -212,6 +182,7 @@ class OperatorMetricsTest {
             }
             assertTrue(http.stream().noneMatch(l -> l.contains(layer) || l.contains(repo)), "no digests or names in " + http);
 
+            List<String> log = capture.lines(java.util.logging.Level.INFO);
             String all = String.join("\n", log);
             assertTrue(log.stream().anyMatch(l -> l.contains("fetched blob " + upstreamName + "/" + repo + "@" + layer + ": "
                     + layerSize + " bytes in ") && l.contains("coalesced waiters")), "one INFO line for the layer's fetch:\n" + all);
@@ -222,7 +193,7 @@ class OperatorMetricsTest {
                 }
             }
         } finally {
-            kiln.removeHandler(capture);
+            capture.close();
         }
     }
 

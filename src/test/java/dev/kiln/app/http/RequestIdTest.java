@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.testkit.DockerRegistry;
+import dev.kiln.testkit.LogCapture;
 import dev.kiln.registry.mirror.UpstreamRouter;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -22,10 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.jboss.logmanager.ExtLogRecord;
 import org.junit.jupiter.api.Test;
 
@@ -57,26 +55,8 @@ class RequestIdTest {
 
     @Test
     void theFetchARequestStartedAndTheBuildItSubmittedLogItsId() throws Exception {
-        List<LogRecord> records = new CopyOnWriteArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                if (record instanceof ExtLogRecord ext) {
-                    ext.copyMdc(); // the MDC as it was on the thread that logged
-                }
-                records.add(record);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        Logger kiln = Logger.getLogger("dev.kiln");
-        kiln.addHandler(capture);
+        LogCapture capture = LogCapture.start();
+        List<LogRecord> records = capture.records();
         int port = upstreams.upstreams().get(WipeTestStore.TEST_UPSTREAM).endpoint().url().getPort();
         try (DockerRegistry upstream = DockerRegistry.configure(WORK.resolve("upstream-" + UUID.randomUUID())).port(port).start()) {
             String repo = "ids/blob-" + UUID.randomUUID().toString().substring(0, 8);
@@ -102,7 +82,7 @@ class RequestIdTest {
             assertNotEquals(buildRequest, mdc(awaitRecord(records, "build " + id + " succeeded")),
                     "a build runs after its request ended");
         } finally {
-            kiln.removeHandler(capture);
+            capture.close();
         }
     }
 
