@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -31,6 +32,7 @@ public final class BuildLayers implements AutoCloseable {
     private LayerStore.Mode mode = modeFromEnvironment();
     private Consumer<String> log = line -> { };
     private final List<Assembly> assemblies = new ArrayList<>();
+    private final List<KeptStack> stacks = new ArrayList<>();
 
     private static LayerStore.Mode modeFromEnvironment() {
         String value = System.getenv("KILN_LAYER_STORE_MODE");
@@ -74,17 +76,45 @@ public final class BuildLayers implements AutoCloseable {
             }
             return;
         }
+        List<LayerStore.Layer> stack = stackOf(layers, diffIds, files);
+        Assembly assembly = LayerStore.open(storeDir, maxBytes).assemble(stack, rootfs, mode, log);
+        synchronized (assemblies) {
+            assemblies.add(assembly);
+        }
+        log.accept("root filesystem " + rootfs.getFileName() + ": " + assembly.how());
+    }
+
+    /**
+     * The kept layers of a stage's {@code layers} (DiffIDs as for {@link #unpack}), leased until
+     * the build ends, to look paths up without making the root filesystem; empty without a store
+     * or where the store cannot keep a layer.
+     */
+    public Optional<KeptStack> lease(List<PulledImage.Blob> layers, List<Digest> diffIds, BlobFiles files) {
+        Path storeDir = dir != null ? dir : defaultDir;
+        if (maxBytes == 0 || storeDir == null || diffIds.size() < layers.size() || layers.isEmpty()) {
+            return Optional.empty();
+        }
+        List<LayerStore.Layer> stack = stackOf(layers, diffIds, files);
+        try {
+            KeptStack kept = LayerStore.open(storeDir, maxBytes).lease(stack, log);
+            synchronized (assemblies) {
+                stacks.add(kept);
+            }
+            return Optional.of(kept);
+        } catch (IOException | RuntimeException e) {
+            log.accept("layer store: cannot look below without unpacking: " + e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    private static List<LayerStore.Layer> stackOf(List<PulledImage.Blob> layers, List<Digest> diffIds, BlobFiles files) {
         List<Digest> own = diffIds.subList(diffIds.size() - layers.size(), diffIds.size());
         List<LayerStore.Layer> stack = new ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
             PulledImage.Blob blob = layers.get(i);
             stack.add(new LayerStore.Layer(own.get(i), () -> files.fileOf(blob)));
         }
-        Assembly assembly = LayerStore.open(storeDir, maxBytes).assemble(stack, rootfs, mode, log);
-        synchronized (assemblies) {
-            assemblies.add(assembly);
-        }
-        log.accept("root filesystem " + rootfs.getFileName() + ": " + assembly.how());
+        return stack;
     }
 
     /** Unmounts and lets the layers go; before the build dir is deleted. */
@@ -99,6 +129,8 @@ public final class BuildLayers implements AutoCloseable {
                 }
             }
             assemblies.clear();
+            stacks.forEach(KeptStack::close);
+            stacks.clear();
         }
     }
 }

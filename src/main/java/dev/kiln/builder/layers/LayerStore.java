@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
@@ -83,16 +82,15 @@ public final class LayerStore {
 
     private final Path dir;
     private final Path layers;
-    private final Path locks;
     private final Path tmp;
     private volatile long maxBytes;
-    private final Map<String, Held> held = new HashMap<>();
+    private final LayerLeases leases;
     private final Map<String, Object> unpacking = new ConcurrentHashMap<>();
 
     private LayerStore(Path dir, long maxBytes) throws IOException {
         this.dir = dir;
         this.layers = Files.createDirectories(dir.resolve("layers"));
-        this.locks = Files.createDirectories(dir.resolve("locks"));
+        this.leases = new LayerLeases(Files.createDirectories(dir.resolve("locks")));
         this.tmp = Files.createDirectories(dir.resolve("tmp"));
         this.maxBytes = maxBytes;
         cleanTmp();
@@ -130,18 +128,10 @@ public final class LayerStore {
      * without a store; a broken layer fails with the extractor's error either way.
      */
     public Assembly assemble(List<Layer> stack, Path rootfs, Mode mode, Consumer<String> warnings) throws IOException {
-        List<Digest> chain = ChainIds.of(stack.stream().map(Layer::diffId).toList());
-        List<String> keys = chain.stream().map(Digest::hex).toList();
-        List<String> leased = new ArrayList<>();
-        List<Path> lowers = new ArrayList<>();
+        KeptStack kept;
         try {
-            for (int i = 0; i < stack.size(); i++) {
-                acquire(keys.get(i));
-                leased.add(keys.get(i));
-                lowers.add(ensure(keys.get(i), stack.get(i), lowers, warnings));
-            }
+            kept = lease(stack, warnings);
         } catch (IOException | RuntimeException e) {
-            release(leased);
             LOG.log(System.Logger.Level.DEBUG, "layer store: unpacking straight into " + rootfs + ": " + e);
             LayerExtractor extractor = LayerExtractor.forRootfs(rootfs);
             for (Layer layer : stack) {
@@ -150,13 +140,36 @@ public final class LayerStore {
             return new Assembly(this, List.of(), null, "unpacked");
         }
         try {
-            Assembly assembly = stackUp(keys, lowers, rootfs, mode);
+            Assembly assembly = stackUp(kept.keys(), kept.layers(), rootfs, mode);
             evict();
             return assembly;
+        } catch (IOException | RuntimeException e) {
+            kept.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The kept layers of {@code stack}, bottom first, each unpacked into the store if missing and
+     * leased until the answer is closed; fails (leasing nothing) where the store cannot keep a
+     * layer on its own (a hardlink to a lower layer's file) or a layer is broken.
+     */
+    public KeptStack lease(List<Layer> stack, Consumer<String> warnings) throws IOException {
+        List<Digest> chain = ChainIds.of(stack.stream().map(Layer::diffId).toList());
+        List<String> keys = chain.stream().map(Digest::hex).toList();
+        List<String> leased = new ArrayList<>();
+        List<Path> lowers = new ArrayList<>();
+        try {
+            for (int i = 0; i < stack.size(); i++) {
+                leases.acquire(keys.get(i));
+                leased.add(keys.get(i));
+                lowers.add(ensure(keys.get(i), stack.get(i), lowers, warnings));
+            }
         } catch (IOException | RuntimeException e) {
             release(leased);
             throw e;
         }
+        return new KeptStack(this, keys, lowers);
     }
 
     private Assembly stackUp(List<String> keys, List<Path> lowers, Path rootfs, Mode mode) throws IOException {
@@ -264,7 +277,7 @@ public final class LayerStore {
                 continue;
             }
             try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE);
-                 FileLock lock = tryLock(channel, false)) {
+                 FileLock lock = LayerLeases.tryLock(channel, false)) {
                 if (lock != null) {
                     Trees.deleteQuietly(entry);
                     Files.deleteIfExists(lockFile);
@@ -277,7 +290,7 @@ public final class LayerStore {
             String name = entry.getFileName().toString();
             if (name.endsWith(".lock") && !Files.exists(tmp.resolve(name.substring(0, name.length() - 5)))) {
                 try (FileChannel channel = FileChannel.open(entry, StandardOpenOption.WRITE);
-                     FileLock lock = tryLock(channel, false)) {
+                     FileLock lock = LayerLeases.tryLock(channel, false)) {
                     if (lock != null) {
                         Files.deleteIfExists(entry);
                     }
@@ -312,13 +325,11 @@ public final class LayerStore {
                 break;
             }
             String key = candidate.dir().getFileName().toString();
-            synchronized (held) {
-                if (held.containsKey(key)) {
-                    continue;
-                }
+            if (leases.heldHere(key)) {
+                continue;
             }
-            try (FileChannel channel = FileChannel.open(locks.resolve(key), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                 FileLock lock = tryLock(channel, false)) {
+            try (FileChannel channel = FileChannel.open(leases.lockFile(key), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                 FileLock lock = LayerLeases.tryLock(channel, false)) {
                 if (lock == null) {
                     continue;
                 }
@@ -357,59 +368,8 @@ public final class LayerStore {
         return Files.isRegularFile(layers.resolve(chainId.hex()).resolve("size"));
     }
 
-    private void acquire(String key) throws IOException {
-        synchronized (held) {
-            Held h = held.get(key);
-            if (h != null) {
-                h.count++;
-                return;
-            }
-            FileChannel channel = FileChannel.open(locks.resolve(key), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.READ);
-            try {
-                // blocks only while an eviction in another process holds it
-                FileLock lock = channel.lock(0, Long.MAX_VALUE, true);
-                held.put(key, new Held(channel, lock));
-            } catch (IOException | RuntimeException e) {
-                channel.close();
-                throw e;
-            }
-        }
-    }
-
     void release(List<String> keys) {
-        synchronized (held) {
-            for (String key : keys) {
-                Held h = held.get(key);
-                if (h != null && --h.count == 0) {
-                    held.remove(key);
-                    try {
-                        h.channel.close(); // releases the lock
-                    } catch (IOException e) {
-                        LOG.log(System.Logger.Level.WARNING, "layer store: closing the lock of " + key + ": " + e);
-                    }
-                }
-            }
-        }
-    }
-
-    private static final class Held {
-        final FileChannel channel;
-        final FileLock lock;
-        int count = 1;
-
-        Held(FileChannel channel, FileLock lock) {
-            this.channel = channel;
-            this.lock = lock;
-        }
-    }
-
-    private static FileLock tryLock(FileChannel channel, boolean shared) throws IOException {
-        try {
-            return channel.tryLock(0, Long.MAX_VALUE, shared);
-        } catch (OverlappingFileLockException e) {
-            return null; // this process holds it
-        }
+        leases.release(keys);
     }
 
     private static void touch(Path file) throws IOException {

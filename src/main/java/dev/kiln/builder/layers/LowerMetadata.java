@@ -2,11 +2,8 @@ package dev.kiln.builder.layers;
 
 import dev.kiln.builder.rootfs.LayerDirIndex;
 import dev.kiln.builder.rootfs.LayerDirMerge;
-import dev.kiln.builder.rootfs.Trees;
-import dev.kiln.oci.layer.LayerPaths;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -36,7 +33,7 @@ final class LowerMetadata {
         implicit.sort((a, b) -> Integer.compare(depth(a), depth(b)));
         boolean safe = true;
         for (String dir : implicit) {
-            Found found = find(dir, below);
+            KeptStack.Found found = KeptStack.find(dir, below);
             if (found.conflict()) {
                 safe = false;
             } else if (found.dir() != null) {
@@ -44,46 +41,6 @@ final class LowerMetadata {
             }
         }
         return safe;
-    }
-
-    private record Found(Path dir, boolean conflict) {
-    }
-
-    /** The directory at {@code path} as the stack {@code below} shows it, top layer first. */
-    private static Found find(String path, List<Path> below) throws IOException {
-        String[] parts = path.split("/");
-        for (int i = below.size() - 1; i >= 0; i--) {
-            Path layer = below.get(i);
-            LayerDirIndex index = LayerDirIndex.read(layer.resolve("index"));
-            Path p = layer.resolve("fs");
-            String rel = "";
-            boolean missing = false;
-            for (String part : parts) {
-                rel = LayerPaths.child(rel, part);
-                p = p.resolve(part);
-                if (index.whiteouts().contains(rel)) {
-                    return new Found(null, false); // deleted here: nothing further down shows
-                }
-                BasicFileAttributes attributes = Trees.lstat(p);
-                if (attributes == null) {
-                    missing = true;
-                    break;
-                }
-                if (!attributes.isDirectory()) {
-                    return new Found(null, true);
-                }
-                if (index.opaques().contains(rel) && !rel.equals(path)) {
-                    // below an opaque directory only this layer counts
-                    Path rest = layer.resolve("fs").resolve(path);
-                    BasicFileAttributes a = Trees.lstat(rest);
-                    return a == null ? new Found(null, false) : new Found(a.isDirectory() ? rest : null, !a.isDirectory());
-                }
-            }
-            if (!missing) {
-                return new Found(p, false);
-            }
-        }
-        return new Found(null, false);
     }
 
     private static int depth(String path) {

@@ -53,6 +53,7 @@ public final class StageRunner {
     private final LayerLedger ledger;
     private final FromStep from;
     private final StageRootfs roots;
+    private final DirectCopy direct;
 
     /** @param kept base layers kept unpacked across builds (a store of none unpacks every layer into the build) */
     public StageRunner(BuildSession session, BuildPlan plan, ImagePulls pulls, LayerLedger ledger, BuildLayers kept,
@@ -65,6 +66,7 @@ public final class StageRunner {
         this.roots = new StageRootfs(session, pulls, new RootfsMaterializer(ledger, session.inPlace(), kept), settings.writer(),
                 settings.singleSnapshot() ? Snapshotters.Mode.WALK : settings.snapshotMode(), settings.cache() != null);
         session.stages(roots);
+        this.direct = new DirectCopy(session, kept, ledger, settings.writer());
     }
 
     /** Builds every stage of the plan; answers the last one, whose config and layers are the image. */
@@ -147,15 +149,21 @@ public final class StageRunner {
         if (fromCache) {
             useCached(s, step, hit.get(), history);
         } else {
-            roots.materialize(s);
-            if (step.kind() != BuildStep.Kind.RUN) {
-                s.snapshotter().beforeDirectChange();
+            DirectCopy.Scratch scratch = settings.singleSnapshot() ? null : direct.run(s, step);
+            if (scratch == null) {
+                roots.materialize(s);
+                if (step.kind() != BuildStep.Kind.RUN) {
+                    s.snapshotter().beforeDirectChange();
+                }
+                step.apply(s);
             }
-            step.apply(s);
             if (settings.singleSnapshot() && !lastFilesystemStep) {
                 s.config(s.config().withEmptyLayerHistory(history.withEmptyLayer(true)));
             } else {
                 snapshot(s, step, history, key != null && cacheable ? key : null, createdBy, n);
+            }
+            if (scratch != null) {
+                direct.leave(s, scratch);
             }
         }
         if (key != null) {

@@ -42,6 +42,16 @@ public interface BuildStep {
         return null;
     }
 
+    /**
+     * Where the step writes, when what it writes does not depend on the files below but for the
+     * destination's own chain of directories (a COPY with no owner names to look up, no archive
+     * to unpack over what is there): its layer can then be made without the stage's rootfs.
+     * Null when the step needs the whole rootfs.
+     */
+    default String independentDestination(StageContext ctx) {
+        return null;
+    }
+
     /** What the step does to the config when its layer comes from the cache instead (or, in a dry run, is unknown). */
     default void applyConfigOnly(StageContext ctx) {
     }

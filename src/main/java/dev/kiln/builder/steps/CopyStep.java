@@ -121,6 +121,19 @@ final class CopyStep implements BuildStep {
         return key.part("from", stage).part("content", reader.digest(local)).value();
     }
 
+    /** Numeric owners need no /etc/passwd; an ADD of local files may unpack an archive over what is there. */
+    @Override
+    public String independentDestination(StageContext s) {
+        var scope = s.scope();
+        if (chown != null && !chown.isEmpty() && !scope.expand(chown).matches("[0-9]+(:[0-9]+)?")) {
+            return null;
+        }
+        if (isAdd && unpack && sources.stream().anyMatch(src -> !isUrl(scope.expand(src)))) {
+            return null;
+        }
+        return s.absolute(scope.expand(destination));
+    }
+
     private static boolean isUrl(String src) {
         return src.startsWith("http://") || src.startsWith("https://");
     }
