@@ -3,8 +3,10 @@
 #   Dockerfile: FROM debian:minbase (scripts/make-base-images) / RUN (writes a few files) / COPY app.txt
 # Each run: an empty kiln cache dir (blobs and layer store) and empty buildah storage, one cold build
 # each (so the RUN layer is cached and the base kept), then app.txt changes and each tool rebuilds:
-#   kiln store      kiln build --cache (registry cache repo), the layer store by default (layers copied)
-#   kiln overlay    the same with KILN_LAYER_STORE_MODE=overlay (layers stacked by an overlay mount; root only)
+#   kiln direct     kiln build --cache (registry cache repo), as it comes: the COPY's layer is written
+#                   without making the rootfs (looked up in the layer store)
+#   kiln store      the same with KILN_DIRECT_COPY=off: the rootfs is made of the kept layers (copied)
+#   kiln overlay    KILN_DIRECT_COPY=off and KILN_LAYER_STORE_MODE=overlay (kept layers stacked by an overlay mount; root only)
 #   kiln no store   the same with --layer-store-max-bytes 0 (every layer unpacked again, as before the store)
 #   buildah         buildah bud --layers --isolation chroot (overlay driver) + buildah push
 # all pushing to the same local docker-registry. Median of RUNS (default 5); prints a markdown table.
@@ -64,24 +66,26 @@ buildah_build() {
 }
 export -f buildah_build kiln
 export bstore work reg ctx jar
-for f in store copy nostore changed_buildah cold_kiln cold_buildah; do : > "$work/$f"; done
+for f in direct store copy nostore changed_buildah cold_kiln cold_buildah; do : > "$work/$f"; done
 for i in $(seq 1 "$runs"); do
   rm -rf "$work/kiln-cache"; buildah $bstore rmi -a -f > /dev/null 2>&1 || true
   timed "$work/cold_kiln" kiln "cold$i"
   timed "$work/cold_buildah" buildah_build "cold$i"
-  echo "app $i a" > "$ctx/app.txt"; timed "$work/store" kiln "store$i"
+  echo "app $i 0" > "$ctx/app.txt"; timed "$work/direct" kiln "direct$i"
+  cp "$work/last.log" "$work/kiln-direct-$i.log"
+  echo "app $i a" > "$ctx/app.txt"; KILN_DIRECT_COPY=off timed "$work/store" kiln "store$i"
   cp "$work/last.log" "$work/kiln-store-$i.log"
-  echo "app $i b" > "$ctx/app.txt"; KILN_LAYER_STORE_MODE=overlay timed "$work/copy" kiln "overlay$i"
-  echo "app $i c" > "$ctx/app.txt"; timed "$work/nostore" kiln "nostore$i" --layer-store-max-bytes 0
+  echo "app $i b" > "$ctx/app.txt"; KILN_DIRECT_COPY=off KILN_LAYER_STORE_MODE=overlay timed "$work/copy" kiln "overlay$i"
+  echo "app $i c" > "$ctx/app.txt"; KILN_DIRECT_COPY=off timed "$work/nostore" kiln "nostore$i" --layer-store-max-bytes 0
   echo "app $i d" > "$ctx/app.txt"
   timed "$work/changed_buildah" buildah_build "changed$i"
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| phase | kiln store (copy) s | kiln store (overlay) s | kiln no store s | buildah --layers s | store / buildah | no store / store |"
+echo "| phase | kiln direct COPY s | kiln store (copy) s | kiln store (overlay) s | kiln no store s | buildah --layers s | direct / buildah |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-s=$(median < "$work/store"); c=$(median < "$work/copy"); n=$(median < "$work/nostore"); b=$(median < "$work/changed_buildah")
-echo "| cold | $(median < "$work/cold_kiln") | | | $(median < "$work/cold_buildah") | | |"
-echo "| changed COPY source | $s | $c | $n | $b | $(awk -v a="$s" -v b="$b" 'BEGIN {printf "%.2f", a/b}') | $(awk -v a="$n" -v b="$s" 'BEGIN {printf "%.1f", a/b}') |"
+d=$(median < "$work/direct"); s=$(median < "$work/store"); c=$(median < "$work/copy"); n=$(median < "$work/nostore"); b=$(median < "$work/changed_buildah")
+echo "| cold | $(median < "$work/cold_kiln") | | | | $(median < "$work/cold_buildah") | |"
+echo "| changed COPY source | $d | $s | $c | $n | $b | $(awk -v a="$d" -v b="$b" 'BEGIN {printf "%.2f", a/b}') |"
 echo
-for f in cold_kiln cold_buildah store copy nostore changed_buildah; do echo "runs $f: $(tr '\n' ' ' < "$work/$f")"; done
+for f in cold_kiln cold_buildah direct store copy nostore changed_buildah; do echo "runs $f: $(tr '\n' ' ' < "$work/$f")"; done

@@ -36,6 +36,9 @@ import java.util.Set;
  * joins the stage's pending layers, unpacked only when a later step needs the files.
  */
 final class DirectCopy {
+    /** {@code KILN_DIRECT_COPY=off} makes every COPY unpack the rootfs first, to compare both (bench/layer-store.sh). */
+    private static final boolean OFF = "off".equalsIgnoreCase(System.getenv("KILN_DIRECT_COPY"));
+
     private final BuildSession session;
     private final BuildLayers kept;
     private final RootfsMaterializer.LayerFiles files;
@@ -62,7 +65,7 @@ final class DirectCopy {
      * the layers have.
      */
     Scratch run(StageContext s, BuildStep step) throws IOException, BuildException {
-        if (s.materialized() || s.parent() != null || session.inPlace() != null || kept == null) {
+        if (OFF || s.materialized() || s.parent() != null || session.inPlace() != null || kept == null) {
             return null;
         }
         String destination = step.independentDestination(s);
