@@ -132,6 +132,39 @@ class LayerStoreTest {
     }
 
     @Test
+    void aLeasedStackAnswersForEveryPathWhatTheExtractedTreeHolds() throws IOException {
+        List<LayerStore.Layer> stack = whiteoutStack();
+        Path extracted = extracted(stack);
+        List<String> probes = List.of("etc", "etc/hosts", "etc/passwd", "etc/nothing", "opt", "opt/old", "opt/old/a",
+                "opt/old/b", "var/cache", "var/cache/x", "var/cache/sub", "var/cache/sub/y", "data", "data/one", "top",
+                "lib", "lib/libc.so", "usr/lib", "missing", "missing/below", "etc/passwd/below");
+        try (KeptStack kept = store(Long.MAX_VALUE).lease(stack, warnings::add)) {
+            for (String path : probes) {
+                KeptStack.Found found = kept.find(path);
+                String expected = "missing";
+                Path p = extracted;
+                for (String part : path.split("/")) {
+                    p = p.resolve(part);
+                    if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+                        expected = "missing";
+                        break;
+                    }
+                    expected = Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) ? "dir" : "in the way";
+                    if (!expected.equals("dir")) {
+                        break;
+                    }
+                }
+                String actual = found.conflict() ? "in the way" : found.dir() != null ? "dir" : "missing";
+                assertEquals(expected, actual, path);
+                if (found.dir() != null) {
+                    assertEquals(Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS),
+                            Files.getAttribute(found.dir(), "unix:mode", LinkOption.NOFOLLOW_LINKS), path + " mode");
+                }
+            }
+        }
+    }
+
+    @Test
     void overlayGivesWhatTheExtractorGivesWithWhiteoutsAndOpaqueDirectories() throws IOException {
         assumeTrue(isRoot(), "mounting an overlay in this process needs root");
         List<LayerStore.Layer> stack = whiteoutStack();
