@@ -47,6 +47,8 @@ class DirectCopyBuildTest {
                 RUN mkdir -p /etc /opt/new/sub /srv && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd \\
                     && echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo old > /opt/new/sub/old \\
                     && chmod 0750 /opt/new && chown 7:8 /opt/new/sub && ln -s /opt/new /link && echo f > /srv/file
+                WORKDIR /gone
+                RUN cd / && rmdir /gone
                 """);
         base = registry.host() + "/direct-base:1";
         String log = build("-c", baseCtx.toString(), "-d", base, "--insecure-registry", registry.host());
@@ -100,6 +102,7 @@ class DirectCopyBuildTest {
         "into a directory a RUN made; RUN mkdir /app && echo built > /app/built|COPY a.txt /app/a.txt; 1",
         "into an existing directory with its own mode, owner and mode flags; COPY --chown=1000:1000 --chmod=0640 tree/ /opt/new/sub/|COPY tree /opt/new/deeper; 2",
         "relative to the WORKDIR, several sources, then a heredoc and a RUN reading both; WORKDIR /srv/www/site|COPY a.txt tree ./|COPY <<EOF h.txt|hello|EOF|RUN cat a.txt h.txt > both; 2",
+        "relative to a WORKDIR the image lacks; COPY a.txt ./; 1",
         "through a symlink in the destination; COPY a.txt /link/sub/; 0",
         "with an owner name from /etc/passwd; COPY --chown=app a.txt /home/app/; 0",
         "over a file below; COPY a.txt /srv/file; 0",
