@@ -36,6 +36,9 @@ public final class BuildLayers implements AutoCloseable {
 
     private static LayerStore.Mode modeFromEnvironment() {
         String value = System.getenv("KILN_LAYER_STORE_MODE");
+        if (value == null) {
+            value = System.getProperty("kiln.layer-store.mode"); // in-process tests
+        }
         if (value == null || value.isBlank()) {
             return LayerStore.Mode.AUTO;
         }

@@ -102,7 +102,8 @@ public final class OverlaySnapshotter implements Snapshotter {
     /**
      * Runs the command on an overlay of the rootfs when the sandbox can mount one here, else on
      * the rootfs itself (the next snapshot then walks). The upper and work directories go next to
-     * the rootfs, on its filesystem, so applying the change is a rename.
+     * the rootfs, on its filesystem unless the rootfs is a mount of its own, so applying the change
+     * is a rename (a copy onto an overlay mount of kept layers).
      */
     @Override
     public ExecResult run(Sandbox sandbox, RunSpec spec) throws IOException, InterruptedException {
@@ -110,8 +111,9 @@ public final class OverlaySnapshotter implements Snapshotter {
             throw new IllegalStateException("the previous RUN on " + rootfs + " has not been snapshotted yet");
         }
         Path parent = rootfs.toAbsolutePath().getParent();
-        boolean overlay = spec.rootfs().equals(rootfs) && parent != null && sameFilesystem(rootfs, parent)
-                && sandbox.overlayWorks(rootfs, parent);
+        // a rootfs on another filesystem than its parent is an overlay mount of kept layers: the RUN's
+        // overlay stacks on it, and its upper directory is copied in instead of renamed
+        boolean overlay = spec.rootfs().equals(rootfs) && parent != null && sandbox.overlayWorks(rootfs, parent);
         if (!overlay) {
             if (required) {
                 throw new SandboxException("--snapshot-mode=overlay: the " + sandbox.name()
@@ -287,15 +289,6 @@ public final class OverlaySnapshotter implements Snapshotter {
         }
         Files.setAttribute(to, "unix:mode", (Integer) a.get("mode") & 07777);
         Files.setLastModifiedTime(to, (FileTime) a.get("lastModifiedTime"));
-    }
-
-    private static boolean sameFilesystem(Path a, Path b) {
-        try {
-            return Files.getAttribute(a, "unix:dev", LinkOption.NOFOLLOW_LINKS)
-                    .equals(Files.getAttribute(b, "unix:dev", LinkOption.NOFOLLOW_LINKS));
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
     }
 
     private static List<String> names(Path dir) throws IOException {

@@ -5,6 +5,7 @@ import dev.kiln.oci.layer.LayerPaths;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -14,6 +15,7 @@ import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -90,20 +92,26 @@ final class OverlayUpper {
      * afterwards is only directories and whiteouts.
      */
     static void applyTo(Path upper, Path rootfs) throws IOException {
-        mergeDirectory(upper, rootfs);
+        mergeDirectory(upper, rootfs, new HashMap<>());
     }
 
-    private static void mergeDirectory(Path upperDir, Path lowerDir) throws IOException {
+    private static void mergeDirectory(Path upperDir, Path lowerDir, Map<Object, Path> copiedLinks) throws IOException {
         for (Path u : children(upperDir)) {
             Path l = lowerDir.resolve(u.getFileName().toString());
             Kind kind = kind(u);
             if (kind == Kind.WHITEOUT) {
                 Trees.deleteTree(l);
             } else if (kind == Kind.DIR && Files.isDirectory(l, LinkOption.NOFOLLOW_LINKS)) {
-                mergeDirectory(u, l);
+                mergeDirectory(u, l, copiedLinks);
             } else {
                 Trees.deleteTree(l);
-                Files.move(u, l, StandardCopyOption.ATOMIC_MOVE);
+                try {
+                    Files.move(u, l, StandardCopyOption.ATOMIC_MOVE);
+                } catch (AtomicMoveNotSupportedException e) {
+                    // a rootfs that is itself an overlay mount of kept layers: another filesystem
+                    copyAcross(u, l, copiedLinks);
+                    Trees.deleteTree(u);
+                }
                 if (kind == Kind.FILE) {
                     stripOverlayXattrs(l);
                 } else if (kind != Kind.OTHER) {
@@ -112,6 +120,39 @@ final class OverlayUpper {
             }
         }
         copyDirectoryMetadata(upperDir, lowerDir);
+    }
+
+    /**
+     * What a rename would do, by copying: contents, mode, owner, mtime, user xattrs (overlayfs's are
+     * stripped afterwards, as after a rename), hardlinks within the upper directory kept, whiteouts
+     * inside a new directory dropped (they mean nothing there).
+     */
+    private static void copyAcross(Path from, Path to, Map<Object, Path> copiedLinks) throws IOException {
+        Map<String, Object> a = Files.readAttributes(from, "unix:mode,nlink,fileKey", LinkOption.NOFOLLOW_LINKS);
+        int type = (Integer) a.get("mode") & 0170000;
+        if (type == 0040000) {
+            Files.createDirectory(to);
+            for (Path child : children(from)) {
+                if (kind(child) != Kind.WHITEOUT) {
+                    copyAcross(child, to.resolve(child.getFileName().toString()), copiedLinks);
+                }
+            }
+            copyDirectoryMetadata(from, to);
+            return;
+        }
+        if (type == 0100000 && (Integer) a.get("nlink") > 1) {
+            Path first = copiedLinks.putIfAbsent(a.get("fileKey"), to);
+            if (first != null) {
+                Files.createLink(to, first);
+                return;
+            }
+        }
+        Files.copy(from, to, LinkOption.NOFOLLOW_LINKS, StandardCopyOption.COPY_ATTRIBUTES);
+        if (type == 0120000) {
+            // copying a symlink keeps its owner but not its mtime
+            Files.getFileAttributeView(to, java.nio.file.attribute.BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                    .setTimes(Files.getLastModifiedTime(from, LinkOption.NOFOLLOW_LINKS), null, null);
+        }
     }
 
     /** A directory moved in whole: no overlayfs attribute may stay, and a stray whiteout means nothing. */

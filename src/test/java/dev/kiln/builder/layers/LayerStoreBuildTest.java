@@ -3,10 +3,12 @@ package dev.kiln.builder.layers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.kiln.app.cli.BuildCommand;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.BusyboxContext;
+import dev.kiln.testkit.Tools;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -93,6 +95,41 @@ class LayerStoreBuildTest {
             }
         }
         return kept;
+    }
+
+    /**
+     * A RUN on kept layers stacked by overlayfs is snapshotted by its own overlay, as on a copied
+     * rootfs: before, it fell back to the walk, which also saw the sandbox's mount points come and
+     * go in /etc (the base has no /etc/hosts) and put etc/ in the layer.
+     */
+    @Test
+    void overlayAndCopyModesBuildTheSameImage() {
+        assumeTrue(Tools.isRoot(), "mounting the kept layers needs root");
+        Path ctx;
+        try {
+            ctx = Files.createDirectories(dir.resolve("ctx"));
+            Files.writeString(ctx.resolve("Dockerfile"), """
+                    FROM %s
+                    RUN cat /etc/passwd > /passwd-copy && mkdir -p /etc/x && echo y > /etc/x/y
+                    COPY a.txt /app/a.txt
+                    RUN cat /app/a.txt > /app/seen
+                    """.formatted(base));
+            Files.writeString(ctx.resolve("a.txt"), "one\n");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Map<String, String> digests = new TreeMap<>();
+        for (String mode : List.of("copy", "overlay")) {
+            System.setProperty("kiln.layer-store.mode", mode);
+            try {
+                String log = appBuild(ctx, dir.resolve("store-" + mode), "cache-mode-" + mode, "--verbosity", "debug");
+                assertTrue(log.contains(mode.equals("overlay") ? "by overlayfs" : "copied"), log);
+                digests.put(mode, digestOf(log));
+            } finally {
+                System.clearProperty("kiln.layer-store.mode");
+            }
+        }
+        assertEquals(digests.get("copy"), digests.get("overlay"), digests.toString());
     }
 
     @Test
