@@ -59,8 +59,8 @@ public final class LayerStore {
     /** How a root filesystem is made of the kept layers. */
     public enum Mode {
         /**
-         * Copy, for now: a stage's RUN snapshots by overlay need the rootfs on the build dir's own
-         * filesystem, and a walk over an overlay mount sees copied-up directories as changed
+         * Copy, for now: overlay gives the same images (LayerStoreBuildTest) and is faster, but has
+         * not yet been the default through the whole suite and the golden builds
          */
         AUTO,
         OVERLAY,
