@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Whole-process cost of Kiln's short commands, one JVM set-up against another (issue 13):
 #   `kiln --version`; `kiln build` of a small Dockerfile (busybox from a local docker-registry, ENV, COPY,
-#   COPY, RUN, push); `kiln submit` of the same context to a running gateway (client process only).
+#   COPY, RUN, push); the same build fully cached (--cache, after one warm-up build per variant; buildah:
+#   bud --layers on kept storage); `kiln submit` of the same context to a running gateway (client process only).
 # Each variant runs ROUNDS times (default 5), interleaved so that a change of load hits every variant alike;
 # prints median wall and CPU (user+sys) seconds and peak RSS. Needs the packaged jar (mvn package).
-#   VARIANTS="jar jar-cds cp-cds jdk25-aot …" picks some; JAVA25=/path/to/jdk-25/bin/java for the AOT ones.
+#   VARIANTS="launcher launcher25 jdk25-aot …" picks some (default: launcher launcher25 buildah); JAVA25=/path/to/jdk-25/bin/java for the AOT ones.
 # Variants:
 #   before     java 17 -jar of an older build (BEFORE_APP=…/quarkus-app), C1 + serial GC
-#   launcher   what ./kiln runs: jar, C1 + serial GC and the archive scripts/cds-archive trains (a local COPY build)
+#   launcher   what ./kiln runs on Java 17: jar, C1 + serial GC and the archive scripts/cds-archive trains
+#   launcher25 what ./kiln runs on Java 25: kiln-cli.jar, C1 + serial GC and the AOT cache scripts/aot-cache trains
 #   jar        java 17 -jar quarkus-run.jar (Quarkus' runner class loader), C1 + serial GC (the launcher before)
 #   jar-cds    the same with a dynamic AppCDS archive of a training build (-XX:ArchiveClassesAtExit)
 #   cp         java 17, a plain class path: kiln-cli.jar, a manifest-only jar naming app/ and lib/ (no Quarkus runner)
@@ -19,7 +21,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 rounds="${ROUNDS:-5}"
-variants="${VARIANTS:-${BEFORE_APP:+before }jar launcher jar-cds cp-cds jdk25-aot jar25-aot buildah}"
+variants="${VARIANTS:-${BEFORE_APP:+before }launcher launcher25 buildah}"
 java25="${JAVA25:-/usr/lib/jvm/temurin-25-jdk-amd64/bin/java}"
 work="${WORK:-$(mktemp -d /tmp/kiln-cli-startup.XXXXXX)}"
 reg_port="${REG_PORT:-5371}" gw_port="${GW_PORT:-5372}"
@@ -82,6 +84,7 @@ kiln() {
     jar) java $flags -jar "$app/quarkus-run.jar" "$@" ;;
     launcher) java $flags -XX:SharedArchiveFile="$launcher_archive" -Xshare:auto -Xlog:cds=off,cds+dynamic=off \
       -jar "$app/quarkus-run.jar" "$@" ;;
+    launcher25) "$java25" $flags -XX:AOTCache="$launcher_cache" -Xlog:aot=off,cds=off -jar "$app/kiln-cli.jar" "$@" ;;
     jar-cds) java $flags -XX:SharedArchiveFile="$work/jar.jsa" -Xshare:auto -jar "$app/quarkus-run.jar" "$@" ;;
     cp) java $flags -jar "$app/kiln-cli.jar" "$@" ;;
     cp-cds) java $flags -XX:SharedArchiveFile="$work/cp.jsa" -jar "$app/kiln-cli.jar" "$@" ;;
@@ -92,8 +95,9 @@ kiln() {
   esac
 }
 export -f kiln
-export flags app work java25 BEFORE_APP launcher_archive
+export flags app work java25 BEFORE_APP launcher_archive launcher_cache
 build_args() { echo build -c "$ctx" -d "$reg/bench/small:$1" --insecure-registry "$reg"; }
+cached_args() { echo build -c "$ctx" -d "$reg/bench/small:cached-$1" --insecure-registry "$reg" --cache --cache-repo "$reg/bench/cache-$1"; }
 submit_args() { echo submit --gateway "http://$gw" -t "$gw/local/small:$1" "$gctx"; }
 
 # training runs: a build and a submit each (the archive of a dynamic dump or an AOT cache comes from one run)
@@ -102,11 +106,13 @@ train() { # variant-prefix java-options…
   # shellcheck disable=SC2046
   "$@" $(build_args train) > "$work/train-$out.log" 2>&1
 }
-launcher_archive=""
+launcher_archive="" launcher_cache=""
 for v in $variants; do
   # shellcheck disable=SC2086
   case "$v" in
     launcher) . "$here/scripts/cds-archive"; rm -rf "$work/target"; launcher_archive="$(kiln_cds_archive "$work" "$app/quarkus-run.jar")" ;;
+    launcher25) . "$here/scripts/aot-cache"; rm -f "$app/kiln-cli.jar"
+      launcher_cache="$(kiln_aot_cache "$work/aot" "$java25" "$(kiln_cli_jar "$app")")" ;;
     jar-cds) train jar java $flags -XX:ArchiveClassesAtExit="$work/jar.jsa" -jar "$app/quarkus-run.jar" ;;
     cp-cds) train cp java $flags -XX:ArchiveClassesAtExit="$work/cp.jsa" -jar "$app/kiln-cli.jar" ;;
     jdk25-aot) train cp25 "$java25" $flags -XX:AOTCacheOutput="$work/cp.aot" -jar "$app/kiln-cli.jar" ;;
@@ -126,7 +132,14 @@ buildah_small() {
     --tls-verify=false -q "small:$1" "docker://$reg/bench/small:buildah-$1" &&
   "${b[@]}" rmi -a -f > /dev/null 2>&1
 }
-export -f buildah_small
+buildah_cached() { # bud --layers on storage that keeps the layers of the warm-up build
+  local b=(buildah --root "$buildah_dir/cached-root" --runroot "$buildah_dir/cached-runroot" --storage-driver overlay)
+  CONTAINERS_REGISTRIES_CONF="$buildah_dir/registries.conf" "${b[@]}" bud --layers --isolation chroot \
+    --signature-policy "$buildah_dir/policy.json" --tls-verify=false -q -t "small:cached" "$ctx" &&
+  CONTAINERS_REGISTRIES_CONF="$buildah_dir/registries.conf" "${b[@]}" push --signature-policy "$buildah_dir/policy.json" \
+    --tls-verify=false -q "small:cached" "docker://$reg/bench/small:buildah-cached"
+}
+export -f buildah_small buildah_cached
 export buildah_dir reg ctx
 
 # timed FILE CMD…: appends "wall cpu rss_kib" (GNU time, the whole process tree)
@@ -135,10 +148,15 @@ timed() {
   /usr/bin/time -f "%e %U %S %M" -o "$work/t" "$@" > "$work/last.log" 2>&1 || { cat "$work/last.log" >&2; exit 1; }
   awk '{print $1, $2 + $3, $4}' "$work/t" >> "$out"
 }
+for v in $variants; do # warm-up: fills each variant's layer cache
+  # shellcheck disable=SC2046
+  if [ "$v" = buildah ]; then buildah_cached; else kiln "$v" $(cached_args "$v"); fi > "$work/warm-$v.log" 2>&1
+done
 for i in $(seq 1 "$rounds"); do
   for v in $variants; do
     if [ "$v" = buildah ]; then
       timed "$work/$v.build" bash -c 'buildah_small "$1"' _ "$i"
+      timed "$work/$v.cached" bash -c 'buildah_cached'
       continue
     fi
     timed "$work/$v.version" bash -c 'kiln "$@"' _ "$v" --version
@@ -146,15 +164,17 @@ for i in $(seq 1 "$rounds"); do
     timed "$work/$v.build" bash -c 'kiln "$@"' _ "$v" $(build_args "$v-$i")
     # shellcheck disable=SC2046
     timed "$work/$v.submit" bash -c 'kiln "$@"' _ "$v" $(submit_args "$v-$i")
+    # shellcheck disable=SC2046
+    timed "$work/$v.cached" bash -c 'kiln "$@"' _ "$v" $(cached_args "$v")
   done
 done
 
-echo "| variant | --version wall s | --version CPU s | build wall s | build CPU s | build peak RSS MiB | submit wall s | submit CPU s |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| variant | --version wall s | --version CPU s | build wall s | build CPU s | build peak RSS MiB | cached build wall s | cached build CPU s | submit wall s | submit CPU s |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 col() { [ -f "$1" ] && awk -v c="$2" '{print $c}' "$1" | median || echo -; }
 for v in $variants; do
   rss=$(col "$work/$v.build" 3); [ "$rss" = - ] || rss=$(awk -v k="$rss" 'BEGIN {printf "%.0f", k/1024}')
-  echo "| $v | $(col "$work/$v.version" 1) | $(col "$work/$v.version" 2) | $(col "$work/$v.build" 1) | $(col "$work/$v.build" 2) | $rss | $(col "$work/$v.submit" 1) | $(col "$work/$v.submit" 2) |"
+  echo "| $v | $(col "$work/$v.version" 1) | $(col "$work/$v.version" 2) | $(col "$work/$v.build" 1) | $(col "$work/$v.build" 2) | $rss | $(col "$work/$v.cached" 1) | $(col "$work/$v.cached" 2) | $(col "$work/$v.submit" 1) | $(col "$work/$v.submit" 2) |"
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "raw numbers in $work" >&2

@@ -13,8 +13,14 @@ import picocli.CommandLine;
 @QuarkusMain
 public class KilnMain {
     private static final Set<String> TOP_LEVEL_OPTIONS = Set.of("-h", "--help", "-V", "--version");
+    private static final String JUL_FORMAT = "java.util.logging.SimpleFormatter.format";
 
     public static void main(String... args) {
+        // Short runs on a plain class path log through java.util.logging, without JBoss LogManager (the
+        // launcher leaves it out: scripts/aot-cache): one line per record instead of the default two
+        if (System.getProperty(JUL_FORMAT) == null) {
+            System.setProperty(JUL_FORMAT, "%4$s: %3$s: %5$s%6$s%n");
+        }
         if (isVersionQuery(args)) {
             // picocli's model of every command costs about 0.3 s of CPU; the version needs none of it
             System.out.println(new KilnVersion().getVersion()[0]);

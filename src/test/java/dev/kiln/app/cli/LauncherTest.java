@@ -11,8 +11,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.Attributes;
+import java.util.jar.JarFile;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,12 +33,14 @@ class LauncherTest {
     Path checkout;
 
     private Path jar;
+    private final Map<String, String> env = new HashMap<>();
 
     @BeforeEach
     void layOutACheckout() throws IOException {
         Files.createDirectories(checkout.resolve("scripts"));
         Files.copy(Path.of("scripts/jar-freshness"), checkout.resolve("scripts/jar-freshness"));
         Files.copy(Path.of("scripts/cds-archive"), checkout.resolve("scripts/cds-archive"));
+        Files.copy(Path.of("scripts/aot-cache"), checkout.resolve("scripts/aot-cache"));
         Files.copy(Path.of("kiln"), checkout.resolve("kiln"));
         jar = checkout.resolve("target/quarkus-app/quarkus-run.jar");
         for (String file : List.of("pom.xml", "src/main/java/dev/kiln/A.java", "src/main/resources/application.properties",
@@ -92,8 +98,10 @@ class LauncherTest {
     }
 
     @Test
-    void theLauncherRebuildsAStaleJarWithMavensPlainProgressThenRunsIt() throws Exception {
+    void onJava17TheLauncherRebuildsAStaleJarWithMavensPlainProgressThenRunsItWithAnArchive() throws Exception {
         Path bin = Files.createDirectories(checkout.resolve("fake-bin"));
+        // a java with no release file naming Java 25: the Java 17 path, even where a JDK 25 is installed
+        env.put("KILN_JAVA", "java");
         Path calls = checkout.resolve("calls.txt");
         script(bin.resolve("mvn"), "echo \"mvn $*\" >> '" + calls + "'\necho '[INFO] Downloading progress line'\n"
                 + "touch -d '2026-01-01 12:00:00Z' '" + jar + "'\n");
@@ -144,6 +152,134 @@ class LauncherTest {
     }
 
     @Test
+    void onJava25AShortRunTakesThePlainClassPathAndAnAotCacheTrainedOncePerJar() throws Exception {
+        Path bin = Files.createDirectories(checkout.resolve("fake-bin"));
+        Path calls = checkout.resolve("calls.txt");
+        script(bin.resolve("java"), "echo \"java17 $*\" >> '" + calls + "'\n");
+        Path jdk25 = checkout.resolve("jdk-25");
+        Files.createDirectories(jdk25.resolve("bin"));
+        Files.writeString(jdk25.resolve("release"), "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"25.0.3\"\n");
+        // a training run writes the cache it is asked for, as the JVM does at exit
+        script(jdk25.resolve("bin/java"), "echo \"java25 $*\" >> '" + calls + "'\n"
+                + "for a in \"$@\"; do case \"$a\" in -XX:AOTCacheOutput=*) echo cache > \"${a#*=}\" ;; esac; done\n");
+        env.put("JAVA25_HOME", jdk25.toString());
+        Path app = jar.getParent();
+        for (String lib : List.of("app/kiln-0.1.jar", "lib/main/b.jar", "lib/main/a.jar", "lib/boot/c.jar",
+                "lib/boot/org.jboss.logmanager.jboss-logmanager-3.2.1.Final.jar")) {
+            Files.createDirectories(app.resolve(lib).getParent());
+            Files.writeString(app.resolve(lib), lib);
+        }
+        Path cli = app.resolve("kiln-cli.jar");
+        String cache = checkout.resolve("target/kiln-aot/" + jdk25.resolve("bin/java").toString().replaceAll("[^A-Za-z0-9.-]", "_")
+                + ".aot").toString();
+        String shortRun = "java25 -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:AOTCache=" + cache + " -Xlog:aot=off,cds=off -jar " + cli;
+
+        Result first = launch(bin, "--version");
+        assertEquals(0, first.exit(), first.output());
+        List<String> firstRun = Files.readAllLines(calls);
+        assertEquals(2, firstRun.size(), "one training run, then the command: " + firstRun);
+        assertTrue(firstRun.get(0).startsWith("java25 -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:AOTCacheOutput=" + cache + ".")
+                && firstRun.get(0).contains(" -jar " + cli + " build "), "a training build, the cache written aside: " + firstRun.get(0));
+        assertEquals(shortRun + " --version", firstRun.get(1), "Java 25, the manifest-only jar and the cache");
+        assertTrue(first.output().contains("training an ahead-of-time cache"), first.output());
+        try (JarFile manifestOnly = new JarFile(cli.toFile())) {
+            Attributes main = manifestOnly.getManifest().getMainAttributes();
+            assertEquals("dev.kiln.app.cli.KilnMain", main.getValue("Main-Class"), "no Quarkus runner");
+            assertEquals("app/kiln-0.1.jar lib/main/a.jar lib/main/b.jar lib/boot/c.jar", main.getValue("Class-Path"),
+                    "Kiln first, then every library but JBoss LogManager, relative to the app directory so the tree can move");
+        }
+
+        Files.delete(calls);
+        Result second = launch(bin, "build", "-c", ".");
+        assertEquals(List.of(shortRun + " build -c ."), Files.readAllLines(calls), "the cache is trained once per build of the jar");
+        assertFalse(second.output().contains("training"), second.output());
+
+        Files.delete(calls);
+        Files.writeString(app.resolve("lib/main/d.jar"), "a library more");
+        Files.setLastModifiedTime(jar, FileTime.from(Instant.now())); // Maven packaged the jar again
+        assertEquals(0, launch(bin, "submit").exit());
+        List<String> afterANewJar = Files.readAllLines(calls);
+        assertTrue(afterANewJar.size() == 2 && afterANewJar.get(0).contains("-XX:AOTCacheOutput=")
+                && afterANewJar.get(1).equals(shortRun + " submit"), "a new jar: the cache is trained again: " + afterANewJar);
+        try (JarFile manifestOnly = new JarFile(cli.toFile())) {
+            assertTrue(manifestOnly.getManifest().getMainAttributes().getValue("Class-Path").contains("lib/main/d.jar"),
+                    "the manifest is written again with the new library");
+        }
+
+        Files.delete(calls);
+        assertEquals(0, launch(bin, "serve").exit());
+        assertEquals(List.of("java17 -Xmx256m -jar " + jar + " serve"), Files.readAllLines(calls), "the server stays on Java 17 and Quarkus' jar");
+
+        Files.delete(calls);
+        env.put("KILN_JAVA_OPTS", "-Xmx1g");
+        assertEquals(0, launch(bin, "gc").exit());
+        assertEquals(List.of(shortRun.replace(" -jar ", " -Xmx1g -jar ") + " gc"), Files.readAllLines(calls),
+                "KILN_JAVA_OPTS comes after the launcher's options");
+    }
+
+    @Test
+    void aFailedTrainingRunLeavesNoCacheAndTheCommandRunsWithoutOne() throws Exception {
+        Path bin = Files.createDirectories(checkout.resolve("fake-bin"));
+        Path calls = checkout.resolve("calls.txt");
+        Path jdk25 = checkout.resolve("jdk-25");
+        Files.createDirectories(jdk25.resolve("bin"));
+        Files.writeString(jdk25.resolve("release"), "JAVA_VERSION=\"25\"\n");
+        // the training run dies half way through its cache
+        script(jdk25.resolve("bin/java"), "echo \"java25 $*\" >> '" + calls + "'\n"
+                + "for a in \"$@\"; do case \"$a\" in -XX:AOTCacheOutput=*) echo half > \"${a#*=}\"; exit 1 ;; esac; done\n");
+        env.put("KILN_JAVA", jdk25.resolve("bin/java").toString());
+        Files.createDirectories(jar.resolveSibling("app"));
+        Files.writeString(jar.resolveSibling("app/kiln.jar"), "kiln");
+
+        Result result = launch(bin, "--version");
+        assertEquals(0, result.exit(), result.output());
+        List<String> lines = Files.readAllLines(calls);
+        assertEquals(2, lines.size(), lines.toString());
+        assertEquals("java25 -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar " + jar.resolveSibling("kiln-cli.jar") + " --version",
+                lines.get(1), "Java 25 and the plain class path, no cache");
+        try (var left = Files.list(checkout.resolve("target/kiln-aot"))) {
+            assertEquals(List.of(), left.toList(), "no half-written cache is left for the next run to map");
+        }
+    }
+
+    @Test
+    void aRealJava25TrainsAUsableCacheAndRunsOnWhenTheCacheIsCorrupt() throws Exception {
+        Path jdk25 = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64");
+        assertTrue(Files.isExecutable(jdk25.resolve("bin/java")), "Temurin 25 is installed on these machines: " + jdk25);
+        env.put("JAVA25_HOME", jdk25.toString());
+        // a stand-in for Kiln's jar: a KilnMain that says what it was asked
+        Path src = checkout.resolve("stand-in/dev/kiln/app/cli/KilnMain.java");
+        Files.createDirectories(src.getParent());
+        Files.writeString(src, "package dev.kiln.app.cli;\npublic class KilnMain { public static void main(String[] a) {"
+                + " System.out.println(\"kiln \" + String.join(\" \", a) + \" \" + new java.util.TreeMap<String, Integer>().getClass()); } }\n");
+        Path classes = Files.createDirectories(checkout.resolve("stand-in/classes"));
+        assertEquals(0, javax.tools.ToolProvider.getSystemJavaCompiler().run(null, null, null, "--release", "17", "-d", classes.toString(),
+                src.toString()));
+        Path appJar = Files.createDirectories(jar.resolveSibling("app")).resolve("kiln.jar");
+        Result jarred = run(List.of("jar", "--create", "--file", appJar.toString(), "-C", classes.toString(), "."), null);
+        assertEquals(0, jarred.exit(), jarred.output());
+        String expected = "kiln gc --store x class java.util.TreeMap";
+
+        Result first = launch(null, "gc", "--store", "x");
+        assertEquals(0, first.exit(), first.output());
+        assertTrue(first.output().contains("training an ahead-of-time cache"), first.output());
+        assertTrue(first.output().endsWith(expected + "\n"), first.output());
+        Path cache;
+        try (var made = Files.list(checkout.resolve("target/kiln-aot"))) {
+            cache = made.filter(p -> p.toString().endsWith(".aot")).findFirst().orElseThrow();
+        }
+        env.put("KILN_JAVA_OPTS", "-XX:AOTMode=on"); // a JVM that cannot map the cache fails instead of running on
+        Result withTheCache = launch(null, "gc", "--store", "x");
+        assertEquals(new Result(0, expected + "\n"), withTheCache, "the trained cache is used, and no training runs again");
+
+        env.remove("KILN_JAVA_OPTS");
+        Files.write(cache, new byte[4096]);
+        Files.setLastModifiedTime(cache, FileTime.from(Instant.now().plusSeconds(60)));
+        Result corrupt = launch(null, "gc", "--store", "x");
+        assertEquals(new Result(0, expected + "\n"), corrupt, "a corrupt cache is ignored silently: no error lines, same output");
+    }
+
+    @Test
     void aFailedBuildSaysSoInOneLineAndRunsNothing() throws Exception {
         Path bin = Files.createDirectories(checkout.resolve("fake-bin"));
         Files.delete(jar);
@@ -177,6 +313,10 @@ class LauncherTest {
         if (bin != null) {
             builder.environment().put("PATH", bin + ":" + System.getenv("PATH"));
         }
+        builder.environment().remove("KILN_JAVA");
+        builder.environment().remove("JAVA25_HOME");
+        builder.environment().remove("KILN_JAVA_OPTS");
+        builder.environment().putAll(env);
         Process process = builder.start();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(process.waitFor(60, TimeUnit.SECONDS), "still running: " + command);
