@@ -48,7 +48,8 @@ import java.util.concurrent.TimeUnit;
 public final class NamespaceSandbox implements Sandbox {
     private final boolean privileged;
     private final String toolSearchPath;
-    private final boolean seccomp;
+    /** Null: as the RUN's {@link SandboxPolicy} says. */
+    private final Boolean seccomp;
 
     public NamespaceSandbox() {
         this(ProcessRunner.currentUid() == 0);
@@ -56,15 +57,16 @@ public final class NamespaceSandbox implements Sandbox {
 
     /** {@code privileged} false forces the user-namespace variant even as root (for tests). */
     public NamespaceSandbox(boolean privileged) {
-        this(privileged, null, Sandboxes.seccomp());
+        this(privileged, null, null);
     }
 
     /**
      * @param toolSearchPath where to look for the static busybox and bwrap instead of Kiln's tools
      *                       and the host's standard directories (for tests of a host without them)
-     * @param seccomp        whether every RUN gets the seccomp filter (refused without bwrap)
+     * @param seccomp        whether every RUN gets the seccomp filter (refused without bwrap), over
+     *                       what the RUN's policy says; null to follow the policy
      */
-    NamespaceSandbox(boolean privileged, String toolSearchPath, boolean seccomp) {
+    NamespaceSandbox(boolean privileged, String toolSearchPath, Boolean seccomp) {
         this.privileged = privileged;
         this.toolSearchPath = toolSearchPath;
         this.seccomp = seccomp;
@@ -79,9 +81,16 @@ public final class NamespaceSandbox implements Sandbox {
     public ExecResult run(RunSpec spec) throws IOException, InterruptedException {
         String unshare = require("unshare");
         String busybox = requireStaticBusybox(toolSearchPath);
-        SeccompKit kit = seccomp ? SeccompKit.require(toolSearchPath, busybox) : null;
-        Path cgroup = Sandboxes.runCgroup();
+        boolean filtered = seccomp != null ? seccomp : spec.policy().seccomp();
+        SeccompKit kit = filtered ? SeccompKit.require(toolSearchPath, busybox) : null;
+        boolean proxied = spec.network() == RunSpec.Network.PROXY;
+        List<String> relayTools = proxied ? EgressRelay.requireTools(toolSearchPath) : null;
+        Path cgroup = Sandboxes.runCgroup(spec.policy());
+        EgressRelay relay = null;
         try (RunSetup setup = RunSetup.prepare(spec, privileged, true)) {
+            if (proxied) {
+                relay = EgressRelay.open(setup.scratch, spec.policy().egress());
+            }
             if (kit != null) {
                 // bwrap mounts its scratch root on /tmp before it pivots away from it
                 setup.scaffold.dir("/tmp");
@@ -89,7 +98,7 @@ public final class NamespaceSandbox implements Sandbox {
             Path status = setup.scratch.resolve("started");
             boolean identityMapped = privileged;
             String script = script(setup, status, unshare, busybox, identityMapped,
-                    privileged && ProcessRunner.hostTool("setpriv") != null, kit);
+                    privileged && ProcessRunner.hostTool("setpriv") != null, kit, proxied);
             if (cgroup != null) {
                 // the set-up shell joins first, so every process of the RUN is counted from its start
                 script = "echo $$ > " + q(cgroup.resolve("cgroup.procs")) + " || { echo 'kiln-sandbox: cannot join "
@@ -127,17 +136,37 @@ public final class NamespaceSandbox implements Sandbox {
             // the environment, which only this uid and root can read, never on a command line
             Map<String, String> env = new java.util.LinkedHashMap<>();
             env.put("PATH", ProcessRunner.toolPath());
-            env.put(ENV_VARIABLE, environmentScript(spec.env()));
+            env.put(ENV_VARIABLE, environmentScript(proxied ? EgressRelay.environment(spec.env()) : spec.env()));
             ProcessRunner.Tail err = new ProcessRunner.Tail(spec.stderr());
+            ProcessRunner.Started started = identityMapped ? NamespaceSandbox::mapIdentity : null;
+            if (relay != null) {
+                EgressRelay r = relay;
+                started = process -> {
+                    long deadline = System.nanoTime() + 20_000_000_000L;
+                    Long pid = descendantIn(process, "net", deadline);
+                    if (pid == null) {
+                        return; // set-up failed before; the status check reports it
+                    }
+                    r.attach(pid, !privileged, relayTools, deadline);
+                    // the set-up waits for this line before it goes on to the command
+                    process.getOutputStream().write('\n');
+                    process.getOutputStream().flush();
+                    if (identityMapped) {
+                        mapIdentity(process);
+                    }
+                };
+            }
             ProcessRunner.Outcome outcome = ProcessRunner.run(command, env,
-                    null, spec.stdout(), err, spec.timeout(), spec.cancellation(),
-                    identityMapped ? NamespaceSandbox::mapIdentity : null);
+                    null, spec.stdout(), err, spec.timeout(), spec.cancellation(), started);
             if (!Files.exists(status) && !outcome.timedOut() && !outcome.cancelled()) {
                 throw new SandboxException("namespace sandbox set-up failed (exit " + outcome.exitCode() + "): "
                         + err.text());
             }
             return outcome.result();
         } finally {
+            if (relay != null) {
+                relay.close();
+            }
             if (cgroup != null) {
                 CgroupV2.remove(cgroup);
             }
@@ -185,13 +214,27 @@ public final class NamespaceSandbox implements Sandbox {
      * newuidmap would refuse such a map, so this JVM (root) writes it once unshare made the namespace.
      */
     private static void mapIdentity(Process process) throws IOException, InterruptedException {
-        Path own = Files.readSymbolicLink(Path.of("/proc/self/ns/user"));
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        Path proc = null;
-        // unshare --fork's one child is the process that ends up in the nested user namespace;
-        // the kernel lists it cheaply, where a walk of every process costs milliseconds a round
+        Long pid = descendantIn(process, "user", System.nanoTime() + 20_000_000_000L);
+        if (pid == null) {
+            return; // set-up failed before; the status check reports it
+        }
+        Path proc = Path.of("/proc", Long.toString(pid));
+        // both maps before stdin closes: the script goes on at its end of file
+        Files.writeString(proc.resolve("gid_map"), "0 0 4294967295\n");
+        Files.writeString(proc.resolve("uid_map"), "0 0 4294967295\n");
+    }
+
+    /**
+     * The first process under {@code process} in a {@code type} namespace ({@code user}, {@code net})
+     * other than this JVM's, or null when {@code process} exited before one appeared.
+     */
+    private static Long descendantIn(Process process, String type, long deadline)
+            throws IOException, InterruptedException {
+        Path own = Files.readSymbolicLink(Path.of("/proc/self/ns", type));
+        // unshare --fork's one child is the process that ends up in the new namespaces; the
+        // kernel lists it cheaply, where a walk of every process costs milliseconds a round
         Path children = Path.of("/proc", Long.toString(process.pid()), "task", Long.toString(process.pid()), "children");
-        while (proc == null) {
+        while (true) {
             List<Long> candidates = new ArrayList<>();
             try {
                 for (String pid : Files.readString(children).trim().split("\\s+")) {
@@ -203,33 +246,26 @@ public final class NamespaceSandbox implements Sandbox {
                 process.descendants().forEach(h -> candidates.add(h.pid()));
             }
             for (long pid : candidates) {
-                Path candidate = Path.of("/proc", Long.toString(pid));
                 try {
-                    if (!Files.readSymbolicLink(candidate.resolve("ns/user")).equals(own)) {
-                        proc = candidate;
-                        break;
+                    if (!Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "ns", type)).equals(own)) {
+                        return pid;
                     }
                 } catch (IOException e) {
                     // gone or not yet there
                 }
             }
-            if (proc == null) {
-                if (!process.isAlive()) {
-                    return; // set-up failed before; the status check reports it
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new SandboxException("the RUN's user namespace did not appear");
-                }
-                Thread.sleep(1);
+            if (!process.isAlive()) {
+                return null;
             }
+            if (System.nanoTime() > deadline) {
+                throw new SandboxException("the RUN's " + type + " namespace did not appear");
+            }
+            Thread.sleep(1);
         }
-        // both maps before stdin closes: the script goes on at its end of file
-        Files.writeString(proc.resolve("gid_map"), "0 0 4294967295\n");
-        Files.writeString(proc.resolve("uid_map"), "0 0 4294967295\n");
     }
 
     private String script(RunSetup setup, Path status, String unshare, String busybox, boolean identityMapped,
-                          boolean groupsSet, SeccompKit kit) throws IOException {
+                          boolean groupsSet, SeccompKit kit, boolean proxied) throws IOException {
         RunSpec spec = setup.spec;
         StringBuilder s = new StringBuilder();
         s.append("fail() { echo \"kiln-sandbox: $*\" >&2; exit 125; }\n");
@@ -323,6 +359,10 @@ public final class NamespaceSandbox implements Sandbox {
         s.append("mount -a -T ").append(q(secondFile)).append(" || fail mounting /dev's devices and the RUN's mounts\n");
         if (!spec.network().shared()) {
             s.append("ip link set lo up 2>/dev/null\n");
+        }
+        if (proxied) {
+            // the JVM writes a line once the egress relay listens in this network namespace
+            s.append("read -r x || fail 'the egress relay did not start'\n");
         }
         Path oldRoot = setup.scaffold.dir(OLD_ROOT);
         s.append(": > ").append(q(status)).append('\n');

@@ -11,7 +11,6 @@ import java.io.OutputStream;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
 import java.net.Socket;
 import java.net.StandardProtocolFamily;
 import java.nio.charset.StandardCharsets;
@@ -161,20 +160,10 @@ class EgressProxyTest {
         return new Server(http, hits);
     }
 
-    /** The first IPv4 address of this machine that is not loopback (the test's stand-in for a remote host). */
-    static InetAddress outsideAddress() throws IOException {
-        for (NetworkInterface nif : NetworkInterface.networkInterfaces().toList()) {
-            if (!nif.isUp() || nif.isLoopback()) {
-                continue;
-            }
-            for (InetAddress a : nif.inetAddresses().toList()) {
-                if (a instanceof Inet4Address && !a.isLoopbackAddress() && !a.isLinkLocalAddress()) {
-                    return a;
-                }
-            }
-        }
-        assumeTrue(false, "this machine has no non-loopback IPv4 address");
-        return null;
+    static InetAddress outsideAddress() {
+        InetAddress a = dev.kiln.testkit.Ports.outsideAddress();
+        assumeTrue(a != null, "this machine has no non-loopback IPv4 address");
+        return a;
     }
 
     /** A proxied GET: "status body". */
