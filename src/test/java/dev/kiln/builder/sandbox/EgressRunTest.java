@@ -41,7 +41,7 @@ class EgressRunTest {
     void setUp() throws IOException {
         Assumptions.assumeTrue(ProcessRunner.currentUid() == 0 && Sandboxes.namespacesWork(),
                 "needs root and working namespaces");
-        Assumptions.assumeTrue(ProcessRunner.hostTool("socat") != null, "socat is not installed (scripts/install-test-deps)");
+        dev.kiln.testkit.Tools.require("socat", "socat");
         rootfs = TestRootfs.create(tmp);
     }
 
