@@ -4,11 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.sun.net.httpserver.HttpServer;
+import dev.kiln.testkit.TextServer;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -36,17 +34,17 @@ class EgressProxyTest {
 
     @Test
     void anAddressOutsideTheDeniedRangesIsFetched() throws Exception {
-        Server remote = server(outsideAddress(), "remote");
+        TextServer remote = server(outsideAddress(), "remote");
         // whatever range this machine's address is in, rules without it let it through
         EgressProxy open = proxy(new EgressRules(List.of(), List.of(), List.of()), InetAddress::getAllByName);
         assertEquals("200 remote", get(open, remote.url()));
-        assertEquals(1, remote.hits.get());
+        assertEquals(1, remote.hits());
     }
 
     @Test
     void aPrivateRangeIsRefusedUnlessTheOperatorAllowsTheAddress() throws Exception {
         InetAddress address = outsideAddress();
-        Server remote = server(address, "mirror");
+        TextServer remote = server(address, "mirror");
         List<EgressRules.Denied> denied = new ArrayList<>(EgressRules.PRIVATE_RANGES);
         denied.add(new EgressRules.Denied(Cidr.parse(address.getHostAddress() + "/32"), "private (test)"));
         EgressRules rules = new EgressRules(denied, List.of(), List.of());
@@ -54,17 +52,17 @@ class EgressProxyTest {
         String refused = get(proxy(rules, InetAddress::getAllByName), remote.url());
         assertTrue(refused.startsWith("403 kiln egress proxy: refused " + address.getHostAddress() + " is "), refused);
         assertTrue(refused.contains("private"), refused);
-        assertEquals(0, remote.hits.get(), "a refused request never reaches the server");
+        assertEquals(0, remote.hits(), "a refused request never reaches the server");
 
         String allowed = get(proxy(rules.withAllowed(List.of(address.getHostAddress() + "/32")), InetAddress::getAllByName),
                 remote.url());
         assertEquals("200 mirror", allowed);
-        assertEquals(1, remote.hits.get());
+        assertEquals(1, remote.hits());
     }
 
     @Test
     void loopbackAndMetadataAreRefusedWithTheRuleNamed() throws Exception {
-        Server local = server(InetAddress.getLoopbackAddress(), "secret");
+        TextServer local = server(InetAddress.getLoopbackAddress(), "secret");
         EgressProxy proxy = proxy(EgressRules.DEFAULT, InetAddress::getAllByName);
         String loopback = get(proxy, local.url());
         assertTrue(loopback.startsWith("403 ") && loopback.contains("loopback 127.0.0.0/8"), loopback);
@@ -74,20 +72,20 @@ class EgressProxyTest {
         assertTrue(metadata.startsWith("403 ") && metadata.contains("link-local (cloud metadata)"), metadata);
         String v6 = get(proxy, "http://[::1]:" + local.port() + "/");
         assertTrue(v6.startsWith("403 ") && v6.contains("loopback ::1/128"), v6);
-        assertEquals(0, local.hits.get());
+        assertEquals(0, local.hits());
     }
 
     @Test
     void connectToALoopbackPortIsRefusedAndToAnAllowedOneTunnels() throws Exception {
-        Server local = server(InetAddress.getLoopbackAddress(), "secret");
+        TextServer local = server(InetAddress.getLoopbackAddress(), "secret");
         InetAddress address = outsideAddress();
-        Server remote = server(address, "tunnelled");
+        TextServer remote = server(address, "tunnelled");
         EgressProxy proxy = proxy(EgressRules.DEFAULT.withAllowed(List.of(address.getHostAddress())),
                 InetAddress::getAllByName);
 
         String refused = connect(proxy, "127.0.0.1:" + local.port(), null);
         assertTrue(refused.startsWith("HTTP/1.1 403 ") && refused.contains("loopback"), refused);
-        assertEquals(0, local.hits.get());
+        assertEquals(0, local.hits());
 
         String tunnelled = connect(proxy, address.getHostAddress() + ":" + remote.port(),
                 "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -97,9 +95,9 @@ class EgressProxyTest {
 
     @Test
     void aNameResolvingToAPrivateAddressIsRefusedAndResolvedOnlyOnce() throws Exception {
-        Server local = server(InetAddress.getLoopbackAddress(), "secret");
+        TextServer local = server(InetAddress.getLoopbackAddress(), "secret");
         InetAddress address = outsideAddress();
-        Server remote = server(address, "first answer");
+        TextServer remote = server(address, "first answer");
         EgressProxy privateName = proxy(EgressRules.DEFAULT, host -> new InetAddress[] {InetAddress.getLoopbackAddress()});
         String refused = get(privateName, "http://internal.test:" + local.port() + "/");
         assertTrue(refused.startsWith("403 kiln egress proxy: refused internal.test (127.0.0.1) is loopback"), refused);
@@ -111,7 +109,7 @@ class EgressProxyTest {
         String answer = get(rebinding, "http://rebind.test:" + remote.port() + "/");
         assertEquals("200 first answer", answer);
         assertEquals(1, lookups.get(), "resolved once");
-        assertEquals(0, local.hits.get());
+        assertEquals(0, local.hits());
     }
 
     @Test
@@ -132,32 +130,10 @@ class EgressProxyTest {
         return p;
     }
 
-    record Server(HttpServer http, AtomicInteger hits) {
-        int port() {
-            return http.getAddress().getPort();
-        }
-
-        String url() {
-            InetAddress a = http.getAddress().getAddress();
-            String host = a instanceof Inet4Address ? a.getHostAddress() : "[" + a.getHostAddress() + "]";
-            return "http://" + host + ":" + port() + "/";
-        }
-    }
-
-    private Server server(InetAddress address, String body) throws IOException {
-        HttpServer http = HttpServer.create(new InetSocketAddress(address, 0), 16);
-        AtomicInteger hits = new AtomicInteger();
-        http.createContext("/", exchange -> {
-            hits.incrementAndGet();
-            byte[] b = body.getBytes(StandardCharsets.UTF_8);
-            exchange.sendResponseHeaders(200, b.length);
-            try (OutputStream out = exchange.getResponseBody()) {
-                out.write(b);
-            }
-        });
-        http.start();
-        closing.add(() -> http.stop(0));
-        return new Server(http, hits);
+    private TextServer server(InetAddress address, String body) throws IOException {
+        TextServer server = new TextServer(address, body);
+        closing.add(server);
+        return server;
     }
 
     static InetAddress outsideAddress() {

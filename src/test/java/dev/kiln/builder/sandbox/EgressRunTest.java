@@ -5,20 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.net.httpserver.HttpServer;
 import dev.kiln.builder.egress.Cidr;
 import dev.kiln.builder.egress.EgressRules;
 import dev.kiln.testkit.Ports;
+import dev.kiln.testkit.TextServer;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -35,7 +31,7 @@ class EgressRunTest {
     @TempDir
     Path tmp;
     Path rootfs;
-    private final List<HttpServer> servers = new ArrayList<>();
+    private final List<TextServer> servers = new ArrayList<>();
 
     @BeforeEach
     void setUp() throws IOException {
@@ -47,26 +43,13 @@ class EgressRunTest {
 
     @AfterEach
     void stop() {
-        servers.forEach(s -> s.stop(0));
+        servers.forEach(TextServer::close);
     }
 
-    private HttpServer server(InetAddress address, String body, AtomicInteger hits) throws IOException {
-        HttpServer http = HttpServer.create(new InetSocketAddress(address, 0), 16);
-        http.createContext("/", exchange -> {
-            hits.incrementAndGet();
-            byte[] b = body.getBytes(StandardCharsets.UTF_8);
-            exchange.sendResponseHeaders(200, b.length);
-            try (OutputStream out = exchange.getResponseBody()) {
-                out.write(b);
-            }
-        });
-        http.start();
-        servers.add(http);
-        return http;
-    }
-
-    private static String url(HttpServer s) {
-        return "http://" + s.getAddress().getAddress().getHostAddress() + ":" + s.getAddress().getPort() + "/";
+    private TextServer server(InetAddress address, String body) throws IOException {
+        TextServer server = new TextServer(address, body);
+        servers.add(server);
+        return server;
     }
 
     private TestRootfs.Capture run(Sandbox sandbox, RunSpec.Builder b) throws Exception {
@@ -92,10 +75,9 @@ class EgressRunTest {
     void anAllowedAddressIsFetchedThroughTheProxyAndAPrivateOneIsRefused() throws Exception {
         InetAddress outside = Ports.outsideAddress();
         Assumptions.assumeTrue(outside != null, "no non-loopback address here");
-        AtomicInteger hits = new AtomicInteger();
-        HttpServer mirror = server(outside, "package index", hits);
+        TextServer mirror = server(outside, "package index");
         // busybox wget goes through http_proxy, as apt, curl and pip do
-        String fetch = "wget -q -O - " + url(mirror) + " 2>&1; echo; env | grep -i _proxy= | sort";
+        String fetch = "wget -q -O - " + mirror.url() + " 2>&1; echo; env | grep -i _proxy= | sort";
         for (Sandbox sandbox : List.of(new NamespaceSandbox(true), new NamespaceSandbox(false))) {
             String allowed = run(sandbox, proxied(fetch, privateOutside(outside).withAllowed(List.of(outside.getHostAddress()))))
                     .out();
@@ -104,18 +86,17 @@ class EgressRunTest {
                     && allowed.contains("https_proxy=http://127.0.0.1:" + EgressRelay.PORT + "\n")
                     && allowed.contains("NO_PROXY=localhost,127.0.0.1\n"), allowed);
 
-            String refused = run(sandbox, proxied("wget -S -O - " + url(mirror) + " 2>&1; true", privateOutside(outside)))
+            String refused = run(sandbox, proxied("wget -S -O - " + mirror.url() + " 2>&1; true", privateOutside(outside)))
                     .out();
             assertTrue(refused.contains("403"), refused);
         }
-        assertEquals(2, hits.get(), "only the allowed fetches reached the server");
+        assertEquals(2, mirror.hits(), "only the allowed fetches reached the server");
     }
 
     @Test
     void loopbackMetadataAndConnectToLoopbackAreRefusedAndNothingElseLeaves() throws Exception {
-        AtomicInteger hits = new AtomicInteger();
-        HttpServer local = server(InetAddress.getLoopbackAddress(), "host secret", hits);
-        int port = local.getAddress().getPort();
+        TextServer local = server(InetAddress.getLoopbackAddress(), "host secret");
+        int port = local.port();
         String script = "wget -q -O - http://127.0.0.1:" + port + "/ 2>&1; echo; "
                 + "wget -q -O - http://localhost:" + port + "/ 2>&1; echo; "
                 + "wget -q -O - http://169.254.169.254/latest/meta-data/ 2>&1; echo; "
@@ -131,7 +112,7 @@ class EgressRunTest {
             assertTrue(out.contains("direct-refused"), out);
             assertFalse(out.matches("(?s).*\\n\\s*(eth|en|wl)\\w*:.*"), "only loopback: " + out);
         }
-        assertEquals(0, hits.get(), "nothing reached the loopback-only service");
+        assertEquals(0, local.hits(), "nothing reached the loopback-only service");
     }
 
     @Test
