@@ -22,6 +22,28 @@ public final class Ports {
         }
     }
 
+    /**
+     * The first IPv4 address of this machine that is neither loopback nor link-local: where a test
+     * binds a server that stands in for a remote host. Null when there is none.
+     */
+    public static InetAddress outsideAddress() {
+        try {
+            for (java.net.NetworkInterface nif : java.net.NetworkInterface.networkInterfaces().toList()) {
+                if (!nif.isUp() || nif.isLoopback()) {
+                    continue;
+                }
+                for (InetAddress a : nif.inetAddresses().toList()) {
+                    if (a instanceof java.net.Inet4Address && !a.isLoopbackAddress() && !a.isLinkLocalAddress()) {
+                        return a;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // none
+        }
+        return null;
+    }
+
     /** Whether {@code port} can be bound right now, e.g. to restart a server on the port it had. */
     public static boolean isFree(int port) {
         try (ServerSocket socket = new ServerSocket(port)) {

@@ -129,17 +129,8 @@ public class BuildCommand implements Callable<Integer> {
             description = "The most the kept unpacked layers may take, suffixes K, M, G, T (default ${DEFAULT-VALUE}); 0 keeps none")
     String layerStoreMaxBytes;
 
-    @Option(names = "--sandbox", description = "How RUN is isolated: auto, namespaces, proot, in-place (default: auto; in-place in the executor container)")
-    String sandbox;
-
-    @Option(names = "--seccomp", arity = "0..1", fallbackValue = "true", defaultValue = "true",
-            description = "With the namespaces sandbox: load the seccomp filter (bubblewrap's bwrap) on every RUN; "
-                    + "false runs RUN without it (default ${DEFAULT-VALUE})")
-    boolean seccomp;
-
-    @Option(names = "--network", defaultValue = "default", description = "RUN's network: default (the host's, as "
-            + "with kaniko; RUN --network=none still isolates) or none (every RUN gets loopback only) (default ${DEFAULT-VALUE})")
-    String network;
+    @Mixin
+    SandboxFlags isolation = new SandboxFlags();
 
     @Option(names = "--force", arity = "0..1", fallbackValue = "true", description = "With --sandbox in-place: build although this is not a marked executor container (KILN_EXECUTOR_CONTAINER=1)")
     boolean force;
@@ -268,8 +259,7 @@ public class BuildCommand implements Callable<Integer> {
                 noPush = Boolean.parseBoolean(noPushEnv.trim());
             }
             String context = contextOrDefault(mode);
-            String sandbox = this.sandbox != null ? this.sandbox : mode.defaultSandbox();
-            dev.kiln.builder.sandbox.Sandboxes.seccomp(seccomp);
+            String sandbox = isolation.sandbox != null ? isolation.sandbox : mode.defaultSandbox();
             Path cacheDir = this.cacheDir != null ? this.cacheDir : mode.defaultCacheDir();
             DockerCredentials credentials = DockerCredentials.fromEnvironment(
                     mode.credentialEnvironment(env, InPlaceOptions.defaultKilnHome()));
@@ -322,8 +312,8 @@ public class BuildCommand implements Callable<Integer> {
                     return 1;
                 }
             }
-            if (!network.equals("default") && !network.equals("none")) {
-                log.log(BuildLog.Level.FATAL, "--network must be default or none, not " + network);
+            if (isolation.problem() != null) {
+                log.log(BuildLog.Level.FATAL, isolation.problem());
                 return 1;
             }
             log.redact(inputs.secrets());
@@ -353,7 +343,8 @@ public class BuildCommand implements Callable<Integer> {
                     .sandbox(sandbox)
                     .snapshotMode(snapshotMode)
                     .singleSnapshot(singleSnapshot)
-                    .allowNetwork(network.equals("default"))
+                    .allowNetwork(isolation.allowNetwork())
+                    .sandboxPolicy(isolation.policy())
                     .credentials(credentials)
                     .ignoreImmutableTagErrors(pushIgnoreImmutableTagErrors)
                     .inPlace(new InPlaceOptions(force, cleanup, ignored, ignoreVarRun, InPlaceOptions.defaultKilnHome()))

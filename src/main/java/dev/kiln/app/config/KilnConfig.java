@@ -72,11 +72,15 @@ public interface KilnConfig {
         String sandbox();
 
         /**
-         * Whether RUN may use the host's network ({@code RUN --network=default|host}); otherwise
-         * every RUN gets a network namespace with loopback only. See docs/security.md.
+         * Whether RUN may use the network ({@code RUN --network=default|host}), through the egress
+         * proxy that refuses loopback and private addresses; otherwise every RUN gets a network
+         * namespace with loopback only. See docs/security.md.
          */
         @WithDefault("false")
         boolean allowNetwork();
+
+        /** Where the egress proxy lets a RUN that may use the network connect. */
+        Egress egress();
 
         /** What one build may take. */
         BuildLimits limits();
@@ -120,6 +124,15 @@ public interface KilnConfig {
          */
         @WithDefault("false")
         boolean requireCgroupLimits();
+    }
+
+    /** {@code kiln.builds.egress.*}: the egress proxy of RUNs allowed the network. */
+    interface Egress {
+        /**
+         * Addresses, CIDRs or host names the proxy lets a RUN reach although they are loopback,
+         * private or link-local (an internal package mirror): {@code kiln.builds.egress.allow=10.1.2.0/24,mirror.internal}.
+         */
+        Optional<List<String>> allow();
     }
 
     /** {@code kiln.builds.limits.*}: what one gateway build may take; see docs/security.md. */

@@ -23,6 +23,9 @@ import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
+import dev.kiln.builder.egress.EgressRules;
+import dev.kiln.builder.sandbox.CgroupV2;
+import dev.kiln.builder.sandbox.SandboxPolicy;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -63,12 +66,13 @@ public class BuildsProducer {
                         UpstreamRouter upstreams, ContextTokens tokens, Instance<KubernetesClient> kubernetes,
                         CredentialScope scope) {
         KilnConfig.Builds builds = config.builds();
-        dev.kiln.builder.sandbox.Sandboxes.seccomp(builds.seccomp());
         KilnConfig.BuildLimits l = builds.limits();
-        dev.kiln.builder.sandbox.Sandboxes.cgroupLimits(new dev.kiln.builder.sandbox.CgroupV2.Limits(
-                l.runMemory().map(m -> Long.toString(ByteSizes.parse(m))).orElse("max"),
-                l.runPids().map(String::valueOf).orElse("max"),
-                l.runCpus().map(c -> Math.round(c * 100_000) + " 100000").orElse("max")), builds.requireCgroupLimits());
+        SandboxPolicy policy = SandboxPolicy.DEFAULT.withSeccomp(builds.seccomp())
+                .withCgroupLimits(new CgroupV2.Limits(
+                        l.runMemory().map(m -> Long.toString(ByteSizes.parse(m))).orElse("max"),
+                        l.runPids().map(String::valueOf).orElse("max"),
+                        l.runCpus().map(c -> Math.round(c * 100_000) + " 100000").orElse("max")), builds.requireCgroupLimits())
+                .withEgress(EgressRules.allowing(builds.egress().allow().orElse(List.of())));
         BuildRunner runner = switch (builds.runner()) {
             case "local" -> {
                 Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));
@@ -79,7 +83,7 @@ public class BuildsProducer {
                 }
                 yield new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
                         builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(),
-                        builds.cacheRepo().orElse(null), builds.allowNetwork()), registry, mirror, upstreams, scope);
+                        builds.cacheRepo().orElse(null), builds.allowNetwork(), policy), registry, mirror, upstreams, scope);
             }
             // the client is only made here: local mode and the command line never start it
             case "kubernetes" -> kubernetesRunner = kubernetesRunner(builds, tokens, kubernetes.get());

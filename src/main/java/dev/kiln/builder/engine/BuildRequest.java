@@ -101,6 +101,7 @@ public final class BuildRequest {
     public boolean singleSnapshot() { return b.singleSnapshot; }
     public InPlaceOptions inPlace() { return b.inPlace; }
     public boolean allowNetwork() { return b.allowNetwork; }
+    public dev.kiln.builder.sandbox.SandboxPolicy sandboxPolicy() { return b.sandboxPolicy; }
     public Cancellation cancellation() { return b.cancellation; }
     public LayerCache layerCache() { return b.layerCache; }
     public CachePolicy cachePolicy() { return b.cachePolicy; }
@@ -154,6 +155,7 @@ public final class BuildRequest {
         private boolean singleSnapshot;
         private InPlaceOptions inPlace = InPlaceOptions.DEFAULT;
         private boolean allowNetwork;
+        private dev.kiln.builder.sandbox.SandboxPolicy sandboxPolicy = dev.kiln.builder.sandbox.SandboxPolicy.DEFAULT;
         private Cancellation cancellation = new Cancellation();
         private LayerCache layerCache;
         private CachePolicy cachePolicy = CachePolicy.ALL;
@@ -220,6 +222,8 @@ public final class BuildRequest {
         public Builder inPlace(InPlaceOptions v) { inPlace = Objects.requireNonNull(v); return this; }
         /** Whether RUN may use the host's network; otherwise every RUN gets loopback only. */
         public Builder allowNetwork(boolean v) { allowNetwork = v; return this; }
+        /** What every RUN of this build gets: seccomp, cgroup limits, what an allowed network is, egress rules. */
+        public Builder sandboxPolicy(dev.kiln.builder.sandbox.SandboxPolicy v) { sandboxPolicy = Objects.requireNonNull(v); return this; }
         /** Cancelling stops the build at the next step and kills a running RUN; nothing is pushed after it. */
         public Builder cancellation(Cancellation v) { cancellation = Objects.requireNonNull(v); return this; }
         /** Steps whose key is found are not run; the others' layers are stored. */
@@ -251,7 +255,7 @@ public final class BuildRequest {
             c.imageSource = imageSource; c.imageSink = imageSink; c.cacheDir = cacheDir; c.workDir = workDir;
             c.progress = progress; c.layerStoreDir = layerStoreDir; c.layerStoreMaxBytes = layerStoreMaxBytes;
             c.sandbox = sandbox; c.snapshotMode = snapshotMode; c.singleSnapshot = singleSnapshot; c.inPlace = inPlace;
-            c.allowNetwork = allowNetwork; c.cancellation = cancellation; c.layerCache = layerCache;
+            c.allowNetwork = allowNetwork; c.sandboxPolicy = sandboxPolicy; c.cancellation = cancellation; c.layerCache = layerCache;
             c.cachePolicy = cachePolicy; c.dryRun = dryRun; c.ignoreImmutableTagErrors = ignoreImmutableTagErrors;
             return c;
         }

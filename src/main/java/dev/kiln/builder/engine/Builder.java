@@ -136,6 +136,7 @@ public final class Builder {
                 .inPlace(inPlace)
                 .sandbox(request.sandbox(), request.inPlace().force())
                 .allowNetwork(request.allowNetwork())
+                .sandboxPolicy(request.sandboxPolicy())
                 .secrets(request.inputs().secrets())
                 .cacheDir(request.cacheDir())
                 .build();

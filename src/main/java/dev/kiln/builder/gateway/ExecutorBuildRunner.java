@@ -12,6 +12,7 @@ import dev.kiln.builder.context.ContextSource;
 import dev.kiln.builder.context.ContextSources;
 import dev.kiln.builder.context.Downloads;
 import dev.kiln.builder.context.GitOptions;
+import dev.kiln.builder.sandbox.SandboxPolicy;
 import dev.kiln.oci.InvalidNameException;
 import dev.kiln.oci.RepositoryName;
 import dev.kiln.oci.image.ImageReference;
@@ -54,18 +55,20 @@ public final class ExecutorBuildRunner implements BuildRunner {
      * @param cacheDir            where base image blobs pulled from registries the gateway does not mirror are kept
      * @param sandbox             RUN isolation: auto, namespaces, proot or in-place
      * @param cacheRepository     the layer cache's repository in the store; null for {@code cache/<first destination's path>}
-     * @param allowNetwork        whether RUN may use the host's network; otherwise it gets loopback only
+     * @param allowNetwork        whether RUN may use the network (through the egress proxy); otherwise it gets loopback only
+     * @param sandboxPolicy       what every RUN gets: seccomp, cgroup limits, egress rules
      */
     public record Settings(boolean ownMirror, List<String> insecureRegistries, Path cacheDir, String sandbox,
-                           String cacheRepository, boolean allowNetwork) {
+                           String cacheRepository, boolean allowNetwork, SandboxPolicy sandboxPolicy) {
         public Settings {
             insecureRegistries = List.copyOf(insecureRegistries);
+            java.util.Objects.requireNonNull(sandboxPolicy, "sandboxPolicy");
         }
 
         /** Without network for RUN. */
         public Settings(boolean ownMirror, List<String> insecureRegistries, Path cacheDir, String sandbox,
                         String cacheRepository) {
-            this(ownMirror, insecureRegistries, cacheDir, sandbox, cacheRepository, false);
+            this(ownMirror, insecureRegistries, cacheDir, sandbox, cacheRepository, false, SandboxPolicy.DEFAULT);
         }
     }
 
@@ -139,6 +142,7 @@ public final class ExecutorBuildRunner implements BuildRunner {
                 .sandbox(settings.sandbox())
                 .cancellation(job.cancellation())
                 .allowNetwork(settings.allowNetwork())
+                .sandboxPolicy(settings.sandboxPolicy())
                 .credentials(credentials)
                 .imageSource(new StoreImageSource(registry, mirror, upstreams, gatewayHosts, settings.ownMirror(), elsewhere))
                 .imageSink(sink)

@@ -14,8 +14,8 @@ import java.util.Map;
  * would show every process's environment, the gateway's secrets included) and its {@code /dev}
  * only the standard null, zero, full, random, urandom and tty. What proot binds is not made
  * read-only, so read-only binds are bound from a private copy instead. It cannot isolate the
- * network, so it runs only RUNs that are allowed the host's network ({@link RunSpec.Network#HOST})
- * and refuses the others. Leftover processes are killed through the process tree when the
+ * network, so it runs only RUNs that are allowed the network ({@link RunSpec.Network#allowed()}),
+ * on the host's network (no egress proxy), and refuses the others. Leftover processes are killed through the process tree when the
  * command exits; one that re-parents itself away (double fork + setsid) can escape that. The
  * environment is the given one plus the {@code PWD} that proot sets.
  */
@@ -37,7 +37,7 @@ public final class ProotSandbox implements Sandbox {
         if (proot == null) {
             throw new SandboxException("proot is not installed");
         }
-        if (!spec.network().shared()) {
+        if (!spec.network().allowed()) {
             throw new SandboxException("the proot sandbox cannot isolate the network and this RUN may not use it; "
                     + "allow builds the network or use the namespaces sandbox");
         }

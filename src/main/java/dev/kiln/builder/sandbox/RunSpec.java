@@ -29,10 +29,12 @@ import java.util.function.Consumer;
  * @param overlay      run on an overlay of the rootfs whose upper directory collects every change,
  *                     leaving the rootfs itself untouched; null to run on the rootfs directly. Only
  *                     for a sandbox whose {@link Sandbox#overlayWorks} said yes
+ * @param policy       the build's sandbox policy (seccomp, cgroup limits, egress rules)
  */
 public record RunSpec(Path rootfs, List<String> argv, List<String> env, String user, String workdir,
                       Network network, List<RunMount> mounts, String hostname, OutputStream stdout,
-                      OutputStream stderr, Duration timeout, Cancellation cancellation, Overlay overlay) {
+                      OutputStream stderr, Duration timeout, Cancellation cancellation, Overlay overlay,
+                      SandboxPolicy policy) {
 
     /**
      * Where an overlay run puts its changes: both directories empty, on the rootfs's filesystem.
@@ -47,15 +49,21 @@ public record RunSpec(Path rootfs, List<String> argv, List<String> env, String u
 
     /**
      * {@code RUN --network}. Only {@link #HOST} shares the host's network; {@link #DEFAULT} and
-     * {@link #NONE} get a network namespace with loopback only. The builder turns a RUN's
-     * {@code default} into {@code HOST} only where the operator allows builds network access.
+     * {@link #NONE} get a network namespace with loopback only, {@link #PROXY} that plus Kiln's
+     * egress proxy at 127.0.0.1. The builder turns a RUN's {@code default} into {@code PROXY} (or,
+     * asked for explicitly, {@code HOST}) only where builds are allowed the network.
      */
     public enum Network {
-        DEFAULT, HOST, NONE;
+        DEFAULT, HOST, NONE, PROXY;
 
         /** Whether the command shares the host's network. */
         public boolean shared() {
             return this == HOST;
+        }
+
+        /** Whether the command may reach beyond loopback at all (the host's network or the proxy). */
+        public boolean allowed() {
+            return this == HOST || this == PROXY;
         }
 
         public static Network of(String value) {
@@ -91,12 +99,13 @@ public record RunSpec(Path rootfs, List<String> argv, List<String> env, String u
         hostname = hostname == null || hostname.isEmpty() ? "kiln" : hostname;
         stdout = stdout == null ? OutputStream.nullOutputStream() : stdout;
         stderr = stderr == null ? OutputStream.nullOutputStream() : stderr;
+        policy = policy == null ? SandboxPolicy.DEFAULT : policy;
     }
 
     /** This run on an overlay of its rootfs; see {@link #overlay()}. */
     public RunSpec withOverlay(Overlay overlay) {
         return new RunSpec(rootfs, argv, env, user, workdir, network, mounts, hostname, stdout, stderr, timeout,
-                cancellation, overlay);
+                cancellation, overlay, policy);
     }
 
     /** Docker's default shell when the image sets none. */
@@ -134,6 +143,7 @@ public record RunSpec(Path rootfs, List<String> argv, List<String> env, String u
         private OutputStream stderr;
         private Duration timeout;
         private Cancellation cancellation;
+        private SandboxPolicy policy;
 
         private Builder(Path rootfs, List<String> argv) {
             this.rootfs = rootfs;
@@ -203,9 +213,14 @@ public record RunSpec(Path rootfs, List<String> argv, List<String> env, String u
             return this;
         }
 
+        public Builder policy(SandboxPolicy policy) {
+            this.policy = policy;
+            return this;
+        }
+
         public RunSpec build() {
             return new RunSpec(rootfs, argv, env, user, workdir, network, mounts, hostname, stdout, stderr,
-                    timeout, cancellation, null);
+                    timeout, cancellation, null, policy);
         }
     }
 }

@@ -30,42 +30,15 @@ public final class Sandboxes {
         }
     }
 
-    private static volatile boolean seccomp = true;
-
-    /**
-     * Whether the namespace sandbox loads the seccomp filter on every RUN (the default; without
-     * bwrap a RUN is then refused). The operator's setting for the whole process:
-     * {@code kiln.builds.seccomp}, {@code kiln build --seccomp}.
-     */
-    public static void seccomp(boolean on) {
-        seccomp = on;
-    }
-
-    public static boolean seccomp() {
-        return seccomp;
-    }
-
-    private static volatile CgroupV2.Limits runLimits = CgroupV2.Limits.NONE;
-    private static volatile boolean requireCgroupLimits;
     private static volatile CgroupV2.Probe cgroupProbe;
     private static final java.util.concurrent.atomic.AtomicBoolean CGROUP_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
 
     /**
-     * The cgroup v2 limits of every RUN in the namespace sandbox ({@code kiln.builds.limits.run-*}),
-     * and whether a RUN is refused where they cannot be applied
-     * ({@code kiln.builds.require-cgroup-limits}); otherwise one warning and the RUN goes on.
+     * A fresh cgroup with the policy's RUN limits for one RUN, or null when none are asked for or
+     * (with a warning, unless the policy requires them) none can be had here.
      */
-    public static void cgroupLimits(CgroupV2.Limits limits, boolean required) {
-        runLimits = limits;
-        requireCgroupLimits = required;
-    }
-
-    /**
-     * A fresh cgroup with the RUN limits for one RUN, or null when none are asked for or (with a
-     * warning) none can be had here.
-     */
-    static java.nio.file.Path runCgroup() throws SandboxException {
-        return runCgroup(runLimits, requireCgroupLimits, () -> {
+    static java.nio.file.Path runCgroup(SandboxPolicy policy) throws SandboxException {
+        return runCgroup(policy.cgroupLimits(), policy.requireCgroupLimits(), () -> {
             CgroupV2.Probe p = cgroupProbe;
             if (p == null) {
                 p = CgroupV2.probe();

@@ -72,10 +72,10 @@ final class SeccompKit {
         // bwrap forks: the command is pid 1 only of a pid namespace of bwrap's, whose /proc bwrap
         // mounts, read-only and masked as the sandbox's own would be.
         argv.addAll(List.of(INSIDE + "/bwrap", "--dev-bind", "/", "/", "--unshare-pid", "--as-pid-1", "--proc", "/proc"));
-        for (String p : NamespaceSandbox.PROC_READ_ONLY) {
+        for (String p : SetupScript.PROC_READ_ONLY) {
             argv.addAll(List.of("--ro-bind-try", "/proc/" + p, "/proc/" + p));
         }
-        for (String p : NamespaceSandbox.PROC_MASKED) {
+        for (String p : SetupScript.PROC_MASKED) {
             if (java.nio.file.Files.exists(Path.of("/proc", p), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 argv.addAll(List.of("--ro-bind", "/dev/null", "/proc/" + p));
             }

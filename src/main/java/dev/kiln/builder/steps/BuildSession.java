@@ -7,6 +7,7 @@ import dev.kiln.builder.rootfs.InPlaceRoot;
 import dev.kiln.builder.sandbox.Cancellation;
 import dev.kiln.builder.sandbox.MountResolver;
 import dev.kiln.builder.sandbox.Sandbox;
+import dev.kiln.builder.sandbox.SandboxPolicy;
 import dev.kiln.builder.sandbox.Sandboxes;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -32,6 +33,7 @@ public final class BuildSession {
     private final Sandboxes.Mode sandboxMode;
     private final boolean forceInPlace;
     private final boolean allowNetwork;
+    private final SandboxPolicy sandboxPolicy;
     private final Map<String, MountResolver.SecretSource> secrets;
     private final Path cacheDir;
     private StageRoots stages = StageRoots.NONE;
@@ -48,6 +50,7 @@ public final class BuildSession {
         this.sandboxMode = b.sandboxMode;
         this.forceInPlace = b.forceInPlace;
         this.allowNetwork = b.allowNetwork;
+        this.sandboxPolicy = b.sandboxPolicy;
         this.secrets = Map.copyOf(b.secrets);
         this.cacheDir = b.cacheDir;
         this.sandbox = b.sandbox;
@@ -87,6 +90,11 @@ public final class BuildSession {
 
     public boolean allowNetwork() {
         return allowNetwork;
+    }
+
+    /** What every RUN of this build gets; see {@link SandboxPolicy}. */
+    public SandboxPolicy sandboxPolicy() {
+        return sandboxPolicy;
     }
 
     public Map<String, MountResolver.SecretSource> secrets() {
@@ -143,6 +151,7 @@ public final class BuildSession {
         private Sandboxes.Mode sandboxMode = Sandboxes.Mode.AUTO;
         private boolean forceInPlace;
         private boolean allowNetwork;
+        private SandboxPolicy sandboxPolicy = SandboxPolicy.DEFAULT;
         private Map<String, MountResolver.SecretSource> secrets = new HashMap<>();
         private Path cacheDir;
         private Sandbox sandbox;
@@ -160,6 +169,7 @@ public final class BuildSession {
         /** A sandbox made already (tests), instead of one chosen by mode. */
         public Builder sandbox(Sandbox v) { sandbox = v; return this; }
         public Builder allowNetwork(boolean v) { allowNetwork = v; return this; }
+        public Builder sandboxPolicy(SandboxPolicy v) { sandboxPolicy = Objects.requireNonNull(v); return this; }
         public Builder secrets(Map<String, MountResolver.SecretSource> v) { secrets = Map.copyOf(v); return this; }
         /** Null: RUN cache mounts live in the build dir and go with it. */
         public Builder cacheDir(Path v) { cacheDir = v; return this; }

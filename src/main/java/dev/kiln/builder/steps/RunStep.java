@@ -14,6 +14,7 @@ import dev.kiln.builder.sandbox.RunMount;
 import dev.kiln.builder.sandbox.RunSpec;
 import dev.kiln.builder.sandbox.RunUser;
 import dev.kiln.builder.sandbox.Sandbox;
+import dev.kiln.builder.sandbox.SandboxPolicy;
 import dev.kiln.oci.image.ImageConfig;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -59,7 +60,8 @@ final class RunStep implements BuildStep {
                     .env(env)
                     .user(c.user())
                     .workdir(c.workingDir())
-                    .network(network(session.allowNetwork()))
+                    .network(network(session.allowNetwork(), session.sandboxPolicy()))
+                    .policy(session.sandboxPolicy())
                     .stdout(line -> session.info("  | " + line))
                     .stderr(line -> session.info("  | " + line))
                     .cancellation(session.cancellation())
@@ -145,10 +147,11 @@ final class RunStep implements BuildStep {
 
     /**
      * {@code RUN --network=none} is always isolated; {@code default} and {@code host} get the
-     * host's network only where the builder allows it, and otherwise {@code default} is isolated
-     * while an explicit {@code host} is refused rather than quietly run without it.
+     * network only where the builder allows it: the egress proxy, or the host's where the policy
+     * says so. Otherwise {@code default} is isolated while an explicit {@code host} is refused
+     * rather than quietly run without it.
      */
-    private RunSpec.Network network(boolean allowed) throws BuildException {
+    private RunSpec.Network network(boolean allowed, SandboxPolicy policy) throws BuildException {
         RunSpec.Network asked;
         try {
             asked = RunSpec.Network.of(run.network());
@@ -159,7 +162,7 @@ final class RunStep implements BuildStep {
             return RunSpec.Network.NONE;
         }
         if (allowed) {
-            return RunSpec.Network.HOST;
+            return policy.allowedNetwork() == SandboxPolicy.AllowedNetwork.HOST ? RunSpec.Network.HOST : RunSpec.Network.PROXY;
         }
         if (asked == RunSpec.Network.HOST) {
             throw new BuildException("RUN --network=host: this builder gives RUN no network (kiln build --network=default, "

@@ -106,14 +106,11 @@ class CgroupV2Test {
         Assumptions.assumeTrue(ProcessRunner.currentUid() == 0 && Sandboxes.namespacesWork(), "needs root and namespaces");
         Assumptions.assumeFalse(CgroupV2.probe().usable(), "this host has a delegated cgroup v2 subtree");
         Path rootfs = TestRootfs.create(root);
-        Sandboxes.cgroupLimits(LIMITS, true);
-        try {
-            SandboxException e = assertThrows(SandboxException.class, () -> new NamespaceSandbox(true)
-                    .run(RunSpec.builder(rootfs, List.of("/bin/sh", "-c", "echo ran > /leak")).env(List.of("PATH=/bin")).build()));
-            assertTrue(e.getMessage().startsWith("RUN refused: no cgroup v2 limits here"), e.getMessage());
-            assertFalse(Files.exists(rootfs.resolve("leak")));
-        } finally {
-            Sandboxes.cgroupLimits(CgroupV2.Limits.NONE, false);
-        }
+        SandboxPolicy policy = SandboxPolicy.DEFAULT.withCgroupLimits(LIMITS, true);
+        SandboxException e = assertThrows(SandboxException.class, () -> new NamespaceSandbox(true)
+                .run(RunSpec.builder(rootfs, List.of("/bin/sh", "-c", "echo ran > /leak")).env(List.of("PATH=/bin"))
+                        .policy(policy).build()));
+        assertTrue(e.getMessage().startsWith("RUN refused: no cgroup v2 limits here"), e.getMessage());
+        assertFalse(Files.exists(rootfs.resolve("leak")));
     }
 }

@@ -177,7 +177,7 @@ class HostileRunTest {
             seen.removeIf(d -> d.startsWith("pts/")); // the private devpts instance's own ptmx
             assertEquals(List.of("full", "null", "random", "tty", "urandom", "zero"), seen.stream().sorted().toList());
             String shm = run(sandbox, 0, sh("busybox df -k /dev/shm | busybox tail -1")).out().trim().split("\\s+")[1];
-            assertEquals(Long.toString(NamespaceSandbox.SHM_BYTES / 1024), shm, "/dev/shm is capped");
+            assertEquals(Long.toString(SetupScript.SHM_BYTES / 1024), shm, "/dev/shm is capped");
         }
     }
 

@@ -41,6 +41,10 @@ public final class SandboxCost {
             cases.put("namespaces sandbox, user namespace" + filter + ", RUN true", () -> check(new NamespaceSandbox(false, null, seccomp)
                     .run(RunSpec.builder(rootfs, List.of("/bin/sh", "-c", "true")).env(List.of("PATH=/bin")).build())));
         }
+        // a RUN allowed the network: the egress proxy's unix socket and socat in the RUN's namespace on top
+        cases.put("namespaces sandbox as root, egress proxy, RUN true", () -> check(new NamespaceSandbox(true, null, true)
+                .run(RunSpec.builder(rootfs, List.of("/bin/sh", "-c", "true")).env(List.of("PATH=/bin"))
+                        .network(RunSpec.Network.PROXY).build())));
         for (Map.Entry<String, Case> c : cases.entrySet()) {
             for (int i = 0; i < 5; i++) {
                 c.getValue().run(); // warm-up: class loading, JIT, page cache

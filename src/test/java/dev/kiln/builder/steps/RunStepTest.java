@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.builder.exec.BuildException;
+import dev.kiln.builder.sandbox.SandboxPolicy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -56,6 +57,41 @@ class RunStepTest {
         busybox(f.rootfs);
         BuildException e = assertThrows(BuildException.class, () -> f.apply(1));
         assertEquals("the command returned a non-zero code: 3", e.getMessage());
+    }
+
+    @Test
+    void twoBuildsInOneProcessEachGetTheirOwnSandboxPolicy(@TempDir Path dir) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.kiln.testkit.Tools.isRoot()
+                && dev.kiln.builder.sandbox.Sandboxes.namespacesWork(), "needs root and namespaces");
+        dev.kiln.testkit.Tools.require("bwrap", "bubblewrap");
+        dev.kiln.testkit.Tools.require("socat", "socat");
+        String dockerfile = """
+                FROM scratch
+                RUN grep Seccomp: /proc/self/status; env | grep ^HTTP_PROXY= || echo no proxy
+                """;
+        SandboxPolicy filtered = SandboxPolicy.DEFAULT;
+        SandboxPolicy open = SandboxPolicy.DEFAULT.withSeccomp(false).withAllowedNetwork(SandboxPolicy.AllowedNetwork.HOST);
+        StepFixture a = new StepFixture(Files.createDirectories(dir.resolve("a")), dockerfile,
+                b -> b.allowNetwork(true).sandboxPolicy(filtered));
+        StepFixture b = new StepFixture(Files.createDirectories(dir.resolve("b")), dockerfile,
+                s -> s.allowNetwork(true).sandboxPolicy(open));
+        busybox(a.rootfs);
+        busybox(b.rootfs);
+        // at the same time, so a process-wide switch could not serve both
+        var first = java.util.concurrent.CompletableFuture.supplyAsync(() -> applied(a));
+        var second = java.util.concurrent.CompletableFuture.supplyAsync(() -> applied(b));
+        String logA = first.get(120, java.util.concurrent.TimeUnit.SECONDS);
+        String logB = second.get(120, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(logA.contains("  | Seccomp:\t2\n") && logA.contains("  | HTTP_PROXY=http://127.0.0.1:"), logA);
+        assertTrue(logB.contains("  | Seccomp:\t0\n") && logB.contains("  | no proxy\n"), logB);
+    }
+
+    private static String applied(StepFixture f) {
+        try {
+            return f.apply(1).log();
+        } catch (Exception e) {
+            throw new IllegalStateException(f.log(), e);
+        }
     }
 
     @Test

@@ -30,13 +30,24 @@ final class StepFixture {
 
     /** @param dockerfile a whole one-stage Dockerfile; {@link #step} takes its steps in order */
     StepFixture(Path dir, String dockerfile, DockerIgnore ignore, StageRoots stages) throws IOException {
+        this(dir, dockerfile, ignore, stages, b -> b);
+    }
+
+    /** @param session what the test sets on the build's session (sandbox policy, network) */
+    StepFixture(Path dir, String dockerfile, java.util.function.UnaryOperator<BuildSession.Builder> session)
+            throws IOException {
+        this(dir, dockerfile, DockerIgnore.of(List.of()), StageRoots.NONE, session);
+    }
+
+    private StepFixture(Path dir, String dockerfile, DockerIgnore ignore, StageRoots stages,
+                        java.util.function.UnaryOperator<BuildSession.Builder> customize) throws IOException {
         context = Files.createDirectories(dir.resolve("context"));
         rootfs = Files.createDirectories(dir.resolve("rootfs"));
         Stages parsed = Stages.of(DockerfileParser.parse(dockerfile, "Dockerfile"));
         stage = parsed.stages().get(parsed.stages().size() - 1);
-        BuildSession session = BuildSession.builder(Files.createDirectories(dir.resolve("build")), context)
+        BuildSession session = customize.apply(BuildSession.builder(Files.createDirectories(dir.resolve("build")), context)
                 .ignore(ignore)
-                .events(events::add)
+                .events(events::add))
                 .build();
         session.stages(stages);
         Platform linux = Platform.parse("linux/amd64");
