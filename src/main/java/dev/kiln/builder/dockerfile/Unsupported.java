@@ -13,17 +13,7 @@ final class Unsupported {
 
     /** Why Kiln cannot build {@code instruction}, if it cannot. */
     static Optional<String> reason(Instruction instruction) {
-        if (instruction instanceof Instruction.Copy copy) {
-            if (copy.parents()) {
-                return Optional.of("COPY --parents is not supported by Kiln yet");
-            }
-            if (!copy.excludes().isEmpty()) {
-                return Optional.of("COPY --exclude is not supported by Kiln yet");
-            }
-        } else if (instruction instanceof Instruction.Add add) {
-            if (!add.excludes().isEmpty()) {
-                return Optional.of("ADD --exclude is not supported by Kiln yet");
-            }
+        if (instruction instanceof Instruction.Add add) {
             if (add.checksum() != null && !add.checksum().isEmpty()) {
                 return Optional.of("ADD --checksum is not supported by Kiln yet");
             }

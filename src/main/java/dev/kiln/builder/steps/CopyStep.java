@@ -29,9 +29,11 @@ final class CopyStep implements BuildStep {
     private final String chmod;
     private final boolean isAdd;
     private final boolean unpack;
+    private final List<String> excludes;
+    private final boolean parents;
 
     private CopyStep(String text, List<String> sources, List<Heredoc> inline, String destination, String from,
-                     String chown, String chmod, boolean isAdd, boolean unpack) {
+                     String chown, String chmod, boolean isAdd, boolean unpack, List<String> excludes, boolean parents) {
         this.text = text;
         this.sources = sources;
         this.inline = inline;
@@ -41,16 +43,18 @@ final class CopyStep implements BuildStep {
         this.chmod = chmod;
         this.isAdd = isAdd;
         this.unpack = unpack;
+        this.excludes = excludes;
+        this.parents = parents;
     }
 
     static CopyStep copy(Instruction.Copy copy, String text) {
         return new CopyStep(text, copy.sources(), copy.inlineSources(), copy.destination(), copy.from(), copy.chown(),
-                copy.chmod(), false, false);
+                copy.chmod(), false, false, copy.excludes(), copy.parents());
     }
 
     static CopyStep add(Instruction.Add add, String text) {
         return new CopyStep(text, add.sources(), add.inlineSources(), add.destination(), null, add.chown(), add.chmod(),
-                true, add.unpack() == null || add.unpack());
+                true, add.unpack() == null || add.unpack(), add.excludes(), false);
     }
 
     @Override
@@ -117,8 +121,20 @@ final class CopyStep implements BuildStep {
             return null;
         }
         Path sourceRoot = stage != null ? session.stages().rootfs(stage) : session.context();
-        ContextCopier reader = new ContextCopier(sourceRoot, stage == null, session.ignore(), RootfsPath.of(s.rootfs()));
-        return key.part("from", stage).part("content", reader.digest(local)).value();
+        ContextCopier reader = new ContextCopier(sourceRoot, stage == null, session.ignore(), RootfsPath.of(s.rootfs()))
+                .excluding(excludes);
+        if (parents) {
+            List<String> matched = new ArrayList<>();
+            for (String src : local) {
+                for (ParentsSources.Match m : new ParentsSources(sourceRoot, stage == null, session.ignore()).resolve(src)) {
+                    matched.add(m.source());
+                    key.part("parents " + m.source(), m.relative());
+                }
+            }
+            local = matched;
+        }
+        return key.part("from", stage).part("excludes", String.join("\n", excludes))
+                .part("content", reader.digest(local)).value();
     }
 
     private static boolean isUrl(String src) {
@@ -167,7 +183,16 @@ final class CopyStep implements BuildStep {
         ContextCopier.Attributes attributes = chown != null && !chown.isEmpty()
                 ? ContextCopier.chown(rootfs, scope.expand(chown), mode)
                 : new ContextCopier.Attributes(null, null, mode);
-        new ContextCopier(sourceRoot, isContext, ignore, rootfs).cancelledBy(session.cancellation())
-                .copy(expanded, dest, attributes, unpackArchives);
+        ContextCopier copier = new ContextCopier(sourceRoot, isContext, ignore, rootfs).cancelledBy(session.cancellation())
+                .excluding(excludes);
+        if (!parents) {
+            copier.copy(expanded, dest, attributes, unpackArchives);
+            return;
+        }
+        for (String src : expanded) {
+            for (ParentsSources.Match m : new ParentsSources(sourceRoot, isContext, ignore).resolve(src)) {
+                ParentsSources.copy(copier, rootfs, m, dest, attributes, unpackArchives);
+            }
+        }
     }
 }
