@@ -189,9 +189,10 @@ final class CopyStep implements BuildStep {
             copier.copy(expanded, dest, attributes, unpackArchives);
             return;
         }
+        ParentsSources sources = new ParentsSources(sourceRoot, isContext, ignore);
         for (String src : expanded) {
-            for (ParentsSources.Match m : new ParentsSources(sourceRoot, isContext, ignore).resolve(src)) {
-                ParentsSources.copy(copier, rootfs, m, dest, attributes, unpackArchives);
+            for (ParentsSources.Match m : sources.resolve(src)) {
+                sources.copy(copier, rootfs, m, dest, attributes, unpackArchives);
             }
         }
     }

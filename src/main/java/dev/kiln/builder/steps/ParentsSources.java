@@ -73,10 +73,11 @@ final class ParentsSources {
 
     /**
      * Copies one match to {@code destination/relative}: parent directories that are missing are made
-     * with the mode of the source's own (so is the match itself when it is a directory), unless --chmod.
+     * with the mode of the source's own (so is the match itself when it is a directory), unless --chmod,
+     * and from a stage or image with their owners too, unless --chown (as BuildKit's copy does).
      */
-    static void copy(ContextCopier copier, RootfsPath rootfs, Match m, String destination, ContextCopier.Attributes attrs,
-                     boolean unpack) throws IOException, BuildException {
+    void copy(ContextCopier copier, RootfsPath rootfs, Match m, String destination, ContextCopier.Attributes attrs,
+              boolean unpack) throws IOException, BuildException {
         String target = m.relative().isEmpty() ? destination : ContextCopier.join(destination, m.relative());
         List<String> made = new ArrayList<>();
         String[] parts = m.relative().isEmpty() ? new String[0] : m.relative().split("/");
@@ -92,10 +93,15 @@ final class ParentsSources {
             copier.mkdirs(ContextCopier.join(destination, rel), attrs);
         }
         copier.copy(List.of(m.source()), target, attrs, unpack);
-        if (attrs.mode() == null) {
-            for (String rel : made) {
-                int mode = (Integer) Files.getAttribute(m.pivot().resolve(rel), "unix:mode", LinkOption.NOFOLLOW_LINKS);
-                Files.setAttribute(rootfs.resolve(ContextCopier.join(destination, rel)), "unix:mode", mode & 07777);
+        for (String rel : made) {
+            Path source = m.pivot().resolve(rel);
+            Path dir = rootfs.resolve(ContextCopier.join(destination, rel));
+            if (attrs.mode() == null) {
+                Files.setAttribute(dir, "unix:mode", (Integer) Files.getAttribute(source, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 07777);
+            }
+            if (!isContext && attrs.uid() == null) {
+                Files.setAttribute(dir, "unix:uid", Files.getAttribute(source, "unix:uid", LinkOption.NOFOLLOW_LINKS));
+                Files.setAttribute(dir, "unix:gid", Files.getAttribute(source, "unix:gid", LinkOption.NOFOLLOW_LINKS));
             }
         }
     }

@@ -42,7 +42,7 @@ class ParentsSourcesTest {
         ParentsSources parents = new ParentsSources(root, false, null);
         for (String s : sources) {
             for (ParentsSources.Match m : parents.resolve(s)) {
-                ParentsSources.copy(copier, RootfsPath.of(rootfs), m, "/out/", new ContextCopier.Attributes(null, null, null), false);
+                parents.copy(copier, RootfsPath.of(rootfs), m, "/out/", new ContextCopier.Attributes(null, null, null), false);
             }
         }
         try (Stream<Path> walk = Files.walk(rootfs.resolve("out"))) {
@@ -81,8 +81,9 @@ class ParentsSourcesTest {
     @Test
     void madeParentsTakeTheSourceModes() throws Exception {
         Path rootfs = Files.createDirectories(dir.resolve("modes"));
-        ParentsSources.Match m = new ParentsSources(root, false, null).resolve("test/a/b/c/d/foo").get(0);
-        ParentsSources.copy(new ContextCopier(root, false, null, RootfsPath.of(rootfs)), RootfsPath.of(rootfs), m, "/",
+        ParentsSources parents = new ParentsSources(root, false, null);
+        ParentsSources.Match m = parents.resolve("test/a/b/c/d/foo").get(0);
+        parents.copy(new ContextCopier(root, false, null, RootfsPath.of(rootfs)), RootfsPath.of(rootfs), m, "/",
                 new ContextCopier.Attributes(null, null, null), false);
         assertEquals(0700, (Integer) Files.getAttribute(rootfs.resolve("test/a"), "unix:mode") & 07777);
         assertEquals(0755, (Integer) Files.getAttribute(rootfs.resolve("test/a/b"), "unix:mode") & 07777);
