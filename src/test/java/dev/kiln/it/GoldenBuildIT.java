@@ -11,6 +11,7 @@ import dev.kiln.testkit.Buildah;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.FlatImage;
+import dev.kiln.testkit.GitHttpServer;
 import dev.kiln.testkit.KilnProcess;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.Tools;
@@ -64,6 +65,7 @@ class GoldenBuildIT {
     private static Buildah buildah;
     private static Skopeo skopeo;
     private static HttpServer http;
+    private static GitHttpServer git;
     private static final Map<String, String> timings = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>());
 
     /**
@@ -170,6 +172,8 @@ class GoldenBuildIT {
                 // buildah 1.28 has no --exclude nor --parents: the references write BuildKit's result out.
                 Case.of("copy-exclude").buildahDockerfile("Dockerfile.buildah"),
                 Case.of("copy-parents").buildahDockerfile("Dockerfile.buildah"),
+                Case.of("add-checksum").args("HTTP={http}").buildahDockerfile("Dockerfile.buildah"),
+                Case.of("add-git").args("GIT={git}").buildahDockerfile("Dockerfile.buildah"),
                 // dpkg's and apt's logs record the time of the run.
                 Case.of("apt").ignoreContent(Set.of("var/log/apt/history.log", "var/log/apt/term.log", "var/log/dpkg.log")));
     }
@@ -204,6 +208,7 @@ class GoldenBuildIT {
             exchange.close();
         });
         http.start();
+        git = GitHttpServer.serve(GoldenContexts.gitRepositories(work), false, work, null, null);
         System.err.printf("golden setup (registry, base images, buildah on %s): %.1fs%n", buildah.storageDriver(),
                 (System.nanoTime() - t0) / 1e9);
     }
@@ -212,6 +217,9 @@ class GoldenBuildIT {
     static void stopEverything() {
         if (http != null) {
             http.stop(0);
+        }
+        if (git != null) {
+            git.close();
         }
         if (buildah != null) {
             buildah.close();
@@ -302,6 +310,7 @@ class GoldenBuildIT {
 
     private static String substitute(String arg, String tool) {
         return arg.replace("{http}", "http://127.0.0.1:" + http.getAddress().getPort())
+                .replace("{git}", git.url("").replaceAll("/$", ""))
                 .replace("{registry}", registry.host())
                 .replace("{tool}", tool);
     }

@@ -3,6 +3,7 @@ package dev.kiln.it;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.GitDaemon;
 import dev.kiln.testkit.Tools;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -76,6 +77,30 @@ final class GoldenContexts {
             }
         }
         return context;
+    }
+
+    /**
+     * The bare repository {@code app.git} the add-git case reads: tag v1 holds a.txt and docs/guide.md;
+     * main then changes a.txt and adds tools/run.sh (0755). Answers the directory that holds it.
+     */
+    static Path gitRepositories(Path work) throws IOException {
+        Path repos = Files.createDirectories(work.resolve("git"));
+        Path tree = work.resolve("git-work");
+        GitDaemon.git(work, "init", "--quiet", "-b", "main", tree.toString());
+        Files.createDirectories(tree.resolve("docs"));
+        Files.writeString(tree.resolve("a.txt"), "v1\n");
+        Files.writeString(tree.resolve("docs/guide.md"), "guide\n");
+        GitDaemon.git(tree, "add", ".");
+        GitDaemon.git(tree, "commit", "--quiet", "-m", "v1");
+        GitDaemon.git(tree, "tag", "v1");
+        Files.writeString(tree.resolve("a.txt"), "v2\n");
+        Files.createDirectories(tree.resolve("tools"));
+        Files.writeString(tree.resolve("tools/run.sh"), "#!/bin/sh\necho run\n");
+        Files.setAttribute(tree.resolve("tools/run.sh"), "unix:mode", 0755);
+        GitDaemon.git(tree, "add", ".");
+        GitDaemon.git(tree, "commit", "--quiet", "-m", "main");
+        GitDaemon.git(work, "clone", "--quiet", "--bare", tree.toString(), repos.resolve("app.git").toString());
+        return repos;
     }
 
     /** top/file.txt, top/sub/exec.sh (0755), top/link -> file.txt, owned 1234:5678 as stored in the archive. */

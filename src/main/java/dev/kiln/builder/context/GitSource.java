@@ -28,11 +28,9 @@ import org.eclipse.jgit.revwalk.RevWalk;
  * link and directory gets the commit's time, so the same commit gives the same layer.
  */
 public final class GitSource {
-    private final String spec;
     private final GitContext git;
 
-    private GitSource(String spec, GitContext git) {
-        this.spec = spec;
+    private GitSource(GitContext git) {
         this.git = git;
     }
 
@@ -71,7 +69,7 @@ public final class GitSource {
         }
         GitContext context = new GitContext(location, ref == null || ref.isEmpty() ? null : ref, null,
                 subdir == null || subdir.isEmpty() ? null : subdir, GitOptions.DEFAULT, env, debug);
-        return new GitSource(src, context);
+        return new GitSource(context);
     }
 
     /**
@@ -88,7 +86,8 @@ public final class GitSource {
             head = walk.parseCommit(id);
         }
         if (checksum != null && !checksum.isEmpty() && !head.getName().startsWith(checksum.toLowerCase(java.util.Locale.ROOT))) {
-            throw new ContextException("ADD " + spec + ": checksum mismatch: expected commit " + checksum + ", got " + head.getName());
+            throw new ContextException("checksum mismatch for " + description() + ": expected commit " + checksum + ", got "
+                    + head.getName());
         }
         if (!keepGitDir) {
             dev.kiln.builder.rootfs.Trees.deleteTree(repo.resolve(".git"));

@@ -74,7 +74,7 @@ public final class UrlDownloads {
         if (!actual.equals(expected)) {
             done.remove(url);
             Files.deleteIfExists(file);
-            throw new BuildException("ADD " + url + ": checksum mismatch: expected " + expected + ", downloaded " + actual);
+            throw new BuildException("checksum mismatch for " + url + ": expected " + expected + ", downloaded " + actual);
         }
         return file;
     }

@@ -103,7 +103,7 @@ class GitSourceTest {
         assertEquals("v1\n", Files.readString(fetch(http.url("app.git") + "#v1", false, v1).resolve("a.txt")));
         assertEquals("v1\n", Files.readString(fetch(http.url("app.git") + "#v1", false, v1.substring(0, 12)).resolve("a.txt")));
         ContextException e = assertThrows(ContextException.class, () -> fetch(http.url("app.git") + "#main", false, v1));
-        assertTrue(e.getMessage().contains("checksum mismatch: expected commit " + v1 + ", got "), e.getMessage());
+        assertTrue(e.getMessage().contains(": expected commit " + v1 + ", got "), e.getMessage());
     }
 
     @Test

@@ -61,7 +61,7 @@ class UrlDownloadsChecksumTest {
         UrlDownloads downloads = new UrlDownloads(dir, e -> { });
         String wrong = "sha256:" + "0".repeat(64);
         BuildException e = assertThrows(BuildException.class, () -> downloads.download(url(), wrong));
-        assertEquals("ADD " + url() + ": checksum mismatch: expected " + wrong + ", downloaded " + Digest.sha256(BODY),
+        assertEquals("checksum mismatch for " + url() + ": expected " + wrong + ", downloaded " + Digest.sha256(BODY),
                 e.getMessage());
         try (var files = Files.walk(dir)) {
             assertFalse(files.anyMatch(p -> p.getFileName().toString().equals("remote.txt")), "the download is dropped");
