@@ -174,6 +174,7 @@ class GoldenBuildIT {
                 Case.of("copy-parents").buildahDockerfile("Dockerfile.buildah"),
                 Case.of("add-checksum").args("HTTP={http}").buildahDockerfile("Dockerfile.buildah"),
                 Case.of("add-git").args("GIT={git}").buildahDockerfile("Dockerfile.buildah"),
+                Case.of("run-network").buildahDockerfile("Dockerfile.buildah"),
                 // dpkg's and apt's logs record the time of the run.
                 Case.of("apt").ignoreContent(Set.of("var/log/apt/history.log", "var/log/apt/term.log", "var/log/dpkg.log")));
     }
