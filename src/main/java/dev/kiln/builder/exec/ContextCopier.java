@@ -209,15 +209,20 @@ public final class ContextCopier {
     }
 
     private Path resolveSource(String rel) throws IOException {
+        return resolveSource(sourceRoot, isContext, rel);
+    }
+
+    /** A source path inside {@code root}: in the context it may not lead out, in a rootfs its links resolve inside. */
+    public static Path resolveSource(Path root, boolean isContext, String rel) throws IOException {
         if (isContext) {
-            Path p = sourceRoot.resolve(rel).normalize();
+            Path p = root.resolve(rel).normalize();
             Path real = Files.exists(p) ? p.toRealPath() : p;
-            if (!real.startsWith(sourceRoot.toRealPath())) {
+            if (!real.startsWith(root.toRealPath())) {
                 throw new IOException("forbidden path outside the build context: " + rel);
             }
             return p;
         }
-        return RootfsPath.of(sourceRoot).resolve("/" + rel);
+        return RootfsPath.of(root).resolve("/" + rel);
     }
 
     private boolean excluded(Path p) {

@@ -54,7 +54,7 @@ final class ParentsSources {
         }
         List<Match> out = new ArrayList<>();
         for (String p : pivots(pivot)) {
-            Path dir = p.isEmpty() ? root : resolvePivot(p);
+            Path dir = p.isEmpty() ? root : ContextCopier.resolveSource(root, isContext, p);
             if (!Files.isDirectory(dir)) {
                 continue;
             }
@@ -143,18 +143,6 @@ final class ParentsSources {
                     .sorted()
                     .toList();
         }
-    }
-
-    private Path resolvePivot(String rel) throws IOException {
-        if (isContext) {
-            Path p = root.resolve(rel).normalize();
-            Path real = Files.exists(p) ? p.toRealPath() : p;
-            if (!real.startsWith(root.toRealPath())) {
-                throw new IOException("forbidden path outside the build context: " + rel);
-            }
-            return p;
-        }
-        return RootfsPath.of(root).resolve("/" + rel);
     }
 
     /** {@code /x/./y/} and {@code ./x/y} both become {@code x/y}; the root is the empty string. */
