@@ -11,6 +11,7 @@ import dev.kiln.testkit.Buildah;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.FlatImage;
+import dev.kiln.testkit.GitHttpServer;
 import dev.kiln.testkit.KilnProcess;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.Tools;
@@ -18,7 +19,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -65,6 +65,7 @@ class GoldenBuildIT {
     private static Buildah buildah;
     private static Skopeo skopeo;
     private static HttpServer http;
+    private static GitHttpServer git;
     private static final Map<String, String> timings = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>());
 
     /**
@@ -168,6 +169,12 @@ class GoldenBuildIT {
                 Case.of("onbuild-chain"),
                 // buildah 1.28 may not know COPY --link; the files are those of a plain COPY.
                 Case.of("copy-link").buildahDockerfile("Dockerfile.buildah"),
+                // buildah 1.28 has no --exclude nor --parents: the references write BuildKit's result out.
+                Case.of("copy-exclude").buildahDockerfile("Dockerfile.buildah"),
+                Case.of("copy-parents").buildahDockerfile("Dockerfile.buildah"),
+                Case.of("add-checksum").args("HTTP={http}").buildahDockerfile("Dockerfile.buildah"),
+                Case.of("add-git").args("GIT={git}").buildahDockerfile("Dockerfile.buildah"),
+                Case.of("run-network").buildahDockerfile("Dockerfile.buildah"),
                 // dpkg's and apt's logs record the time of the run.
                 Case.of("apt").ignoreContent(Set.of("var/log/apt/history.log", "var/log/apt/term.log", "var/log/dpkg.log")));
     }
@@ -187,7 +194,7 @@ class GoldenBuildIT {
         buildah = Buildah.start(work.resolve("buildah"), registry.host());
         Path served = Files.createDirectories(work.resolve("http"));
         Files.writeString(served.resolve("remote.txt"), "remote content\n");
-        makeArchive(served.resolve("archive.tar.gz"));
+        GoldenContexts.makeArchive(work, served.resolve("archive.tar.gz"));
         http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         http.createContext("/", exchange -> {
             Path file = served.resolve(exchange.getRequestURI().getPath().substring(1)).normalize();
@@ -202,6 +209,7 @@ class GoldenBuildIT {
             exchange.close();
         });
         http.start();
+        git = GitHttpServer.serve(GoldenContexts.gitRepositories(work), false, work, null, null);
         System.err.printf("golden setup (registry, base images, buildah on %s): %.1fs%n", buildah.storageDriver(),
                 (System.nanoTime() - t0) / 1e9);
     }
@@ -210,6 +218,9 @@ class GoldenBuildIT {
     static void stopEverything() {
         if (http != null) {
             http.stop(0);
+        }
+        if (git != null) {
+            git.close();
         }
         if (buildah != null) {
             buildah.close();
@@ -233,7 +244,7 @@ class GoldenBuildIT {
     }
 
     private void buildAndCompare(Case c) throws Exception {
-        Path context = prepareContext(c.name());
+        Path context = GoldenContexts.prepare(CASES, work, c.name());
         String kilnImage = registry.host() + "/golden/" + c.name() + "-kiln";
         String buildahImage = registry.host() + "/golden/" + c.name() + "-buildah";
         long t0 = System.nanoTime();
@@ -300,6 +311,7 @@ class GoldenBuildIT {
 
     private static String substitute(String arg, String tool) {
         return arg.replace("{http}", "http://127.0.0.1:" + http.getAddress().getPort())
+                .replace("{git}", git.url("").replaceAll("/$", ""))
                 .replace("{registry}", registry.host())
                 .replace("{tool}", tool);
     }
@@ -314,96 +326,6 @@ class GoldenBuildIT {
         }
         skopeo.run("copy", "--src-tls-verify=false", "docker://" + image, "dir:" + layout);
         return FlatImage.fromDirCopy(layout);
-    }
-
-    /**
-     * The case's files copied to a fresh context with the modes git cannot be trusted to keep
-     * (0644 files, 0755 directories), plus what a checkout cannot hold: symlinks, empty
-     * directories and generated archives.
-     */
-    private static Path prepareContext(String name) throws IOException {
-        Path source = CASES.resolve(name);
-        assertTrue(Files.isDirectory(source), "no golden case directory " + source.toAbsolutePath());
-        Path context = work.resolve("contexts").resolve(name);
-        Tools.run(List.of("rm", "-rf", context.toString()), Map.of(), 60);
-        Files.createDirectories(context.getParent());
-        ExecResult copy = Tools.run(List.of("cp", "-r", source.toString(), context.toString()), Map.of(), 60);
-        assertTrue(copy.ok(), copy.output());
-        try (Stream<Path> all = Files.walk(context)) {
-            for (Path p : all.toList()) {
-                Files.setAttribute(p, "unix:mode", Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) ? 0755 : 0644);
-            }
-        }
-        switch (name) {
-            case "copy-dirs" -> {
-                Files.createSymbolicLink(context.resolve("link-to-single"), Path.of("single.txt"));
-                Files.createSymbolicLink(context.resolve("dir/inner-link"), Path.of("a"));
-                Files.createDirectory(context.resolve("emptydir"));
-            }
-            case "add-chown" -> makeArchive(context.resolve("archive.tar.gz"));
-            case "context-hardlinks" -> {
-                Files.createLink(context.resolve("dir/b.txt"), context.resolve("dir/a.txt"));
-                Files.createDirectories(context.resolve("dir/sub"));
-                Files.createLink(context.resolve("dir/sub/c.txt"), context.resolve("dir/a.txt"));
-                Files.createLink(context.resolve("partner.txt"), context.resolve("single.txt"));
-            }
-            case "add-compressed" -> {
-                Path tree = archiveTree();
-                Path plain = context.resolve("tree.raw");
-                tar(List.of("tar", "--numeric-owner", "--owner=1234", "--group=5678", "-cf", plain.toString(), "-C",
-                        tree.toString(), "top"));
-                compress(plain, context.resolve("tree.tar.xz"), "xz");
-                compress(plain, context.resolve("tree.tbz"), "bzip2");
-                compress(plain, context.resolve("tree.bin"), "zstd");
-                compress(plain, context.resolve("tree.gzip-inside"), "gzip");
-                Path notes = Files.writeString(work.resolve("notes.txt"), "compressed, not an archive\n");
-                compress(notes, context.resolve("notes.txt.xz"), "xz");
-                compress(notes, context.resolve("notes.txt.bz2"), "bzip2");
-            }
-            case "add-archives" -> {
-                makeArchive(context.resolve("archive.tar.gz"));
-                Path plain = Files.createDirectories(work.resolve("plain-src/plain"));
-                Files.writeString(plain.resolve("one.txt"), "one\n");
-                tar(List.of("tar", "--numeric-owner", "--owner=0", "--group=0", "-cf", context.resolve("plain.tar").toString(),
-                        "-C", plain.getParent().toString(), "plain"));
-                Path text = context.resolve("notatar.txt");
-                Files.writeString(text, "compressed, but not an archive\n");
-                tar(List.of("gzip", "-n", text.toString()));
-            }
-            default -> {
-            }
-        }
-        return context;
-    }
-
-    /** top/file.txt, top/sub/exec.sh (0755), top/link -> file.txt, owned 1234:5678 as stored in the archive. */
-    private static void makeArchive(Path archive) throws IOException {
-        tar(List.of("tar", "--numeric-owner", "--owner=1234", "--group=5678", "-czf", archive.toString(), "-C",
-                archiveTree().toString(), "top"));
-    }
-
-    /** The tree the archives hold: top/ (0750), top/file.txt, top/sub/exec.sh (0755), top/link -> file.txt, top/sub/hard (a hardlink of file.txt). */
-    private static Path archiveTree() throws IOException {
-        Path src = Files.createTempDirectory(work, "archive-");
-        Path top = Files.createDirectories(src.resolve("top/sub"));
-        Files.writeString(src.resolve("top/file.txt"), "from the archive\n");
-        Files.writeString(top.resolve("exec.sh"), "#!/bin/sh\necho hi\n");
-        Files.setAttribute(top.resolve("exec.sh"), "unix:mode", 0755);
-        Files.setAttribute(src.resolve("top"), "unix:mode", 0750);
-        Files.createSymbolicLink(src.resolve("top/link"), Path.of("file.txt"));
-        Files.createLink(top.resolve("hard"), src.resolve("top/file.txt"));
-        return src;
-    }
-
-    /** {@code compressor -c FILE > OUT} (xz, bzip2, zstd, gzip -n). */
-    private static void compress(Path file, Path out, String compressor) {
-        String flags = compressor.equals("gzip") ? "-nc" : compressor.equals("zstd") ? "-qc" : "-c";
-        tar(List.of("sh", "-c", compressor + " " + flags + " \"$1\" > \"$2\"", "sh", file.toString(), out.toString()));
-    }
-
-    private static void tar(List<String> command) {
-        ExecResult result = Tools.run(command, Map.of(), 60);
-        assertTrue(result.ok(), String.join(" ", command) + ": " + result.output());
     }
 
     private interface Work {
@@ -430,7 +352,7 @@ class GoldenBuildIT {
      */
     @Test
     void kilnOutputsReadBackWithRealTools() throws Exception {
-        Path context = prepareContext("target");
+        Path context = GoldenContexts.prepare(CASES, work, "target");
         String image = registry.host() + "/golden/outputs-kiln:1";
         Path tar = work.resolve("outputs/image.tar");
         Path layout = work.resolve("outputs/layout");

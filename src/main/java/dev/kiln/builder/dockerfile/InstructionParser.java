@@ -34,6 +34,19 @@ public final class InstructionParser {
         }
     }
 
+    /**
+     * An ONBUILD trigger a base image or an earlier stage carries: parsed, and refused for the same
+     * reasons as the Dockerfile's own instructions ({@link Stages#of}), since it runs as one of them.
+     */
+    public static Instruction parseTrigger(Node node, String source) {
+        Instruction instruction = parse(node, source);
+        Optional<String> refused = Unsupported.reason(instruction);
+        if (refused.isPresent()) {
+            throw new DockerfileException(refused.get());
+        }
+        return instruction;
+    }
+
     private static Instruction parse(Node node) {
         FlagSet flags = FlagSet.parse(node.keyword(), node.flags());
         return switch (node.keyword()) {

@@ -38,6 +38,9 @@ public final class ContextCopier {
      * names of that inode become hardlinks to it, so a link group stays one (BuildKit's copy does so).
      */
     private final Map<Object, Path> linkGroups = new HashMap<>();
+    /** {@code --exclude}: .dockerignore patterns matched against paths relative to each matched source, {@link #matchRoot}. */
+    private DockerIgnore excludes;
+    private Path matchRoot;
 
     /** Ownership for --chown (null to keep root), mode for --chmod (null to keep). */
     public record Attributes(Long uid, Long gid, Integer mode) {
@@ -53,6 +56,12 @@ public final class ContextCopier {
     /** A cancelled build stops the copy at the next file instead of at the end of the step. */
     public ContextCopier cancelledBy(dev.kiln.builder.sandbox.Cancellation switchOff) {
         this.cancellation = switchOff;
+        return this;
+    }
+
+    /** COPY/ADD {@code --exclude} patterns; they leave out what lies below each matched source, not the match itself. */
+    public ContextCopier excluding(List<String> patterns) {
+        this.excludes = patterns.isEmpty() ? null : DockerIgnore.of(patterns);
         return this;
     }
 
@@ -91,12 +100,13 @@ public final class ContextCopier {
         // A source that is itself a symlink is followed (inside the source tree), as BuildKit
         // does; the copy keeps the name it was asked for. Symlinks below a directory stay links.
         Path src = followed(matchedPath);
+        matchRoot = src;
         if (Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
             Path target = mkdirs(destination, attrs);
             copyTree(src, target, attrs);
-        } else if (unpackArchives && isArchive(src)) {
+        } else if (unpackArchives && AddArchive.isArchive(src)) {
             Path target = mkdirs(destination, attrs);
-            try (InputStream tar = decompressed(src)) {
+            try (InputStream tar = AddArchive.decompressed(src)) {
                 new LayerExtractor(target, true, w -> { }).apply(tar);
             }
         } else {
@@ -117,6 +127,7 @@ public final class ContextCopier {
             Map<Object, String> firstNames = new HashMap<>();
             text(digester, "source", source);
             for (Path matched : match(source)) {
+                matchRoot = followed(matched);
                 digestTree(digester, followed(matched), matched.getFileName() == null ? "." : matched.getFileName().toString(),
                         firstNames);
             }
@@ -135,8 +146,7 @@ public final class ContextCopier {
                 children = list.sorted().toList();
             }
             for (Path child : children) {
-                if (excluded(child) && !(Files.isDirectory(child, LinkOption.NOFOLLOW_LINKS)
-                        && ignore.mustWalk(sourceRoot.relativize(child).toString()))) {
+                if (excluded(child) && !mustWalk(child)) {
                     continue;
                 }
                 digestTree(digester, child, name + "/" + child.getFileName(), firstNames);
@@ -170,89 +180,6 @@ public final class ContextCopier {
         return target;
     }
 
-    /**
-     * Whether ADD unpacks {@code src}: a tar, plain or compressed with gzip, bzip2, xz or zstd,
-     * recognised by its content whatever its name, as BuildKit does. A compressed file that is not
-     * a tar inside is copied as it is.
-     */
-    static boolean isArchive(Path src) throws IOException {
-        if (!Files.isRegularFile(src, LinkOption.NOFOLLOW_LINKS)) {
-            return false; // only a regular file is ever opened: a FIFO would block
-        }
-        try (InputStream in = decompressed(src)) {
-            byte[] header = new byte[512];
-            return in.readNBytes(header, 0, header.length) == header.length && isTarHeader(header);
-        } catch (IOException corrupt) {
-            return false; // compressed garbage is a file like any other
-        }
-    }
-
-    /** {@code src} decompressed by what its first bytes say it is; a stream of any other kind as it is. */
-    static InputStream decompressed(Path src) throws IOException {
-        InputStream raw = new java.io.BufferedInputStream(Files.newInputStream(src), 64 * 1024);
-        try {
-            raw.mark(6);
-            byte[] magic = raw.readNBytes(6);
-            raw.reset();
-            return switch (ArchiveCompression.of(magic)) {
-                case GZIP -> new org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream(raw, true);
-                case BZIP2 -> new org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream(raw, true);
-                case XZ -> new org.apache.commons.compress.compressors.xz.XZCompressorInputStream(raw, true);
-                case ZSTD -> new org.apache.commons.compress.compressors.zstandard.ZstdCompressorInputStream(raw);
-                case NONE -> raw;
-            };
-        } catch (IOException | RuntimeException e) {
-            raw.close();
-            throw e;
-        }
-    }
-
-    /** The compressions ADD recognises, by their magic numbers (as BuildKit's and Docker's archive code). */
-    enum ArchiveCompression {
-        NONE, GZIP, BZIP2, XZ, ZSTD;
-
-        static ArchiveCompression of(byte[] m) {
-            if (starts(m, 0x1f, 0x8b)) {
-                return GZIP;
-            }
-            if (starts(m, 'B', 'Z', 'h')) {
-                return BZIP2;
-            }
-            if (starts(m, 0xfd, '7', 'z', 'X', 'Z', 0x00)) {
-                return XZ;
-            }
-            if (starts(m, 0x28, 0xb5, 0x2f, 0xfd)) {
-                return ZSTD;
-            }
-            return NONE;
-        }
-
-        private static boolean starts(byte[] m, int... magic) {
-            if (m.length < magic.length) {
-                return false;
-            }
-            for (int i = 0; i < magic.length; i++) {
-                if ((m[i] & 0xff) != magic[i]) {
-                    return false;
-                }
-            }
-            return true;
-        }
-    }
-
-    /** A tar header block: its checksum (field at 148, octal) is the sum of its bytes with that field as spaces. */
-    static boolean isTarHeader(byte[] block) {
-        String field = new String(block, 148, 8, java.nio.charset.StandardCharsets.US_ASCII).replace('\0', ' ').trim();
-        if (field.isEmpty() || !field.chars().allMatch(ch -> ch >= '0' && ch <= '7')) {
-            return false;
-        }
-        long sum = 0;
-        for (int i = 0; i < block.length; i++) {
-            sum += i >= 148 && i < 156 ? ' ' : block[i] & 0xff;
-        }
-        return sum == Long.parseLong(field, 8);
-    }
-
     private List<Path> match(String source) throws IOException, BuildException {
         String clean = source.replace('\\', '/');
         while (clean.startsWith("/")) {
@@ -264,7 +191,7 @@ public final class ContextCopier {
         }
         if (!hasWildcard(clean)) {
             Path p = resolveSource(rel.toString());
-            if (p == null || !Files.exists(p, LinkOption.NOFOLLOW_LINKS) || excluded(p)) {
+            if (p == null || !Files.exists(p, LinkOption.NOFOLLOW_LINKS) || ignored(p)) {
                 return List.of();
             }
             return List.of(p);
@@ -274,7 +201,7 @@ public final class ContextCopier {
         try (Stream<Path> walk = Files.walk(sourceRoot)) {
             walk.filter(p -> !p.equals(sourceRoot))
                     .filter(p -> matcher.matches(sourceRoot.relativize(p)))
-                    .filter(p -> !excluded(p))
+                    .filter(p -> !ignored(p))
                     .sorted()
                     .forEach(out::add);
         }
@@ -282,23 +209,44 @@ public final class ContextCopier {
     }
 
     private Path resolveSource(String rel) throws IOException {
+        return resolveSource(sourceRoot, isContext, rel);
+    }
+
+    /** A source path inside {@code root}: in the context it may not lead out, in a rootfs its links resolve inside. */
+    public static Path resolveSource(Path root, boolean isContext, String rel) throws IOException {
         if (isContext) {
-            Path p = sourceRoot.resolve(rel).normalize();
+            Path p = root.resolve(rel).normalize();
             Path real = Files.exists(p) ? p.toRealPath() : p;
-            if (!real.startsWith(sourceRoot.toRealPath())) {
+            if (!real.startsWith(root.toRealPath())) {
                 throw new IOException("forbidden path outside the build context: " + rel);
             }
             return p;
         }
-        return RootfsPath.of(sourceRoot).resolve("/" + rel);
+        return RootfsPath.of(root).resolve("/" + rel);
     }
 
     private boolean excluded(Path p) {
+        return ignored(p) || excludedByFlag(p);
+    }
+
+    /** An excluded directory is still walked when a later {@code !} pattern may re-include something below it. */
+    private boolean mustWalk(Path dir) {
+        return Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
+                && (!ignored(dir) || ignore.mustWalk(sourceRoot.relativize(dir).toString()))
+                && (!excludedByFlag(dir) || excludes.mustWalk(matchRoot.relativize(dir).toString()));
+    }
+
+    private boolean ignored(Path p) {
         if (!isContext || ignore == null) {
             return false;
         }
         String rel = sourceRoot.relativize(p).toString();
         return !rel.isEmpty() && ignore.excluded(rel, Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS));
+    }
+
+    private boolean excludedByFlag(Path p) {
+        return excludes != null && matchRoot != null && p.startsWith(matchRoot) && !p.equals(matchRoot)
+                && excludes.excluded(matchRoot.relativize(p).toString(), Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS));
     }
 
     private static boolean hasWildcard(String s) {
@@ -312,12 +260,8 @@ public final class ContextCopier {
         }
         for (Path child : children) {
             throwIfCancelled();
-            if (excluded(child)) {
-                if (Files.isDirectory(child, LinkOption.NOFOLLOW_LINKS) && ignore.mustWalk(sourceRoot.relativize(child).toString())) {
-                    // an exception pattern may re-include something below
-                } else {
-                    continue;
-                }
+            if (excluded(child) && !mustWalk(child)) {
+                continue;
             }
             String inside = rootfs.inside(targetDir);
             Path target = rootfs.resolveNoFollow(join(inside, child.getFileName().toString()));

@@ -98,7 +98,7 @@ final class FromStep {
             try {
                 Dockerfile trigger = DockerfileParser.parse(expression, name);
                 for (Node node : trigger.nodes()) {
-                    steps.add(new Step(node, InstructionParser.parse(node, name)));
+                    steps.add(new Step(node, InstructionParser.parseTrigger(node, name)));
                 }
             } catch (DockerfileException e) {
                 throw new BuildException(name + ":" + stage.fromNode().startLine() + ": ONBUILD trigger "

@@ -38,6 +38,7 @@ public final class BuildSession {
     private final Path cacheDir;
     private StageRoots stages = StageRoots.NONE;
     private final UrlDownloads downloads;
+    private final GitSources gitSources;
     private Sandbox sandbox;
 
     private BuildSession(Builder b) {
@@ -55,6 +56,8 @@ public final class BuildSession {
         this.cacheDir = b.cacheDir;
         this.sandbox = b.sandbox;
         this.downloads = new UrlDownloads(buildDir, events);
+        // the process's own environment: GIT_CREDENTIAL_HOSTS is the operator's, never the Dockerfile's
+        this.gitSources = new GitSources(buildDir, System.getenv(), events);
     }
 
     /** @param buildDir the build's own temp dir: inline sources and downloads go there */
@@ -112,6 +115,10 @@ public final class BuildSession {
 
     public UrlDownloads downloads() {
         return downloads;
+    }
+
+    public GitSources gitSources() {
+        return gitSources;
     }
 
     public void event(BuildEvent event) {

@@ -1,6 +1,7 @@
 package dev.kiln.builder.steps;
 
 import dev.kiln.builder.cache.CacheKey;
+import dev.kiln.builder.context.GitSource;
 import dev.kiln.builder.dockerfile.DockerIgnore;
 import dev.kiln.builder.dockerfile.Heredoc;
 import dev.kiln.builder.dockerfile.Instruction;
@@ -29,9 +30,14 @@ final class CopyStep implements BuildStep {
     private final String chmod;
     private final boolean isAdd;
     private final boolean unpack;
+    private final List<String> excludes;
+    private final boolean parents;
+    private final String checksum;
+    private final boolean keepGitDir;
 
     private CopyStep(String text, List<String> sources, List<Heredoc> inline, String destination, String from,
-                     String chown, String chmod, boolean isAdd, boolean unpack) {
+                     String chown, String chmod, boolean isAdd, boolean unpack, List<String> excludes, boolean parents,
+                     String checksum, boolean keepGitDir) {
         this.text = text;
         this.sources = sources;
         this.inline = inline;
@@ -41,16 +47,21 @@ final class CopyStep implements BuildStep {
         this.chmod = chmod;
         this.isAdd = isAdd;
         this.unpack = unpack;
+        this.excludes = excludes;
+        this.parents = parents;
+        this.checksum = checksum;
+        this.keepGitDir = keepGitDir;
     }
 
     static CopyStep copy(Instruction.Copy copy, String text) {
         return new CopyStep(text, copy.sources(), copy.inlineSources(), copy.destination(), copy.from(), copy.chown(),
-                copy.chmod(), false, false);
+                copy.chmod(), false, false, copy.excludes(), copy.parents(), null, false);
     }
 
     static CopyStep add(Instruction.Add add, String text) {
         return new CopyStep(text, add.sources(), add.inlineSources(), add.destination(), null, add.chown(), add.chmod(),
-                true, add.unpack() == null || add.unpack());
+                true, add.unpack() == null || add.unpack(), add.excludes(), false,
+                add.checksum(), add.keepGitDir());
     }
 
     @Override
@@ -61,6 +72,7 @@ final class CopyStep implements BuildStep {
     @Override
     public void apply(StageContext s) throws IOException, BuildException {
         BuildSession session = s.session();
+        expandedChecksum(s);
         if (!inline.isEmpty()) {
             copyInline(s);
             if (sources.isEmpty()) {
@@ -75,12 +87,15 @@ final class CopyStep implements BuildStep {
         List<String> local = new ArrayList<>();
         for (String raw : sources) {
             String src = s.scope().expand(raw);
-            if (isUrl(src)) {
+            if (GitSource.isGit(src)) {
+                Path tree = session.gitSources().fetch(src, keepGitDir, expandedChecksum(s));
+                copyFiles(s, List.of("."), tree, true, null, false);
+            } else if (isUrl(src)) {
                 // downloaded, not unpacked, mode 0600 unless --chmod, as Docker does
-                Path file = session.downloads().download(src);
+                Path file = session.downloads().download(src, expandedChecksum(s));
                 copyFiles(s, List.of(file.getFileName().toString()), file.getParent(), true, null, false);
-            } else if (src.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*") || src.startsWith("git@")) {
-                throw new BuildException("ADD from a git repository is not supported yet: " + src);
+            } else if (src.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) {
+                throw new BuildException("ADD " + src + ": only http(s) URLs and git repositories can be added");
             } else {
                 local.add(raw);
             }
@@ -95,6 +110,7 @@ final class CopyStep implements BuildStep {
     public String cacheKey(StageContext s) throws IOException, BuildException {
         var scope = s.scope();
         BuildSession session = s.session();
+        expandedChecksum(s);
         CacheKey key = BuildStep.keyAfter(s, text)
                 .part("workdir", s.container().workingDir())
                 .part("destination", scope.expand(destination))
@@ -106,8 +122,12 @@ final class CopyStep implements BuildStep {
         List<String> local = new ArrayList<>();
         for (String raw : sources) {
             String src = scope.expand(raw);
-            if (isUrl(src)) {
-                key.part("url " + src, session.downloads().digest(src));
+            if (isAdd && GitSource.isGit(src)) {
+                Path tree = session.gitSources().fetch(src, keepGitDir, expandedChecksum(s));
+                key.part("git " + src + (keepGitDir ? " keep-git-dir" : ""),
+                        new ContextCopier(tree, true, null, RootfsPath.of(s.rootfs())).excluding(excludes).digest(List.of(".")));
+            } else if (isUrl(src)) {
+                key.part("url " + src, session.downloads().digest(src, expandedChecksum(s)));
             } else {
                 local.add(src);
             }
@@ -117,8 +137,35 @@ final class CopyStep implements BuildStep {
             return null;
         }
         Path sourceRoot = stage != null ? session.stages().rootfs(stage) : session.context();
-        ContextCopier reader = new ContextCopier(sourceRoot, stage == null, session.ignore(), RootfsPath.of(s.rootfs()));
-        return key.part("from", stage).part("content", reader.digest(local)).value();
+        ContextCopier reader = new ContextCopier(sourceRoot, stage == null, session.ignore(), RootfsPath.of(s.rootfs()))
+                .excluding(excludes);
+        if (parents) {
+            List<String> matched = new ArrayList<>();
+            for (String src : local) {
+                for (ParentsSources.Match m : new ParentsSources(sourceRoot, stage == null, session.ignore()).resolve(src)) {
+                    matched.add(m.source());
+                    key.part("parents " + m.source(), m.relative());
+                }
+            }
+            local = matched;
+        }
+        return key.part("from", stage).part("excludes", String.join("\n", excludes))
+                .part("content", reader.digest(local)).value();
+    }
+
+    /**
+     * {@code ADD --checksum}, expanded, after BuildKit's checks: one source only (checked when the
+     * Dockerfile is read), and that an http(s) URL or a git repository.
+     */
+    private String expandedChecksum(StageContext s) throws BuildException {
+        if (checksum == null || checksum.isEmpty()) {
+            return null;
+        }
+        String src = sources.size() == 1 ? s.scope().expand(sources.get(0)) : "";
+        if (!isUrl(src) && !GitSource.isGit(src)) {
+            throw new BuildException("checksum requires HTTP(S) or Git sources");
+        }
+        return s.scope().expand(checksum);
     }
 
     /** Numeric owners need no /etc/passwd; an ADD of local files may unpack an archive over what is there. */
@@ -180,7 +227,17 @@ final class CopyStep implements BuildStep {
         ContextCopier.Attributes attributes = chown != null && !chown.isEmpty()
                 ? ContextCopier.chown(rootfs, scope.expand(chown), mode)
                 : new ContextCopier.Attributes(null, null, mode);
-        new ContextCopier(sourceRoot, isContext, ignore, rootfs).cancelledBy(session.cancellation())
-                .copy(expanded, dest, attributes, unpackArchives);
+        ContextCopier copier = new ContextCopier(sourceRoot, isContext, ignore, rootfs).cancelledBy(session.cancellation())
+                .excluding(excludes);
+        if (!parents) {
+            copier.copy(expanded, dest, attributes, unpackArchives);
+            return;
+        }
+        ParentsSources sources = new ParentsSources(sourceRoot, isContext, ignore);
+        for (String src : expanded) {
+            for (ParentsSources.Match m : sources.resolve(src)) {
+                sources.copy(copier, rootfs, m, dest, attributes, unpackArchives);
+            }
+        }
     }
 }

@@ -3,7 +3,9 @@ package dev.kiln.builder.steps;
 import dev.kiln.builder.exec.BuildEvent;
 import dev.kiln.builder.exec.BuildException;
 import dev.kiln.builder.exec.Elapsed;
+import dev.kiln.oci.Digest;
 import dev.kiln.oci.Digester;
+import dev.kiln.oci.InvalidDigestException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -55,9 +57,41 @@ public final class UrlDownloads {
         return file;
     }
 
-    /** The downloaded file's content digest, for the cache key. */
-    public String digest(String url) throws IOException, BuildException {
-        try (InputStream in = Files.newInputStream(download(url))) {
+    /**
+     * {@code ADD --checksum=DIGEST URL}: the download, if its content has that digest. A mismatch
+     * fails the step naming both digests, and the file is dropped, so nothing of it is kept.
+     */
+    public synchronized Path download(String url, String checksum) throws IOException, BuildException {
+        Path file = download(url);
+        if (checksum == null || checksum.isEmpty()) {
+            return file;
+        }
+        Digest expected = expected(checksum);
+        Digest actual;
+        try (InputStream in = Files.newInputStream(file)) {
+            actual = Digester.digest(in, expected.algorithm());
+        }
+        if (!actual.equals(expected)) {
+            done.remove(url);
+            Files.deleteIfExists(file);
+            throw new BuildException("checksum mismatch for " + url + ": expected " + expected + ", downloaded " + actual);
+        }
+        return file;
+    }
+
+    /** The digest {@code --checksum} names: {@code sha256:} or {@code sha512:} and its hex, as BuildKit takes it. */
+    static Digest expected(String checksum) throws BuildException {
+        try {
+            return Digest.parse(checksum);
+        } catch (InvalidDigestException e) {
+            throw new BuildException("invalid --checksum " + checksum + ": " + e.getMessage()
+                    + " (expected sha256:<64 hex digits> or sha512:<128 hex digits>)");
+        }
+    }
+
+    /** The downloaded file's content digest, for the cache key; the checksum is verified first. */
+    public String digest(String url, String checksum) throws IOException, BuildException {
+        try (InputStream in = Files.newInputStream(download(url, checksum))) {
             return Digester.digest(in, "sha256").toString();
         }
     }

@@ -55,15 +55,11 @@ class StagesTest {
 
     @Test
     void flagsKilnCannotCarryOutAreRefusedWithTheirLine() {
-        assertEquals("Dockerfile:2:1: COPY --parents is not supported by Kiln yet", assertThrows(DockerfileParseException.class,
-                () -> stages("FROM a\nCOPY --parents a/b /y/\n")).getMessage());
-        assertEquals("Dockerfile:3:1: COPY --exclude is not supported by Kiln yet", assertThrows(DockerfileParseException.class,
-                () -> stages("FROM a\nRUN true\nCOPY --exclude=*.tmp . /y/\n")).getMessage());
-        assertEquals("Dockerfile:2:1: ADD --checksum is not supported by Kiln yet", assertThrows(DockerfileParseException.class,
-                () -> stages("FROM a\nADD --checksum=sha256:0123 http://127.0.0.1/a /a\n")).getMessage());
+        assertEquals("Dockerfile:2:1: checksum can't be specified for multiple sources", assertThrows(DockerfileParseException.class,
+                () -> stages("FROM a\nADD --checksum=sha256:0123 http://127.0.0.1/a http://127.0.0.1/b /a/\n")).getMessage());
         assertEquals("Dockerfile:2:1: RUN --security=insecure needs the security.insecure entitlement, which Kiln never grants",
                 assertThrows(DockerfileParseException.class, () -> stages("FROM a\nRUN --security=insecure true\n")).getMessage());
-        stages("FROM a\nCOPY --link a /b\nRUN --security=sandbox --network=none true\n");
+        stages("FROM a\nCOPY --link --parents --exclude=*.tmp a /b\nADD --checksum=sha256:0123 --keep-git-dir https://h/r.git /r\nRUN --security=sandbox --network=none true\n");
     }
 
     @Test

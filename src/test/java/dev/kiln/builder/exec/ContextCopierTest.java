@@ -112,10 +112,10 @@ class ContextCopierTest {
         Files.write(context.resolve("text.gz"), gzip("just text, no archive\n".getBytes(StandardCharsets.UTF_8)));
         Files.write(context.resolve("zeros.gz"), gzip(new byte[1024])); // an empty tar: only end-of-archive blocks
 
-        assertTrue(ContextCopier.isArchive(context.resolve("plain.tar")));
-        assertTrue(ContextCopier.isArchive(context.resolve("archive.tar.gz")));
-        assertFalse(ContextCopier.isArchive(context.resolve("text.gz")));
-        assertFalse(ContextCopier.isArchive(context.resolve("zeros.gz")));
+        assertTrue(AddArchive.isArchive(context.resolve("plain.tar")));
+        assertTrue(AddArchive.isArchive(context.resolve("archive.tar.gz")));
+        assertFalse(AddArchive.isArchive(context.resolve("text.gz")));
+        assertFalse(AddArchive.isArchive(context.resolve("zeros.gz")));
 
         copier(context, rootfs).copy(List.of("text.gz", "archive.tar.gz"), "/add/", null, true);
         assertTrue(Files.isRegularFile(rootfs.resolve("add/text.gz")));
@@ -136,12 +136,12 @@ class ContextCopierTest {
         Files.write(context.resolve("text.bz2"), compressed("no tar\n".getBytes(StandardCharsets.UTF_8), "bzip2"));
 
         for (String name : List.of("a.bin", "b.bin", "c.bin")) {
-            assertTrue(ContextCopier.isArchive(context.resolve(name)), name);
+            assertTrue(AddArchive.isArchive(context.resolve(name)), name);
             copier(context, rootfs).copy(List.of(name), "/" + name + "/", null, true);
             assertEquals("inside\n", Files.readString(rootfs.resolve(name + "/inside.txt")), name);
         }
-        assertFalse(ContextCopier.isArchive(context.resolve("text.xz")));
-        assertFalse(ContextCopier.isArchive(context.resolve("text.bz2")));
+        assertFalse(AddArchive.isArchive(context.resolve("text.xz")));
+        assertFalse(AddArchive.isArchive(context.resolve("text.bz2")));
     }
 
     @Test

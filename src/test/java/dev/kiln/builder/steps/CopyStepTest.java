@@ -118,12 +118,22 @@ class CopyStepTest {
     }
 
     @Test
-    void addFromAGitRepositoryIsRefusedWithAClearMessage(@TempDir Path dir) throws Exception {
+    void addFromAGitRepositoryOverSshIsRefusedWithAClearMessage(@TempDir Path dir) throws Exception {
         StepFixture f = new StepFixture(dir, """
                 FROM scratch
                 ADD git@example.invalid:team/repo.git /src
                 """);
         BuildException e = assertThrows(BuildException.class, () -> f.apply(1));
-        assertTrue(e.getMessage().contains("ADD from a git repository is not supported"), e.getMessage());
+        assertTrue(e.getMessage().contains("git over ssh is not supported"), e.getMessage());
+    }
+
+    @Test
+    void checksumNeedsAnHttpOrGitSource(@TempDir Path dir) throws Exception {
+        StepFixture f = new StepFixture(dir, """
+                FROM scratch
+                ADD --checksum=sha256:0000000000000000000000000000000000000000000000000000000000000000 local.txt /x
+                """);
+        BuildException e = assertThrows(BuildException.class, () -> f.apply(1));
+        assertEquals("checksum requires HTTP(S) or Git sources", e.getMessage());
     }
 }
