@@ -206,6 +206,12 @@ final class VertxBlobDownloads implements BlobDownloads {
                 if (queued.addAndGet(buffer.length()) > HIGH_WATER && !paused) {
                     paused = true;
                     response.pause();
+                    // The fetching thread may have drained the queue before it could see the pause, and would
+                    // then wait for bytes that never come: whichever of us looks last resumes.
+                    if (queued.get() < LOW_WATER) {
+                        paused = false;
+                        response.resume();
+                    }
                 }
             });
             response.exceptionHandler(chunks::add);
@@ -254,6 +260,11 @@ final class VertxBlobDownloads implements BlobDownloads {
                 });
             }
             return buffer.getByteBuf().nioBuffer();
+        }
+
+        @Override
+        public boolean ready() {
+            return !chunks.isEmpty();
         }
 
         byte[] readSome(int limit) {

@@ -28,6 +28,11 @@ public interface BlobDownloads {
          */
         ByteBuffer next() throws IOException;
 
+        /** Whether {@link #next()} would answer at once: more bytes are already here. */
+        default boolean ready() {
+            return false;
+        }
+
         /** Releases the connection; one whose body was not read to its end is dropped, not drained. */
         @Override
         void close();

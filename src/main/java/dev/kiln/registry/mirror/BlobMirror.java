@@ -26,6 +26,7 @@ import java.util.logging.Logger;
  */
 final class BlobMirror {
     private static final Logger LOG = Logger.getLogger(BlobMirror.class.getName());
+    private static final int BATCH = 256 * 1024;
 
     private final Store store;
     private final MirrorStats stats;
@@ -163,6 +164,16 @@ final class BlobMirror {
         return Optional.of(new BlobLocation(digest, info.get().size(), "application/octet-stream"));
     }
 
+    /** Writes {@code length} bytes of {@code batch} to the temp file the readers follow; returns 0. */
+    private int spool(MirrorRoute route, InflightBlob blob, byte[] batch, int length) throws IOException {
+        if (length > 0) {
+            blob.writer().write(batch, 0, length);
+            blob.wrote(length);
+            stats.add(route.upstreamName(), Counter.BYTES_FROM_UPSTREAM, length);
+        }
+        return 0;
+    }
+
     private void fetch(MirrorRoute route, InflightBlob blob) {
         long start = System.nanoTime();
         Digest digest = blob.digest();
@@ -171,22 +182,27 @@ final class BlobMirror {
         try (BlobDownloads.Download download = downloads.open(route, digest)) {
             long size = download.contentLength();
             blob.started(size);
-            byte[] scratch = null;
+            // The network hands over a few KiB at a time; writing and waking the readers for each piece cost
+            // more than the piece itself, so what has already arrived is gathered into one write.
+            byte[] batch = new byte[BATCH];
+            int filled = 0;
             for (ByteBuffer chunk; (chunk = download.next()) != null; ) {
-                int n = chunk.remaining();
-                if (chunk.hasArray()) {
-                    writer.write(chunk.array(), chunk.arrayOffset() + chunk.position(), n);
-                } else {
-                    scratch = scratch == null || scratch.length < n ? new byte[Math.max(n, 64 * 1024)] : scratch;
-                    chunk.get(scratch, 0, n);
-                    writer.write(scratch, 0, n);
+                while (chunk.hasRemaining()) {
+                    int n = Math.min(chunk.remaining(), BATCH - filled);
+                    chunk.get(batch, filled, n);
+                    filled += n;
+                    if (filled == BATCH) {
+                        filled = spool(route, blob, batch, filled);
+                    }
                 }
-                blob.wrote(n);
-                stats.add(route.upstreamName(), Counter.BYTES_FROM_UPSTREAM, n);
+                if (filled > 0 && !download.ready()) {
+                    filled = spool(route, blob, batch, filled);
+                }
                 if (size >= 0 && writer.size() > size) {
                     break; // more than announced: refused below without waiting for the rest
                 }
             }
+            spool(route, blob, batch, filled);
             if (size >= 0 && writer.size() != size) {
                 throw new UpstreamException(502, "BLOB_UPLOAD_INVALID", route.upstreamName() + " sent " + writer.size()
                         + " bytes of blob " + digest + " but announced " + size);
