@@ -4,7 +4,9 @@
 # JAVA_OPTS, default -Xmx256m) that mirrors a local docker-registry, TRIES times (default 10), and
 # counts the pulls that failed, with the first line of each failure. LINK="25 400" puts
 # bench/throttle-proxy.py (latency ms, Mbit/s) between the gateway and the upstream. APP=<quarkus-app
-# directory> runs another build of the jar (e.g. the one before a change).
+# directory> runs another build of the jar (e.g. the one before a change). BUILD=1 also submits a heavy
+# build to the gateway during the pulls (busybox from scripts/make-base-images, a RUN writing 20,000
+# files, a COPY of a 100 MB random file), as the gateway's peak RSS must hold both.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 app="${APP:-$here/target/quarkus-app}"
@@ -40,6 +42,16 @@ if [ -n "${LINK:-}" ]; then
   upstream="http://127.0.0.1:$link_port"
 fi
 
+if [ "${BUILD:-0}" = 1 ]; then
+  mkdir -p "$work/heavy"
+  [ -f "$work/heavy/big.bin" ] || head -c 100000000 /dev/urandom > "$work/heavy/big.bin"
+  cat > "$work/heavy/Dockerfile" <<DF
+FROM 127.0.0.1:$kiln_port/local/busybox:latest
+RUN mkdir -p /data && cd /data && for d in \$(seq 1 20); do mkdir d\$d; for f in \$(seq 1 1000); do echo \$f > d\$d/f\$f; done; done
+COPY big.bin /data/big.bin
+DF
+fi
+
 failures=0
 for try in $(seq 1 "$tries"); do
   rm -rf "$work/store" "$work"/out-*
@@ -48,7 +60,12 @@ for try in $(seq 1 "$tries"); do
     > "$work/kiln-$try.log" 2>&1 &
   kiln_pid=$!; pids+=($kiln_pid)
   wait_http "http://127.0.0.1:$kiln_port/v2/"
-  pulls=()
+  pulls=() build_pid=""
+  if [ "${BUILD:-0}" = 1 ]; then
+    "$here/scripts/make-base-images" "127.0.0.1:$kiln_port/local" busybox > "$work/base-$try.log" 2>&1
+    java -jar "$app/quarkus-run.jar" submit --gateway "http://127.0.0.1:$kiln_port" -t "127.0.0.1:$kiln_port/local/heavy:$try" \
+      "$work/heavy" > "$work/build-$try.log" 2>&1 & build_pid=$!; pids+=($build_pid)
+  fi
   for i in $(seq 1 "$clients"); do
     skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$kiln_port/up/bench/big:1" "dir:$work/out-$i" \
       > "$work/pull-$try-$i.log" 2>&1 & pulls+=($!); pids+=($!)
@@ -60,6 +77,9 @@ for try in $(seq 1 "$tries"); do
       echo "try $try pull $((i + 1)): $(tail -1 "$work/pull-$try-$((i + 1)).log")"
     fi
   done
+  if [ -n "$build_pid" ] && ! wait "$build_pid"; then
+    failed=$((failed + 1)); echo "try $try build: $(tail -1 "$work/build-$try.log")"
+  fi
   hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$kiln_pid/status")
   kill "$kiln_pid"; wait "$kiln_pid" 2>/dev/null || true
   failures=$((failures + failed))
