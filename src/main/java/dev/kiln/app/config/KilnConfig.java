@@ -287,6 +287,10 @@ public interface KilnConfig {
         /** Store budget in bytes (suffixes K, M, G, T); 0 means unlimited. */
         @WithDefault("0")
         String cacheMaxBytes();
+
+        /** Hot metadata (tag checks, manifests, blob sizes) kept in memory, in entries of about 200 bytes. */
+        @WithDefault("100000")
+        long metadataCacheEntries();
     }
 
     interface Upstream {

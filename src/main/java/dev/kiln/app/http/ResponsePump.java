@@ -1,5 +1,6 @@
 package dev.kiln.app.http;
 
+import io.netty.buffer.Unpooled;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -7,20 +8,33 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jboss.logging.Logger;
 
 /**
  * Copies a blocking stream into a response from a worker thread, waiting whenever the client reads
  * slower than the source. A source that fails midway resets the connection, so the client sees a
  * broken transfer instead of a body that merely looks short.
+ *
+ * <p>The pump counts the bytes it has handed to Vert.x until each write completes, and waits while
+ * {@link #MAX_IN_FLIGHT} are outstanding. {@code writeQueueFull()} alone is not a bound here: writes
+ * from a worker thread wait in the event loop's task queue, where the channel's writability does not
+ * see them, so a pump reading a cached file could queue a whole blob. Each queued chunk becomes a
+ * direct buffer on its way to the socket; under a direct-memory cap one of them then failed, Netty
+ * dropped that chunk, and the client waited for bytes that never came until the idle timeout closed
+ * the connection ("unexpected EOF", nothing logged). A failed write now resets the response and says why.
  */
 final class ResponsePump {
     private static final Logger LOG = Logger.getLogger(ResponsePump.class);
-    private static final int CHUNK = 256 * 1024;
+    private static final int CHUNK = 128 * 1024;
+    /** Per response; with the socket's own buffer this keeps a fast client busy. */
+    static final long MAX_IN_FLIGHT = 2L * CHUNK;
 
     private final HttpServerResponse response;
     private final InputStream source;
     private final Object drained = new Object();
+    private final AtomicLong inFlight = new AtomicLong();
+    private volatile Throwable writeFailure;
     private volatile boolean closed;
 
     private ResponsePump(HttpServerResponse response, InputStream source) {
@@ -52,23 +66,42 @@ final class ResponsePump {
     }
 
     private void run() {
-        byte[] buffer = new byte[CHUNK];
         try (InputStream in = source) {
-            for (int n; (n = in.read(buffer)) >= 0; ) {
+            while (true) {
+                byte[] chunk = new byte[CHUNK]; // handed to Vert.x as it is: a new array per chunk, no second copy
+                int n = in.readNBytes(chunk, 0, CHUNK);
                 if (closed) {
                     return;
                 }
                 if (n == 0) {
-                    continue;
+                    break;
                 }
-                response.write(Buffer.buffer(java.util.Arrays.copyOf(buffer, n)));
+                inFlight.addAndGet(n);
+                response.write(Buffer.buffer(Unpooled.wrappedBuffer(chunk, 0, n))).onComplete(written -> {
+                    inFlight.addAndGet(-n);
+                    if (written.failed() && writeFailure == null) {
+                        writeFailure = written.cause();
+                    }
+                    signal();
+                });
                 synchronized (drained) {
-                    while (response.writeQueueFull() && !closed) {
+                    while ((inFlight.get() >= MAX_IN_FLIGHT || response.writeQueueFull()) && !closed && writeFailure == null) {
                         drained.wait(1000);
                     }
                 }
+                if (writeFailure != null) {
+                    break;
+                }
+                if (n < CHUNK) {
+                    break;
+                }
             }
-            if (!closed) {
+            if (writeFailure != null) {
+                if (!closed) {
+                    LOG.warnf("aborting a streamed response: writing to the client failed: %s", writeFailure.toString());
+                    response.reset();
+                }
+            } else if (!closed) {
                 response.end();
             }
         } catch (IOException e) {
@@ -77,9 +110,13 @@ final class ResponsePump {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             response.reset();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // an Error would otherwise end unseen in executeBlocking's future, the client left waiting
             LOG.warn("streaming a response failed", e);
             response.reset();
+            if (e instanceof Error error && !(e instanceof OutOfMemoryError)) {
+                throw error;
+            }
         }
     }
 }

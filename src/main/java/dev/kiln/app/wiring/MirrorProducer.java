@@ -12,6 +12,7 @@ import dev.kiln.registry.mirror.UpstreamRouter;
 import dev.kiln.registry.server.RegistryService;
 import dev.kiln.store.ReadLeases;
 import dev.kiln.store.Store;
+import io.vertx.core.Vertx;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
@@ -92,8 +93,20 @@ public class MirrorProducer {
 
     @Produces
     @Singleton
-    MirrorService mirror(Store store, KilnConfig config, MirrorStats stats, @Fetchers ExecutorService fetchers, CacheBudget budget) {
-        MirrorService mirror = new MirrorService(store, stats, dev.kiln.app.http.RequestIds.propagating(fetchers), config.mirror().tagTtl(), Clock.systemUTC());
+    VertxBlobDownloads downloads(Vertx vertx) {
+        return new VertxBlobDownloads(vertx);
+    }
+
+    void close(@Disposes VertxBlobDownloads downloads) {
+        downloads.close();
+    }
+
+    @Produces
+    @Singleton
+    MirrorService mirror(Store store, KilnConfig config, MirrorStats stats, @Fetchers ExecutorService fetchers, CacheBudget budget,
+            VertxBlobDownloads downloads) {
+        MirrorService mirror = new MirrorService(store, stats, dev.kiln.app.http.RequestIds.propagating(fetchers), downloads,
+                config.mirror().metadataCacheEntries(), config.mirror().tagTtl(), Clock.systemUTC());
         mirror.afterFetch(budget::enforceSoon);
         return mirror;
     }

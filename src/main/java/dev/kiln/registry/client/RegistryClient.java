@@ -87,18 +87,10 @@ public final class RegistryClient {
             if (response.status() != 401 || attempt > 0) {
                 return response;
             }
-            AuthChallenge offered = AuthChallenge.parse(response.header("WWW-Authenticate"));
+            String offered = response.header("WWW-Authenticate");
             response.close();
-            if (offered == null) {
+            if (!answer(offered, scope)) {
                 return follow(method, uri, headers, null, body);
-            }
-            challenge = offered;
-            if (offered.scheme().equals("bearer")) {
-                tokens.remove(scope);
-                fetchToken(offered, scope);
-            } else if (!offered.scheme().equals("basic") || endpoint.credentials().isEmpty()) {
-                throw new UpstreamException(401, "UNAUTHORIZED", endpoint.name() + " requires "
-                        + offered.scheme() + " authentication and no credentials are configured for it");
             }
         }
     }
@@ -141,6 +133,39 @@ public final class RegistryClient {
 
     public UpstreamResponse head(String repository, String path, Map<String, String> headers) throws IOException {
         return send("HEAD", repository, path, headers, "pull");
+    }
+
+    /**
+     * The {@code Authorization} value to send for the repository's {@code action} scope now (null for none),
+     * for a client that makes its own requests: the mirror's streaming blob downloads.
+     */
+    public String authorization(String repository, String action) {
+        return authorization(scope(repository, action));
+    }
+
+    /**
+     * Takes a 401's {@code WWW-Authenticate} for the repository's {@code action} scope as {@link #send} does:
+     * fetches a token or checks that Basic credentials exist. Returns whether a retry with
+     * {@link #authorization(String, String)} may succeed; throws when the challenge cannot be met.
+     */
+    public boolean challenged(String wwwAuthenticate, String repository, String action) throws IOException {
+        return answer(wwwAuthenticate, scope(repository, action));
+    }
+
+    private boolean answer(String wwwAuthenticate, String scope) throws IOException {
+        AuthChallenge offered = AuthChallenge.parse(wwwAuthenticate);
+        if (offered == null) {
+            return false;
+        }
+        challenge = offered;
+        if (offered.scheme().equals("bearer")) {
+            tokens.remove(scope);
+            fetchToken(offered, scope);
+        } else if (!offered.scheme().equals("basic") || endpoint.credentials().isEmpty()) {
+            throw new UpstreamException(401, "UNAUTHORIZED", endpoint.name() + " requires "
+                    + offered.scheme() + " authentication and no credentials are configured for it");
+        }
+        return true;
     }
 
     private String authorization(String scope) {
@@ -270,16 +295,31 @@ public final class RegistryClient {
 
     /** Turns an error answer into an exception carrying the upstream's own OCI error code and message. */
     public UpstreamException failure(UpstreamResponse response, String what) {
-        String code = switch (response.status()) {
+        byte[] body;
+        try {
+            body = response.body().readNBytes(ERROR_BODY_BYTES);
+        } catch (IOException e) {
+            body = new byte[0];
+        } finally {
+            response.close();
+        }
+        return failure(response.status(), body, response.header("Retry-After"), what);
+    }
+
+    /** How much of an error answer's body {@link #failure(int, byte[], String, String)} reads. */
+    public static final int ERROR_BODY_BYTES = 64 * 1024;
+
+    /** The same for an answer read by another client: its status, the start of its body and its {@code Retry-After}. */
+    public UpstreamException failure(int status, byte[] body, String retryAfter, String what) {
+        String code = switch (status) {
             case 401 -> "UNAUTHORIZED";
             case 403 -> "DENIED";
             case 404 -> "NOT_FOUND";
             case 429 -> "TOOMANYREQUESTS";
-            default -> response.status() >= 500 ? "UNAVAILABLE" : "UNKNOWN";
+            default -> status >= 500 ? "UNAVAILABLE" : "UNKNOWN";
         };
-        String message = endpoint.name() + " answered " + response.status() + " for " + what;
+        String message = endpoint.name() + " answered " + status + " for " + what;
         try {
-            byte[] body = response.body().readNBytes(64 * 1024);
             JsonNode first = JSON.readTree(body).path("errors").path(0);
             if (first.hasNonNull("code")) {
                 code = first.get("code").asText();
@@ -289,14 +329,11 @@ public final class RegistryClient {
             }
         } catch (IOException | RuntimeException ignored) {
             // not OCI error JSON; the status says enough
-        } finally {
-            response.close();
         }
-        String retryAfter = response.header("Retry-After");
         if (retryAfter != null) {
             message += " (retry after " + retryAfter + ")";
         }
-        return new UpstreamException(response.status(), code, message, retryAfter);
+        return new UpstreamException(status, code, message, retryAfter);
     }
 
     public static Map<String, String> headers(String... pairs) {

@@ -25,6 +25,13 @@ public final class TlsTrust {
 
     /** Trusts only the certificates in {@code caFile} (PEM, one or more). */
     public static SSLContext trusting(Path caFile) throws GeneralSecurityException, IOException {
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, trustManagers(caFile).getTrustManagers(), null);
+        return context;
+    }
+
+    /** The same trust as {@link #trusting(Path)}, for clients that take trust managers (the mirror's Vert.x client). */
+    public static TrustManagerFactory trustManagers(Path caFile) throws GeneralSecurityException, IOException {
         KeyStore keyStore = KeyStore.getInstance(KeyStore.getDefaultType());
         keyStore.load(null, null);
         int i = 0;
@@ -38,16 +45,18 @@ public final class TlsTrust {
         }
         TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         factory.init(keyStore);
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, factory.getTrustManagers(), null);
-        return context;
+        return factory;
     }
 
     /** The user chose to trust whatever answers at that address. */
     public static SSLContext trustingEverything() throws GeneralSecurityException {
         SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, new TrustManager[] {new TrustEverything()}, null);
+        context.init(null, new TrustManager[] {everything()}, null);
         return context;
+    }
+
+    public static TrustManager everything() {
+        return new TrustEverything();
     }
 
     /** Whether {@code e} (or a cause) is a failed certificate check rather than a network failure. */

@@ -1,7 +1,5 @@
 package dev.kiln.registry.mirror;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.kiln.oci.Digest;
 import dev.kiln.oci.Digester;
 import dev.kiln.oci.MediaTypes;
@@ -15,23 +13,18 @@ import dev.kiln.registry.spec.ErrorCode;
 import dev.kiln.registry.spec.RegistryException;
 import dev.kiln.store.BlobInfo;
 import dev.kiln.store.BlobWriter;
-import dev.kiln.store.DigestMismatchException;
 import dev.kiln.store.ManifestLimits;
 import dev.kiln.store.Store;
 import java.io.IOException;
-import java.io.InputStream;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Executor;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -42,39 +35,44 @@ import java.util.logging.Logger;
  */
 public final class MirrorService {
     private static final Logger LOG = Logger.getLogger(MirrorService.class.getName());
-    private static final long TAG_CHECKS_KEPT = 100_000;
+    /** Hot metadata entries kept by default: about 200 bytes each, so some 20 MB at most. */
+    public static final long DEFAULT_METADATA_ENTRIES = 100_000;
     private static final String ALL_MANIFESTS = String.join(", ", MediaTypes.MANIFESTS);
 
     private final Store store;
     private final MirrorStats stats;
-    private final Executor fetchers;
     private final Duration tagTtl;
     private final Clock clock;
-    private final ConcurrentHashMap<Digest, InflightBlob> inflight = new ConcurrentHashMap<>();
-    /**
-     * When each mirrored tag was last checked upstream. Bounded: a client walking through millions of
-     * tags must not grow the heap, and a forgotten entry only costs one extra HEAD.
-     */
-    private final Cache<String, Instant> tagChecked;
+    private final MetadataCache metadata;
+    private final BlobMirror blobs;
     private final ConcurrentHashMap<String, CompletableFuture<BlobLocation>> manifestFetches = new ConcurrentHashMap<>();
-    private volatile Runnable afterFetch = () -> { };
 
     public MirrorService(Store store, MirrorStats stats, Executor fetchers, Duration tagTtl, Clock clock) {
+        this(store, stats, fetchers, BlobDownloads.blocking(), DEFAULT_METADATA_ENTRIES, tagTtl, clock);
+    }
+
+    /**
+     * {@code downloads} fetch the blobs on {@code fetchers}' threads; {@code metadataEntries} bounds the
+     * hot metadata kept in memory.
+     */
+    public MirrorService(Store store, MirrorStats stats, Executor fetchers, BlobDownloads downloads, long metadataEntries,
+            Duration tagTtl, Clock clock) {
         this.store = store;
         this.stats = stats;
-        this.fetchers = fetchers;
         this.tagTtl = tagTtl;
         this.clock = clock;
-        this.tagChecked = Caffeine.newBuilder()
-                .maximumSize(TAG_CHECKS_KEPT)
-                .expireAfterWrite(tagTtl)
-                .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
-                .build();
+        this.metadata = new MetadataCache(metadataEntries);
+        this.blobs = new BlobMirror(store, stats, fetchers, downloads, metadata);
     }
 
     /** Runs after every blob fetched from upstream, e.g. to enforce the store budget. */
     public void afterFetch(Runnable hook) {
-        this.afterFetch = hook;
+        blobs.afterFetch(hook);
+    }
+
+    /** Hot metadata entries held now; never more than the bound given at construction. */
+    public long metadataEntries() {
+        return metadata.size();
     }
 
     public MirrorStats stats() {
@@ -108,13 +106,16 @@ public final class MirrorService {
             }
         }
         String key = cacheName + ":" + reference;
+        MetadataCache.TagEntry checked = metadata.tag(cacheName, reference);
+        if (checked != null && checked.checked().plus(tagTtl).isAfter(clock.instant())) {
+            Optional<BlobLocation> fresh = cachedManifest(cacheName, checked.digest());
+            if (fresh.isPresent()) {
+                stats.increment(route.upstreamName(), Counter.HITS);
+                return new ManifestAnswer(acceptable(fresh.get(), accepted, route, reference), false);
+            }
+        }
         Optional<BlobLocation> cached = store.metadata().resolveTag(cacheName, reference)
                 .flatMap(digest -> cachedManifest(cacheName, digest));
-        Instant checked = tagChecked.getIfPresent(key);
-        if (cached.isPresent() && checked != null && checked.plus(tagTtl).isAfter(clock.instant())) {
-            stats.increment(route.upstreamName(), Counter.HITS);
-            return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), false);
-        }
         try {
             BlobLocation current = once(route, key, () -> {
                 BlobLocation resolved = null;
@@ -129,7 +130,7 @@ public final class MirrorService {
                     stats.increment(route.upstreamName(), Counter.MISSES);
                     resolved = fetchManifest(route, reference, ALL_MANIFESTS, null, reference);
                 }
-                tagChecked.put(key, clock.instant());
+                metadata.tag(cacheName, reference, resolved.digest(), clock.instant());
                 return resolved;
             });
             if (!MediaTypes.accepts(accepted, current.mediaType())) {
@@ -145,7 +146,7 @@ public final class MirrorService {
             if (e.transientFailure() && cached.isPresent()) {
                 stats.increment(route.upstreamName(), Counter.STALE_SERVED);
                 // Back off for one check interval so an outage does not cost every pull a connect timeout.
-                tagChecked.put(key, clock.instant());
+                metadata.tag(cacheName, reference, cached.get().digest(), clock.instant());
                 LOG.warning(() -> "serving stale " + cacheName + ":" + reference + " because " + e.getMessage());
                 return new ManifestAnswer(acceptable(cached.get(), accepted, route, reference), true);
             }
@@ -254,8 +255,10 @@ public final class MirrorService {
             store.metadata().tag(route.cacheName(), tag, actual);
         }
         // the manifest's own waiters are counted by once(); a fetch for a tag is logged with it
-        fetched(route, "manifest" + (tag == null ? "" : " " + tag), actual, bytes.length, start, -1);
-        return new BlobLocation(actual, bytes.length, mediaType);
+        MirrorFailures.fetched(stats, route, "manifest" + (tag == null ? "" : " " + tag), actual, bytes.length, start, -1);
+        BlobLocation location = new BlobLocation(actual, bytes.length, mediaType);
+        metadata.manifest(route.cacheName(), location);
+        return location;
     }
 
     private static String sniffMediaType(byte[] bytes, String fallback) {
@@ -271,6 +274,15 @@ public final class MirrorService {
     }
 
     private Optional<BlobLocation> cachedManifest(RepositoryName cacheName, Digest digest) {
+        BlobLocation known = metadata.manifest(cacheName, digest);
+        if (known != null) {
+            try {
+                store.blobs().touch(digest); // least-recently-pulled eviction reads this time, as for blobs
+                return Optional.of(known);
+            } catch (IOException e) {
+                metadata.forgetManifest(cacheName, digest); // evicted or collected since: ask the store
+            }
+        }
         try {
             Optional<String> mediaType = store.metadata().manifestMediaType(cacheName, digest);
             Optional<BlobInfo> info = store.blobs().stat(digest);
@@ -278,7 +290,9 @@ public final class MirrorService {
                 return Optional.empty();
             }
             store.blobs().touch(digest); // least-recently-pulled eviction reads this time, as for blobs
-            return Optional.of(new BlobLocation(digest, info.get().size(), mediaType.get()));
+            BlobLocation location = new BlobLocation(digest, info.get().size(), mediaType.get());
+            metadata.manifest(cacheName, location);
+            return Optional.of(location);
         } catch (IOException e) {
             return Optional.empty();
         }
@@ -304,170 +318,20 @@ public final class MirrorService {
 
     /** A cached blob is a file to send; a missing one streams while it is fetched (once, whoever asks). */
     public Object blob(MirrorRoute route, Digest digest) throws IOException {
-        while (true) {
-            Optional<BlobLocation> cached = cachedBlob(route, digest);
-            if (cached.isPresent()) {
-                stats.increment(route.upstreamName(), Counter.HITS);
-                stats.add(route.upstreamName(), Counter.BYTES_FROM_CACHE, cached.get().size());
-                return cached.get();
-            }
-            Object answer = joinOrStartFetch(route, digest);
-            if (answer != null) {
-                return answer;
-            }
-            // The download we joined finished between the lookup and our reader: it is in the store now.
-        }
+        return blobs.blob(route, digest);
     }
 
     /**
      * The blob as a verified file in the store, for readers inside this process that need the whole
-     * file: fetched first when missing, joining a fetch already under way. Waiting means following the
-     * download to its end, which also surfaces a corrupt or broken one as an error.
+     * file: fetched first when missing, joining a fetch already under way.
      */
     public BlobLocation blobFile(MirrorRoute route, Digest digest) throws IOException {
-        Object answer = blob(route, digest);
-        if (answer instanceof StreamingBlob streaming) {
-            byte[] buffer = new byte[256 * 1024];
-            try (InputStream body = streaming.body()) {
-                while (body.read(buffer) >= 0) {
-                    // the bytes are already in the store; this only waits for them to be verified
-                }
-            }
-            return cachedBlob(route, digest).orElseThrow(() -> new IOException("blob " + digest + " from "
-                    + route.upstreamName() + " was fetched but is not in the store"));
-        }
-        return (BlobLocation) answer;
+        return blobs.blobFile(route, digest);
     }
 
-    private Object joinOrStartFetch(MirrorRoute route, Digest digest) throws IOException {
-        boolean[] created = {false};
-        InflightBlob fetch;
-        synchronized (inflight) {
-            fetch = inflight.get(digest);
-            if (fetch == null) {
-                // It may have been committed between the check above and here.
-                Optional<BlobLocation> raced = cachedBlob(route, digest);
-                if (raced.isPresent()) {
-                    return raced.get();
-                }
-                fetch = new InflightBlob(digest, store.blobs().newWriter());
-                inflight.put(digest, fetch);
-                created[0] = true;
-            }
-        }
-        InputStream reader = fetch.newReader();
-        if (reader == null) {
-            return null;
-        }
-        if (created[0]) {
-            stats.increment(route.upstreamName(), Counter.MISSES);
-            InflightBlob started = fetch;
-            fetchers.execute(() -> fetch(route, started));
-        } else {
-            fetch.joined();
-            stats.increment(route.upstreamName(), Counter.COALESCED);
-        }
-        try {
-            long size = fetch.awaitStart();
-            return new StreamingBlob(digest, size, reader);
-        } catch (IOException e) {
-            reader.close();
-            if (e instanceof UpstreamException u) {
-                throw relay(route, u, "blob " + digest);
-            }
-            throw e;
-        }
-    }
-
-    /** Size of a blob without fetching it: from the store, else the upstream's {@code HEAD}. */
+    /** Size of a blob without fetching it: from memory or the store, else the upstream's {@code HEAD}. */
     public long blobSize(MirrorRoute route, Digest digest) throws IOException {
-        Optional<BlobLocation> cached = cachedBlob(route, digest);
-        if (cached.isPresent()) {
-            return cached.get().size();
-        }
-        stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
-        try (UpstreamResponse response = route.upstream().head(route.remoteName(), "/v2/" + route.remoteName() + "/blobs/" + digest, Map.of())) {
-            if (response.status() != 200) {
-                throw route.upstream().failure(response, "blob " + digest);
-            }
-            return response.contentLength();
-        } catch (UpstreamException e) {
-            throw failed(route, e, "blob " + digest);
-        }
-    }
-
-    private Optional<BlobLocation> cachedBlob(MirrorRoute route, Digest digest) throws IOException {
-        Optional<BlobInfo> info = store.blobs().stat(digest);
-        if (info.isEmpty()) {
-            return Optional.empty();
-        }
-        store.blobs().touch(digest); // least-recently-pulled eviction reads this time
-        if (!store.metadata().hasBlob(route.cacheName(), digest)) {
-            store.metadata().linkBlob(route.cacheName(), digest);
-        }
-        return Optional.of(new BlobLocation(digest, info.get().size(), "application/octet-stream"));
-    }
-
-    private void fetch(MirrorRoute route, InflightBlob blob) {
-        long start = System.nanoTime();
-        Digest digest = blob.digest();
-        BlobWriter writer = blob.writer();
-        stats.increment(route.upstreamName(), Counter.UPSTREAM_REQUESTS);
-        try (UpstreamResponse response = route.upstream().get(route.remoteName(), "/v2/" + route.remoteName() + "/blobs/" + digest, Map.of())) {
-            if (response.status() != 200) {
-                throw route.upstream().failure(response, "blob " + digest);
-            }
-            long size = response.contentLength();
-            blob.started(size);
-            byte[] buffer = new byte[256 * 1024];
-            try (InputStream in = response.body()) {
-                for (int n; (n = in.read(buffer)) >= 0; ) {
-                    writer.write(buffer, 0, n);
-                    blob.wrote(n);
-                    stats.add(route.upstreamName(), Counter.BYTES_FROM_UPSTREAM, n);
-                }
-            } catch (IOException e) {
-                response.abort();
-                throw new UpstreamException(route.upstreamName() + " broke off blob " + digest + " after "
-                        + writer.size() + " bytes: " + e.getMessage(), e);
-            }
-            if (size >= 0 && writer.size() != size) {
-                throw new UpstreamException(502, "BLOB_UPLOAD_INVALID", route.upstreamName() + " sent " + writer.size()
-                        + " bytes of blob " + digest + " but announced " + size);
-            }
-            writer.commit(digest);
-            store.metadata().linkBlob(route.cacheName(), digest);
-            inflight.remove(digest, blob); // newcomers find it in the store from now on
-            blob.verified();
-            fetched(route, "blob", digest, writer.size(), start, blob.waiters());
-        } catch (DigestMismatchException e) {
-            stats.error(route.upstreamName(), "DIGEST_MISMATCH");
-            LOG.warning(() -> route.upstreamName() + " sent corrupt content for " + digest + ": " + e.getMessage());
-            inflight.remove(digest, blob);
-            blob.failed(e);
-        } catch (IOException | RuntimeException e) {
-            stats.error(route.upstreamName(), e instanceof UpstreamException u ? u.code() : "IO_ERROR");
-            LOG.log(Level.WARNING, "fetching " + digest + " from " + route.upstreamName() + " failed: " + e.getMessage());
-            inflight.remove(digest, blob);
-            blob.failed(e instanceof IOException io ? io : new IOException(e));
-        } finally {
-            try {
-                writer.close();
-            } catch (IOException ignored) {
-                // the temp file goes with the next stale-file sweep
-            }
-            inflight.remove(digest, blob);
-            afterFetch.run();
-        }
-    }
-
-    /** The one INFO line per upstream fetch an operator reads, and the latency metric. */
-    private void fetched(MirrorRoute route, String kind, Digest digest, long bytes, long startNanos, int waiters) {
-        java.time.Duration took = java.time.Duration.ofNanos(System.nanoTime() - startNanos);
-        stats.fetched(route.upstreamName(), kind.startsWith("manifest") ? "manifest" : "blob", bytes, took);
-        LOG.info(() -> "fetched " + kind + " " + route.upstreamName() + "/" + route.remoteName() + "@" + digest
-                + ": " + bytes + " bytes in " + took.toMillis() + " ms"
-                + (waiters >= 0 ? ", " + waiters + " coalesced waiters" : ""));
+        return blobs.blobSize(route, digest);
     }
 
     // ---- listings
@@ -497,21 +361,8 @@ public final class MirrorService {
         return relay(route, e, what);
     }
 
-    /**
-     * The client's answer to an upstream failure. Does not count it: a blob download that failed was
-     * counted once by its fetcher, however many clients were waiting for it.
-     */
-    private RegistryException relay(MirrorRoute route, UpstreamException e, String what) {
-        String message = "upstream " + route.upstreamName() + ": " + e.getMessage();
-        Map<String, String> detail = Map.of("upstream", route.upstreamName(), "status", Integer.toString(e.status()));
-        return switch (e.status()) {
-            case 404 -> new RegistryException(what.startsWith("blob") ? ErrorCode.BLOB_UNKNOWN
-                    : what.equals("tags") ? ErrorCode.NAME_UNKNOWN : ErrorCode.MANIFEST_UNKNOWN, message, detail);
-            case 429 -> new RegistryException(ErrorCode.TOOMANYREQUESTS, 429, message, detail,
-                    e.retryAfter() == null ? Map.of() : Map.of("Retry-After", e.retryAfter()));
-            case 401, 403 -> new RegistryException(ErrorCode.DENIED, 403, message + " (check the credentials configured for this upstream)", detail, Map.of());
-            default -> new RegistryException(ErrorCode.UNAVAILABLE, 502, message, detail, Map.of());
-        };
+    private static RegistryException relay(MirrorRoute route, UpstreamException e, String what) {
+        return MirrorFailures.relay(route, e, what);
     }
 
     private static Digest parseDigest(String text) {

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Issue 13: repeats CLIENTS (default 20) concurrent cold pulls (`skopeo copy docker://… dir:`) of an
+# image of LAYERS × MIB MiB (default 4 × 50) through a fresh gateway (empty store, JVM options
+# JAVA_OPTS, default -Xmx256m) that mirrors a local docker-registry, TRIES times (default 10), and
+# counts the pulls that failed, with the first line of each failure. LINK="25 400" puts
+# bench/throttle-proxy.py (latency ms, Mbit/s) between the gateway and the upstream. APP=<quarkus-app
+# directory> runs another build of the jar (e.g. the one before a change). BUILD=1 also submits a heavy
+# build to the gateway during the pulls (busybox from scripts/make-base-images, a RUN writing 20,000
+# files, a COPY of a 100 MB random file), as the gateway's peak RSS must hold both.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+app="${APP:-$here/target/quarkus-app}"
+work="${WORK:-$(mktemp -d /tmp/kiln-cold-stress.XXXXXX)}"
+clients="${CLIENTS:-20}" layers="${LAYERS:-4}" mib="${MIB:-50}" tries="${TRIES:-10}"
+java_opts="${JAVA_OPTS:--Xmx256m}"
+up_port="${UP_PORT:-5391}" link_port="${LINK_PORT:-5392}" kiln_port="${KILN_PORT:-5393}"
+[ -f "$app/quarkus-run.jar" ] || { echo "cold-pull-stress: run mvn package first" >&2; exit 1; }
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+mkdir -p "$work"
+wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+
+[ -d "$work/image" ] || "$here/bench/make-image.sh" "$work/image" "$layers" "$mib"
+cat > "$work/upstream.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/upstream}}
+http: {addr: 127.0.0.1:$up_port}
+YML
+docker-registry serve "$work/upstream.yml" > "$work/upstream.log" 2>&1 & pids+=($!)
+wait_http "http://127.0.0.1:$up_port/v2/"
+skopeo copy -q --dest-tls-verify=false "oci:$work/image:1" "docker://127.0.0.1:$up_port/bench/big:1"
+upstream="http://127.0.0.1:$up_port"
+if [ -n "${LINK:-}" ]; then
+  read -r latency rate <<< "$LINK"
+  python3 "$here/bench/throttle-proxy.py" --listen "$link_port" --target "$up_port" --latency-ms "$latency" --rate-mbit "$rate" --stats "$work/link.stats" \
+    > "$work/link.log" 2>&1 & pids+=($!)
+  wait_http "http://127.0.0.1:$link_port/v2/"
+  upstream="http://127.0.0.1:$link_port"
+fi
+
+if [ "${BUILD:-0}" = 1 ]; then
+  mkdir -p "$work/heavy"
+  [ -f "$work/heavy/big.bin" ] || head -c 100000000 /dev/urandom > "$work/heavy/big.bin"
+  cat > "$work/heavy/Dockerfile" <<DF
+FROM 127.0.0.1:$kiln_port/local/busybox:latest
+RUN mkdir -p /data && cd /data && for d in \$(seq 1 20); do mkdir d\$d; for f in \$(seq 1 1000); do echo \$f > d\$d/f\$f; done; done
+COPY big.bin /data/big.bin
+DF
+fi
+
+failures=0
+for try in $(seq 1 "$tries"); do
+  rm -rf "$work/store" "$work"/out-*
+  # shellcheck disable=SC2086
+  java $java_opts -jar "$app/quarkus-run.jar" serve --port "$kiln_port" --store "$work/store" --upstream "up=$upstream" \
+    > "$work/kiln-$try.log" 2>&1 &
+  kiln_pid=$!; pids+=($kiln_pid)
+  wait_http "http://127.0.0.1:$kiln_port/v2/"
+  pulls=() build_pid=""
+  if [ "${BUILD:-0}" = 1 ]; then
+    "$here/scripts/make-base-images" "127.0.0.1:$kiln_port/local" busybox > "$work/base-$try.log" 2>&1
+    java -jar "$app/quarkus-run.jar" submit --gateway "http://127.0.0.1:$kiln_port" -t "127.0.0.1:$kiln_port/local/heavy:$try" \
+      "$work/heavy" > "$work/build-$try.log" 2>&1 & build_pid=$!; pids+=($build_pid)
+  fi
+  for i in $(seq 1 "$clients"); do
+    skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$kiln_port/up/bench/big:1" "dir:$work/out-$i" \
+      > "$work/pull-$try-$i.log" 2>&1 & pulls+=($!); pids+=($!)
+  done
+  failed=0
+  for i in "${!pulls[@]}"; do
+    if ! wait "${pulls[$i]}"; then
+      failed=$((failed + 1))
+      echo "try $try pull $((i + 1)): $(tail -1 "$work/pull-$try-$((i + 1)).log")"
+    fi
+  done
+  if [ -n "$build_pid" ] && ! wait "$build_pid"; then
+    failed=$((failed + 1)); echo "try $try build: $(tail -1 "$work/build-$try.log")"
+  fi
+  hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$kiln_pid/status")
+  kill "$kiln_pid"; wait "$kiln_pid" 2>/dev/null || true
+  failures=$((failures + failed))
+  echo "try $try: $failed of $clients pulls failed, gateway peak RSS ${hwm} MiB, log $work/kiln-$try.log"
+done
+echo "$failures failed pulls in $tries tries of $clients; JVM options: $java_opts; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+rm -rf "$work"/out-*
+[ "$failures" = 0 ]

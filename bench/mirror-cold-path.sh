@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Issue 13: what the mirror's cold path adds, for two builds of the jar side by side (BEFORE_APP and
+# APP, quarkus-app directories; runs interleaved). The upstream is Debian's docker-registry behind
+# bench/throttle-proxy.py (LATENCY_MS=25, RATE_MBIT=400). Per run: one 50 MiB blob with curl (time to
+# its last byte) and a skopeo pull of 4 × 50 MiB, directly and through a fresh gateway (empty store,
+# JIT warmed by an unrelated 1 MiB pull) of each build. Prints medians of RUNS (default 5) as markdown.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+app="${APP:-$here/target/quarkus-app}"
+before_app="${BEFORE_APP:?BEFORE_APP=<quarkus-app directory of the build to compare with>}"
+work="${WORK:-/tmp/kiln-bench-cold-path}"
+runs="${RUNS:-5}" latency_ms="${LATENCY_MS:-25}" rate_mbit="${RATE_MBIT:-400}"
+java_opts="${JAVA_OPTS:--Xmx256m}"
+up_port=5211 link_port=5212 kiln_port=5213
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+rm -rf "$work" && mkdir -p "$work"
+wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+now() { date +%s.%N; }
+since() { python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.3f}')" "$1"; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+"$here/bench/make-image.sh" "$work/large" 4 50
+"$here/bench/make-image.sh" "$work/single" 1 50
+"$here/bench/make-image.sh" "$work/warmup" 1 1
+cat > "$work/upstream.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/upstream}}
+http: {addr: 127.0.0.1:$up_port}
+YML
+docker-registry serve "$work/upstream.yml" > "$work/upstream.log" 2>&1 & pids+=($!)
+python3 "$here/bench/throttle-proxy.py" --listen $link_port --target $up_port --latency-ms "$latency_ms" --rate-mbit "$rate_mbit" --stats "$work/link.stats" \
+  > "$work/link.log" 2>&1 & pids+=($!)
+wait_http "http://127.0.0.1:$up_port/v2/"; wait_http "http://127.0.0.1:$link_port/v2/"
+for image in large single warmup; do
+  skopeo copy -q --dest-tls-verify=false "oci:$work/$image:1" "docker://127.0.0.1:$up_port/bench/$image:1"
+done
+blob=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['layers'][0]['digest'])" \
+  "$work/single/blobs/sha256/$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['manifests'][0]['digest'].split(':')[1])" "$work/single/index.json")")
+
+start_kiln() { # app directory
+  rm -rf "$work/store"
+  # shellcheck disable=SC2086
+  java $java_opts -jar "$1/quarkus-run.jar" serve --port $kiln_port --store "$work/store" --upstream "up=http://127.0.0.1:$link_port" \
+    > "$work/kiln.log" 2>&1 &
+  kiln_pid=$!; pids+=($kiln_pid); wait_http "http://127.0.0.1:$kiln_port/v2/"
+  skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$kiln_port/up/bench/warmup:1" "dir:$work/warm"; rm -rf "$work/warm"
+}
+stop_kiln() { kill "$kiln_pid"; wait "$kiln_pid" 2>/dev/null || true; }
+blob_time() { curl -sf -o /dev/null -w '%{time_total}' "$1"; }
+pull() { rm -rf "$work/out"; local t; t=$(now); skopeo copy -q --src-tls-verify=false "docker://$1" "dir:$work/out"; since "$t"; }
+
+declare -A r
+for i in $(seq 1 "$runs"); do
+  r[direct,blob]+="$(blob_time "http://127.0.0.1:$link_port/v2/bench/single/blobs/$blob") "
+  r[direct,pull]+="$(pull "127.0.0.1:$link_port/bench/large:1") "
+  for which in before after; do
+    [ "$which" = before ] && dir="$before_app" || dir="$app"
+    start_kiln "$dir"
+    r[$which,blob]+="$(blob_time "http://127.0.0.1:$kiln_port/v2/up/bench/single/blobs/$blob") "
+    r[$which,pull]+="$(pull "127.0.0.1:$kiln_port/up/bench/large:1") "
+    stop_kiln
+  done
+  echo "run $i: ${r[direct,blob]}| ${r[before,blob]}| ${r[after,blob]}| ${r[direct,pull]}| ${r[before,pull]}| ${r[after,pull]}" >&2
+done
+m() { tr ' ' '\n' <<< "${r[$1]}" | grep . | median; }
+echo "| path | one 50 MiB blob, s | added per blob, s | pull of 4 × 50 MiB, s | pull / direct |"
+echo "| --- | --- | --- | --- | --- |"
+for which in direct before after; do
+  awk -v w="$which" -v b="$(m "$which,blob")" -v db="$(m direct,blob)" -v p="$(m "$which,pull")" -v dp="$(m direct,pull)" \
+    'BEGIN {printf "| %s | %.3f | %s | %.2f | %.3f |\n", w, b, (w == "direct" ? "–" : sprintf("%.3f", b - db)), p, p / dp}'
+done
+echo
+echo "runs (blob direct | before | after | pull direct | before | after): $(for k in direct,blob before,blob after,blob direct,pull before,pull after,pull; do printf '%s| ' "${r[$k]}"; done)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); JVM options: $java_opts"
