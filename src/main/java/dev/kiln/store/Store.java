@@ -7,9 +7,9 @@ import java.nio.file.Path;
 
 /**
  * The content-addressed store: blobs, upload sessions and repository metadata under one root, and
- * the locks its replicas share.
+ * the locks its replicas share, and the gateway's build records and logs.
  */
-public record Store(Path root, BlobStore blobs, UploadStore uploads, MetadataStore metadata, Locks locks) {
+public record Store(Path root, BlobStore blobs, UploadStore uploads, MetadataStore metadata, Locks locks, BuildArchive builds) {
 
     /** Named {@link StoreLock}s kept in the store itself. */
     public interface Locks {
@@ -27,7 +27,7 @@ public record Store(Path root, BlobStore blobs, UploadStore uploads, MetadataSto
             FsFiles.makePrivate(absolute); // also a store made before the gateway kept its files private
             FsBlobStore blobs = new FsBlobStore(absolute);
             Store store = new Store(absolute, blobs, new FsUploadStore(absolute, blobs), new FsMetadataStore(absolute),
-                    name -> new FsStoreLock(absolute, name, java.time.Clock.systemUTC()));
+                    name -> new FsStoreLock(absolute, name, java.time.Clock.systemUTC()), new FsBuildArchive(absolute));
             Files.delete(Files.createTempFile(absolute.resolve("tmp"), "writable-", ".probe"));
             return store;
         } catch (FileSystemException e) {
@@ -45,6 +45,6 @@ public record Store(Path root, BlobStore blobs, UploadStore uploads, MetadataSto
         }
         FsBlobStore blobs = new FsBlobStore(absolute);
         return new Store(absolute, blobs, new FsUploadStore(absolute, blobs), new FsMetadataStore(absolute),
-                    name -> new FsStoreLock(absolute, name, java.time.Clock.systemUTC()));
+                    name -> new FsStoreLock(absolute, name, java.time.Clock.systemUTC()), new FsBuildArchive(absolute));
     }
 }

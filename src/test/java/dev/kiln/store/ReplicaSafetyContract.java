@@ -206,4 +206,32 @@ abstract class ReplicaSafetyContract {
         assertTrue(allowed.containsAll(seen), "the tag only ever named one of the two manifests, seen: " + seen);
         assertTrue(allowed.contains(store().metadata().resolveTag(APP, "latest").orElseThrow().toString()));
     }
+
+    @Test
+    void buildRecordsAndLogsAreKeptInTheStore() throws IOException {
+        BuildArchive builds = store().builds();
+        String id = "0123456789abcdef0123";
+        assertTrue(builds.record(id).isEmpty());
+        assertEquals(0, builds.readLog(id, 0, 100).length, "no log yet");
+        builds.saveRecord(id, "{\"state\":\"queued\"}".getBytes(StandardCharsets.UTF_8));
+        builds.saveRecord(id, "{\"state\":\"running\"}".getBytes(StandardCharsets.UTF_8));
+        assertEquals("{\"state\":\"running\"}", new String(builds.record(id).orElseThrow(), StandardCharsets.UTF_8));
+        assertEquals(List.of(id), builds.ids());
+
+        byte[][] chunks = {"build queued\n".getBytes(StandardCharsets.UTF_8), "step 1/2\nstep 2/2\n".getBytes(StandardCharsets.UTF_8),
+                "build succeeded\n".getBytes(StandardCharsets.UTF_8)};
+        java.io.ByteArrayOutputStream whole = new java.io.ByteArrayOutputStream();
+        for (byte[] chunk : chunks) {
+            builds.appendLog(id, whole.size(), chunk);
+            whole.writeBytes(chunk);
+        }
+        builds.appendLog(id, chunks[0].length, chunks[1]); // a retried chunk
+        String log = whole.toString(StandardCharsets.UTF_8);
+        assertEquals(log, new String(builds.readLog(id, 0, 1 << 20), StandardCharsets.UTF_8));
+        for (int from = 0; from <= log.length(); from += 5) {
+            assertEquals(log.substring(from, Math.min(log.length(), from + 7)),
+                    new String(builds.readLog(id, from, 7), StandardCharsets.UTF_8), "7 bytes from " + from);
+        }
+        assertThrows(IllegalArgumentException.class, () -> builds.record("../../etc"));
+    }
 }
