@@ -28,6 +28,11 @@ public interface BuildArchive {
     /** Up to {@code max} bytes of the log from {@code offset}; none at its end or when there is no log. */
     byte[] readLog(String id, long offset, int max) throws IOException;
 
+    /** Whether this is the gateway's own {@code builds/} directory, which then needs no copies. */
+    default boolean isGatewayDirectory() {
+        return false;
+    }
+
     /** Checks an id before it becomes part of a path or key. */
     static String checked(String id) {
         if (id == null || !id.matches("[0-9a-f]{20}")) {

@@ -20,6 +20,11 @@ final class FsBuildArchive implements BuildArchive {
         this.root = storeRoot.resolve("builds");
     }
 
+    @Override
+    public boolean isGatewayDirectory() {
+        return true;
+    }
+
     private Path dir(String id) {
         return root.resolve(BuildArchive.checked(id));
     }
