@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.Http;
 import dev.kiln.testkit.KilnProcess;
-import dev.kiln.testkit.MotoS3;
+import dev.kiln.testkit.S3Replicas;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Slowness;
 import dev.kiln.testkit.Tools;
@@ -17,7 +17,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -35,39 +34,20 @@ class BuildRecordsAcrossReplicasIT {
     @TempDir
     Path work;
 
-    MotoS3 moto;
-    final List<KilnProcess> replicas = new ArrayList<>();
-
-    KilnProcess start(String name) {
-        KilnProcess kiln = KilnProcess.startOn(name, List.of("env", "AWS_ACCESS_KEY_ID=" + MotoS3.ACCESS_KEY,
-                        "AWS_SECRET_ACCESS_KEY=" + MotoS3.SECRET_KEY, "AWS_REGION=us-east-1",
-                        "KILN_STORE_S3_LOCAL_DIR=" + work.resolve(name + "-local")),
-                "s3://" + BUCKET + "/kiln", "--s3-endpoint", moto.endpoint(), "--s3-path-style");
-        replicas.add(kiln);
-        return kiln;
-    }
+    S3Replicas cluster;
 
     @AfterEach
     void tearDown() {
-        replicas.forEach(KilnProcess::stop);
-        if (moto != null) {
-            moto.close();
+        if (cluster != null) {
+            cluster.close();
         }
-    }
-
-    String logs() {
-        StringBuilder out = new StringBuilder();
-        for (KilnProcess kiln : replicas) {
-            out.append("\n--- ").append(kiln.baseUrl()).append(":\n").append(kiln.logTail());
-        }
-        return out.toString();
     }
 
     @Test
     void aBuildSubmittedToOneReplicaIsAnsweredByTheOther() throws Exception {
-        moto = MotoS3.start(work, BUCKET);
-        KilnProcess a = start("builds-a");
-        KilnProcess b = start("builds-b");
+        cluster = S3Replicas.start(work, BUCKET);
+        KilnProcess a = cluster.start("builds-a");
+        KilnProcess b = cluster.start("builds-b");
 
         Path context = Files.createDirectories(work.resolve("context"));
         Files.writeString(context.resolve("Dockerfile"), "FROM scratch\nCOPY hello.txt /hello.txt\n");
@@ -80,7 +60,7 @@ class BuildRecordsAcrossReplicasIT {
         HttpResponse<String> submitted = onA.request(HttpRequest.newBuilder(onA.url("api/v1/builds?destination=" + a.hostPort()
                         + "/local/replicated:1"))
                 .header("Content-Type", "application/gzip").POST(HttpRequest.BodyPublishers.ofFile(tar)));
-        assertEquals(202, submitted.statusCode(), submitted.body() + logs());
+        assertEquals(202, submitted.statusCode(), submitted.body() + cluster.logs());
         String id = JSON.readTree(submitted.body()).path("id").asText();
 
         Http onB = Http.at(b.baseUrl());
@@ -96,8 +76,8 @@ class BuildRecordsAcrossReplicasIT {
             } catch (Exception e) {
                 return false;
             }
-        }), "replica b answers for the build run on a; last state " + state[0] + logs());
-        assertEquals("succeeded", state[0], logs());
+        }), "replica b answers for the build run on a; last state " + state[0] + cluster.logs());
+        assertEquals("succeeded", state[0], cluster.logs());
         HttpResponse<String> onBRecord = onB.getText("api/v1/builds/" + id);
         assertEquals(JSON.readTree(onA.getText("api/v1/builds/" + id).body()).path("digest"),
                 JSON.readTree(onBRecord.body()).path("digest"), "the same result on both");

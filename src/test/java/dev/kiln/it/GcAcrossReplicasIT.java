@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.kiln.testkit.ExecResult;
 import dev.kiln.testkit.Http;
 import dev.kiln.testkit.KilnProcess;
-import dev.kiln.testkit.MotoS3;
+import dev.kiln.testkit.S3Replicas;
 import dev.kiln.testkit.Poll;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.TestImages;
@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -44,33 +43,13 @@ class GcAcrossReplicasIT {
     @TempDir
     Path work;
 
-    MotoS3 moto;
-    final List<KilnProcess> replicas = new ArrayList<>();
-
-    KilnProcess start(String name, String... env) {
-        List<String> prefix = new ArrayList<>(List.of("env", "AWS_ACCESS_KEY_ID=" + MotoS3.ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY=" + MotoS3.SECRET_KEY, "AWS_REGION=us-east-1",
-                "KILN_STORE_S3_LOCAL_DIR=" + work.resolve(name + "-local")));
-        prefix.addAll(List.of(env));
-        KilnProcess kiln = KilnProcess.startOn(name, prefix, "s3://" + BUCKET + "/kiln", "--s3-endpoint", moto.endpoint(), "--s3-path-style");
-        replicas.add(kiln);
-        return kiln;
-    }
+    S3Replicas cluster;
 
     @AfterEach
     void tearDown() {
-        replicas.forEach(KilnProcess::stop);
-        if (moto != null) {
-            moto.close();
+        if (cluster != null) {
+            cluster.close();
         }
-    }
-
-    String logs() {
-        StringBuilder out = new StringBuilder();
-        for (KilnProcess kiln : replicas) {
-            out.append("\n--- ").append(kiln.baseUrl()).append(":\n").append(kiln.logTail());
-        }
-        return out.append("\n--- moto:\n").append(moto.logTail()).toString();
     }
 
     static byte[] random(int size, long seed) {
@@ -111,17 +90,17 @@ class GcAcrossReplicasIT {
 
     @Test
     void pushesDuringCollectionsOnAnotherReplicaAreNeverLost() throws Exception {
-        moto = MotoS3.start(work, BUCKET);
-        KilnProcess collector = start("gc", "KILN_GC_INTERVAL=1s", "KILN_GC_GRACE=3s");
-        KilnProcess p1 = start("push-1");
-        KilnProcess p2 = start("push-2");
+        cluster = S3Replicas.start(work, BUCKET);
+        KilnProcess collector = cluster.start("gc", "KILN_GC_INTERVAL=1s", "KILN_GC_GRACE=3s");
+        KilnProcess p1 = cluster.start("push-1");
+        KilnProcess p2 = cluster.start("push-2");
 
         // blobs nobody references any more, older than the grace period by the time pushes reuse them
         int seeds = 8;
         List<byte[]> old = new ArrayList<>();
         for (int i = 0; i < seeds; i++) {
             old.add(random(30_000, 1000 + i));
-            assertEquals(201, Http.at(p1.baseUrl()).monolithic("local/seed", old.get(i)).statusCode(), logs());
+            assertEquals(201, Http.at(p1.baseUrl()).monolithic("local/seed", old.get(i)).statusCode(), cluster.logs());
         }
         Poll.sleep(3500);
 
@@ -154,7 +133,7 @@ class GcAcrossReplicasIT {
         // let one more collection pass over everything just pushed, then stop collecting
         String before = collector.log();
         assertTrue(Poll.until(Duration.ofSeconds(60), () -> collector.log().length() > before.length()
-                && REMOVED.matcher(collector.log().substring(before.length())).find()), "another collection ran" + logs());
+                && REMOVED.matcher(collector.log().substring(before.length())).find()), "another collection ran" + cluster.logs());
         collector.stop();
 
         int removed = 0;
@@ -162,20 +141,17 @@ class GcAcrossReplicasIT {
         while (m.find()) {
             removed += Integer.parseInt(m.group(1));
         }
-        assertTrue(removed >= seeds / 2, "the collector ran during the pushes and removed the unused seeds (" + removed + ")" + logs());
+        assertTrue(removed >= seeds / 2, "the collector ran during the pushes and removed the unused seeds (" + removed + ")" + cluster.logs());
         assertTrue(acknowledged.size() >= 12, "most pushes go through: acknowledged " + acknowledged + ", refused " + refused);
 
-        ExecResult fsck = KilnProcess.run(Map.of("AWS_ACCESS_KEY_ID", MotoS3.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY", MotoS3.SECRET_KEY,
-                        "AWS_REGION", "us-east-1", "KILN_STORE_S3_ENDPOINT", moto.endpoint(), "KILN_STORE_S3_PATH_STYLE", "true",
-                        "KILN_STORE_S3_LOCAL_DIR", work.resolve("fsck-local").toString()),
-                "fsck", "--store", "s3://" + BUCKET + "/kiln");
-        assertEquals(0, fsck.exitCode(), "fsck: " + fsck.output() + logs());
+        ExecResult fsck = cluster.command("fsck", "--store", cluster.store());
+        assertEquals(0, fsck.exitCode(), "fsck: " + fsck.output() + cluster.logs());
 
         Skopeo skopeo = new Skopeo(work.resolve("skopeo"));
         for (String ref : acknowledged) {
             Path out = work.resolve("pulled-" + ref.replaceAll("[/:]", "-"));
             ExecResult copy = skopeo.tryRun("copy", "--src-tls-verify=false", "docker://" + p2.hostPort() + "/" + ref, "dir:" + out);
-            assertEquals(0, copy.exitCode(), "pull of the acknowledged " + ref + ": " + copy.output() + logs());
+            assertEquals(0, copy.exitCode(), "pull of the acknowledged " + ref + ": " + copy.output() + cluster.logs());
         }
     }
 }
