@@ -55,6 +55,23 @@ public interface BlobStore {
 
     boolean delete(Digest digest) throws IOException;
 
+    /**
+     * Garbage collection's first, reversible step: moves the blob out of sight unless it was written or
+     * touched at or after {@code cutoff}; returns whether it moved. A retired blob reads as absent and
+     * cannot be touched, so a push that still wants it fails rather than being acknowledged;
+     * {@link #restore} brings it back, {@link #purge} deletes it for good.
+     */
+    boolean retire(Digest digest, java.time.Instant cutoff) throws IOException;
+
+    /** Puts a retired blob back (a blob pushed again meanwhile is kept as it is). */
+    void restore(Digest digest) throws IOException;
+
+    /** Deletes a retired blob for good. */
+    void purge(Digest digest) throws IOException;
+
+    /** Blobs retired and neither restored nor purged: what a collection that died midway left. */
+    java.util.List<Digest> retired() throws IOException;
+
     /** Marks the blob as just used, so that garbage collection's grace period protects it. */
     void touch(Digest digest) throws IOException;
 

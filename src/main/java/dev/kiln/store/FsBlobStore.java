@@ -121,9 +121,13 @@ public final class FsBlobStore implements BlobStore {
     void adopt(Path verifiedFile, Digest digest) throws IOException {
         Path target = pathOf(digest);
         if (Files.exists(target)) {
-            Files.deleteIfExists(verifiedFile);
-            touch(digest);
-            return;
+            try {
+                touch(digest);
+                Files.deleteIfExists(verifiedFile);
+                return;
+            } catch (BlobNotFoundException retiredMeanwhile) {
+                // garbage collection took it since: these verified bytes become the blob again
+            }
         }
         FsFiles.createDirectories(target.getParent());
         FsFiles.makeFilePrivate(verifiedFile); // a builder's layer file comes with its umask's mode
@@ -138,6 +142,66 @@ public final class FsBlobStore implements BlobStore {
             FsFiles.pruneEmptyParents(path.getParent(), blobs);
         }
         return deleted;
+    }
+
+    private Path retiredPath(Digest digest) {
+        return blobs.resolveSibling("gc-retired").resolve(digest.algorithm() + "-" + digest.hex());
+    }
+
+    @Override
+    public boolean retire(Digest digest, Instant cutoff) throws IOException {
+        Path retired = retiredPath(digest);
+        FsFiles.createDirectories(retired.getParent());
+        try {
+            Files.move(pathOf(digest), retired, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+        // A touch that came in before the move shows here, on the moved file; one after it failed.
+        if (!Files.getLastModifiedTime(retired).toInstant().isBefore(cutoff)) {
+            restore(digest);
+            return false;
+        }
+        return true;
+    }
+
+    @Override
+    public void restore(Digest digest) throws IOException {
+        Path retired = retiredPath(digest);
+        Path target = pathOf(digest);
+        if (Files.exists(target)) {
+            Files.deleteIfExists(retired);
+            return;
+        }
+        FsFiles.createDirectories(target.getParent());
+        try {
+            Files.move(retired, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException e) {
+            // purged or restored already
+        }
+    }
+
+    @Override
+    public void purge(Digest digest) throws IOException {
+        Files.deleteIfExists(retiredPath(digest));
+        FsFiles.pruneEmptyParents(pathOf(digest).getParent(), blobs);
+    }
+
+    @Override
+    public java.util.List<Digest> retired() throws IOException {
+        Path dir = blobs.resolveSibling("gc-retired");
+        java.util.List<Digest> digests = new java.util.ArrayList<>();
+        if (Files.isDirectory(dir)) {
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+                for (Path file : files) {
+                    String[] parts = file.getFileName().toString().split("-", 2);
+                    if (parts.length == 2 && Digest.isDigest(parts[0] + ":" + parts[1])) {
+                        digests.add(Digest.parse(parts[0] + ":" + parts[1]));
+                    }
+                }
+            }
+        }
+        return digests;
     }
 
     @Override

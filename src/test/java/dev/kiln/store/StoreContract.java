@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The behaviour every store backend must have; each backend's test class extends this. */
-abstract class StoreContract {
+abstract class StoreContract extends ReplicaSafetyContract {
     static final RepositoryName REPO = new RepositoryName("local/app");
 
     @TempDir
@@ -36,6 +36,11 @@ abstract class StoreContract {
 
     /** Opens the backend on {@code dir}; opening twice on the same dir must see the same content. */
     abstract Store open(Path dir) throws IOException;
+
+    @Override
+    Store store() {
+        return store;
+    }
 
     @BeforeEach
     void setUp() throws IOException {

@@ -348,6 +348,14 @@ public final class KilnProcess implements AutoCloseable {
         return command("gc", store, args);
     }
 
+    /** Runs {@code kiln <args…>} as its own process with {@code env} added, e.g. {@code fsck --store s3://…} with its credentials. */
+    public static ExecResult run(Map<String, String> env, String... args) {
+        List<String> line = new ArrayList<>(java());
+        line.addAll(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", jar().toString()));
+        line.addAll(List.of(args));
+        return Tools.run(line, env, 120);
+    }
+
     private static ExecResult command(String command, Path store, String... args) {
         List<String> line = new ArrayList<>(java());
         line.addAll(List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", jar().toString(), command, "--store", store.toString()));

@@ -26,8 +26,21 @@ public class StoreOption {
     Store open() throws IOException {
         String location = location();
         // the kiln.store.s3.* mapping is only looked up for a bucket: a directory needs none of it
-        S3StoreConfig s3 = location.startsWith("s3://")
-                ? ConfigProvider.getConfig().unwrap(SmallRyeConfig.class).getConfigMapping(S3StoreConfig.class) : null;
+        S3StoreConfig s3 = location.startsWith("s3://") ? s3Config() : null;
         return StoreOpener.open(location, s3, true);
+    }
+
+    /**
+     * Outside Quarkus (the command line starts without it) the running config knows no mappings:
+     * this one is built from the same sources (system properties, env, application.properties).
+     */
+    private static S3StoreConfig s3Config() {
+        SmallRyeConfig running = ConfigProvider.getConfig().unwrap(SmallRyeConfig.class);
+        try {
+            return running.getConfigMapping(S3StoreConfig.class);
+        } catch (java.util.NoSuchElementException notRegistered) {
+            return new io.smallrye.config.SmallRyeConfigBuilder().addDefaultSources().addDiscoveredConverters()
+                    .withMapping(S3StoreConfig.class).build().getConfigMapping(S3StoreConfig.class);
+        }
     }
 }

@@ -323,5 +323,21 @@ public interface KilnConfig {
         /** Unreferenced blobs younger than this survive: their manifest may still be on its way. */
         @WithDefault("1h")
         Duration grace();
+
+        /**
+         * What keeps collections of several replicas apart: {@code lease} (a coordination.k8s.io Lease,
+         * and the store's lock), {@code store} (a lock object in the store), or {@code auto}: lease inside
+         * a Kubernetes pod, store elsewhere.
+         */
+        @WithDefault("auto")
+        String lock();
+
+        /** The Lease's name, in the gateway's namespace. */
+        @WithDefault("kiln-gc")
+        String leaseName();
+
+        /** A holder that stops renewing loses the lock after this long. */
+        @WithDefault("60s")
+        Duration lockTtl();
     }
 }

@@ -91,7 +91,9 @@ public class BuildsProducer {
         };
         try {
             KilnConfig.BuildLimits limits = builds.limits();
-            return new BuildService(new BuildFiles(store.root()), runner, builds.maxConcurrent(),
+            // on an object store the records and logs are copied to the bucket, where every replica reads them
+            BuildFiles files = new BuildFiles(store.root(), store.builds().isGatewayDirectory() ? null : store.builds());
+            return new BuildService(files, runner, builds.maxConcurrent(),
                     ByteSizes.parse(builds.maxContextBytes()), new BuildLimits(limits.timeout(),
                             ByteSizes.parse(limits.maxLogBytes()), limits.maxQueuedPerUser(),
                             ByteSizes.parse(limits.maxUnpackedBytes())), Clock.systemUTC(), LOG::warn);

@@ -10,6 +10,20 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
+import dev.kiln.store.BuildArchive;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The gateway's builds on disk, under {@code <store>/builds/}: per build a directory
@@ -20,12 +34,35 @@ import java.util.regex.Pattern;
  */
 public final class BuildFiles {
     private static final Pattern ID = Pattern.compile("[0-9a-f]{20}");
+    private static final int SHIP_CHUNK = 1024 * 1024;
 
     private final Path root;
+    private final BuildArchive shared;
+    private final Map<String, Long> shipped = new ConcurrentHashMap<>();
+    private final Set<String> open = ConcurrentHashMap.newKeySet();
 
     public BuildFiles(Path storeRoot) throws IOException {
+        this(storeRoot, null);
+    }
+
+    /**
+     * @param shared where every replica of the store reads builds (an object store's {@link BuildArchive});
+     *               null when this directory is that place already. Records are copied there on every
+     *               save, and logs in chunks: on every save, every line the service writes, and each
+     *               second while the build runs.
+     */
+    public BuildFiles(Path storeRoot, BuildArchive shared) throws IOException {
         this.root = storeRoot.resolve("builds");
+        this.shared = shared;
         FsFiles.createDirectories(incoming());
+        if (shared != null) {
+            ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(task -> {
+                Thread t = new Thread(task, "kiln-build-log-shipper");
+                t.setDaemon(true);
+                return t;
+            });
+            timer.scheduleWithFixedDelay(() -> open.forEach(this::shipQuietly), 1, 1, TimeUnit.SECONDS);
+        }
     }
 
     public Path root() {
@@ -71,7 +108,90 @@ public final class BuildFiles {
 
     public void save(BuildRecord record) throws IOException {
         FsFiles.createDirectories(dir(record.id()));
-        FsFiles.atomicWrite(record(record.id()), record.toBytes());
+        byte[] bytes = record.toBytes();
+        FsFiles.atomicWrite(record(record.id()), bytes);
+        if (shared != null) {
+            ship(record.id()); // the log first: a reader that sees the build ended finds its whole log
+            shared.saveRecord(record.id(), bytes);
+            if (record.state().ended()) {
+                open.remove(record.id());
+            } else {
+                open.add(record.id());
+            }
+        }
+    }
+
+    /** Appends a line the service itself writes (queued, cancelled, restarted) to the build's log. */
+    void appendLine(String id, String line, Consumer<String> problems) {
+        try {
+            FsFiles.createDirectories(dir(id));
+            if (!Files.exists(log(id))) {
+                FsFiles.createFile(log(id));
+            }
+            Files.writeString(log(id), line + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            if (shared != null) {
+                ship(id);
+            }
+        } catch (IOException e) {
+            problems.accept("build " + id + ": cannot write its log: " + e.getMessage());
+        }
+    }
+
+    /** Copies what the log gained since the last time to the shared archive. */
+    synchronized void ship(String id) throws IOException {
+        long from = shipped.getOrDefault(id, 0L);
+        try (FileChannel channel = FileChannel.open(log(id), StandardOpenOption.READ)) {
+            long size = channel.size();
+            while (from < size) {
+                ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(SHIP_CHUNK, size - from));
+                while (buffer.hasRemaining() && channel.read(buffer, from + buffer.position()) > 0) {
+                    // fill it
+                }
+                shared.appendLog(id, from, Arrays.copyOf(buffer.array(), buffer.position()));
+                from += buffer.position();
+                shipped.put(id, from);
+            }
+        } catch (NoSuchFileException e) {
+            // no log yet
+        }
+    }
+
+    private void shipQuietly(String id) {
+        try {
+            ship(id);
+        } catch (IOException | RuntimeException e) {
+            // tried again in a second, and on the next save
+        }
+    }
+
+    /**
+     * A build another replica runs, from the shared archive, with its log copied so far into
+     * {@link #remoteLog}; empty when there is no archive or it has no such build.
+     */
+    public Optional<BuildRecord> remote(String id) throws IOException {
+        if (shared == null || !isId(id)) {
+            return Optional.empty();
+        }
+        Optional<byte[]> bytes = shared.record(id);
+        if (bytes.isEmpty()) {
+            return Optional.empty();
+        }
+        BuildRecord record = BuildRecord.parse(bytes.get());
+        Path copy = remoteLog(id);
+        FsFiles.createDirectories(copy.getParent());
+        synchronized (this) {
+            try (FileChannel channel = FileChannel.open(copy, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                for (byte[] more; (more = shared.readLog(id, channel.size(), SHIP_CHUNK)).length > 0; ) {
+                    channel.write(ByteBuffer.wrap(more), channel.size());
+                }
+            }
+        }
+        return Optional.of(record);
+    }
+
+    /** This replica's copy of the log of a build another one runs; outside any build's directory, so recovery never takes it for its own. */
+    public Path remoteLog(String id) {
+        return root.resolve(".remote").resolve(dir(id).getFileName() + ".log");
     }
 
     /** Moves an accepted upload into its build's directory. */

@@ -225,8 +225,17 @@ public final class BuildService implements AutoCloseable {
         return record;
     }
 
+    /** This replica's builds, else one another replica of the store runs (read from the store each time). */
     public Optional<BuildRecord> get(String id) {
-        return BuildFiles.isId(id) ? Optional.ofNullable(records.get(id)) : Optional.empty();
+        if (!BuildFiles.isId(id)) {
+            return Optional.empty();
+        }
+        BuildRecord mine = records.get(id);
+        try {
+            return mine != null ? Optional.of(mine) : files.remote(id);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read build " + id + " from the store: " + e.getMessage(), e);
+        }
     }
 
     public BuildRecord require(String id) {
@@ -255,7 +264,7 @@ public final class BuildService implements AutoCloseable {
 
     public Path logFile(String id) {
         require(id);
-        return files.log(id);
+        return records.containsKey(id) ? files.log(id) : files.remoteLog(id);
     }
 
     /**
@@ -432,16 +441,7 @@ public final class BuildService implements AutoCloseable {
     }
 
     private void appendLog(String id, String line) {
-        try {
-            FsFiles.createDirectories(files.dir(id));
-            if (!Files.exists(files.log(id))) {
-                FsFiles.createFile(files.log(id));
-            }
-            Files.writeString(files.log(id), line + "\n", StandardCharsets.UTF_8,
-                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-        } catch (IOException e) {
-            problems.accept("build " + id + ": cannot write its log: " + e.getMessage());
-        }
+        files.appendLine(id, line, problems);
     }
 
     private static void deleteEmptyDir(Path dir) {

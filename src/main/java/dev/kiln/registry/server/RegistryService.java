@@ -19,6 +19,7 @@ import dev.kiln.store.BlobNotFoundException;
 import dev.kiln.store.BlobWriter;
 import dev.kiln.store.DigestMismatchException;
 import dev.kiln.store.ManifestLimits;
+import dev.kiln.store.ManifestLinks;
 import dev.kiln.store.Store;
 import dev.kiln.store.UploadNotFoundException;
 import dev.kiln.store.UploadOffsetException;
@@ -251,10 +252,12 @@ public final class RegistryService {
         } catch (DigestMismatchException e) {
             throw digestInvalid(e);
         }
-        for (Digest blob : referenced) {
-            store.blobs().touch(blob); // renews the GC grace period of blobs this manifest now holds
+        try {
+            ManifestLinks.link(store, name, digest, manifest.mediaType(), referenced);
+        } catch (BlobNotFoundException e) {
+            throw new RegistryException(ErrorCode.MANIFEST_BLOB_UNKNOWN, e.getMessage()
+                    + ": garbage collection removed it while the manifest was pushed; push it again", Map.of());
         }
-        store.metadata().linkManifest(name, digest, manifest.mediaType());
         if (tag != null) {
             store.metadata().tag(name, tag, digest);
         }

@@ -118,9 +118,13 @@ public final class S3BlobStore implements BlobStore {
     /** Uploads a verified local file as the blob, then keeps the file as the cache's copy (it was just written: it is hot). */
     void adopt(Path verified, Digest digest, long size) throws IOException {
         if (exists(digest)) {
-            touch(digest);
-            Files.deleteIfExists(verified);
-            return;
+            try {
+                touch(digest);
+                Files.deleteIfExists(verified);
+                return;
+            } catch (BlobNotFoundException retiredMeanwhile) {
+                // garbage collection took it since: upload these verified bytes again
+            }
         }
         objects.putFile(keyOf(digest), verified, size);
         if (cache.enabled()) {
@@ -161,6 +165,60 @@ public final class S3BlobStore implements BlobStore {
     public boolean delete(Digest digest) throws IOException {
         cache.remove(digest);
         return objects.delete(keyOf(digest));
+    }
+
+    private static String retiredKey(Digest digest) {
+        return "gc-retired/" + digest.algorithm() + "-" + digest.hex();
+    }
+
+    /**
+     * S3 has no move: the blob is copied aside, then deleted. A touch between the HEAD and the DELETE
+     * (milliseconds) is not seen; a manifest push then fails its own after-check instead (docs/storage.md).
+     */
+    @Override
+    public boolean retire(Digest digest, java.time.Instant cutoff) throws IOException {
+        Optional<BlobInfo> info = stat(digest);
+        if (info.isEmpty() || !info.get().lastModified().isBefore(cutoff)) {
+            return false;
+        }
+        try {
+            objects.copy(keyOf(digest), retiredKey(digest), info.get().size());
+        } catch (FileNotFoundException e) {
+            return false;
+        }
+        cache.remove(digest);
+        objects.deleteQuietly(keyOf(digest));
+        return true;
+    }
+
+    @Override
+    public void restore(Digest digest) throws IOException {
+        Optional<S3Objects.Meta> retired = objects.head(retiredKey(digest));
+        if (retired.isEmpty()) {
+            return;
+        }
+        if (!exists(digest)) {
+            objects.copy(retiredKey(digest), keyOf(digest), retired.get().size());
+        }
+        objects.deleteQuietly(retiredKey(digest));
+    }
+
+    @Override
+    public void purge(Digest digest) throws IOException {
+        objects.deleteQuietly(retiredKey(digest));
+    }
+
+    @Override
+    public java.util.List<Digest> retired() throws IOException {
+        java.util.List<Digest> digests = new java.util.ArrayList<>();
+        objects.list("gc-retired/", meta -> {
+            String name = meta.key().substring("gc-retired/".length());
+            int dash = name.indexOf('-');
+            if (dash > 0 && Digest.isDigest(name.substring(0, dash) + ":" + name.substring(dash + 1))) {
+                digests.add(Digest.parse(name.substring(0, dash) + ":" + name.substring(dash + 1)));
+            }
+        });
+        return digests;
     }
 
     @Override

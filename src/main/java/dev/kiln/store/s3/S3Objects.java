@@ -123,6 +123,64 @@ final class S3Objects {
         }
     }
 
+    /** A small object and its ETag, for a conditional write over exactly this version. */
+    record Versioned(byte[] bytes, String etag) {
+    }
+
+    Optional<Versioned> getVersioned(String relative) throws IOException {
+        try {
+            var response = client.getObjectAsBytes(b -> b.bucket(bucket).key(key(relative)));
+            return Optional.of(new Versioned(response.asByteArray(), response.response().eTag()));
+        } catch (S3Exception e) {
+            if (notFound(e)) {
+                return Optional.empty();
+            }
+            throw failure("GET", relative, e);
+        } catch (SdkException e) {
+            throw failure("GET", relative, e);
+        }
+    }
+
+    /**
+     * A conditional PUT: over the version {@code ifMatch}, or, when it is null, only where no object
+     * is. False when the condition failed (412) or lost a race with another conditional write (409).
+     */
+    boolean putIf(String relative, byte[] bytes, String ifMatch) throws IOException {
+        try {
+            client.putObject(b -> {
+                b.bucket(bucket).key(key(relative));
+                if (ifMatch == null) {
+                    b.ifNoneMatch("*");
+                } else {
+                    b.ifMatch(ifMatch);
+                }
+            }, RequestBody.fromBytes(bytes));
+            return true;
+        } catch (S3Exception e) {
+            if (e.statusCode() == 412 || e.statusCode() == 409 || (ifMatch != null && notFound(e))) {
+                return false;
+            }
+            throw failure("conditional PUT", relative, e);
+        } catch (SdkException e) {
+            throw failure("conditional PUT", relative, e);
+        }
+    }
+
+    /** Deletes the object only while it is the version {@code etag}. */
+    boolean deleteIf(String relative, String etag) throws IOException {
+        try {
+            client.deleteObject(b -> b.bucket(bucket).key(key(relative)).ifMatch(etag));
+            return true;
+        } catch (S3Exception e) {
+            if (e.statusCode() == 412 || e.statusCode() == 409 || notFound(e)) {
+                return false;
+            }
+            throw failure("conditional DELETE", relative, e);
+        } catch (SdkException e) {
+            throw failure("conditional DELETE", relative, e);
+        }
+    }
+
     /** Uploads a local file, in parts when it is too large for one PUT; the object appears whole or not at all. */
     void putFile(String relative, Path file, long size) throws IOException {
         try {

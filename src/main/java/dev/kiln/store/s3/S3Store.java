@@ -47,7 +47,8 @@ public final class S3Store {
         BlobCache cache = new BlobCache(settings.localDir(), settings.cacheBytes());
         S3BlobStore blobs = new S3BlobStore(objects, cache, settings.redirect());
         return new Store(settings.localDir().toAbsolutePath().normalize(), blobs, new S3UploadStore(objects, blobs, cache),
-                new S3MetadataStore(objects));
+                new S3MetadataStore(objects), name -> new S3StoreLock(objects, name, java.time.Clock.systemUTC()),
+                new S3BuildArchive(objects));
     }
 
     private static S3Client client(S3Settings settings, AwsCredentialsProvider credentials) {
