@@ -58,6 +58,7 @@ public final class MirrorService {
     private final Cache<String, Instant> tagChecked;
     private final ConcurrentHashMap<String, CompletableFuture<BlobLocation>> manifestFetches = new ConcurrentHashMap<>();
     private volatile Runnable afterFetch = () -> { };
+    private volatile BlobSource misses = BlobSource.NONE;
 
     public MirrorService(Store store, MirrorStats stats, Executor fetchers, Duration tagTtl, Clock clock) {
         this.store = store;
@@ -75,6 +76,11 @@ public final class MirrorService {
     /** Runs after every blob fetched from upstream, e.g. to enforce the store budget. */
     public void afterFetch(Runnable hook) {
         this.afterFetch = hook;
+    }
+
+    /** Asked first on every blob miss, e.g. for the replica that owns the digest. */
+    public void missesFrom(BlobSource source) {
+        this.misses = source;
     }
 
     public MirrorStats stats() {
@@ -310,6 +316,10 @@ public final class MirrorService {
                 stats.increment(route.upstreamName(), Counter.HITS);
                 stats.add(route.upstreamName(), Counter.BYTES_FROM_CACHE, cached.get().size());
                 return cached.get();
+            }
+            Optional<StreamingBlob> elsewhere = misses.open(route, digest);
+            if (elsewhere.isPresent()) {
+                return elsewhere.get();
             }
             Object answer = joinOrStartFetch(route, digest);
             if (answer != null) {
