@@ -172,8 +172,27 @@ class ReplicasIT {
         assertEquals(busybox.image().digest(), digest, logs());
     }
 
+    /** The peer endpoint is no way around the registry's rules: it wants the token and serves mirrored names only. */
     @Test
     @Order(3)
+    void outsidersCannotUseThePeerEndpoint() throws IOException {
+        String blob = app.layers().get(0).digest();
+        String path = replicas.get(0).baseUrl() + "/_kiln/peer/blob?upstream=up&name=replicas/app&digest=" + blob;
+        Http.Response none = Http.get(path, "Kiln-Peer-Hop", "1");
+        assertEquals(401, none.status(), "no token");
+        assertEquals("UNAUTHORIZED", none.errorCode());
+        assertEquals(401, Http.get(path, "Kiln-Peer-Hop", "1", "Kiln-Peer-Token", TOKEN + "x").status(), "a wrong token");
+        assertEquals(200, Http.get(path, "Kiln-Peer-Hop", "1", "Kiln-Peer-Token", TOKEN).status(), "the replicas' token");
+        // a local repository is not a mirrored name, whatever the caller holds
+        Http.Response local = Http.get(replicas.get(0).baseUrl() + "/_kiln/peer/blob?upstream=local&name=replicas&digest=" + blob,
+                "Kiln-Peer-Hop", "1", "Kiln-Peer-Token", TOKEN);
+        assertEquals(404, local.status());
+        assertEquals("NAME_UNKNOWN", local.errorCode());
+        assertTrue(replicas.get(0).metric("kiln_peers_refused_total") >= 2, logs());
+    }
+
+    @Test
+    @Order(4)
     void anOwnerKilledMidStreamBreaksItsClientsTransferAndARetryElsewhereGetsVerifiedBytes() throws Exception {
         OciLayout.Blob layer = big.layers().get(0);
         int ownerIndex = urls.indexOf(Rendezvous.owner(layer.digest(), urls));
