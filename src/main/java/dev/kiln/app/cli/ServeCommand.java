@@ -182,7 +182,7 @@ public class ServeCommand implements Callable<Integer> {
                 return "kiln: port " + port + " is already in use (another `kiln serve`?): stop that server,"
                         + " or choose another port with --port N or KILN_PORT";
             }
-            if (cause instanceof dev.kiln.store.StoreNotUsableException) {
+            if (cause instanceof dev.kiln.store.StoreNotUsableException || cause instanceof dev.kiln.app.config.ConfigurationProblem) {
                 return "kiln: " + cause.getMessage();
             }
         }

@@ -1,6 +1,7 @@
 package dev.kiln.app.cluster;
 
 import dev.kiln.app.config.ClusterConfig;
+import dev.kiln.app.config.ConfigurationProblem;
 import dev.kiln.app.config.KilnConfig;
 import dev.kiln.registry.mirror.MirrorService;
 import dev.kiln.registry.peers.PeerBlobSource;
@@ -67,10 +68,15 @@ public class ClusterWiring {
         if (listed.isEmpty() && cluster.service().isEmpty()) {
             return;
         }
-        String token = cluster.peerToken().filter(t -> !t.isBlank()).orElseThrow(() -> new IllegalStateException(
-                "peers need a shared secret: set kiln.cluster.peer-token (KILN_CLUSTER_PEER_TOKEN), the same on every replica"));
+        String token = cluster.peerToken().filter(t -> !t.isBlank()).orElseThrow(() -> new ConfigurationProblem(
+                "peers need a shared secret: set kiln.cluster.peer-token (KILN_CLUSTER_PEER_TOKEN), the same on every replica", null));
         int port = config.port();
-        List<String> urls = listed.stream().map(url -> PeerUrls.canonical(url, port)).toList();
+        List<String> urls;
+        try {
+            urls = listed.stream().map(url -> PeerUrls.canonical(url, port)).toList();
+        } catch (IllegalArgumentException e) {
+            throw new ConfigurationProblem(e.getMessage(), e);
+        }
         String podIp = System.getenv("POD_IP");
         PeerUrls.Self self = PeerUrls.Self.of(port, podIp);
         String selfUrl = cluster.selfUrl().map(url -> PeerUrls.canonical(url, port))
