@@ -90,6 +90,31 @@ public final class Http {
         }
     }
 
+    /**
+     * A client's pull through the registry API: the manifest by tag, then every blob it names, each
+     * checked against its digest. Returns the digests (manifest first); throws when an answer is not 200
+     * or its bytes do not match.
+     */
+    public static java.util.List<String> pull(String baseUrl, String repository, String tag) throws IOException {
+        Response manifest = get(baseUrl + "/v2/" + repository + "/manifests/" + tag, "Accept", ACCEPT_ALL);
+        if (manifest.status() != 200) {
+            throw new IOException("manifest " + repository + ":" + tag + " from " + baseUrl + ": " + manifest.status());
+        }
+        java.util.List<String> verified = new java.util.ArrayList<>(java.util.List.of(manifest.digest()));
+        JsonNode json = manifest.json();
+        java.util.List<JsonNode> descriptors = new java.util.ArrayList<>(java.util.List.of(json.get("config")));
+        json.get("layers").forEach(descriptors::add);
+        for (JsonNode descriptor : descriptors) {
+            String digest = descriptor.get("digest").asText();
+            Response blob = get(baseUrl + "/v2/" + repository + "/blobs/" + digest);
+            if (blob.status() != 200 || !digest.equals(blob.digest())) {
+                throw new IOException("blob " + digest + " from " + baseUrl + ": " + blob.status() + ", hashing to " + blob.digest());
+            }
+            verified.add(digest);
+        }
+        return verified;
+    }
+
     /** The shared client, for streaming responses. */
     public static HttpClient client() {
         return CLIENT;

@@ -72,6 +72,7 @@ public final class KilnProcess implements AutoCloseable {
         private List<String> prefix = List.of();
         private final List<String> jvmOptions = new ArrayList<>();
         private final List<String> args = new ArrayList<>();
+        private int port;
 
         private Options(String name, Path store, String storeArgument) {
             this.name = name;
@@ -97,6 +98,12 @@ public final class KilnProcess implements AutoCloseable {
             return this;
         }
 
+        /** A port chosen beforehand (see {@link Ports#freePort()}), e.g. for servers that must know each other's URLs. */
+        public Options port(int chosen) {
+            this.port = chosen;
+            return this;
+        }
+
         /** Arguments after {@code serve --port P --store S}. */
         public Options args(String... serveArgs) {
             args.addAll(List.of(serveArgs));
@@ -106,6 +113,7 @@ public final class KilnProcess implements AutoCloseable {
         /** Starts the server and waits until GET /v2/ answers (fails the test with the log tail otherwise). */
         public KilnProcess start() {
             KilnProcess kiln = new KilnProcess(this);
+            kiln.port = port;
             kiln.launch();
             return kiln;
         }

@@ -27,13 +27,21 @@ public final class KubeManifests {
     }
 
     public static List<HasMetadata> render(String overlay, String image, Path work) {
+        return render(overlay, image, work, List.of());
+    }
+
+    /** As {@link #render(String, String, Path)}, with {@code kubernetes/components/NAME}s added to the overlay. */
+    public static List<HasMetadata> render(String overlay, String image, Path work, List<String> components) {
         Path kubectl = Tools.require("kubectl", "kubernetes-client");
         try {
             Path dir = Files.createDirectories(work.resolve("kustomize-" + overlay));
             Path target = Path.of("kubernetes/overlays", overlay).toAbsolutePath();
             int colon = image.lastIndexOf(':');
             Files.writeString(dir.resolve("kustomization.yaml"), "resources:\n  - " + dir.relativize(target) + "\n"
-                    + "images:\n  - name: kiln\n    newName: " + image.substring(0, colon) + "\n    newTag: " + image.substring(colon + 1) + "\n");
+                    + "images:\n  - name: kiln\n    newName: " + image.substring(0, colon) + "\n    newTag: " + image.substring(colon + 1) + "\n"
+                    + (components.isEmpty() ? "" : "components:\n" + components.stream()
+                            .map(c -> "  - " + dir.relativize(Path.of("kubernetes/components", c).toAbsolutePath()) + "\n")
+                            .collect(java.util.stream.Collectors.joining())));
             ExecResult result = Tools.run(List.of(kubectl.toString(), "kustomize", dir.toString()), Map.of(), 120);
             assertEquals(0, result.exitCode(), "kubectl kustomize " + dir + ": " + result.stderr());
             List<HasMetadata> objects = new ArrayList<>();

@@ -98,26 +98,37 @@ public final class OciLayout {
     }
 
     public Image image(String refName, Content content) throws IOException {
-        byte[] tar = layerTar(content);
-        byte[] layerBytes = gzip(tar, content.fillerBytes() >= 4 << 20 ? Deflater.NO_COMPRESSION : Deflater.DEFAULT_COMPRESSION);
-        Blob layer = put(layerBytes, "application/vnd.oci.image.layer.v1.tar+gzip");
+        return image(refName, List.of(content));
+    }
+
+    /** An image with one layer per content, bottom first (the config's architecture is the first's). */
+    public Image image(String refName, List<Content> contents) throws IOException {
+        List<Blob> layers = new ArrayList<>();
+        ArrayNode diffIds = JSON.createArrayNode();
+        for (Content content : contents) {
+            byte[] tar = layerTar(content);
+            byte[] layerBytes = gzip(tar, content.fillerBytes() >= 4 << 20 ? Deflater.NO_COMPRESSION : Deflater.DEFAULT_COMPRESSION);
+            layers.add(put(layerBytes, "application/vnd.oci.image.layer.v1.tar+gzip"));
+            diffIds.add(TestImages.sha256(tar));
+        }
         ObjectNode config = JSON.createObjectNode();
         config.put("created", "2024-01-01T00:00:00Z");
-        config.put("architecture", content.arch());
+        config.put("architecture", contents.get(0).arch());
         config.put("os", "linux");
         config.putObject("config").putArray("Cmd").add("/bin/sh");
         ObjectNode rootfs = config.putObject("rootfs");
         rootfs.put("type", "layers");
-        rootfs.putArray("diff_ids").add(TestImages.sha256(tar));
+        rootfs.set("diff_ids", diffIds);
         Blob configBlob = put(JSON.writeValueAsBytes(config), "application/vnd.oci.image.config.v1+json");
         ObjectNode manifest = JSON.createObjectNode();
         manifest.put("schemaVersion", 2);
         manifest.put("mediaType", OCI_MANIFEST);
         manifest.set("config", descriptor(configBlob));
-        manifest.putArray("layers").add(descriptor(layer));
+        ArrayNode layerArray = manifest.putArray("layers");
+        layers.forEach(layer -> layerArray.add(descriptor(layer)));
         Blob manifestBlob = put(JSON.writeValueAsBytes(manifest), OCI_MANIFEST);
         addRef(refName, manifestBlob);
-        return new Image(manifestBlob, configBlob, List.of(layer));
+        return new Image(manifestBlob, configBlob, List.copyOf(layers));
     }
 
     /** Writes config, layers and manifest of one image (no name: {@link #tag} or {@link #platformIndex} it). */

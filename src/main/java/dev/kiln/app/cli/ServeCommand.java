@@ -32,6 +32,11 @@ public class ServeCommand implements Callable<Integer> {
             description = "Answer blob downloads with a redirect to a presigned bucket URL (kiln.store.s3.redirect; default false)")
     Boolean s3Redirect;
 
+    @Option(names = "--peer", paramLabel = "URL",
+            description = "Another replica on the same store, repeatable (this one may be listed too): mirror misses go to the replica "
+                    + "that owns the digest; needs kiln.cluster.peer-token (kiln.cluster.peers, KILN_CLUSTER_PEERS)")
+    List<String> peers;
+
     @Option(names = "--local-namespace", paramLabel = "NS",
             description = "Local namespace, repeatable (kiln.local-namespace, KILN_LOCAL_NAMESPACE; default cache, builds, local)")
     List<String> localNamespaces;
@@ -146,6 +151,9 @@ public class ServeCommand implements Callable<Integer> {
         if (s3Redirect != null) {
             System.setProperty("kiln.store.s3.redirect", s3Redirect.toString());
         }
+        if (peers != null && !peers.isEmpty()) {
+            System.setProperty("kiln.cluster.peers", String.join(",", peers));
+        }
         if (localNamespaces != null && !localNamespaces.isEmpty()) {
             System.setProperty("kiln.local-namespace", String.join(",", localNamespaces));
         }
@@ -174,7 +182,7 @@ public class ServeCommand implements Callable<Integer> {
                 return "kiln: port " + port + " is already in use (another `kiln serve`?): stop that server,"
                         + " or choose another port with --port N or KILN_PORT";
             }
-            if (cause instanceof dev.kiln.store.StoreNotUsableException) {
+            if (cause instanceof dev.kiln.store.StoreNotUsableException || cause instanceof dev.kiln.app.config.ConfigurationProblem) {
                 return "kiln: " + cause.getMessage();
             }
         }

@@ -35,6 +35,7 @@ final class BlobMirror {
     private final MetadataCache metadata;
     private final ConcurrentHashMap<Digest, InflightBlob> inflight = new ConcurrentHashMap<>();
     private volatile Runnable afterFetch = () -> { };
+    private volatile BlobSource misses = BlobSource.NONE;
 
     BlobMirror(Store store, MirrorStats stats, Executor fetchers, BlobDownloads downloads, MetadataCache metadata) {
         this.store = store;
@@ -48,6 +49,10 @@ final class BlobMirror {
         this.afterFetch = hook;
     }
 
+    void missesFrom(BlobSource source) {
+        this.misses = source;
+    }
+
     /** A cached blob is a file to send; a missing one streams while it is fetched (once, whoever asks). */
     Object blob(MirrorRoute route, Digest digest) throws IOException {
         while (true) {
@@ -56,6 +61,10 @@ final class BlobMirror {
                 stats.increment(route.upstreamName(), Counter.HITS);
                 stats.add(route.upstreamName(), Counter.BYTES_FROM_CACHE, cached.get().size());
                 return cached.get();
+            }
+            Optional<StreamingBlob> elsewhere = misses.open(route, digest);
+            if (elsewhere.isPresent()) {
+                return elsewhere.get();
             }
             Object answer = joinOrStartFetch(route, digest);
             if (answer != null) {

@@ -75,6 +75,11 @@ public final class MirrorService {
         return metadata.size();
     }
 
+    /** Asked first on every blob miss, e.g. for the replica that owns the digest. */
+    public void missesFrom(BlobSource source) {
+        blobs.missesFrom(source);
+    }
+
     public MirrorStats stats() {
         return stats;
     }
