@@ -291,7 +291,7 @@ public final class ContextCopier {
             // never opened: a FIFO would block the build, a device would hand over the host's
             Files.deleteIfExists(target);
             if (type == 0010000) {
-                mkfifo(target);
+                dev.kiln.builder.rootfs.Trees.mkfifo(target);
             } else {
                 long rdev = (Long) Files.getAttribute(src, "unix:rdev", LinkOption.NOFOLLOW_LINKS);
                 int major = (int) (((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL));
@@ -329,18 +329,6 @@ public final class ContextCopier {
         return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
     }
 
-    private static void mkfifo(Path target) throws IOException {
-        Process p = new ProcessBuilder("mkfifo", "--", target.toString()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        try {
-            if (p.waitFor() != 0) {
-                throw new IOException("mkfifo " + target + " failed: " + out.strip());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while making a FIFO");
-        }
-    }
 
     private static void copyMode(Path src, Path target, Attributes attrs) throws IOException {
         if (attrs != null && attrs.mode() != null) {

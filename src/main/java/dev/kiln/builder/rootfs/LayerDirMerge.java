@@ -101,6 +101,11 @@ public final class LayerDirMerge {
             if (existing != null) {
                 Trees.deleteTree(target);
             }
+            if (attributes.isOther()) {
+                // a FIFO: Files.copy would open it and wait for a writer forever
+                Trees.copyFifo(source, target);
+                continue;
+            }
             if (attributes.isRegularFile() && (Integer) Files.getAttribute(source, "unix:nlink", LinkOption.NOFOLLOW_LINKS) > 1) {
                 Path first = copiedLinks.putIfAbsent(attributes.fileKey(), target);
                 if (first != null) {
@@ -108,7 +113,7 @@ public final class LayerDirMerge {
                     continue;
                 }
             }
-            // COPY_ATTRIBUTES: mode, times, owner (when allowed) and user xattrs; a fifo is made anew
+            // COPY_ATTRIBUTES: mode, times, owner (when allowed) and user xattrs
             Files.copy(source, target, LinkOption.NOFOLLOW_LINKS, StandardCopyOption.COPY_ATTRIBUTES);
             if (attributes.isSymbolicLink()) {
                 // copying a symlink keeps its owner but not its mtime

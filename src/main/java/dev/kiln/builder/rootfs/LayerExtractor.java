@@ -291,25 +291,12 @@ public final class LayerExtractor {
             }
             // Java's attribute views open the file to set times, which blocks on a fifo; the
             // coreutils do both by path.
-            exec(name, List.of("mkfifo", target.toString()));
+            Trees.mkfifo(target);
             setOwner(target, entry);
-            exec(name, List.of("touch", "-h", "-m", "-d", "@" + entry.mtime().getEpochSecond(), target.toString()));
+            Trees.setFifoMtime(target, java.nio.file.attribute.FileTime.from(entry.mtime()));
             Files.setAttribute(target, "unix:mode", entry.mode()); // by path: chmod(2) opens nothing
         }
 
-        private void exec(String name, List<String> command) throws IOException {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            process.getOutputStream().close();
-            String output = new String(process.getInputStream().readAllBytes());
-            try {
-                if (process.waitFor() != 0) {
-                    throw new LayerExtractionException(name, String.join(" ", command) + " failed: " + output.strip());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while running " + command.get(0));
-            }
-        }
 
         /**
          * Deletes what is in the way; a directory goes with everything in it.

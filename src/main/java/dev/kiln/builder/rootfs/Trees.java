@@ -136,4 +136,48 @@ public final class Trees {
             // best effort: what is left is a temp folder, not part of any result
         }
     }
+
+    /**
+     * Makes a FIFO at {@code target} (absent) with {@code source}'s mode, owner (when root) and mtime,
+     * all by path: Java cannot make a FIFO, and opening one (as {@code Files.copy} or a time-setting
+     * attribute view does) blocks until a writer comes.
+     */
+    public static void copyFifo(Path source, Path target) throws IOException {
+        java.util.Map<String, Object> a = Files.readAttributes(source, "unix:mode,uid,gid,lastModifiedTime",
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        mkfifo(target);
+        if (runningAsRoot()) {
+            Files.setAttribute(target, "unix:uid", a.get("uid"), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            Files.setAttribute(target, "unix:gid", a.get("gid"), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        }
+        // following links is chmod(2) by path; NOFOLLOW_LINKS would open the FIFO (a fresh one, not a link)
+        Files.setAttribute(target, "unix:mode", (Integer) a.get("mode") & 07777);
+        setFifoMtime(target, (java.nio.file.attribute.FileTime) a.get("lastModifiedTime"));
+    }
+
+    /** Makes a FIFO at {@code target}, which must be absent. */
+    public static void mkfifo(Path target) throws IOException {
+        run(java.util.List.of("mkfifo", "--", target.toString()));
+    }
+
+    /** Sets a FIFO's mtime by path (coreutils' touch), never opening it. */
+    public static void setFifoMtime(Path target, java.nio.file.attribute.FileTime mtime) throws IOException {
+        java.time.Instant t = mtime.toInstant();
+        run(java.util.List.of("touch", "-h", "-m", "-d", "@" + t.getEpochSecond() + "." + String.format("%09d", t.getNano()),
+                "--", target.toString()));
+    }
+
+    private static void run(java.util.List<String> command) throws IOException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        process.getOutputStream().close();
+        String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            if (process.waitFor() != 0) {
+                throw new IOException(String.join(" ", command) + " failed: " + output.strip());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while running " + command.get(0));
+        }
+    }
 }
