@@ -75,6 +75,14 @@ public interface BlobStore {
     /** Marks the blob as just used, so that garbage collection's grace period protects it. */
     void touch(Digest digest) throws IOException;
 
+    /**
+     * {@link #touch} for a read of a blob just {@code seen} by {@link #stat}: a hint for least-recently-used
+     * eviction, which a store may skip where touching costs more than the precision is worth.
+     */
+    default void touchRead(BlobInfo seen) throws IOException {
+        touch(seen.digest());
+    }
+
     void forEach(Consumer<BlobInfo> action) throws IOException;
 
     /** Moves a blob that failed verification out of sight, keeping its bytes for inspection. */

@@ -121,6 +121,22 @@ class S3StoreTest extends StoreContract {
     }
 
     @Test
+    void aReadTouchesAFreshBlobWithoutCopyingIt() throws Exception {
+        Digest digest = put(random(64 * 1024, 32));
+        java.time.Instant written = store.blobs().stat(digest).orElseThrow().lastModified();
+        Thread.sleep(1100); // S3 times have a one-second resolution
+        store.blobs().touchRead(store.blobs().stat(digest).orElseThrow());
+        assertEquals(written, store.blobs().stat(digest).orElseThrow().lastModified(),
+                "a mirror hit on a blob modified within the last minute copies nothing");
+        store.blobs().touch(digest);
+        java.time.Instant touched = store.blobs().stat(digest).orElseThrow().lastModified();
+        assertTrue(touched.isAfter(written), "a push's touch renews the time");
+        Thread.sleep(1100);
+        store.blobs().touchRead(new dev.kiln.store.BlobInfo(digest, 1, touched.minus(java.time.Duration.ofHours(1))));
+        assertTrue(store.blobs().stat(digest).orElseThrow().lastModified().isAfter(touched), "a blob last modified long ago is touched");
+    }
+
+    @Test
     void aTagWrittenOnOneReplicaIsReadOnAnother() throws IOException {
         Digest manifest = put("{}".getBytes());
         store.metadata().linkManifest(REPO, manifest, "application/vnd.oci.image.manifest.v1+json");

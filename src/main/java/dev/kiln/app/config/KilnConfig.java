@@ -67,6 +67,13 @@ public interface KilnConfig {
         /** Where builds keep pulled base image blobs; default {@code <store>/build-cache}. */
         Optional<String> cacheDir();
 
+        /** Where builds keep base image layers unpacked between builds; default {@code layers/} in the cache dir. */
+        Optional<String> layerStoreDir();
+
+        /** The most the kept unpacked layers may take (suffixes K, M, G, T); 0 keeps none. */
+        @WithDefault("10G")
+        String layerStoreMaxBytes();
+
         /** How RUN is isolated: auto, namespaces, proot, in-place. */
         @WithDefault("auto")
         String sandbox();

@@ -83,7 +83,9 @@ public class BuildsProducer {
                 }
                 yield new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
                         builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(),
-                        builds.cacheRepo().orElse(null), builds.allowNetwork(), policy), registry, mirror, upstreams, scope);
+                        builds.cacheRepo().orElse(null), builds.allowNetwork(), policy,
+                        builds.layerStoreDir().map(Path::of).orElse(null), layerStoreMaxBytes(builds)),
+                        registry, mirror, upstreams, scope);
             }
             // the client is only made here: local mode and the command line never start it
             case "kubernetes" -> kubernetesRunner = kubernetesRunner(builds, tokens, kubernetes.get());
@@ -99,6 +101,19 @@ public class BuildsProducer {
                             ByteSizes.parse(limits.maxUnpackedBytes())), Clock.systemUTC(), LOG::warn);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the builds under " + store.root().resolve("builds") + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static long layerStoreMaxBytes(KilnConfig.Builds builds) {
+        try {
+            long bytes = ByteSizes.parse(builds.layerStoreMaxBytes());
+            if (bytes < 0) {
+                throw new IllegalArgumentException("must be 0 or more");
+            }
+            return bytes;
+        } catch (IllegalArgumentException e) {
+            throw new dev.kiln.app.config.ConfigurationProblem("kiln.builds.layer-store-max-bytes="
+                    + builds.layerStoreMaxBytes() + ": " + e.getMessage(), e);
         }
     }
 

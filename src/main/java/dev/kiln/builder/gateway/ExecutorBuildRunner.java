@@ -57,18 +57,31 @@ public final class ExecutorBuildRunner implements BuildRunner {
      * @param cacheRepository     the layer cache's repository in the store; null for {@code cache/<first destination's path>}
      * @param allowNetwork        whether RUN may use the network (through the egress proxy); otherwise it gets loopback only
      * @param sandboxPolicy       what every RUN gets: seccomp, cgroup limits, egress rules
+     * @param layerStoreDir       where base image layers stay unpacked between builds; null for {@code layers/} in {@code cacheDir}
+     * @param layerStoreMaxBytes  the kept layers' budget; 0 keeps none
      */
     public record Settings(boolean ownMirror, List<String> insecureRegistries, Path cacheDir, String sandbox,
-                           String cacheRepository, boolean allowNetwork, SandboxPolicy sandboxPolicy) {
+                           String cacheRepository, boolean allowNetwork, SandboxPolicy sandboxPolicy,
+                           Path layerStoreDir, long layerStoreMaxBytes) {
         public Settings {
             insecureRegistries = List.copyOf(insecureRegistries);
             java.util.Objects.requireNonNull(sandboxPolicy, "sandboxPolicy");
+            if (layerStoreMaxBytes < 0) {
+                throw new IllegalArgumentException("kiln.builds.layer-store-max-bytes must be >= 0, not " + layerStoreMaxBytes);
+            }
         }
 
-        /** Without network for RUN. */
+        /** Without network for RUN, the layer store's defaults. */
         public Settings(boolean ownMirror, List<String> insecureRegistries, Path cacheDir, String sandbox,
                         String cacheRepository) {
-            this(ownMirror, insecureRegistries, cacheDir, sandbox, cacheRepository, false, SandboxPolicy.DEFAULT);
+            this(ownMirror, insecureRegistries, cacheDir, sandbox, cacheRepository, false, SandboxPolicy.DEFAULT,
+                    null, dev.kiln.builder.layers.BuildLayers.DEFAULT_MAX_BYTES);
+        }
+
+        /** The same, with the layer store at {@code dir} within {@code maxBytes}. */
+        public Settings withLayerStore(Path dir, long maxBytes) {
+            return new Settings(ownMirror, insecureRegistries, cacheDir, sandbox, cacheRepository, allowNetwork,
+                    sandboxPolicy, dir, maxBytes);
         }
     }
 
@@ -139,6 +152,7 @@ public final class ExecutorBuildRunner implements BuildRunner {
                 .platform(spec.platform())
                 .insecureRegistries(settings.insecureRegistries())
                 .cacheDir(settings.cacheDir())
+                .layerStore(settings.layerStoreDir(), settings.layerStoreMaxBytes())
                 .sandbox(settings.sandbox())
                 .cancellation(job.cancellation())
                 .allowNetwork(settings.allowNetwork())

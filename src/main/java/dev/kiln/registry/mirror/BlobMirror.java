@@ -163,7 +163,7 @@ final class BlobMirror {
             return Optional.empty();
         }
         metadata.blobSize(digest, info.get().size());
-        store.blobs().touch(digest); // least-recently-pulled eviction reads this time
+        store.blobs().touchRead(info.get()); // least-recently-pulled eviction reads this time
         if (!metadata.linked(route.cacheName(), digest)) {
             if (!store.metadata().hasBlob(route.cacheName(), digest)) {
                 store.metadata().linkBlob(route.cacheName(), digest);

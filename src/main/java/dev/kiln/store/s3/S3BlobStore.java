@@ -21,6 +21,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -32,6 +33,7 @@ import java.util.function.Consumer;
  */
 public final class S3BlobStore implements BlobStore {
     private static final Duration PRESIGNED_FOR = Duration.ofMinutes(10);
+    static final Duration READ_TOUCH_INTERVAL = Duration.ofMinutes(1);
 
     private final S3Objects objects;
     private final BlobCache cache;
@@ -219,6 +221,18 @@ public final class S3BlobStore implements BlobStore {
             }
         });
         return digests;
+    }
+
+    /**
+     * S3 cannot set an object's time: a touch copies the whole object onto itself. A mirror serving a hot
+     * blob would copy it on every pull (and moto breaks reads in flight while it does), so a read touches
+     * only a blob not modified within {@link #READ_TOUCH_INTERVAL}; eviction's order is that coarse.
+     */
+    @Override
+    public void touchRead(BlobInfo seen) throws IOException {
+        if (seen.lastModified() == null || seen.lastModified().isBefore(Instant.now().minus(READ_TOUCH_INTERVAL))) {
+            touch(seen.digest());
+        }
     }
 
     @Override

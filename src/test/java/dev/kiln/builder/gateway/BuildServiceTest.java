@@ -47,9 +47,13 @@ class BuildServiceTest {
 
     /** The real runner over a real store in the test's directory, with no upstreams. */
     private ExecutorBuildRunner inProcessRunner() throws IOException {
+        return inProcessRunner(new ExecutorBuildRunner.Settings(false, List.of(), store.resolve("base-cache"), "auto", null));
+    }
+
+    private ExecutorBuildRunner inProcessRunner(ExecutorBuildRunner.Settings settings) throws IOException {
         Store kiln = Store.openFilesystem(store);
         NamespacePolicy namespaces = new NamespacePolicy(List.of("cache", "builds", "local"));
-        return new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(false, List.of(), store.resolve("base-cache"), "auto", null),
+        return new ExecutorBuildRunner(settings,
                 new RegistryService(kiln, namespaces),
                 new MirrorService(kiln, new MirrorStats(), Runnable::run, Duration.ofMinutes(5), Clock.systemUTC()),
                 new UpstreamRouter(Map.of(), null, namespaces));
@@ -118,6 +122,24 @@ class BuildServiceTest {
             assertEquals(List.of(), end.report().destinations());
             assertTrue(log.contains("build succeeded: " + end.digest()), log);
             assertFalse(Files.exists(new BuildFiles(store).context(end.id())), "the context goes once the build ended");
+        }
+    }
+
+    @Test
+    void theGatewaysLayerStoreSettingsReachItsBuilds(@TempDir Path ctx) throws Exception {
+        // a COPY written without the root filesystem is kept as a layer; the COPY after it needs the files
+        Files.writeString(ctx.resolve("Dockerfile"), "FROM scratch\nCOPY hello.txt /a\nCOPY hello.txt /b\n");
+        Files.writeString(ctx.resolve("hello.txt"), "hello\n");
+        ExecutorBuildRunner.Settings defaults = new ExecutorBuildRunner.Settings(false, List.of(), store.resolve("base-cache"), "auto", null);
+        for (long budget : new long[] {1L << 30, 0}) {
+            Path kept = store.resolve("kept-" + budget);
+            try (BuildService service = open(inProcessRunner(defaults.withLayerStore(kept, budget)), 1, 1 << 20)) {
+                BuildRecord end = awaitEnd(service, service.submit(new BuildSpec(null, null, Map.of(), null, Map.of(), List.of(),
+                        false, null), archive(ctx), null).id());
+                assertEquals(BuildState.SUCCEEDED, end.state(), Files.readString(service.logFile(end.id())));
+            }
+            boolean used = Files.isDirectory(kept) && !list(kept).isEmpty();
+            assertEquals(budget > 0, used, "layer store " + kept + " with a budget of " + budget);
         }
     }
 
