@@ -91,6 +91,15 @@ public interface BlobStore {
     /** Removes what writers that died with their process left behind, older than {@code age}; returns how many. */
     int removeStaleTempFiles(java.time.Duration age) throws IOException;
 
+    /**
+     * {@code in}, the bytes of {@code digest} this process relays from elsewhere (the replica that owns
+     * the digest), passed through. A store with a local hot-blob cache keeps a copy once all
+     * {@code size} bytes have arrived and hash to {@code digest}, never before; the default keeps nothing.
+     */
+    default InputStream keepingRelayedCopy(InputStream in, Digest digest, long size) throws IOException {
+        return in;
+    }
+
     /** Reads a small blob (a manifest, a config) whole; refuses one larger than {@code limit} bytes. */
     default byte[] readAll(Digest digest, int limit) throws IOException {
         try (InputStream in = open(digest, 0)) {

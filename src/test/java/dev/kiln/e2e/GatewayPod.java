@@ -133,13 +133,21 @@ final class GatewayPod implements AutoCloseable {
 
     /** Plays the Deployment (and, the first time, the claim: a PVC outlives its pods) and waits until it is ready. */
     void start() {
+        expandArgs();
         try {
             Files.writeString(yaml, KubeManifests.forPodman(objects, prefix, port, !claimMade));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         claimMade = true;
-        secrets.forEach((name, files) -> podman.kubeSecret(prefix + name, files, work.resolve(prefix + "secrets")));
+        secrets.forEach((name, files) -> {
+            if (deployment().getSpec().getTemplate().getSpec().getVolumes().stream()
+                    .anyMatch(v -> v.getSecret() != null && v.getSecret().getSecretName().equals(name))) {
+                podman.kubeSecret(prefix + name, files, work.resolve(prefix + "secrets"));
+            } else {
+                podman.envSecret(prefix + name, files, work.resolve(prefix + "secrets"));
+            }
+        });
         long t0 = System.nanoTime();
         podman.play(yaml);
         String ready = container().getReadinessProbe().getHttpGet().getPath();
@@ -170,6 +178,35 @@ final class GatewayPod implements AutoCloseable {
         System.err.printf("GatewayPod: %s ready in %.1f s%n", containerName(), took.toMillis() / 1000.0);
     }
 
+    /**
+     * podman 4.3 passes {@code $(VAR)} in args on as written; the kubelet expands it from the
+     * container's env, literal or from a Secret, before the container starts.
+     */
+    private void expandArgs() {
+        Container c = container();
+        if (c.getArgs() == null) {
+            return;
+        }
+        java.util.Map<String, io.fabric8.kubernetes.api.model.EnvVar> env = new java.util.HashMap<>();
+        c.getEnv().forEach(e -> env.put(e.getName(), e));
+        c.setArgs(c.getArgs().stream().map(arg -> KubeManifests.expand(arg, name -> {
+            var var = env.get(name);
+            if (var == null) {
+                return null;
+            }
+            if (var.getValueFrom() == null) {
+                return var.getValue();
+            }
+            var ref = var.getValueFrom().getSecretKeyRef();
+            return ref == null || !secrets.containsKey(ref.getName()) ? null : secrets.get(ref.getName()).get(ref.getKey());
+        })).collect(java.util.stream.Collectors.toList()));
+    }
+
+    /** The pod's name, its hostname, as {@code podman kube play} names a Deployment's pod. */
+    String podName() {
+        return prefix + deployment().getMetadata().getName() + "-pod-0";
+    }
+
     /** Stops the pod as a rollout would; the claim and what is on it stay. */
     void stop() {
         podman.down(yaml);
@@ -189,7 +226,7 @@ final class GatewayPod implements AutoCloseable {
     }
 
     String containerName() {
-        return prefix + deployment().getMetadata().getName() + "-pod-0-" + container().getName();
+        return podName() + "-" + container().getName();
     }
 
     String logTail() {

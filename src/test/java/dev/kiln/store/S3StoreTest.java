@@ -169,6 +169,33 @@ class S3StoreTest extends StoreContract {
     }
 
     @Test
+    void aBlobRelayedThroughAReplicaIsKeptOnItsDiskOnlyWhenAllItsBytesVerify() throws IOException {
+        byte[] bytes = random(200_000, 33);
+        Digest digest = put(bytes); // the owner wrote it to the bucket while relaying it
+        Store asker = replica("asker");
+        try (InputStream in = asker.blobs().keepingRelayedCopy(new ByteArrayInputStream(bytes), digest, bytes.length)) {
+            assertArrayEquals(bytes, in.readAllBytes());
+        }
+        BlobBody.FileRegion region = assertInstanceOf(BlobBody.FileRegion.class, asker.blobs().body(digest, 0, bytes.length),
+                "the relayed bytes are served from this replica's disk next time");
+        assertArrayEquals(bytes, Files.readAllBytes(region.file()));
+
+        Store fooled = replica("fooled");
+        byte[] wrong = bytes.clone();
+        wrong[wrong.length - 1] ^= 1;
+        try (InputStream in = fooled.blobs().keepingRelayedCopy(new ByteArrayInputStream(wrong), digest, wrong.length)) {
+            in.readAllBytes();
+        }
+        Store partial = replica("partial");
+        try (InputStream in = partial.blobs().keepingRelayedCopy(new ByteArrayInputStream(bytes), digest, bytes.length)) {
+            in.readNBytes(1000);
+        }
+        for (Store replica : List.of(fooled, partial)) {
+            assertInstanceOf(BlobBody.Stream.class, replica.blobs().body(digest, 0, bytes.length), "wrong or partial bytes are not kept");
+        }
+    }
+
+    @Test
     void redirectsGoToAPresignedUrlThatServesTheBlob() throws Exception {
         byte[] bytes = random(50_000, 33);
         Digest digest = put(bytes);

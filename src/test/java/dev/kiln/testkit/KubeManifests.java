@@ -71,6 +71,22 @@ public final class KubeManifests {
         }
     }
 
+    private static final java.util.regex.Pattern VARIABLE = java.util.regex.Pattern.compile("\\$\\(([A-Za-z_][A-Za-z0-9_]*)\\)");
+
+    /**
+     * {@code $(NAME)} in a container's command or args replaced as the kubelet does it, with
+     * {@code valueOf(NAME)}; a variable it answers null for stays as written, as the kubelet leaves it.
+     */
+    public static String expand(String arg, java.util.function.Function<String, String> valueOf) {
+        java.util.regex.Matcher m = VARIABLE.matcher(arg);
+        StringBuilder expanded = new StringBuilder();
+        while (m.find()) {
+            String value = valueOf.apply(m.group(1));
+            m.appendReplacement(expanded, java.util.regex.Matcher.quoteReplacement(value == null ? m.group() : value));
+        }
+        return m.appendTail(expanded).toString();
+    }
+
     public static <T extends HasMetadata> T one(List<HasMetadata> objects, Class<T> type) {
         List<T> found = objects.stream().filter(type::isInstance).map(type::cast).toList();
         assertEquals(1, found.size(), "one " + type.getSimpleName() + " in the rendered manifests");
@@ -92,15 +108,19 @@ public final class KubeManifests {
         String configName = config.getMetadata().getName();
         config.getMetadata().setName(prefix + configName);
         played.add(config);
-        PersistentVolumeClaim claim = one(objects, PersistentVolumeClaim.class);
-        String claimName = prefix + claim.getMetadata().getName();
-        if (withClaim) {
-            PersistentVolumeClaim copy = Serialization.clone(claim);
+        // the ha overlay has no claim: its store is a bucket
+        List<PersistentVolumeClaim> claims = objects.stream().filter(PersistentVolumeClaim.class::isInstance)
+                .map(PersistentVolumeClaim.class::cast).toList();
+        String claimName = claims.isEmpty() ? null : prefix + one(objects, PersistentVolumeClaim.class).getMetadata().getName();
+        if (withClaim && claimName != null) {
+            PersistentVolumeClaim copy = Serialization.clone(claims.get(0));
             copy.getMetadata().setName(claimName);
             played.add(copy);
         }
         Deployment deployment = Serialization.clone(one(objects, Deployment.class));
         deployment.getMetadata().setName(prefix + deployment.getMetadata().getName());
+        // podman plays every replica, and on the host's network they would all take this one port
+        deployment.getSpec().setReplicas(1);
         deployment.getSpec().getTemplate().getSpec().getVolumes().stream().filter(v -> v.getPersistentVolumeClaim() != null)
                 .forEach(v -> v.getPersistentVolumeClaim().setClaimName(claimName));
         deployment.getSpec().getTemplate().getSpec().getVolumes().stream().filter(v -> v.getConfigMap() != null)
@@ -110,6 +130,17 @@ public final class KubeManifests {
         deployment.getSpec().getTemplate().getSpec().getVolumes().stream().filter(v -> v.getSecret() != null)
                 .forEach(v -> v.getSecret().setSecretName(prefix + v.getSecret().getSecretName()));
         Container gateway = deployment.getSpec().getTemplate().getSpec().getContainers().get(0);
+        for (EnvVar var : gateway.getEnv()) {
+            var from = var.getValueFrom();
+            if (from != null && from.getSecretKeyRef() != null) {
+                from.getSecretKeyRef().setName(prefix + from.getSecretKeyRef().getName());
+            }
+            // podman 4.3 knows no status.podIP; on the host's network the pod's address is the loopback
+            if (from != null && from.getFieldRef() != null && "status.podIP".equals(from.getFieldRef().getFieldPath())) {
+                var.setValueFrom(null);
+                var.setValue("127.0.0.1");
+            }
+        }
         gateway.setPorts(null);
         gateway.getEnv().add(new EnvVar("KILN_PORT", Integer.toString(port), null));
         for (var probe : List.of(gateway.getReadinessProbe(), gateway.getLivenessProbe())) {

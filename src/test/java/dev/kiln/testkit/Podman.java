@@ -88,6 +88,26 @@ public final class Podman {
         }
     }
 
+    /**
+     * A Secret as podman 4.3's {@code kube play} reads it for {@code env[].valueFrom.secretKeyRef}:
+     * a podman secret holding a JSON object of base64 values (not the Secret object that secret
+     * volumes want). Replaces one of that name.
+     */
+    public void envSecret(String name, Map<String, String> values, Path dir) {
+        try {
+            Files.createDirectories(dir);
+            Path json = dir.resolve("env-secret-" + name + ".json");
+            Map<String, String> encoded = new java.util.TreeMap<>();
+            values.forEach((key, value) -> encoded.put(key, java.util.Base64.getEncoder()
+                    .encodeToString(value.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+            Files.writeString(json, io.fabric8.kubernetes.client.utils.Serialization.asJson(encoded));
+            tryRun("secret", "rm", name);
+            run("secret", "create", name, json.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** The container's state as {@code podman inspect} reports it: status ("running", "exited", …) and exit code. */
     public State state(String container) {
         ExecResult r = tryRun("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}", container);

@@ -4,7 +4,11 @@ import dev.kiln.app.config.S3StoreConfig;
 import dev.kiln.app.wiring.StoreOpener;
 import dev.kiln.store.Store;
 import io.smallrye.config.SmallRyeConfig;
+import io.smallrye.config.PropertiesConfigSource;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import org.eclipse.microprofile.config.ConfigProvider;
 import picocli.CommandLine.Option;
 
@@ -32,15 +36,31 @@ public class StoreOption {
 
     /**
      * Outside Quarkus (the command line starts without it) the running config knows no mappings:
-     * this one is built from the same sources (system properties, env, application.properties).
+     * this one is built from the same sources (system properties, env, application.properties) and
+     * the files of {@code quarkus.config.locations}, which a pod's {@code kiln fsck} must read as its
+     * gateway does (the local dir on a read-only root is only writable where they say).
      */
-    private static S3StoreConfig s3Config() {
+    static S3StoreConfig s3Config() throws IOException {
         SmallRyeConfig running = ConfigProvider.getConfig().unwrap(SmallRyeConfig.class);
         try {
             return running.getConfigMapping(S3StoreConfig.class);
         } catch (java.util.NoSuchElementException notRegistered) {
-            return new io.smallrye.config.SmallRyeConfigBuilder().addDefaultSources().addDiscoveredConverters()
-                    .withMapping(S3StoreConfig.class).build().getConfigMapping(S3StoreConfig.class);
+            return s3Config(System.getProperty("quarkus.config.locations", System.getenv("QUARKUS_CONFIG_LOCATIONS")));
         }
+    }
+
+    /** The mapping from the default sources and the comma-separated {@code locations} (null: none); missing files are skipped. */
+    static S3StoreConfig s3Config(String locations) throws IOException {
+        io.smallrye.config.SmallRyeConfigBuilder builder = new io.smallrye.config.SmallRyeConfigBuilder().addDefaultSources()
+                .addDiscoveredConverters().withMapping(S3StoreConfig.class);
+        List<String> files = locations == null ? List.of() : List.of(locations.split(","));
+        for (int i = 0; i < files.size(); i++) {
+            Path file = Path.of(files.get(i).strip().replaceFirst("^file:", ""));
+            if (Files.isRegularFile(file)) {
+                // as in Quarkus: above application.properties, below env; the first listed wins
+                builder.withSources(new PropertiesConfigSource(file.toUri().toURL(), 260 - i));
+            }
+        }
+        return builder.build().getConfigMapping(S3StoreConfig.class);
     }
 }

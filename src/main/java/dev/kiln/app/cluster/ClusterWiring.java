@@ -8,6 +8,7 @@ import dev.kiln.registry.peers.PeerBlobSource;
 import dev.kiln.registry.peers.PeerStats;
 import dev.kiln.registry.peers.PeerUrls;
 import dev.kiln.registry.peers.Peers;
+import dev.kiln.store.Store;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -49,6 +50,9 @@ public class ClusterWiring {
 
     @Inject
     MeterRegistry registry;
+
+    @Inject
+    Store store;
 
     private final PeerStats stats = new PeerStats();
     private volatile Peers peers;
@@ -99,7 +103,8 @@ public class ClusterWiring {
             });
             watch.start();
         }
-        mirror.missesFrom(new PeerBlobSource(peers, token, cluster.peerConnectTimeout(), cluster.peerAnswerTimeout(), stats));
+        mirror.missesFrom(new PeerBlobSource(peers, token, cluster.peerConnectTimeout(), cluster.peerAnswerTimeout(), stats,
+                store.blobs()::keepingRelayedCopy));
         counter("kiln.peers.forwarded", "Mirror misses streamed from the replica that owns the digest", s -> s.forwarded);
         counter("kiln.peers.fallbacks", "Mirror misses fetched here because the owning replica was down or failed", s -> s.fallbacks);
         counter("kiln.peers.served", "Peer requests this replica answered as the owner of the digest", s -> s.served);

@@ -4,6 +4,7 @@ import dev.kiln.oci.Digest;
 import dev.kiln.registry.mirror.BlobSource;
 import dev.kiln.registry.mirror.MirrorRoute;
 import dev.kiln.registry.mirror.StreamingBlob;
+import dev.kiln.store.BlobStore;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -38,8 +39,15 @@ public final class PeerBlobSource implements BlobSource {
     private final String token;
     private final Duration answerTimeout;
     private final PeerStats stats;
+    private final RelayedCopies local;
 
     public PeerBlobSource(Peers peers, String token, Duration connectTimeout, Duration answerTimeout, PeerStats stats) {
+        this(peers, token, connectTimeout, answerTimeout, stats, (in, digest, size) -> in);
+    }
+
+    /** As above, handing each relayed blob's stream to {@code local} (the store's {@link BlobStore#keepingRelayedCopy}). */
+    public PeerBlobSource(Peers peers, String token, Duration connectTimeout, Duration answerTimeout, PeerStats stats, RelayedCopies local) {
+        this.local = local;
         this.peers = peers;
         this.token = token;
         this.answerTimeout = answerTimeout;
@@ -49,6 +57,12 @@ public final class PeerBlobSource implements BlobSource {
                 .connectTimeout(connectTimeout)
                 .followRedirects(HttpClient.Redirect.NEVER)
                 .build();
+    }
+
+    /** What may keep a copy of a relayed blob on this replica, as {@link BlobStore#keepingRelayedCopy} does. */
+    @FunctionalInterface
+    public interface RelayedCopies {
+        InputStream keep(InputStream in, Digest digest, long size) throws IOException;
     }
 
     /** Runs {@code answer} for a peer's request: any miss inside is fetched here, never forwarded. */
@@ -98,7 +112,8 @@ public final class PeerBlobSource implements BlobSource {
         }
         stats.forwarded.incrementAndGet();
         long size = response.headers().firstValueAsLong("Content-Length").orElse(-1);
-        return Optional.of(new StreamingBlob(digest, size, new VerifyingStream(response.body(), digest)));
+        // outside the verifying stream: the copy is kept only after the last byte passed the digest check
+        return Optional.of(new StreamingBlob(digest, size, local.keep(new VerifyingStream(response.body(), digest), digest, size)));
     }
 
     private Optional<StreamingBlob> fallBack(String owner, Digest digest, String reason) {

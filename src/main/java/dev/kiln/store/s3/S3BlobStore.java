@@ -86,6 +86,12 @@ public final class S3BlobStore implements BlobStore {
         return new BlobBody.Stream(offset == 0 ? cache.tee(in, digest, length) : in, length);
     }
 
+    /** The next read of a blob relayed here is then served from this disk, not from the bucket. */
+    @Override
+    public InputStream keepingRelayedCopy(InputStream in, Digest digest, long size) throws IOException {
+        return size < 0 ? in : cache.tee(in, digest, size);
+    }
+
     @Override
     public Path readableFile(Digest digest) throws IOException {
         Optional<Path> cached = cache.get(digest);

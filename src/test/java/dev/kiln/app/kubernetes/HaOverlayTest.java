@@ -13,6 +13,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
@@ -28,8 +29,6 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,8 +41,6 @@ import picocli.CommandLine;
  * args, with $(VAR) expanded as the kubelet does, parse with the real {@code kiln serve} parser.
  */
 class HaOverlayTest {
-    private static final Pattern VAR = Pattern.compile("\\$\\(([A-Za-z_][A-Za-z0-9_]*)\\)");
-
     @TempDir
     Path work;
 
@@ -81,10 +78,23 @@ class HaOverlayTest {
             }
         }
         assertEquals(new TreeSet<>(List.of("coordination.k8s.io/leases:get", "coordination.k8s.io/leases:create",
-                "coordination.k8s.io/leases:update", "discovery.k8s.io/endpointslices:list", "discovery.k8s.io/endpointslices:watch")), granted);
+                "coordination.k8s.io/leases:update")), granted);
         RoleBinding binding = objects.stream().filter(RoleBinding.class::isInstance).map(RoleBinding.class::cast)
                 .filter(b -> b.getRoleRef().getName().equals("kiln-replicas")).findFirst().orElseThrow();
         assertEquals(pod.getServiceAccountName(), binding.getSubjects().get(0).getName());
+
+        // peers: without them every replica fetches each mirror miss from the upstream itself (HaOverlayIT)
+        Role peers = objects.stream().filter(Role.class::isInstance).map(Role.class::cast)
+                .filter(r -> r.getMetadata().getName().equals("kiln-peers")).findFirst()
+                .orElseThrow(() -> new AssertionError("the overlay adds components/peers"));
+        assertEquals(List.of("endpointslices"), peers.getRules().get(0).getResources());
+        assertTrue(peers.getRules().get(0).getVerbs().containsAll(List.of("list", "watch")));
+        assertTrue(objects.stream().filter(RoleBinding.class::isInstance).map(RoleBinding.class::cast)
+                .anyMatch(b -> b.getRoleRef().getName().equals("kiln-peers")
+                        && b.getSubjects().get(0).getName().equals(pod.getServiceAccountName())));
+        Map<String, EnvVar> peerEnv = pod.getContainers().get(0).getEnv().stream().collect(Collectors.toMap(EnvVar::getName, e -> e));
+        assertEquals(KubeManifests.one(objects, Service.class).getMetadata().getName(), peerEnv.get("KILN_CLUSTER_SERVICE").getValue(),
+                "the Service whose EndpointSlices list the replicas");
 
         // the S3 settings and credentials from the Secret; the args parse as kiln serve's
         Container gateway = pod.getContainers().get(0);
@@ -96,16 +106,11 @@ class HaOverlayTest {
                 "region", "eu-west-1", "AWS_ACCESS_KEY_ID", "k", "AWS_SECRET_ACCESS_KEY", "s");
         List<String> args = new ArrayList<>();
         for (String arg : gateway.getArgs()) {
-            Matcher m = VAR.matcher(arg);
-            StringBuilder expanded = new StringBuilder();
-            while (m.find()) {
-                EnvVar var = env.get(m.group(1));
-                assertNotNull(var, "the kubelet leaves an undefined $(" + m.group(1) + ") as it is");
-                String key = var.getValueFrom().getSecretKeyRef().getKey();
-                m.appendReplacement(expanded, Matcher.quoteReplacement(secret.get(key)));
-            }
-            m.appendTail(expanded);
-            args.add(expanded.toString());
+            args.add(KubeManifests.expand(arg, name -> {
+                EnvVar var = env.get(name);
+                assertNotNull(var, "the kubelet leaves an undefined $(" + name + ") as it is");
+                return secret.get(var.getValueFrom().getSecretKeyRef().getKey());
+            }));
         }
         assertEquals("serve", args.get(0));
         ServeCommand serve = new ServeCommand();
@@ -117,7 +122,9 @@ class HaOverlayTest {
         ConfigMap config = KubeManifests.one(objects, ConfigMap.class);
         Properties ha = new Properties();
         ha.load(new StringReader(config.getData().get("ha.properties")));
-        assertTrue(env.get("QUARKUS_CONFIG_LOCATIONS").getValue().contains("/etc/kiln/ha.properties"));
+        // SmallRye takes a key from the first location that has it: the overlay's file goes before the base's
+        assertTrue(env.get("QUARKUS_CONFIG_LOCATIONS").getValue().startsWith("file:/etc/kiln/ha.properties,"),
+                env.get("QUARKUS_CONFIG_LOCATIONS").getValue());
         assertEquals("lease", ha.getProperty("kiln.gc.lock"));
         String mount = gateway.getVolumeMounts().stream().filter(v -> v.getName().equals("cache-store")).findFirst().orElseThrow()
                 .getMountPath();

@@ -92,6 +92,32 @@ class PeerBlobSourceTest {
     }
 
     @Test
+    void aRelayedBlobIsHandedToTheLocalCopyOnlyBehindTheDigestCheck() throws Exception {
+        List<String> kept = new java.util.ArrayList<>();
+        PeerBlobSource keeping = new PeerBlobSource(peers, "secret", Duration.ofSeconds(2), Duration.ofSeconds(10), stats,
+                (in, digest, size) -> new java.io.FilterInputStream(in) {
+                    // a cache that keeps what reached its end of stream, as the hot-blob cache does
+                    @Override
+                    public int read(byte[] b, int off, int len) throws IOException {
+                        int n = super.read(b, off, len);
+                        if (n < 0) {
+                            kept.add(digest + " " + size);
+                        }
+                        return n;
+                    }
+                });
+        try (InputStream in = keeping.open(ROUTE, DIGEST).orElseThrow().body()) {
+            assertArrayEquals(BLOB, in.readAllBytes());
+        }
+        assertEquals(List.of(DIGEST + " " + BLOB.length), kept);
+        body = "the owner's bytez".getBytes(); // same length, other bytes
+        try (InputStream in = keeping.open(ROUTE, DIGEST).orElseThrow().body()) {
+            assertThrows(IOException.class, in::readAllBytes);
+        }
+        assertEquals(1, kept.size(), "bytes that do not hash to the digest never reach the end of the copy's stream");
+    }
+
+    @Test
     void anOwnerAnsweringAnErrorMeansFetchingHereWithoutMarkingItDown() throws Exception {
         status = 502;
         body = "{\"errors\":[{\"code\":\"UNAVAILABLE\"}]}".getBytes();
