@@ -124,4 +124,19 @@ class ParallelStagesBuildTest {
         assertFalse(ProcessHandle.allProcesses().anyMatch(p -> p.info().commandLine().orElse("").contains(token)),
                 "stage one's RUN is gone");
     }
+
+    /** A locked cache mount is one RUN's at a time, also when the RUNs are in stages running at once in one process. */
+    @Test
+    void concurrentStagesTakeTurnsWithALockedCacheMount() throws IOException {
+        String run = "RUN --mount=type=cache,target=/c,id=turns,sharing=locked echo in >> /c/log && sleep 1 && echo out >> /c/log";
+        Path ctx = context(run, run);
+
+        Build build = build(ctx, 2);
+        assertEquals(0, build.exit(), build.log());
+        try (var dirs = Files.list(dir.resolve("cache/run-cache"))) {
+            Path cache = dirs.filter(d -> d.getFileName().toString().startsWith("turns-") && Files.isDirectory(d))
+                    .findFirst().orElseThrow();
+            assertEquals("in\nout\nin\nout\n", Files.readString(cache.resolve("log")), "one RUN after the other:\n" + build.log());
+        }
+    }
 }
