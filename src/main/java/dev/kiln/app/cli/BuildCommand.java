@@ -171,6 +171,9 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--single-snapshot", arity = "0..1", fallbackValue = "true", description = "One layer per stage, snapshotted after its last step")
     boolean singleSnapshot;
 
+    @Option(names = "--max-parallel-stages", description = "Stages that need nothing from each other run at once, this many at most; 1 builds them in file order (default: the processors)")
+    Integer maxParallelStages;
+
     @Option(names = "--image-name-tag-with-digest-file", description = "Write NAME:TAG@DIGEST for each destination to this file")
     Path imageNameTagWithDigestFile;
 
@@ -343,6 +346,7 @@ public class BuildCommand implements Callable<Integer> {
                     .sandbox(sandbox)
                     .snapshotMode(snapshotMode)
                     .singleSnapshot(singleSnapshot)
+                    .maxParallelStages(maxParallelStages != null ? maxParallelStages : Runtime.getRuntime().availableProcessors())
                     .allowNetwork(isolation.allowNetwork())
                     .sandboxPolicy(isolation.policy())
                     .credentials(credentials)

@@ -121,10 +121,21 @@ public record Stages(Dockerfile dockerfile, List<Instruction.Arg> metaArgs, List
         path.remove(stage.index());
     }
 
-    private List<Stage> directDependencies(Stage stage, ArgScope global) {
+    /** The stages {@code stage} reads directly: its FROM's, and those its steps name in {@code --from} or {@code from=}. */
+    public List<Stage> directDependencies(Stage stage, ArgScope global) {
         List<Stage> deps = new ArrayList<>();
         baseStage(stage, global).ifPresent(deps::add);
-        for (Step step : stage.steps()) {
+        deps.addAll(stagesNamedBy(stage.steps()));
+        return deps;
+    }
+
+    /**
+     * The stages {@code steps} read through {@code COPY --from} and {@code RUN --mount from=}: also
+     * asked of a base image's ONBUILD triggers, which are only known once the image is pulled.
+     */
+    public List<Stage> stagesNamedBy(List<Step> steps) {
+        List<Stage> deps = new ArrayList<>();
+        for (Step step : steps) {
             if (step.instruction() instanceof Instruction.Copy copy && copy.from() != null) {
                 reference(copy.from(), step.node()).ifPresent(deps::add);
             } else if (step.instruction() instanceof Instruction.Run run) {

@@ -59,6 +59,9 @@ public final class BuildRequest {
         if (b.dryRun && b.layerCache == null) {
             throw new IllegalArgumentException("a dry run shows the layer cache's plan, so it needs a layer cache");
         }
+        if (b.maxParallelStages < 1) {
+            throw new IllegalArgumentException("--max-parallel-stages must be 1 or more, not " + b.maxParallelStages);
+        }
         if (b.pushRetry < 0 || b.downloadRetry < 0) {
             throw new IllegalArgumentException("retries cannot be negative");
         }
@@ -99,6 +102,8 @@ public final class BuildRequest {
     public Sandboxes.Mode sandbox() { return sandbox; }
     public Snapshotters.Mode snapshotMode() { return snapshotMode; }
     public boolean singleSnapshot() { return b.singleSnapshot; }
+    /** How many stages that do not need each other may run at once; 1 builds them one after the other. */
+    public int maxParallelStages() { return b.maxParallelStages; }
     public InPlaceOptions inPlace() { return b.inPlace; }
     public boolean allowNetwork() { return b.allowNetwork; }
     public dev.kiln.builder.sandbox.SandboxPolicy sandboxPolicy() { return b.sandboxPolicy; }
@@ -153,6 +158,7 @@ public final class BuildRequest {
         private String sandbox = "auto";
         private String snapshotMode = "auto";
         private boolean singleSnapshot;
+        private int maxParallelStages = Runtime.getRuntime().availableProcessors();
         private InPlaceOptions inPlace = InPlaceOptions.DEFAULT;
         private boolean allowNetwork;
         private dev.kiln.builder.sandbox.SandboxPolicy sandboxPolicy = dev.kiln.builder.sandbox.SandboxPolicy.DEFAULT;
@@ -219,6 +225,8 @@ public final class BuildRequest {
         public Builder snapshotMode(String v) { snapshotMode = v; return this; }
         /** kaniko's {@code --single-snapshot}: each stage's changes become one layer, taken after its last step. */
         public Builder singleSnapshot(boolean v) { singleSnapshot = v; return this; }
+        /** Stages that need nothing from each other run concurrently, this many at most (default: the processors). */
+        public Builder maxParallelStages(int v) { maxParallelStages = v; return this; }
         public Builder inPlace(InPlaceOptions v) { inPlace = Objects.requireNonNull(v); return this; }
         /** Whether RUN may use the host's network; otherwise every RUN gets loopback only. */
         public Builder allowNetwork(boolean v) { allowNetwork = v; return this; }
@@ -254,7 +262,8 @@ public final class BuildRequest {
             c.pullSecurity = pullSecurity; c.pushSecurity = pushSecurity; c.credentials = credentials;
             c.imageSource = imageSource; c.imageSink = imageSink; c.cacheDir = cacheDir; c.workDir = workDir;
             c.progress = progress; c.layerStoreDir = layerStoreDir; c.layerStoreMaxBytes = layerStoreMaxBytes;
-            c.sandbox = sandbox; c.snapshotMode = snapshotMode; c.singleSnapshot = singleSnapshot; c.inPlace = inPlace;
+            c.sandbox = sandbox; c.snapshotMode = snapshotMode; c.singleSnapshot = singleSnapshot;
+            c.maxParallelStages = maxParallelStages; c.inPlace = inPlace;
             c.allowNetwork = allowNetwork; c.sandboxPolicy = sandboxPolicy; c.cancellation = cancellation; c.layerCache = layerCache;
             c.cachePolicy = cachePolicy; c.dryRun = dryRun; c.ignoreImmutableTagErrors = ignoreImmutableTagErrors;
             return c;

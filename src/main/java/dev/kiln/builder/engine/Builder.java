@@ -11,6 +11,7 @@ import dev.kiln.builder.output.ImageOutput;
 import dev.kiln.builder.plan.BuildPlan;
 import dev.kiln.builder.rootfs.InPlaceRoot;
 import dev.kiln.builder.rootfs.Trees;
+import dev.kiln.builder.sandbox.Cancellation;
 import dev.kiln.builder.sandbox.InPlaceSandbox;
 import dev.kiln.builder.stage.ImagePulls;
 import dev.kiln.builder.stage.LayerLedger;
@@ -129,10 +130,12 @@ public final class Builder {
         Path dockerfile = workspace.dockerfile();
         BuildPlan plan = BuildPlan.of(Files.readString(dockerfile), dockerfile.getFileName().toString(),
                 request.buildArgs(), request.target(), request.platform());
+        // its own switch: a failing stage stops the others, but the build was not cancelled by whoever asked for it
+        Cancellation stages = new Cancellation();
         BuildSession session = BuildSession.builder(buildDir, workspace.context())
                 .ignore(workspace.ignore())
                 .events(events)
-                .cancellation(request.cancellation())
+                .cancellation(stages)
                 .inPlace(inPlace)
                 .sandbox(request.sandbox(), request.inPlace().force())
                 .allowNetwork(request.allowNetwork())
@@ -154,9 +157,17 @@ public final class Builder {
         LayerLedger ledger = new LayerLedger(request.layerCache());
         StageRunner runner = new StageRunner(session, plan, pulls(request, blobs, events), ledger, kept,
                 new StageRunner.Settings(request.layerCache(), request.cachePolicy(), request.dryRun(),
-                        request.singleSnapshot(), writer, layerFormat, created, request.snapshotMode()));
+                        request.singleSnapshot(), writer, layerFormat, created, request.snapshotMode(),
+                        request.maxParallelStages()));
         runnerOut.set(runner);
-        StageContext last = runner.runAll();
+        Runnable cancel = stages::cancel;
+        request.cancellation().onCancel(cancel);
+        StageContext last;
+        try {
+            last = runner.runAll();
+        } finally {
+            request.cancellation().remove(cancel);
+        }
         ImageConfig config = last.config();
         for (Map.Entry<String, String> label : new TreeMap<>(request.labels()).entrySet()) {
             config = config.withConfig(config.config().withLabel(label.getKey(), label.getValue()));

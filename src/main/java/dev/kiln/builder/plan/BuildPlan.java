@@ -79,6 +79,33 @@ public final class BuildPlan {
         return stages.baseStage(stage, global);
     }
 
+    /**
+     * The needed stages {@code stage} must wait for: its FROM's and those its own steps read from.
+     * A stage whose base image has ONBUILD triggers may need more ({@link #stagesNamedBy}).
+     */
+    public List<Stage> dependencies(Stage stage) {
+        Set<Stage> deps = new LinkedHashSet<>(stages.directDependencies(stage, global));
+        deps.retainAll(needed);
+        return List.copyOf(deps);
+    }
+
+    /** The needed stages that {@code steps} (a base image's ONBUILD triggers) read from. */
+    public List<Stage> stagesNamedBy(List<Step> steps) {
+        Set<Stage> deps = new LinkedHashSet<>(stages.stagesNamedBy(steps));
+        deps.retainAll(needed);
+        return List.copyOf(deps);
+    }
+
+    /** Whether {@code stage} needs {@code other}, directly or through the stages it needs. */
+    public boolean dependsOn(Stage stage, Stage other) {
+        for (Stage dep : dependencies(stage)) {
+            if (dep.equals(other) || dependsOn(dep, other)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Whether {@code from} (a COPY --from or a bind mount's from=) names a stage rather than an image. */
     public boolean isStage(String from) {
         return from.matches("[0-9]+") || stages.byName(from).isPresent();

@@ -61,6 +61,12 @@ public final class MountResolver implements AutoCloseable {
     private final BindRoots bindRoots;
     private final boolean canChown;
     private final List<FileLock> locks = new ArrayList<>();
+    /**
+     * A file lock keeps other processes out, but one JVM may hold a file's lock once only (another
+     * try throws OverlappingFileLockException): RUNs of concurrent stages and builds take turns here first.
+     */
+    private static final Map<Path, java.util.concurrent.Semaphore> IN_PROCESS = new java.util.concurrent.ConcurrentHashMap<>();
+    private final List<java.util.concurrent.Semaphore> turns = new ArrayList<>();
     private final List<String> secretEnv = new ArrayList<>();
     private Path secretDir;
 
@@ -122,8 +128,16 @@ public final class MountResolver implements AutoCloseable {
         Path dir = cacheRoot.resolve(dirName(id));
         Files.createDirectories(cacheRoot);
         if (m.sharing() == Mount.Sharing.LOCKED || m.sharing() == Mount.Sharing.PRIVATE) {
-            FileChannel ch = FileChannel.open(cacheRoot.resolve(dirName(id) + ".lock"),
-                    StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            Path lockFile = cacheRoot.resolve(dirName(id) + ".lock").toAbsolutePath().normalize();
+            java.util.concurrent.Semaphore turn = IN_PROCESS.computeIfAbsent(lockFile, f -> new java.util.concurrent.Semaphore(1));
+            try {
+                turn.acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for the cache mount " + id);
+            }
+            turns.add(turn);
+            FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             locks.add(ch.lock());
         }
         if (!Files.isDirectory(dir)) {
@@ -218,6 +232,8 @@ public final class MountResolver implements AutoCloseable {
             }
         }
         locks.clear();
+        turns.forEach(java.util.concurrent.Semaphore::release);
+        turns.clear();
         if (secretDir != null) {
             RunSetup.deleteTree(secretDir);
             secretDir = null;

@@ -43,7 +43,7 @@ final class DirectCopy {
     private final BuildLayers kept;
     private final RootfsMaterializer.LayerFiles files;
     private final LayerWriter writer;
-    private int made;
+    private final java.util.concurrent.atomic.AtomicInteger made = new java.util.concurrent.atomic.AtomicInteger();
 
     DirectCopy(BuildSession session, BuildLayers kept, RootfsMaterializer.LayerFiles files, LayerWriter writer) {
         this.session = session;
@@ -85,7 +85,7 @@ final class DirectCopy {
                 return null;
             }
         }
-        Path dir = Files.createDirectory(session.buildDir().resolve("direct-" + s.stage().index() + "-" + ++made));
+        Path dir = Files.createDirectory(session.buildDir().resolve("direct-" + s.stage().index() + "-" + made.incrementAndGet()));
         Set<String> chain = chain(clean, below, dir);
         if (chain == null) {
             Trees.deleteTree(dir);

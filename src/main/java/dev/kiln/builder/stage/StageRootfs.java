@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +35,8 @@ final class StageRootfs implements StageRoots {
     private final LayerWriter writer;
     private final Snapshotters.Mode snapshotMode;
     private final boolean logUnpacking;
-    final Map<Integer, StageContext> built = new HashMap<>();
+    /** Stages running concurrently add theirs and read the others'. */
+    final Map<Integer, StageContext> built = new ConcurrentHashMap<>();
     private final Map<String, Path> imageRoots = new HashMap<>();
     /** In place: the stage being built, and the one whose files are in {@code /} now. */
     StageContext building;
@@ -60,8 +62,17 @@ final class StageRootfs implements StageRoots {
         return inPlace != null ? inPlace.root() : Files.createDirectory(session.buildDir().resolve("stage-" + stageIndex));
     }
 
-    /** Makes the stage's rootfs real: its base's files, then every pending layer, then a snapshot baseline. */
+    /**
+     * Makes the stage's rootfs real: its base's files, then every pending layer, then a snapshot
+     * baseline. A built stage may be asked for by several stages at once (COPY --from, FROM).
+     */
     void materialize(StageContext s) throws IOException {
+        synchronized (s) {
+            materializeLocked(s);
+        }
+    }
+
+    private void materializeLocked(StageContext s) throws IOException {
         if (s.materialized()) {
             return;
         }
@@ -161,6 +172,12 @@ final class StageRootfs implements StageRoots {
                 return st.rootfs();
             }
         }
+        synchronized (imageRoots) {
+            return imageRoot(from);
+        }
+    }
+
+    private Path imageRoot(String from) throws BuildException {
         Path root = imageRoots.get(from);
         if (root == null) {
             try {

@@ -32,9 +32,11 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Runs a plan's stages one after the other: FROM, then each step, looked up in the layer cache
- * first when it touches files; a miss materializes the rootfs, runs the step and snapshots it
- * into a layer that is offered to the cache. In a dry run, filesystem steps are only looked up.
+ * Runs a plan's stages: FROM, then each step, looked up in the layer cache first when it touches
+ * files; a miss materializes the rootfs, runs the step and snapshots it into a layer that is
+ * offered to the cache. In a dry run, filesystem steps are only looked up. Stages that do not
+ * need each other run concurrently ({@link ParallelStages}), except in place (one {@code /}) and
+ * in a dry run (its plan is printed in file order); with one at a time they run in file order.
  */
 public final class StageRunner {
 
@@ -42,9 +44,16 @@ public final class StageRunner {
      * @param cache          the layer cache, or null
      * @param singleSnapshot one layer per stage, after its last filesystem step (kaniko's --single-snapshot)
      * @param created        the time in the history entries
+     * @param maxParallel    how many stages may run at once; 1 builds them one after the other
      */
     public record Settings(LayerCache cache, CachePolicy policy, boolean dryRun, boolean singleSnapshot,
-                           LayerWriter writer, String layerFormat, Instant created, Snapshotters.Mode snapshotMode) {
+                           LayerWriter writer, String layerFormat, Instant created, Snapshotters.Mode snapshotMode,
+                           int maxParallel) {
+        public Settings {
+            if (maxParallel < 1) {
+                throw new IllegalArgumentException("at least one stage must be able to run, not " + maxParallel);
+            }
+        }
     }
 
     private final BuildSession session;
@@ -71,9 +80,16 @@ public final class StageRunner {
 
     /** Builds every stage of the plan; answers the last one, whose config and layers are the image. */
     public StageContext runAll() throws IOException, BuildException {
+        if (settings.maxParallel() > 1 && plan.stages().size() > 1 && session.inPlace() == null && !settings.dryRun()) {
+            return new ParallelStages(plan, settings.maxParallel(), session.cancellation()).run((stage, slot) -> {
+                StageContext built = run(stage, slot);
+                roots.built.put(stage.index(), built);
+                return built;
+            });
+        }
         StageContext last = null;
         for (Stage stage : plan.stages()) {
-            last = run(stage);
+            last = run(stage, null);
             roots.built.put(stage.index(), last);
         }
         return last;
@@ -84,10 +100,14 @@ public final class StageRunner {
         roots.cleanUp();
     }
 
-    private StageContext run(Stage stage) throws IOException, BuildException {
+    /** @param slot the stage's turn when stages run concurrently, else null */
+    private StageContext run(Stage stage, ParallelStages.Slot slot) throws IOException, BuildException {
         long t0 = System.nanoTime();
         FromStep.Started started = from.start(session, stage, roots.newRootfs(stage.index()), roots.built);
         StageContext s = started.context();
+        if (slot != null) {
+            slot.await(triggerDependencies(stage, started.triggers()));
+        }
         roots.building = s;
         List<Step> steps = started.steps();
         int total = steps.size() + 1;
@@ -105,6 +125,9 @@ public final class StageRunner {
             long ts = System.nanoTime();
             session.throwIfCancelled();
             boolean isTrigger = started.triggers().contains(step);
+            if (plan.stages().size() > 1) {
+                s.outputPrefix("[" + label + " " + n + "/" + total + "] | ");
+            }
             Node node = isTrigger ? stage.fromNode() : step.node();
             String createdBy = isTrigger ? "ONBUILD " + step.node().original().trim() : node.original().trim();
             Boolean cached;
@@ -170,6 +193,25 @@ public final class StageRunner {
             s.key(key);
         }
         return fromCache;
+    }
+
+    /**
+     * The stages a base image's ONBUILD triggers read that are not built yet. Only earlier stages
+     * count, as when stages run one after the other (a later one there is taken for an image), and
+     * none that needs this stage, which would wait for each other.
+     */
+    private List<Stage> triggerDependencies(Stage stage, List<Step> triggers) {
+        if (triggers.isEmpty()) {
+            return List.of();
+        }
+        try {
+            return plan.stagesNamedBy(triggers).stream()
+                    .filter(d -> d.index() < stage.index() && !plan.dependsOn(d, stage))
+                    .toList();
+        } catch (DockerfileException e) {
+            // a --from no stage answers to: the trigger's step says so when it runs
+            return List.of();
+        }
     }
 
     private boolean cacheable(BuildStep step) {

@@ -62,8 +62,8 @@ final class RunStep implements BuildStep {
                     .workdir(c.workingDir())
                     .network(network(session.allowNetwork(), session.sandboxPolicy()))
                     .policy(session.sandboxPolicy())
-                    .stdout(line -> session.info("  | " + line))
-                    .stderr(line -> session.info("  | " + line))
+                    .stdout(line -> session.info(s.outputPrefix() + line))
+                    .stderr(line -> session.info(s.outputPrefix() + line))
                     .cancellation(session.cancellation())
                     .build();
             ExecResult result;

@@ -37,6 +37,7 @@ public final class StageContext {
     private Snapshotter snapshotter;
     private boolean complete = true;
     private boolean cmdSet;
+    private volatile String outputPrefix = "  | ";
 
     /** @param rootfs where the stage's files are (or will be, once materialized) */
     public StageContext(BuildSession session, Stage stage, Path rootfs, ImageConfig config) {
@@ -180,6 +181,15 @@ public final class StageContext {
     }
 
     /** The stage's name in log lines. */
+    /** What starts each line a RUN prints: with several stages, the stage and step, as BuildKit shows them. */
+    public String outputPrefix() {
+        return outputPrefix;
+    }
+
+    public void outputPrefix(String prefix) {
+        this.outputPrefix = Objects.requireNonNull(prefix);
+    }
+
     public String label() {
         return stage == null ? "stage" : stage.displayName();
     }

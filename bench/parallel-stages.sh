@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Issue 13: stages that need nothing from each other run concurrently. Two independent stages, each a
+# ~1.5 s busybox compute loop (a RUN) plus a COPY, and a final stage copying from both, built from a
+# busybox base in a local docker-registry (already pulled: the runs time the stages, not the pull):
+#   kiln build --max-parallel-stages 1 | 2   (--no-push, same cache dir, so the base stays unpacked)
+#   buildah bud --jobs 1 | 2                 (--isolation chroot, overlay, --layers=false, base kept)
+# Median of RUNS (default 5) wall seconds per row; run it holding the Maven lock so no test competes:
+#   flock /tmp/kiln-maven.lock bash bench/parallel-stages.sh
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+jar="$here/target/quarkus-app/quarkus-run.jar"
+work="${WORK:-/tmp/kiln-bench-parallel}"
+runs="${RUNS:-5}"
+loops="${LOOPS:-700000}"
+reg_port=5311
+[ -f "$jar" ] || { echo "package first: mvn -B -q package -DskipTests" >&2; exit 1; }
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+rm -rf "$work" && mkdir -p "$work"
+wait_http() { for _ in $(seq 1 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+cat > "$work/registry.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/registry}}
+http: {addr: 127.0.0.1:$reg_port}
+YML
+docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
+reg="127.0.0.1:$reg_port"
+wait_http "http://$reg/v2/"
+"$here/scripts/make-base-images" "$reg" busybox >&2
+
+ctx="$work/ctx"
+mkdir -p "$ctx"
+echo a > "$ctx/a.txt"; echo b > "$ctx/b.txt"
+cat > "$ctx/Dockerfile" <<DF
+FROM $reg/busybox:latest AS one
+COPY a.txt /one/
+RUN i=0; while [ \$i -lt $loops ]; do i=\$((i+1)); done; echo \$i > /one/count
+
+FROM $reg/busybox:latest AS two
+COPY b.txt /two/
+RUN i=0; while [ \$i -lt $loops ]; do i=\$((i+1)); done; echo \$i > /two/count
+
+FROM $reg/busybox:latest
+COPY --from=one /one /one
+COPY --from=two /two /two
+DF
+
+mkdir -p "$work/buildah"
+cat > "$work/buildah/registries.conf" <<CONF
+unqualified-search-registries = []
+[[registry]]
+location = "$reg"
+insecure = true
+CONF
+echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$work/buildah/policy.json"
+export CONTAINERS_REGISTRIES_CONF="$work/buildah/registries.conf"
+bstore=(--root "$work/buildah/root" --runroot "$work/buildah/runroot" --storage-driver overlay)
+
+kiln() { java -jar "$jar" build -c "$ctx" --no-push --insecure-registry "$reg" --cache-dir "$work/kiln-cache" --max-parallel-stages "$1"; }
+bah() { buildah "${bstore[@]}" bud --isolation chroot --signature-policy "$work/buildah/policy.json" --tls-verify=false \
+          -q --layers=false --jobs "$1" -t bench-parallel "$ctx"; }
+timed() { # file cmd… : appends wall seconds
+  local out="$1" t0 t1; shift
+  t0=$(date +%s.%N); "$@" > "$work/last.log" 2>&1 || { cat "$work/last.log" >&2; exit 1; }; t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", b-a}' >> "$out"
+}
+# warm-up: the base pulled (and unpacked) once for each tool
+kiln 1 > /dev/null 2>&1; bah 1 > /dev/null 2>&1
+for tool in kiln bah; do for p in 1 2; do : > "$work/$tool.$p"; done; done
+for i in $(seq 1 "$runs"); do
+  for p in 1 2; do timed "$work/kiln.$p" kiln "$p"; timed "$work/bah.$p" bah "$p"; done
+done
+echo "| builder | 1 at a time, s | 2 at a time, s | 2 / 1 |"
+echo "|---|---:|---:|---:|"
+for tool in kiln bah; do
+  one=$(median < "$work/$tool.1"); two=$(median < "$work/$tool.2")
+  name=$([ "$tool" = kiln ] && echo "kiln build --max-parallel-stages" || echo "buildah bud --jobs")
+  echo "| $name | $one | $two | $(awk -v a="$two" -v b="$one" 'BEGIN {printf "%.2f", a/b}') |"
+  for p in 1 2; do echo "$tool $p: $(tr '\n' ' ' < "$work/$tool.$p")" >&2; done
+done
+uptime >&2
