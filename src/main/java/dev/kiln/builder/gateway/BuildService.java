@@ -1,40 +1,31 @@
 package dev.kiln.builder.gateway;
 
-import dev.kiln.builder.exec.BuildException;
-import dev.kiln.builder.exec.BuildEvent;
 import dev.kiln.builder.sandbox.Cancellation;
-import dev.kiln.store.FsFiles;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
- * The gateway's builds: accepts them, queues them behind a concurrency limit, runs them with a
- * {@link BuildRunner}, cancels them, and keeps every record and log in {@link BuildFiles} so they
- * outlive the process. Builds that were waiting or running when the previous process died are
- * marked failed when the service opens.
+ * The gateway's builds: accepts them, queues them behind a concurrency limit ({@link BuildQueue}),
+ * runs them with a {@link BuildRunner} ({@link BuildExecution}), cancels them, and keeps every
+ * record and log in {@link BuildFiles} ({@link BuildRecords}) so they outlive the process. Builds
+ * that were waiting or running when the previous process died are marked failed when the service
+ * opens.
  */
 public final class BuildService implements AutoCloseable {
     public static final String RESTARTED = "gateway restarted";
@@ -44,19 +35,17 @@ public final class BuildService implements AutoCloseable {
 
     private final BuildFiles files;
     private final BuildRunner runner;
-    private final int maxConcurrent;
     private final long maxContextBytes;
     private final Clock clock;
     private final Consumer<String> problems;
-    private final Map<String, BuildRecord> records = new ConcurrentHashMap<>();
-    private final LinkedHashMap<String, BuildRunner.Caller> waiting = new LinkedHashMap<>();
-    private final Map<String, Cancellation> running = new LinkedHashMap<>();
+    private final BuildRecords records;
+    /** Guarded by this service's monitor. */
+    private final BuildQueue queue;
     private final ExecutorService threads;
     private final BuildLimits limits;
-    private final Map<String, String> owners = new ConcurrentHashMap<>();
-    private final java.util.concurrent.ScheduledExecutorService alarms;
+    private final ScheduledExecutorService alarms;
+    private final BuildExecution execution;
     private boolean stopping;
-    private volatile Listener listener = (before, after) -> { };
 
     /** Told of every change of a build's record (state, step, outcome), after it was saved; must not throw or block. */
     public interface Listener {
@@ -65,17 +54,17 @@ public final class BuildService implements AutoCloseable {
     }
 
     public void listen(Listener listener) {
-        this.listener = listener;
+        records.listen(listener);
     }
 
     /** Builds waiting for a slot. */
     public synchronized int queued() {
-        return waiting.size();
+        return queue.waiting();
     }
 
     /** Builds holding a slot. */
     public synchronized int running() {
-        return running.size();
+        return queue.running();
     }
 
     /**
@@ -91,12 +80,10 @@ public final class BuildService implements AutoCloseable {
     /** @param limits each build's timeout and log size, and how many builds one submitter may queue */
     public BuildService(BuildFiles files, BuildRunner runner, int maxConcurrent, long maxContextBytes, BuildLimits limits,
                         Clock clock, Consumer<String> problems) throws IOException {
-        if (maxConcurrent < 1) {
-            throw new IllegalArgumentException("at least one build must be allowed to run, not " + maxConcurrent);
-        }
+        this.queue = new BuildQueue(maxConcurrent, limits.maxQueuedPerUser());
         this.files = files;
         this.runner = runner;
-        this.maxConcurrent = maxConcurrent;
+        this.records = new BuildRecords(files, problems);
         this.maxContextBytes = maxContextBytes;
         this.clock = clock;
         this.problems = problems;
@@ -112,6 +99,7 @@ public final class BuildService implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.execution = new BuildExecution(files, runner, limits, clock, records, alarms, this::isStopping, problems);
         recover();
     }
 
@@ -125,9 +113,8 @@ public final class BuildService implements AutoCloseable {
             if (record.state() == BuildState.RUNNING && followed.contains(record.id())) {
                 String id = record.id();
                 appendLog(id, "gateway restarted; following the build again");
-                records.put(id, record);
-                Cancellation cancellation = new Cancellation();
-                running.put(id, cancellation);
+                records.loaded(record);
+                Cancellation cancellation = queue.resumed(id);
                 threads.execute(() -> run(id, null, cancellation));
                 continue;
             }
@@ -137,7 +124,7 @@ public final class BuildService implements AutoCloseable {
                 appendLog(record.id(), "error: " + RESTARTED + " while the build was " + (record.startedAt() == null ? "queued" : "running"));
             }
             files.removeTransient(record.id());
-            records.put(record.id(), record);
+            records.loaded(record);
         }
     }
 
@@ -204,22 +191,16 @@ public final class BuildService implements AutoCloseable {
                 deleteEmptyDir(files.dir(id));
                 throw new BuildRequestException(503, "stopping", "Gateway stopping", "the gateway is stopping; submit again later");
             }
-            String owner = owner(caller);
-            long mine = owners.values().stream().filter(owner::equals).count();
-            if (mine >= limits.maxQueuedPerUser()) {
+            try {
+                queue.checkRoom(caller);
+            } catch (BuildRequestException e) {
                 files.removeTransient(id);
                 deleteEmptyDir(files.dir(id));
-                throw new BuildRequestException(429, "too-many-builds", "Too many builds",
-                        (owner.isEmpty() ? "anonymous submitters have " : "you have ") + mine
-                                + " builds queued or running, the most allowed (kiln.builds.limits.max-queued-per-user); "
-                                + "wait for one to end");
+                throw e;
             }
-            files.save(record);
+            records.save(record);
             appendLog(id, "build " + id + " queued");
-            records.put(id, record);
-            tell(null, record);
-            owners.put(id, owner);
-            waiting.put(id, caller);
+            queue.add(id, caller);
             dispatch();
         }
         return record;
@@ -244,27 +225,17 @@ public final class BuildService implements AutoCloseable {
 
     /** Newest first; {@code state} null for all. */
     public List<BuildRecord> list(BuildState state) {
-        return records.values().stream()
-                .filter(r -> state == null || r.state() == state)
-                .sorted(Comparator.comparing(BuildRecord::createdAt).reversed().thenComparing(BuildRecord::id))
-                .toList();
+        return records.list(state);
     }
 
     /** 1 for the next build to start, 0 when the build is not waiting. */
     public synchronized int queuePosition(String id) {
-        int position = 1;
-        for (String waitingId : waiting.keySet()) {
-            if (waitingId.equals(id)) {
-                return position;
-            }
-            position++;
-        }
-        return 0;
+        return queue.position(id);
     }
 
     public Path logFile(String id) {
         require(id);
-        return records.containsKey(id) ? files.log(id) : files.remoteLog(id);
+        return records.contains(id) ? files.log(id) : files.remoteLog(id);
     }
 
     /**
@@ -278,18 +249,13 @@ public final class BuildService implements AutoCloseable {
             if (record.state().ended()) {
                 throw BuildRequestException.alreadyEnded(id, record.state());
             }
-            if (waiting.containsKey(id)) {
-                waiting.remove(id);
-                owners.remove(id);
-                BuildRecord cancelled = record.ended(BuildState.CANCELLED, clock.instant(), "cancelled while queued");
-                files.save(cancelled);
-                records.put(id, cancelled);
-                tell(record, cancelled);
+            if (queue.removeWaiting(id)) {
+                BuildRecord cancelled = records.save(record.ended(BuildState.CANCELLED, clock.instant(), "cancelled while queued"));
                 appendLog(id, "build cancelled while queued");
                 files.removeTransient(id);
                 return cancelled;
             }
-            cancellation = running.get(id);
+            cancellation = queue.cancellation(id);
         }
         if (cancellation != null) {
             appendLog(id, "cancelling: stopping the build");
@@ -299,145 +265,31 @@ public final class BuildService implements AutoCloseable {
     }
 
     private synchronized void dispatch() {
-        while (!stopping && running.size() < maxConcurrent && !waiting.isEmpty()) {
-            Map.Entry<String, BuildRunner.Caller> next = waiting.entrySet().iterator().next();
-            waiting.remove(next.getKey());
-            Cancellation cancellation = new Cancellation();
-            running.put(next.getKey(), cancellation);
-            String id = next.getKey();
-            BuildRunner.Caller caller = next.getValue();
-            threads.execute(() -> run(id, caller, cancellation));
+        if (stopping) {
+            return;
         }
-    }
-
-    /** Whose build it is, for the per-user queue limit: the user name it authenticated with, else "". */
-    private static String owner(BuildRunner.Caller caller) {
-        return caller == null || caller.credentials() == null || caller.credentials().username() == null ? ""
-                : caller.credentials().username();
+        for (BuildQueue.Start start : queue.startable()) {
+            threads.execute(() -> run(start.id(), start.caller(), start.cancellation()));
+        }
     }
 
     private void run(String id, BuildRunner.Caller caller, Cancellation cancellation) {
         boolean detached = false;
-        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
-        java.util.concurrent.ScheduledFuture<?> alarm = alarms.schedule(() -> {
-            timedOut.set(true);
-            cancellation.cancel();
-        }, limits.timeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-        Path logFile = files.log(id);
-        CappedLog capped;
         try {
-            capped = new CappedLog(new FileOutputStream(logFile.toFile(), true), limits.maxLogBytes(),
-                    Files.exists(logFile) ? Files.size(logFile) : 0);
-        } catch (IOException e) {
-            capped = null;
-        }
-        try (PrintStream log = capped != null ? new PrintStream(capped, true, StandardCharsets.UTF_8)
-                : new PrintStream(new FileOutputStream(logFile.toFile(), true), true, StandardCharsets.UTF_8)) {
-            boolean resumed = current(id).state() == BuildState.RUNNING;
-            BuildRecord started = resumed ? current(id) : update(id, r -> r.running(clock.instant()));
-            if (!resumed) {
-                log.println("build " + id + " started");
-            }
-            BuildRecord end;
-            try {
-                Path archive = files.context(id);
-                Path work = FsFiles.createDirectories(files.work(id));
-                BuildRunner.Job job = new BuildRunner.Job(id, started.spec(), Files.exists(archive) ? archive : null, work, log,
-                        cancellation, step -> recordStep(id, step), caller);
-                BuildRunner.Outcome outcome = runner.run(job);
-                if (cancellation.isCancelled()) {
-                    throw new BuildException("cancelled");
-                }
-                end = current(id).succeeded(clock.instant(), outcome.digest(), outcome.pushed(), outcome.report());
-                endLine(log, capped, "build succeeded: " + outcome.digest());
-            } catch (BuildRunner.Detached e) {
-                log.println(e.getMessage());
-                detached = true;
-                return;
-            } catch (BuildException | IOException | RuntimeException e) {
-                String message = e.getMessage() == null ? e.toString() : e.getMessage();
-                if (cancellation.isCancelled() && timedOut.get()) {
-                    String why = "timed out after " + limits.timeout() + " (kiln.builds.limits.timeout)";
-                    end = current(id).ended(BuildState.FAILED, clock.instant(), why);
-                    endLine(log, capped, "error: " + why);
-                } else if (cancellation.isCancelled()) {
-                    boolean stop = isStopping();
-                    end = current(id).ended(stop ? BuildState.FAILED : BuildState.CANCELLED, clock.instant(),
-                            stop ? STOPPED : "cancelled");
-                    endLine(log, capped, "build " + (stop ? "failed: " + STOPPED : "cancelled") + " (" + message + ")");
-                } else {
-                    end = current(id).ended(BuildState.FAILED, clock.instant(), message);
-                    endLine(log, capped, "error: " + message);
-                }
-            }
-            BuildRecord finalRecord = end;
-            update(id, r -> finalRecord);
-        } catch (IOException | RuntimeException e) {
-            problems.accept("build " + id + ": " + e);
-            try {
-                update(id, r -> r.ended(BuildState.FAILED, clock.instant(), "gateway error: " + e.getMessage()));
-            } catch (RuntimeException again) {
-                problems.accept("build " + id + ": cannot record the failure: " + again);
-            }
+            detached = !execution.run(id, caller, cancellation);
         } finally {
-            alarm.cancel(false);
             if (!detached) {
                 files.removeTransient(id); // a detached build's context may still be fetched after the restart
             }
             synchronized (this) {
-                running.remove(id);
-                owners.remove(id);
+                queue.finished(id);
                 dispatch();
             }
         }
     }
 
-    /** The outcome line gets into the log even when the log is full. */
-    private static void endLine(PrintStream log, CappedLog capped, String line) {
-        if (capped == null) {
-            log.println(line);
-            return;
-        }
-        log.flush();
-        try {
-            capped.writeAnyway(line);
-        } catch (IOException e) {
-            log.println(line);
-        }
-    }
-
-    private void recordStep(String id, BuildEvent.StepFinished step) {
-        update(id, r -> r.withStep(new BuildRecord.Step(step.stage(), step.number(), step.total(), step.instruction(),
-                step.duration().toMillis(), step.cached())));
-    }
-
     private synchronized boolean isStopping() {
         return stopping;
-    }
-
-    private BuildRecord current(String id) {
-        return records.get(id);
-    }
-
-    private synchronized BuildRecord update(String id, java.util.function.UnaryOperator<BuildRecord> change) {
-        BuildRecord before = records.get(id);
-        BuildRecord next = change.apply(before);
-        try {
-            files.save(next);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot save build " + id + ": " + e.getMessage(), e);
-        }
-        records.put(id, next);
-        tell(before, next);
-        return next;
-    }
-
-    private void tell(BuildRecord before, BuildRecord after) {
-        try {
-            listener.changed(before, after);
-        } catch (RuntimeException e) {
-            problems.accept("build " + after.id() + ": a listener failed: " + e);
-        }
     }
 
     private void appendLog(String id, String line) {
@@ -458,7 +310,7 @@ public final class BuildService implements AutoCloseable {
         do {
             RANDOM.nextBytes(bytes);
             id = HexFormat.of().formatHex(bytes);
-        } while (records.containsKey(id) || Files.exists(files.dir(id)));
+        } while (records.contains(id) || Files.exists(files.dir(id)));
         return id;
     }
 
@@ -475,17 +327,16 @@ public final class BuildService implements AutoCloseable {
                 return;
             }
             stopping = true;
-            for (String id : new ArrayList<>(waiting.keySet())) {
-                waiting.remove(id);
+            for (String id : queue.drainWaiting()) {
                 try {
-                    update(id, r -> r.ended(BuildState.FAILED, clock.instant(), STOPPED));
+                    records.update(id, r -> r.ended(BuildState.FAILED, clock.instant(), STOPPED));
                     appendLog(id, "error: " + STOPPED + " while the build was queued");
                 } catch (RuntimeException e) {
                     problems.accept("build " + id + ": " + e.getMessage());
                 }
                 files.removeTransient(id);
             }
-            toCancel = List.copyOf(running.values());
+            toCancel = queue.runningCancellations();
         }
         if (runner.outlivesGateway()) {
             runner.detachAll();

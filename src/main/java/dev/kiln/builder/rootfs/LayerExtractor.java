@@ -8,20 +8,15 @@ import dev.kiln.oci.layer.Whiteouts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
-import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.Consumer;
@@ -100,12 +95,8 @@ public final class LayerExtractor {
     /**
      * An extractor that unpacks one layer on its own into an empty directory, to be stacked later
      * (as an overlayfs lower directory or by {@link LayerDirIndex#applyTo}): whiteouts and opaque
-     * markers delete nothing but become overlayfs's own markers with {@code userxattr} (an empty
-     * file with {@code user.overlay.whiteout} in a directory marked {@code user.overlay.opaque=x};
-     * {@code user.overlay.opaque=y} on an opaque directory), which need no privilege to make.
-     * They, and the directories the layer uses without listing them, are recorded in {@code index}.
-     * A {@code user.overlay.*} xattr coming from the layer itself is refused: it would steer the
-     * overlay.
+     * markers delete nothing but become overlayfs's own markers ({@link OverlayMarkers}). They, and
+     * the directories the layer uses without listing them, are recorded in {@code index}.
      */
     public static LayerExtractor forLayerDir(Path dir, LayerDirIndex index, Consumer<String> warningSink) {
         return new LayerExtractor(dir, Trees.runningAsRoot(), warningSink, IgnoredPaths.NONE, Long.MAX_VALUE,
@@ -132,8 +123,8 @@ public final class LayerExtractor {
                 }
             }
         }
-        if (index != null) {
-            run.markWhiteouts();
+        if (run.markers != null) {
+            run.markers.finish(run::makeParents);
         }
         run.finishDirectories();
         return new Extraction(run.entries, run.whiteouts, run.skipped, run.warnings);
@@ -154,14 +145,16 @@ public final class LayerExtractor {
          */
         private final List<Deferred> directories = new ArrayList<>();
         private final List<String> warnings = new ArrayList<>();
-        /** In {@link #forLayerDir} mode, the whiteouts' victims, marked once the layer is in. */
-        private final List<Path> pendingWhiteouts = new ArrayList<>();
+        /** Non-null in {@link #forLayerDir} mode. */
+        private final OverlayMarkers markers;
+        private final EntryAttributes meta = new EntryAttributes(privileged, index != null);
         private int entries;
         private int whiteouts;
         private int skipped;
 
         Run(RootfsPath rootfs) {
             this.rootfs = rootfs;
+            this.markers = index == null ? null : new OverlayMarkers(rootfs, index);
         }
 
         void apply(LayerEntry entry, LayerReader reader) throws IOException {
@@ -176,7 +169,7 @@ public final class LayerExtractor {
                 if (entry.type() != EntryType.DIRECTORY) {
                     throw new LayerExtractionException(name, "names the rootfs root but is a " + entry.type());
                 }
-                setOwner(rootfs.root(), entry);
+                meta.owner(rootfs.root(), entry);
                 directories.add(new Deferred(rootfs.root(), entry));
                 if (index != null) {
                     index.rootListed();
@@ -219,8 +212,8 @@ public final class LayerExtractor {
                     if (existing == null) {
                         Files.createDirectory(target);
                     }
-                    setOwner(target, entry);
-                    setXattrs(target, entry);
+                    meta.owner(target, entry);
+                    skipped += meta.xattrs(target, entry, this::warn);
                     directories.add(new Deferred(target, entry));
                 }
                 case FILE -> {
@@ -228,19 +221,19 @@ public final class LayerExtractor {
                             StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS); InputStream in = reader.content()) {
                         in.transferTo(out);
                     }
-                    setOwner(target, entry);
-                    setXattrs(target, entry);
-                    setTime(target, entry);
-                    setMode(target, entry);
+                    meta.owner(target, entry);
+                    skipped += meta.xattrs(target, entry, this::warn);
+                    meta.time(target, entry);
+                    meta.mode(target, entry);
                 }
                 case SYMLINK -> {
                     // stored verbatim: the target is text, resolved only when something follows it
                     Files.createSymbolicLink(target, target.getFileSystem().getPath(entry.linkTarget()));
-                    setOwner(target, entry);
-                    setTime(target, entry);
+                    meta.owner(target, entry);
+                    meta.time(target, entry);
                 }
                 case HARDLINK -> hardlink(name, entry, target, existing);
-                case CHAR_DEVICE, BLOCK_DEVICE, FIFO -> special(name, entry, target);
+                case CHAR_DEVICE, BLOCK_DEVICE, FIFO -> SpecialFiles.make(target, entry, meta);
             }
             added.add(target);
         }
@@ -279,25 +272,6 @@ public final class LayerExtractor {
             Files.createLink(target, source);
         }
 
-        private void special(String name, LayerEntry entry, Path target) throws IOException {
-            if (entry.type() != EntryType.FIFO) {
-                // never a real node: that would be the host's device for whoever opens it
-                DevicePlaceholder.create(target, new DevicePlaceholder.Device(
-                        entry.type() == EntryType.CHAR_DEVICE ? 'c' : 'b', entry.devMajor(), entry.devMinor()));
-                setOwner(target, entry);
-                Files.setAttribute(target, "unix:mode", entry.mode() & 07777);
-                Files.setLastModifiedTime(target, java.nio.file.attribute.FileTime.from(entry.mtime()));
-                return;
-            }
-            // Java's attribute views open the file to set times, which blocks on a fifo; the
-            // coreutils do both by path.
-            Trees.mkfifo(target);
-            setOwner(target, entry);
-            Trees.setFifoMtime(target, java.nio.file.attribute.FileTime.from(entry.mtime()));
-            Files.setAttribute(target, "unix:mode", entry.mode()); // by path: chmod(2) opens nothing
-        }
-
-
         /**
          * Deletes what is in the way; a directory goes with everything in it.
          *
@@ -325,7 +299,7 @@ public final class LayerExtractor {
          * Creates missing parents. The parent was resolved inside the rootfs, so its existing part
          * is a real directory and only plain new directories are made below it.
          */
-        private void makeParents(String name, Path dir) throws IOException {
+        void makeParents(String name, Path dir) throws IOException {
             BasicFileAttributes attributes = Trees.lstat(dir);
             if (attributes != null) {
                 if (!attributes.isDirectory()) {
@@ -348,8 +322,8 @@ public final class LayerExtractor {
             whiteouts++;
             Path victim = rootfs.resolveNoFollow(LayerPaths.child(parent, deleted));
             // a whiteout hides lower layers only, never what its own layer adds
-            if (index != null) {
-                pendingWhiteouts.add(victim);
+            if (markers != null) {
+                markers.whiteout(victim);
             } else if (!added.contains(victim)) {
                 delete(victim);
             }
@@ -364,54 +338,18 @@ public final class LayerExtractor {
             BasicFileAttributes attributes = Trees.lstat(dir);
             if (attributes == null) {
                 makeParents(name, dir);
-                if (index != null) {
-                    markOpaque(dir);
+                if (markers != null) {
+                    markers.opaque(dir);
                 }
                 return;
             }
             if (!attributes.isDirectory()) {
                 throw new LayerExtractionException(name, "opaque marker in " + rootfs.inside(dir) + ", which is not a directory");
             }
-            if (index != null) {
-                markOpaque(dir);
+            if (markers != null) {
+                markers.opaque(dir);
             } else {
                 clearLowerContent(dir);
-            }
-        }
-
-        private void markOpaque(Path dir) throws IOException {
-            index.opaque(relative(dir));
-            LayerDirIndex.setOverlayXattr(dir, LayerDirIndex.OPAQUE, LayerDirIndex.OPAQUE_ALL);
-        }
-
-        /**
-         * Turns the layer's whiteouts into overlayfs markers, once every entry is in: a whiteout of
-         * what the layer itself adds hides nothing, and none is needed in an opaque directory.
-         */
-        void markWhiteouts() throws IOException {
-            // first the directories the layer replaces, so no marker is made below one of them
-            for (Path victim : pendingWhiteouts) {
-                BasicFileAttributes own = Trees.lstat(victim);
-                String rel = relative(victim);
-                // what the layer puts there stays, but nothing of the lower layers shows through it
-                if (own != null && own.isDirectory() && !index.opaques().contains(rel) && !index.isBelowOpaque(rel)) {
-                    markOpaque(victim);
-                }
-            }
-            for (Path victim : pendingWhiteouts) {
-                String rel = relative(victim);
-                if (Trees.lstat(victim) != null || index.isBelowOpaque(rel) || index.whiteouts().contains(rel)) {
-                    continue;
-                }
-                Path dir = victim.getParent();
-                makeParents(rel, dir);
-                index.whiteout(rel);
-                Files.createFile(victim);
-                LayerDirIndex.setOverlayXattr(victim, LayerDirIndex.WHITEOUT, LayerDirIndex.OPAQUE_ALL);
-                String parent = relative(dir);
-                if (!index.opaques().contains(parent)) {
-                    LayerDirIndex.setOverlayXattr(dir, LayerDirIndex.OPAQUE, LayerDirIndex.HAS_WHITEOUTS);
-                }
             }
         }
 
@@ -437,52 +375,6 @@ public final class LayerExtractor {
             }
         }
 
-        private void setOwner(Path path, LayerEntry entry) throws IOException {
-            if (!privileged) {
-                return;
-            }
-            // lchown by path; before chmod, because chown clears setuid and setgid
-            Files.setAttribute(path, "unix:uid", (int) entry.uid(), LinkOption.NOFOLLOW_LINKS);
-            Files.setAttribute(path, "unix:gid", (int) entry.gid(), LinkOption.NOFOLLOW_LINKS);
-        }
-
-        /** By path (chmod(2)): the entry was just made here and is not a symlink. */
-        private void setMode(Path path, LayerEntry entry) throws IOException {
-            Files.setAttribute(path, "unix:mode", entry.mode());
-        }
-
-        private void setTime(Path path, LayerEntry entry) throws IOException {
-            Files.getFileAttributeView(path, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                    .setTimes(FileTime.from(entry.mtime()), null, null);
-        }
-
-        /**
-         * Java reaches only the {@code user.} namespace; {@code security.*} and {@code trusted.*}
-         * attributes (file capabilities, for one) are reported and left out.
-         */
-        private void setXattrs(Path path, LayerEntry entry) {
-            for (Map.Entry<String, byte[]> xattr : entry.xattrs().entrySet()) {
-                String key = xattr.getKey();
-                if (index != null && key.startsWith(LayerDirIndex.OVERLAY_PREFIX)) {
-                    warn(entry.path() + ": xattr " + key + " not set (it would steer the overlay that stacks this layer)");
-                    skipped++;
-                    continue;
-                }
-                if (!key.startsWith("user.")) {
-                    warn(entry.path() + ": xattr " + key + " not set (only user.* attributes are supported)");
-                    skipped++;
-                    continue;
-                }
-                try {
-                    UserDefinedFileAttributeView view = Files.getFileAttributeView(path, UserDefinedFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
-                    view.write(key.substring("user.".length()), ByteBuffer.wrap(xattr.getValue()));
-                } catch (IOException | UnsupportedOperationException e) {
-                    warn(entry.path() + ": xattr " + key + " not set: " + e.getMessage());
-                    skipped++;
-                }
-            }
-        }
-
         void finishDirectories() throws IOException {
             for (int i = directories.size() - 1; i >= 0; i--) {
                 Deferred d = directories.get(i);
@@ -490,8 +382,8 @@ public final class LayerExtractor {
                 if (attributes == null || !attributes.isDirectory()) {
                     continue; // a later entry of the layer replaced it
                 }
-                setTime(d.path(), d.entry());
-                setMode(d.path(), d.entry());
+                meta.time(d.path(), d.entry());
+                meta.mode(d.path(), d.entry());
             }
         }
 
