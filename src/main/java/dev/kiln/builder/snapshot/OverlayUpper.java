@@ -147,6 +147,10 @@ final class OverlayUpper {
                 return;
             }
         }
+        if (type == 0010000) {
+            Trees.copyFifo(from, to); // Files.copy would open it and wait for a writer forever
+            return;
+        }
         Files.copy(from, to, LinkOption.NOFOLLOW_LINKS, StandardCopyOption.COPY_ATTRIBUTES);
         if (type == 0120000) {
             // copying a symlink keeps its owner but not its mtime
