@@ -5,8 +5,8 @@
 # each (so the RUN layer is cached and the base kept), then app.txt changes and each tool rebuilds:
 #   kiln direct     kiln build --cache (registry cache repo), as it comes: the COPY's layer is written
 #                   without making the rootfs (looked up in the layer store)
-#   kiln store      the same with KILN_DIRECT_COPY=off: the rootfs is made of the kept layers (copied)
-#   kiln overlay    KILN_DIRECT_COPY=off and KILN_LAYER_STORE_MODE=overlay (kept layers stacked by an overlay mount; root only)
+#   kiln store      the same with KILN_DIRECT_COPY=off and KILN_LAYER_STORE_MODE=copy: the rootfs is a copy of the kept layers
+#   kiln overlay    KILN_DIRECT_COPY=off, KILN_LAYER_STORE_MODE=overlay (kept layers stacked by an overlay mount; root only; the default where it mounts)
 #   kiln no store   the same with --layer-store-max-bytes 0 (every layer unpacked again, as before the store)
 #   buildah         buildah bud --layers --isolation chroot (overlay driver) + buildah push
 # all pushing to the same local docker-registry. Median of RUNS (default 5); prints a markdown table.
@@ -73,7 +73,7 @@ for i in $(seq 1 "$runs"); do
   timed "$work/cold_buildah" buildah_build "cold$i"
   echo "app $i 0" > "$ctx/app.txt"; timed "$work/direct" kiln "direct$i"
   cp "$work/last.log" "$work/kiln-direct-$i.log"
-  echo "app $i a" > "$ctx/app.txt"; KILN_DIRECT_COPY=off timed "$work/store" kiln "store$i"
+  echo "app $i a" > "$ctx/app.txt"; KILN_DIRECT_COPY=off KILN_LAYER_STORE_MODE=copy timed "$work/store" kiln "store$i"
   cp "$work/last.log" "$work/kiln-store-$i.log"
   echo "app $i b" > "$ctx/app.txt"; KILN_DIRECT_COPY=off KILN_LAYER_STORE_MODE=overlay timed "$work/copy" kiln "overlay$i"
   echo "app $i c" > "$ctx/app.txt"; KILN_DIRECT_COPY=off timed "$work/nostore" kiln "nostore$i" --layer-store-max-bytes 0

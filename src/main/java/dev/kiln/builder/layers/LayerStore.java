@@ -39,14 +39,16 @@ import java.util.function.Consumer;
  * layer's own files with its whiteouts in overlayfs's form ({@link LayerExtractor#forLayerDir}).
  * A root filesystem is then the layers stacked ({@link #assemble}): overlayfs lower directories
  * under an upper directory of its own where this process may mount, else a copy of each layer in
- * turn ({@link LayerDirMerge}). Either way the kept layers are never written.
+ * turn ({@link LayerDirMerge}; {@link LayerStacker} decides). Either way the kept layers are never written.
  *
  * <p>Layout under the store's directory: {@code layers/<chain hex>/} ({@code fs/} the tree,
  * {@code index}, {@code size}, {@code used} whose mtime is the last use), {@code locks/<chain
  * hex>} (a build holds a shared lock on each layer it uses; eviction takes an exclusive one, so
  * builds in other processes are respected too) and {@code tmp/} (a layer is unpacked there, under
  * an exclusive lock of its own, and renamed into {@code layers/} once complete: a half-unpacked
- * layer is never seen, and what a crash leaves in {@code tmp/} is deleted when a store opens).
+ * layer is never seen, and what a crash leaves in {@code tmp/} is deleted when a store opens) and
+ * {@code mounts/} (a record of each overlay mount, so one a killed build left is unmounted when
+ * a store opens: {@link OverlayMount}).
  *
  * <p>The store holds at most {@code maxBytes} (the sum of the unpacked layers' file sizes):
  * after each assembly the least recently used layers that no build holds are removed.
@@ -58,11 +60,9 @@ public final class LayerStore {
 
     /** How a root filesystem is made of the kept layers. */
     public enum Mode {
-        /**
-         * Copy, for now: overlay gives the same images (LayerStoreBuildTest) and is faster, but has
-         * not yet been the default through the whole suite and the golden builds
-         */
+        /** Overlayfs where a probe in the store's directory shows it works here, else a copy. */
         AUTO,
+        /** Overlayfs, failing where it cannot be mounted (a stack overlayfs cannot show is still copied). */
         OVERLAY,
         COPY
     }
@@ -85,6 +85,7 @@ public final class LayerStore {
     private final Path tmp;
     private volatile long maxBytes;
     private final LayerLeases leases;
+    private final LayerStacker stacker;
     private final Map<String, Object> unpacking = new ConcurrentHashMap<>();
 
     private LayerStore(Path dir, long maxBytes) throws IOException {
@@ -93,6 +94,10 @@ public final class LayerStore {
         this.leases = new LayerLeases(Files.createDirectories(dir.resolve("locks")));
         this.tmp = Files.createDirectories(dir.resolve("tmp"));
         this.maxBytes = maxBytes;
+        Path mounts = Files.createDirectories(dir.resolve("mounts"));
+        this.stacker = new LayerStacker(dir, mounts, tmp);
+        // before tmp/ is cleaned: a probe's mount may be among them
+        OverlayMount.cleanUpAfterCrash(mounts);
         cleanTmp();
     }
 
@@ -139,14 +144,20 @@ public final class LayerStore {
             }
             return new Assembly(this, List.of(), null, "unpacked");
         }
+        Assembly assembly;
         try {
-            Assembly assembly = stackUp(kept.keys(), kept.layers(), rootfs, mode);
-            evict();
-            return assembly;
+            assembly = stackUp(kept.keys(), kept.layers(), rootfs, mode);
         } catch (IOException | RuntimeException e) {
             kept.close();
             throw e;
         }
+        try {
+            evict();
+        } catch (IOException | RuntimeException e) {
+            assembly.close(); // a failed step leaves nothing mounted
+            throw e;
+        }
+        return assembly;
     }
 
     /**
@@ -173,30 +184,8 @@ public final class LayerStore {
     }
 
     private Assembly stackUp(List<String> keys, List<Path> lowers, Path rootfs, Mode mode) throws IOException {
-        if (mode == Mode.OVERLAY && !lowers.isEmpty() && overlaySafe(lowers)) {
-            Path upper = rootfs.resolveSibling(rootfs.getFileName() + ".upper");
-            Path work = rootfs.resolveSibling(rootfs.getFileName() + ".work");
-            OverlayMount mount = OverlayMount.tryMount(lowers.stream().map(l -> l.resolve("fs")).toList(), upper, work, rootfs);
-            if (mount != null) {
-                return new Assembly(this, keys, mount, "stacked " + lowers.size() + " kept layers by overlayfs");
-            }
-            throw new IOException("cannot mount an overlay of the kept layers on " + rootfs
-                    + " (needs root or CAP_SYS_ADMIN here); use the copy mode");
-        }
-        for (Path layer : lowers) {
-            LayerDirMerge.apply(layer.resolve("fs"), LayerDirIndex.read(layer.resolve("index")), rootfs);
-        }
-        return new Assembly(this, keys, null, "copied " + lowers.size() + " kept layers");
-    }
-
-    /** A stack overlayfs shows as the tar layers would: no layer lists a path through a lower symlink. */
-    private static boolean overlaySafe(List<Path> lowers) {
-        for (Path layer : lowers) {
-            if (Files.exists(layer.resolve("overlay-unsafe"))) {
-                return false;
-            }
-        }
-        return true;
+        LayerStacker.Stacked stacked = stacker.stack(lowers, rootfs, mode);
+        return new Assembly(this, keys, stacked.mount(), stacked.how());
     }
 
     /** The kept directory of one layer, unpacked now if missing. */

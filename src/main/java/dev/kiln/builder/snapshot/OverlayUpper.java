@@ -140,12 +140,20 @@ final class OverlayUpper {
             copyDirectoryMetadata(from, to);
             return;
         }
-        if (type == 0100000 && (Integer) a.get("nlink") > 1) {
-            Path first = copiedLinks.putIfAbsent(a.get("fileKey"), to);
+        if (type == 0100000) {
+            // looked up whatever nlink says now: a name copied before was deleted from the upper dir since
+            Path first = copiedLinks.get(a.get("fileKey"));
             if (first != null) {
                 Files.createLink(to, first);
                 return;
             }
+            if ((Integer) a.get("nlink") > 1) {
+                copiedLinks.put(a.get("fileKey"), to);
+            }
+        }
+        if (type == 0010000) {
+            Trees.copyFifo(from, to); // Files.copy would open it and wait for a writer forever
+            return;
         }
         Files.copy(from, to, LinkOption.NOFOLLOW_LINKS, StandardCopyOption.COPY_ATTRIBUTES);
         if (type == 0120000) {

@@ -64,20 +64,31 @@ class LayerStoreBuildTest {
     }
 
     static String build(String... args) {
+        Run run = run(args);
+        assertEquals(0, run.exit(), run.log());
+        return run.log();
+    }
+
+    record Run(int exit, String log) {
+    }
+
+    static Run run(String... args) {
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         int exit = new CommandLine(new BuildCommand(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
                 new PrintStream(log, true, StandardCharsets.UTF_8))).execute(args);
-        String text = log.toString(StandardCharsets.UTF_8);
-        assertEquals(0, exit, text);
-        return text;
+        return new Run(exit, log.toString(StandardCharsets.UTF_8));
     }
 
     private String appBuild(Path ctx, Path store, String cacheRepo, String... extra) {
+        return build(appArgs(ctx, store, cacheRepo, extra));
+    }
+
+    private String[] appArgs(Path ctx, Path store, String cacheRepo, String... extra) {
         List<String> args = new ArrayList<>(List.of("-c", ctx.toString(), "--cache", "--cache-repo", registry.host() + "/" + cacheRepo,
                 "--insecure-registry", registry.host(), "--reproducible", "--cache-dir", dir.resolve("cache-dir").toString(),
                 "--layer-store-dir", store.toString(), "-d", registry.host() + "/app:latest"));
         args.addAll(List.of(extra));
-        return build(args.toArray(String[]::new));
+        return args.toArray(String[]::new);
     }
 
     private static String digestOf(String log) {
@@ -161,5 +172,28 @@ class LayerStoreBuildTest {
         String without = appBuild(ctx, dir.resolve("unused-store"), "cache-nostore", "--layer-store-max-bytes", "0");
         assertEquals(digestOf(without), digestOf(second), "the store changed the image");
         assertFalse(Files.exists(dir.resolve("unused-store")), "a budget of 0 keeps nothing");
+    }
+
+    /** A RUN that fails on kept layers stacked by overlayfs: the build ends with nothing of the store mounted. */
+    @Test
+    void aFailedRunLeavesNoOverlayOfTheKeptLayersMounted() throws IOException {
+        assumeTrue(Tools.isRoot(), "mounting the kept layers needs root");
+        Path ctx = Files.createDirectories(dir.resolve("ctx"));
+        Files.writeString(ctx.resolve("Dockerfile"), """
+                FROM %s
+                RUN echo half > /half && exit 3
+                """.formatted(base));
+        Path store = dir.resolve("store-failing");
+        Run failed = run(appArgs(ctx, store, "cache-failing", "--verbosity", "debug"));
+        assertTrue(failed.exit() != 0, failed.log());
+        assertTrue(failed.log().contains("by overlayfs"), "the default did not stack by overlayfs:\n" + failed.log());
+        String storePath = store.toRealPath().toString();
+        try (Stream<String> mountinfo = Files.lines(Path.of("/proc/self/mountinfo"))) {
+            List<String> left = mountinfo.filter(l -> l.contains(storePath)).toList();
+            assertEquals(List.of(), left, failed.log());
+        }
+        try (Stream<Path> records = Files.list(store.resolve("mounts"))) {
+            assertEquals(List.of(), records.toList(), "mount records left");
+        }
     }
 }
