@@ -132,11 +132,13 @@ public record Manifest(
         if (node == null || node.isNull()) {
             return null;
         }
-        Descriptor d;
-        try {
-            d = JSON.treeToValue(node, Descriptor.class);
-        } catch (JsonProcessingException e) {
-            throw new InvalidManifestException(where + " is not a valid descriptor: " + firstLine(e));
+        Descriptor d = plainDescriptor(node);
+        if (d == null) {
+            try {
+                d = JSON.treeToValue(node, Descriptor.class);
+            } catch (JsonProcessingException e) {
+                throw new InvalidManifestException(where + " is not a valid descriptor: " + firstLine(e));
+            }
         }
         if (d.mediaType() == null || d.mediaType().isEmpty()) {
             throw new InvalidManifestException(where + " has no mediaType");
@@ -150,6 +152,77 @@ public record Manifest(
             throw new InvalidManifestException(where + ": " + e.getMessage());
         }
         return d;
+    }
+
+    /**
+     * A descriptor whose every known field has its plain JSON type, read straight from the tree, as
+     * Jackson would bind it; null for anything else, which Jackson then binds (or refuses) with its
+     * coercions. Binding the first record costs a fresh process about 60 ms of CPU (Jackson
+     * introspects the record), more than the rest of a cached build's manifest handling.
+     */
+    static Descriptor plainDescriptor(JsonNode node) {
+        if (!node.isObject()) {
+            return null;
+        }
+        for (var field : node.properties()) {
+            JsonNode value = field.getValue();
+            boolean plain = switch (field.getKey()) {
+                case "mediaType", "digest", "artifactType" -> value.isTextual() || value.isNull();
+                case "size" -> value.isIntegralNumber() && value.canConvertToLong() || value.isNull();
+                case "annotations" -> value.isNull() || value.isObject() && allText(value);
+                case "urls" -> value.isNull() || value.isArray() && allText(value);
+                case "platform" -> value.isNull() || value.isObject() && plainPlatform(value);
+                default -> true;
+            };
+            if (!plain) {
+                return null;
+            }
+        }
+        Map<String, String> annotations = null;
+        if (node.path("annotations").isObject()) {
+            annotations = new java.util.LinkedHashMap<>();
+            for (var entry : node.get("annotations").properties()) {
+                annotations.put(entry.getKey(), entry.getValue().textValue());
+            }
+        }
+        JsonNode platform = node.path("platform");
+        return new Descriptor(text(node, "mediaType"), text(node, "digest"), node.path("size").asLong(0),
+                text(node, "artifactType"), annotations, texts(node.get("urls")),
+                platform.isObject() ? new Descriptor.Platform(text(platform, "architecture"), text(platform, "os"),
+                        text(platform, "variant"), text(platform, "os.version"), texts(platform.get("os.features"))) : null);
+    }
+
+    private static boolean plainPlatform(JsonNode platform) {
+        for (var field : platform.properties()) {
+            JsonNode value = field.getValue();
+            boolean plain = switch (field.getKey()) {
+                case "architecture", "os", "variant", "os.version" -> value.isTextual() || value.isNull();
+                case "os.features" -> value.isNull() || value.isArray() && allText(value);
+                default -> true;
+            };
+            if (!plain) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean allText(JsonNode container) {
+        for (JsonNode value : container) {
+            if (!value.isTextual()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static List<String> texts(JsonNode array) {
+        if (array == null || !array.isArray()) {
+            return null;
+        }
+        List<String> result = new ArrayList<>();
+        array.forEach(value -> result.add(value.textValue()));
+        return result;
     }
 
     private static String text(JsonNode root, String field) {

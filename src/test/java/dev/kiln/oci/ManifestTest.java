@@ -76,4 +76,44 @@ class ManifestTest {
             assertThrows(InvalidManifestException.class, () -> Manifest.parse(broken.getBytes(StandardCharsets.UTF_8), null), broken);
         }
     }
+
+    @Test
+    void aPlainDescriptorIsReadFromTheTreeExactlyAsJacksonBindsItAndAnyOtherIsLeftToJackson() throws Exception {
+        String digest = "\"digest\":\"" + D1 + "\"";
+        String[] plain = {
+            "{\"mediaType\":\"m\"," + digest + ",\"size\":10}",
+            "{\"mediaType\":\"m\"," + digest + "}",
+            "{\"mediaType\":\"m\"," + digest + ",\"size\":null,\"artifactType\":null,\"unknown\":{\"x\":[1]}}",
+            "{\"mediaType\":\"m\"," + digest + ",\"size\":9007199254740993,\"artifactType\":\"a/b\","
+                    + "\"annotations\":{\"b\":\"2\",\"a\":\"1\"},\"urls\":[\"u1\",\"u2\"],"
+                    + "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\",\"os.version\":\"10\","
+                    + "\"os.features\":[\"f\"],\"extra\":1}}",
+            "{\"mediaType\":\"m\"," + digest + ",\"annotations\":{},\"urls\":[],\"platform\":{}}",
+        };
+        for (String json : plain) {
+            var node = Manifest.JSON.readTree(json);
+            Descriptor read = Manifest.plainDescriptor(node);
+            assertEquals(Manifest.JSON.treeToValue(node, Descriptor.class), read, json);
+            assertEquals(Manifest.JSON.writeValueAsString(Manifest.JSON.treeToValue(node, Descriptor.class)),
+                    Manifest.JSON.writeValueAsString(read), "the same order of annotations: " + json);
+        }
+        String[] coerced = {
+            "{\"mediaType\":\"m\"," + digest + ",\"size\":\"20\"}",
+            "{\"mediaType\":\"m\"," + digest + ",\"size\":20.0}",
+            "{\"mediaType\":7," + digest + ",\"size\":1}",
+            "{\"mediaType\":\"m\"," + digest + ",\"annotations\":{\"a\":1}}",
+            "{\"mediaType\":\"m\"," + digest + ",\"urls\":\"u\"}",
+            "{\"mediaType\":\"m\"," + digest + ",\"platform\":{\"os.features\":\"f\"}}",
+            "{\"mediaType\":\"m\"," + digest + ",\"size\":true}",
+            "[]",
+        };
+        for (String json : coerced) {
+            assertNull(Manifest.plainDescriptor(Manifest.JSON.readTree(json)), json);
+        }
+        // what Jackson coerces still parses, and what it refuses is still an invalid manifest
+        String withConfig = "{\"schemaVersion\":2,\"mediaType\":\"" + MediaTypes.OCI_MANIFEST + "\",\"layers\":[],\"config\":";
+        assertEquals(20, Manifest.parse((withConfig + coerced[0] + "}").getBytes(StandardCharsets.UTF_8), null).config().size());
+        assertThrows(InvalidManifestException.class,
+                () -> Manifest.parse((withConfig + coerced[4] + "}").getBytes(StandardCharsets.UTF_8), null));
+    }
 }

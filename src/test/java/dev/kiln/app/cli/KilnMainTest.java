@@ -57,7 +57,7 @@ class KilnMainTest {
 
     private static Run run(String... args) {
         StringWriter err = new StringWriter();
-        CommandLine command = KilnMain.commandLine();
+        CommandLine command = KilnMain.commandLine(args);
         command.setErr(new PrintWriter(err, true));
         command.getSubcommands().values().forEach(sub -> sub.setErr(new PrintWriter(err, true)));
         return new Run(command.execute(args), err.toString());
@@ -71,6 +71,33 @@ class KilnMainTest {
         assertTrue(run.err().contains("--destination"), "suggests the right spelling: " + run.err());
         assertTrue(run.err().contains("Run `kiln build --help` for the options."), run.err());
         assertTrue(run.err().lines().count() <= 6, run.err());
+    }
+
+    @Test
+    void aSubcommandRunKnowsThatCommandAloneAndHelpsAndAnswersAsTheWholeModelDoes() {
+        CommandLine whole = KilnMain.commandLine();
+        for (String name : whole.getSubcommands().keySet()) {
+            CommandLine lean = KilnMain.commandLine(new String[] {name, "--help"});
+            assertEquals(java.util.Set.of(name), lean.getSubcommands().keySet(), name);
+            CommandLine sub = lean.getSubcommands().get(name);
+            assertEquals("kiln " + name, sub.getCommandSpec().qualifiedName(" "));
+            assertEquals(whole.getSubcommands().get(name).getUsageMessage(CommandLine.Help.Ansi.OFF),
+                    sub.getUsageMessage(CommandLine.Help.Ansi.OFF), name + " --help");
+            StringWriter out = new StringWriter();
+            lean.setOut(new PrintWriter(out, true));
+            assertEquals(0, lean.execute(name, "--version"), name);
+            assertEquals(new KilnVersion().getVersion()[0], out.toString().strip(), name + " --version");
+            assertTrue(lean.isCaseInsensitiveEnumValuesAllowed() && sub.isOverwrittenOptionsAllowed(), name);
+        }
+    }
+
+    @Test
+    void aMistypedSubcommandGetsTheWholeModelAndItsSuggestion() {
+        assertEquals(6, KilnMain.commandLine(new String[] {"biuld"}).getSubcommands().size());
+        assertEquals(6, KilnMain.commandLine(new String[] {"--help"}).getSubcommands().size());
+        Run run = run("biuld", "-c", ".");
+        assertEquals(2, run.exit(), run.err());
+        assertTrue(run.err().contains("build"), "suggests the subcommand: " + run.err());
     }
 
     @Test
