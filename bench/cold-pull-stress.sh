@@ -6,7 +6,10 @@
 # bench/throttle-proxy.py (latency ms, Mbit/s) between the gateway and the upstream. APP=<quarkus-app
 # directory> runs another build of the jar (e.g. the one before a change). BUILD=1 also submits a heavy
 # build to the gateway during the pulls (busybox from scripts/make-base-images, a RUN writing 20,000
-# files, a COPY of a 100 MB random file), as the gateway's peak RSS must hold both.
+# files, a COPY of a 100 MB random file), as the gateway's peak RSS must hold both. GATEWAY_ENV sets
+# the gateway's environment (e.g. "MALLOC_ARENA_MAX=2"). NMT=1 runs it with native memory tracking
+# and samples `jcmd VM.native_memory summary` every second: prints the committed MiB per area in the
+# sample with the highest RSS, to see what the peak is made of (tracking itself costs a few MiB).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 app="${APP:-$here/target/quarkus-app}"
@@ -56,7 +59,9 @@ failures=0
 for try in $(seq 1 "$tries"); do
   rm -rf "$work/store" "$work"/out-*
   # shellcheck disable=SC2086
-  java $java_opts -jar "$app/quarkus-run.jar" serve --port "$kiln_port" --store "$work/store" --upstream "up=$upstream" \
+  nmt=""; [ "${NMT:-0}" = 1 ] && nmt="-XX:NativeMemoryTracking=summary"
+  # shellcheck disable=SC2086
+  env ${GATEWAY_ENV:-} java $java_opts $nmt -jar "$app/quarkus-run.jar" serve --port "$kiln_port" --store "$work/store" --upstream "up=$upstream" \
     > "$work/kiln-$try.log" 2>&1 &
   kiln_pid=$!; pids+=($kiln_pid)
   wait_http "http://127.0.0.1:$kiln_port/v2/"
@@ -70,6 +75,16 @@ for try in $(seq 1 "$tries"); do
     skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$kiln_port/up/bench/big:1" "dir:$work/out-$i" \
       > "$work/pull-$try-$i.log" 2>&1 & pulls+=($!); pids+=($!)
   done
+  round_start=$(date +%s.%N) sampler=""
+  if [ "${NMT:-0}" = 1 ]; then
+    ( best=0; while kill -0 "$kiln_pid" 2>/dev/null; do
+        rss=$(awk '/VmRSS/ {print $2}' "/proc/$kiln_pid/status" 2>/dev/null || echo 0)
+        if [ "${rss:-0}" -gt "$best" ] && jcmd "$kiln_pid" VM.native_memory summary scale=MB > "$work/nmt-$try.tmp" 2>/dev/null; then
+          best=$rss; { echo "RSS ${rss} KiB"; cat "$work/nmt-$try.tmp"; } > "$work/nmt-$try.txt"
+        fi
+        sleep 1
+      done ) & sampler=$!
+  fi
   failed=0
   for i in "${!pulls[@]}"; do
     if ! wait "${pulls[$i]}"; then
@@ -80,11 +95,18 @@ for try in $(seq 1 "$tries"); do
   if [ -n "$build_pid" ] && ! wait "$build_pid"; then
     failed=$((failed + 1)); echo "try $try build: $(tail -1 "$work/build-$try.log")"
   fi
+  round=$(awk -v a="$round_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b-a}')
   hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$kiln_pid/status")
   kill "$kiln_pid"; wait "$kiln_pid" 2>/dev/null || true
+  [ -z "$sampler" ] || wait "$sampler" 2>/dev/null || true
   failures=$((failures + failed))
-  echo "try $try: $failed of $clients pulls failed, gateway peak RSS ${hwm} MiB, log $work/kiln-$try.log"
+  echo "try $try: $failed of $clients pulls failed in ${round} s, gateway peak RSS ${hwm} MiB, log $work/kiln-$try.log"
+  if [ -f "$work/nmt-$try.txt" ]; then # committed MiB per area at the sampled peak
+    awk 'NR == 1 {printf "  at %s %s:", $2, $3} /^Total:/ {sub(/.*committed=/, ""); printf " total %s", $0}
+      /^-/ {name=$2; for (i = 3; i <= NF && $i !~ /^\(/; i++) name = name " " $i; c=$0; sub(/.*committed=/, "", c); sub(/MB.*/, "", c); if (c + 0 > 0) printf "; %s %s", name, c}
+      END {print ""}' "$work/nmt-$try.txt"
+  fi
 done
-echo "$failures failed pulls in $tries tries of $clients; JVM options: $java_opts; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$failures failed pulls in $tries tries of $clients; JVM options: $java_opts; env: ${GATEWAY_ENV:-}; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 rm -rf "$work"/out-*
 [ "$failures" = 0 ]

@@ -20,6 +20,14 @@ public interface BlobWriter extends AutoCloseable {
     PositionalReader openReader() throws IOException;
 
     /**
+     * Checks the content written so far against {@code expected} (or computes its digest when null)
+     * without making anything visible, so a caller streaming the content elsewhere can release it
+     * before the store has made it durable. Nothing may be written afterwards. A mismatch throws
+     * {@link DigestMismatchException} and keeps nothing.
+     */
+    Digest verify(Digest expected) throws IOException;
+
+    /**
      * Verifies the content against {@code expected} (or takes its computed digest when null) and makes
      * it visible. A mismatch throws {@link DigestMismatchException} and keeps nothing.
      */

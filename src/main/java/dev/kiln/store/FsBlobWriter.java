@@ -28,6 +28,7 @@ public final class FsBlobWriter implements BlobWriter {
     private final FileChannel channel;
     private final Digester digester = Digester.sha256();
     private boolean finished;
+    private Digest verified;
 
     public FsBlobWriter(Adopter store, Path temp) throws IOException {
         this.store = store;
@@ -48,6 +49,9 @@ public final class FsBlobWriter implements BlobWriter {
 
     @Override
     public void write(byte[] bytes, int offset, int length) throws IOException {
+        if (verified != null) {
+            throw new IllegalStateException("writer already verified");
+        }
         ByteBuffer buffer = ByteBuffer.wrap(bytes, offset, length);
         try {
             while (buffer.hasRemaining()) {
@@ -76,14 +80,9 @@ public final class FsBlobWriter implements BlobWriter {
             throw new IllegalStateException("writer already finished");
         }
         try {
+            Digest actual = verify(expected);
             channel.force(true);
             channel.close();
-            Digest actual = expected == null || expected.algorithm().equals("sha256")
-                    ? digester.digest()
-                    : rehash(expected.algorithm());
-            if (expected != null && !expected.equals(actual)) {
-                throw new DigestMismatchException(expected, actual, digester.length());
-            }
             store.adopt(temp, actual, digester.length());
             finished = true;
             return actual;
@@ -92,6 +91,21 @@ public final class FsBlobWriter implements BlobWriter {
                 close();
             }
         }
+    }
+
+    @Override
+    public Digest verify(Digest expected) throws IOException {
+        if (finished) {
+            throw new IllegalStateException("writer already finished");
+        }
+        if (verified == null) {
+            verified = expected == null || expected.algorithm().equals("sha256") ? digester.digest() : rehash(expected.algorithm());
+        }
+        if (expected != null && !expected.equals(verified)) {
+            close();
+            throw new DigestMismatchException(expected, verified, digester.length());
+        }
+        return verified;
     }
 
     private Digest rehash(String algorithm) throws IOException {

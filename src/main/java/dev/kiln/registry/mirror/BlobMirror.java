@@ -85,8 +85,12 @@ final class BlobMirror {
             byte[] buffer = new byte[256 * 1024];
             try (InputStream body = streaming.body()) {
                 while (body.read(buffer) >= 0) {
-                    // the bytes are already in the store; this only waits for them to be verified
+                    // the bytes are already in the store's temp file; this only waits for them to be verified
                 }
+            }
+            InflightBlob storing = inflight.get(digest);
+            if (storing != null) {
+                storing.awaitDone(); // verified bytes reach readers before the store has kept them
             }
             return cachedBlob(route, digest).orElseThrow(() -> new IOException("blob " + digest + " from "
                     + route.upstreamName() + " was fetched but is not in the store"));
@@ -216,11 +220,12 @@ final class BlobMirror {
                 throw new UpstreamException(502, "BLOB_UPLOAD_INVALID", route.upstreamName() + " sent " + writer.size()
                         + " bytes of blob " + digest + " but announced " + size);
             }
+            writer.verify(digest);
+            blob.verified();
             writer.commit(digest);
             store.metadata().linkBlob(route.cacheName(), digest);
             metadata.blobSize(digest, writer.size());
             inflight.remove(digest, blob); // newcomers find it in the store from now on
-            blob.verified();
             MirrorFailures.fetched(stats, route, "blob", digest, writer.size(), start, blob.waiters());
         } catch (DigestMismatchException e) {
             stats.error(route.upstreamName(), "DIGEST_MISMATCH");
@@ -239,6 +244,7 @@ final class BlobMirror {
                 // the temp file goes with the next stale-file sweep
             }
             inflight.remove(digest, blob);
+            blob.done();
             afterFetch.run();
         }
     }

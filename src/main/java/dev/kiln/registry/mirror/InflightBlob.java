@@ -11,7 +11,8 @@ import java.nio.ByteBuffer;
  * One upstream download that any number of clients read while it is still arriving. Readers follow
  * the bytes as they are written but never get the last byte before the whole blob has been verified
  * against its digest: a corrupt or truncated download ends every reader with an error, never with a
- * complete-looking body.
+ * complete-looking body. The last byte does not wait for the store to make the blob durable (fsync,
+ * rename, an object-store upload): that is the store's business, and it cost every cold blob a flush.
  */
 final class InflightBlob {
     private final Digest digest;
@@ -22,6 +23,7 @@ final class InflightBlob {
     private long expectedSize = -1;
     private boolean started;
     private boolean verified;
+    private boolean done;
     private IOException failure;
     private final java.util.concurrent.atomic.AtomicInteger joined = new java.util.concurrent.atomic.AtomicInteger();
 
@@ -63,18 +65,37 @@ final class InflightBlob {
         return written;
     }
 
+    /** The content matches its digest: readers may have the last byte, whatever happens to it in the store. */
     synchronized void verified() {
         verified = true;
         notifyAll();
-        release();
     }
 
+    /** Ends every reader with {@code e}, unless the content was verified already. */
     synchronized void failed(IOException e) {
         if (!verified && failure == null) {
             failure = e;
         }
         notifyAll();
-        release();
+    }
+
+    /** The fetch is over: kept in the store, or failed. Readers keep the temp file open until they close. */
+    synchronized void done() {
+        if (!done) {
+            done = true;
+            if (!verified && failure == null) {
+                failure = new IOException("the download of " + digest + " ended unverified");
+            }
+            notifyAll();
+            release();
+        }
+    }
+
+    /** Waits until the fetch is over, so that a verified blob is in the store (unless storing it failed). */
+    synchronized void awaitDone() {
+        while (!done) {
+            waitABit();
+        }
     }
 
     /** Waits until the upstream has answered; returns the declared size, or -1 when it sent none. */
