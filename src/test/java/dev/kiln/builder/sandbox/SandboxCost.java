@@ -22,6 +22,8 @@ public final class SandboxCost {
 
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 25;
+        // a second argument picks the cases whose name contains it (for profiling one under strace or perf)
+        String only = args.length > 1 ? args[1] : "";
         Path tmp = Files.createTempDirectory("kiln-sandbox-cost-");
         Path rootfs = TestRootfs.create(tmp);
         Map<String, Case> cases = new java.util.LinkedHashMap<>();
@@ -46,6 +48,9 @@ public final class SandboxCost {
                 .run(RunSpec.builder(rootfs, List.of("/bin/sh", "-c", "true")).env(List.of("PATH=/bin"))
                         .network(RunSpec.Network.PROXY).build())));
         for (Map.Entry<String, Case> c : cases.entrySet()) {
+            if (!c.getKey().contains(only)) {
+                continue;
+            }
             for (int i = 0; i < 5; i++) {
                 c.getValue().run(); // warm-up: class loading, JIT, page cache
             }
