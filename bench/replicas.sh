@@ -3,14 +3,16 @@
 # front of one upstream behind a WAN-like link (bench/throttle-proxy.py). Per run and topology
 # (1 replica, 3 replicas routing misses to the digest's owner with --peer): CLIENTS concurrent cold
 # pulls (skopeo copy … dir:, which verifies digests) spread over the replicas, the bytes the
-# upstream sent for them, then WARM_ROUNDS rounds of CLIENTS concurrent warm pulls (throughput).
+# upstream sent for them, then WARM_ROUNDS rounds of CLIENTS concurrent warm pulls (throughput, and
+# how many blob GETs reached the bucket: what the replicas' hot-blob caches did not serve).
+# JAR=… runs another build of Kiln (e.g. one without a change, to compare).
 # All processes share this machine's cores: replicas cannot add CPU here, only show their cost.
 # Concurrent warm pulls of one blob make moto fail (a mirror hit "touches" the object by copying it
 # onto itself, and moto breaks the reads in flight with a 500); failed pulls are counted, not hidden.
 # Needs: skopeo, docker-registry, moto_server, python3 with boto3, the packaged jar.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-jar="$here/target/quarkus-app/quarkus-run.jar"
+jar="${JAR:-$here/target/quarkus-app/quarkus-run.jar}"
 work="${WORK:-/tmp/kiln-bench-replicas}"
 runs="${RUNS:-3}" clients="${CLIENTS:-6}" warm_rounds="${WARM_ROUNDS:-2}"
 layers="${LAYERS:-4}" mib="${MIB:-10}"
@@ -79,20 +81,25 @@ pulls() { # replicas: CLIENTS concurrent pulls spread over them; prints wall sec
   since "$t"
 }
 
-declare -A cold warm fetched
+# blob GETs moto answered since line $1 of its log: what the warm pulls read from the bucket
+bucket_blob_gets() { tail -n +"$(( $1 + 1 ))" "$work/moto.log" | grep -c '"GET /bench/[^ ]*/blobs/' || true; }
+
+declare -A cold warm fetched bucket
 for n in 1 3; do
-  c=() w=() f=()
+  c=() w=() f=() b=()
   for r in $(seq 1 "$runs"); do
     start_replicas "$n" "run-$n-$r"
     before=$(link_bytes)
     c+=("$(pulls "$n")")
     f+=("$(( $(link_bytes) - before ))")
-    t=$(now)
+    t=$(now) moto_lines=$(wc -l < "$work/moto.log")
     for _ in $(seq 1 "$warm_rounds"); do pulls "$n" > /dev/null; done
+    b+=("$(bucket_blob_gets "$moto_lines")")
     w+=("$(python3 -c "import sys; print(f'{$clients*$warm_rounds*$image_bytes/1048576/float(sys.argv[1]):.1f}')" "$(since "$t")")")
     stop_replicas
   done
-  echo "replicas=$n cold s: ${c[*]} | upstream bytes: ${f[*]} | warm MiB/s: ${w[*]}" >&2
+  echo "replicas=$n cold s: ${c[*]} | upstream bytes: ${f[*]} | warm MiB/s: ${w[*]} | warm blob GETs from the bucket: ${b[*]}" >&2
+  bucket[$n]=$(printf '%s\n' "${b[@]}" | median)
   cold[$n]=$(printf '%s\n' "${c[@]}" | median)
   warm[$n]=$(printf '%s\n' "${w[@]}" | median)
   fetched[$n]=$(printf '%s\n' "${f[@]}" | median)
@@ -100,11 +107,11 @@ done
 
 echo "### $clients concurrent pulls of a $layers-layer image ($image_bytes bytes of blobs), median of $runs"
 echo
-echo "| replicas | cold: wall s | cold: upstream bytes (× image) | warm: MiB/s served |"
-echo "|---|---:|---:|---:|"
+echo "| replicas | cold: wall s | cold: upstream bytes (× image) | warm: MiB/s served | warm: blob GETs from the bucket |"
+echo "|---|---:|---:|---:|---:|"
 for n in 1 3; do
-  awk -v n="$n" -v c="${cold[$n]}" -v f="${fetched[$n]}" -v s="$image_bytes" -v w="${warm[$n]}" \
-    'BEGIN {printf "| %d | %.2f | %.0f (%.2f) | %.1f |\n", n, c, f, f/s, w}'
+  awk -v n="$n" -v c="${cold[$n]}" -v f="${fetched[$n]}" -v s="$image_bytes" -v w="${warm[$n]}" -v b="${bucket[$n]}" \
+    'BEGIN {printf "| %d | %.2f | %.0f (%.2f) | %.1f | %d |\n", n, c, f, f/s, w, b}'
 done
 echo
 echo "failed pulls: $(awk '{s+=$1} END {print s+0}' "$work/failed-pulls")"

@@ -99,7 +99,9 @@ class HaOverlayTest {
         // the S3 settings and credentials from the Secret; the args parse as kiln serve's
         Container gateway = pod.getContainers().get(0);
         Map<String, EnvVar> env = gateway.getEnv().stream().collect(Collectors.toMap(EnvVar::getName, e -> e));
-        for (String name : List.of("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "KILN_S3_STORE", "KILN_S3_ENDPOINT", "KILN_S3_REGION")) {
+        for (String name : List.of("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "KILN_S3_STORE", "KILN_S3_ENDPOINT", "KILN_S3_REGION",
+                // for kiln fsck / kiln gc in the pod, which read kiln.store* and take no --s3-* args
+                "KILN_STORE", "KILN_STORE_S3_ENDPOINT", "KILN_STORE_S3_REGION")) {
             assertEquals("kiln-s3", env.get(name).getValueFrom().getSecretKeyRef().getName(), name);
         }
         Map<String, String> secret = Map.of("store", "s3://kiln-store/prod", "endpoint", "http://minio.storage:9000",
