@@ -2,14 +2,10 @@ package dev.kiln.builder.layers;
 
 import dev.kiln.builder.rootfs.LayerDirIndex;
 import dev.kiln.builder.rootfs.LayerDirMerge;
-import dev.kiln.builder.rootfs.Trees;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.UUID;
 
@@ -93,41 +89,34 @@ final class LayerStacker {
 
     /** Two lower layers, a file and its whiteout as the extractor marks it, mounted in {@code tmp/}. */
     private String probe() throws IOException {
-        String id = "probe-" + UUID.randomUUID();
-        Path lockFile = tmp.resolve(id + ".lock");
-        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-             FileLock ignored = channel.lock()) {
-            Path probe = Files.createDirectory(tmp.resolve(id));
+        return LayerStore.inLockedTmpDir(tmp, "probe-" + UUID.randomUUID(), probe -> {
+            Path base = Files.createDirectories(probe.resolve("base/d"));
+            Files.writeString(base.resolve("gone"), "x");
+            Files.writeString(base.resolve("kept"), "x");
+            Path top = Files.createDirectories(probe.resolve("top/d"));
+            Path whiteout = Files.createFile(top.resolve("gone"));
             try {
-                Path base = Files.createDirectories(probe.resolve("base/d"));
-                Files.writeString(base.resolve("gone"), "x");
-                Files.writeString(base.resolve("kept"), "x");
-                Path top = Files.createDirectories(probe.resolve("top/d"));
-                Path whiteout = Files.createFile(top.resolve("gone"));
-                try {
-                    LayerDirIndex.setOverlayXattr(whiteout, LayerDirIndex.WHITEOUT, LayerDirIndex.OPAQUE_ALL);
-                    LayerDirIndex.setOverlayXattr(top, LayerDirIndex.OPAQUE, LayerDirIndex.HAS_WHITEOUTS);
-                } catch (IOException | UnsupportedOperationException e) {
-                    return "the store's filesystem has no user xattrs: " + e.getMessage();
-                }
-                Path merged = Files.createDirectory(probe.resolve("merged"));
-                OverlayMount mount = OverlayMount.mount(List.of(probe.resolve("base"), probe.resolve("top")),
-                        probe.resolve("upper"), probe.resolve("work"), merged, records);
-                boolean whiteoutRead;
-                try {
-                    whiteoutRead = !Files.exists(merged.resolve("d/gone"), LinkOption.NOFOLLOW_LINKS)
-                            && Files.exists(merged.resolve("d/kept"), LinkOption.NOFOLLOW_LINKS);
-                } finally {
-                    mount.unmount();
-                }
-                return whiteoutRead ? null : "this kernel's overlayfs does not read xattr whiteouts (needs Linux 6.7 or later)";
+                LayerDirIndex.setOverlayXattr(whiteout, LayerDirIndex.WHITEOUT, LayerDirIndex.OPAQUE_ALL);
+                LayerDirIndex.setOverlayXattr(top, LayerDirIndex.OPAQUE, LayerDirIndex.HAS_WHITEOUTS);
+            } catch (IOException | UnsupportedOperationException e) {
+                return "the store's filesystem has no user xattrs: " + e.getMessage();
+            }
+            Path merged = Files.createDirectory(probe.resolve("merged"));
+            OverlayMount mount;
+            try {
+                mount = OverlayMount.mount(List.of(probe.resolve("base"), probe.resolve("top")), probe.resolve("upper"),
+                        probe.resolve("work"), merged, records);
             } catch (OverlayMount.RefusedException e) {
                 return e.getMessage();
-            } finally {
-                Trees.deleteQuietly(probe);
             }
-        } finally {
-            Files.deleteIfExists(lockFile);
-        }
+            boolean whiteoutRead;
+            try {
+                whiteoutRead = !Files.exists(merged.resolve("d/gone"), LinkOption.NOFOLLOW_LINKS)
+                        && Files.exists(merged.resolve("d/kept"), LinkOption.NOFOLLOW_LINKS);
+            } finally {
+                mount.unmount();
+            }
+            return whiteoutRead ? null : "this kernel's overlayfs does not read xattr whiteouts (needs Linux 6.7 or later)";
+        });
     }
 }

@@ -204,31 +204,45 @@ public final class LayerStore {
     }
 
     private void unpack(String key, Layer layer, List<Path> below, Path kept, Consumer<String> warnings) throws IOException {
-        String id = key.substring(0, 12) + "-" + UUID.randomUUID();
+        inLockedTmpDir(tmp, key.substring(0, 12) + "-" + UUID.randomUUID(), work -> {
+            Path fs = Files.createDirectory(work.resolve("fs"));
+            Files.setAttribute(fs, "unix:mode", 0755);
+            LayerDirIndex index = new LayerDirIndex();
+            LayerExtractor.forLayerDir(fs, index, warnings).apply(layer.blob().get());
+            if (!LowerMetadata.adopt(fs, index, below)) {
+                Files.createFile(work.resolve("overlay-unsafe"));
+            }
+            index.write(work.resolve("index"));
+            Files.writeString(work.resolve("size"), Long.toString(sizeOf(fs)));
+            Files.createFile(work.resolve("used"));
+            try {
+                Files.move(work, kept, StandardCopyOption.ATOMIC_MOVE);
+            } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+                // another process kept the same layer first; its copy is as good (ours is deleted)
+            }
+            return null;
+        });
+    }
+
+    /** Work on a directory of its own in {@code tmp/}. */
+    @FunctionalInterface
+    interface TmpWork<T> {
+        T in(Path dir) throws IOException;
+    }
+
+    /**
+     * Runs {@code work} on a new directory {@code tmp/<id>} under a lock of its own, so a store
+     * opening meanwhile ({@link #cleanTmp}) leaves it alone; what is left of it afterwards is deleted.
+     */
+    static <T> T inLockedTmpDir(Path tmp, String id, TmpWork<T> work) throws IOException {
         Path lockFile = tmp.resolve(id + ".lock");
         try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
              FileLock ignored = channel.lock()) {
-            Path work = Files.createDirectory(tmp.resolve(id));
+            Path dir = Files.createDirectory(tmp.resolve(id));
             try {
-                Path fs = Files.createDirectory(work.resolve("fs"));
-                Files.setAttribute(fs, "unix:mode", 0755);
-                LayerDirIndex index = new LayerDirIndex();
-                LayerExtractor.forLayerDir(fs, index, warnings).apply(layer.blob().get());
-                if (!LowerMetadata.adopt(fs, index, below)) {
-                    Files.createFile(work.resolve("overlay-unsafe"));
-                }
-                index.write(work.resolve("index"));
-                Files.writeString(work.resolve("size"), Long.toString(sizeOf(fs)));
-                Files.createFile(work.resolve("used"));
-                try {
-                    Files.move(work, kept, StandardCopyOption.ATOMIC_MOVE);
-                } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
-                    // another process kept the same layer first; its copy is as good
-                    Trees.deleteTree(work);
-                }
-            } catch (IOException | RuntimeException e) {
-                Trees.deleteQuietly(work);
-                throw e;
+                return work.in(dir);
+            } finally {
+                Trees.deleteQuietly(dir);
             }
         } finally {
             Files.deleteIfExists(lockFile);

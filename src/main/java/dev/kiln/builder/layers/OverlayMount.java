@@ -12,6 +12,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -132,6 +133,8 @@ final class OverlayMount {
                         continue;
                     }
                     lines.forEach(dir -> Trees.deleteQuietly(Path.of(dir)));
+                } else if (Files.getLastModifiedTime(record).toInstant().isAfter(Instant.now().minusSeconds(60))) {
+                    continue; // just made, not locked yet by its owner: not a leftover
                 } // else killed while writing the record, before mounting anything
                 Files.deleteIfExists(record);
             } catch (java.nio.file.NoSuchFileException e) {
