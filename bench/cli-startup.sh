@@ -48,14 +48,9 @@ if [ ! -f "$app/kiln-cli.jar" ]; then
   (cd "$work" && jar --create --file "$app/kiln-cli.jar" --manifest manifest.txt)
 fi
 
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
-http: {addr: $reg}
-YML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
-wait_http "http://$reg/v2/"
+# shellcheck source=bench/registry.sh
+. "$here/bench/registry.sh"
+bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" busybox >&2
 
 ctx="$work/ctx"
