@@ -27,7 +27,8 @@ work="${WORK:-$(mktemp -d /tmp/kiln-cli-startup.XXXXXX)}"
 reg_port="${REG_PORT:-5371}" gw_port="${GW_PORT:-5372}"
 reg="127.0.0.1:$reg_port" gw="127.0.0.1:$gw_port"
 flags="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-[ -f "$here/target/quarkus-app/quarkus-run.jar" ] || { echo "cli-startup: run mvn package first" >&2; exit 1; }
+src_app="${APP:-$here/target/quarkus-app}"   # APP=…/quarkus-app: another build of the jar
+[ -f "$src_app/quarkus-run.jar" ] || { echo "cli-startup: run mvn package first" >&2; exit 1; }
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -38,7 +39,7 @@ wait_http() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; 
 
 # A copy of the app, so the archives' recorded jar times stay valid whatever Maven does to target/ meanwhile.
 app="$work/app"
-rm -rf "$app" "$work"/*.jsa "$work"/*.aot && cp -a "$here/target/quarkus-app" "$app"
+rm -rf "$app" "$work"/*.jsa "$work"/*.aot && cp -a "$src_app" "$app"
 # kiln-cli.jar: Main-Class KilnMain and a Class-Path of the app jar then every library (relative to app/)
 if [ ! -f "$app/kiln-cli.jar" ]; then
   { echo "Main-Class: dev.kiln.app.cli.KilnMain"
