@@ -27,7 +27,8 @@ work="${WORK:-$(mktemp -d /tmp/kiln-cli-startup.XXXXXX)}"
 reg_port="${REG_PORT:-5371}" gw_port="${GW_PORT:-5372}"
 reg="127.0.0.1:$reg_port" gw="127.0.0.1:$gw_port"
 flags="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-[ -f "$here/target/quarkus-app/quarkus-run.jar" ] || { echo "cli-startup: run mvn package first" >&2; exit 1; }
+src_app="${APP:-$here/target/quarkus-app}"   # APP=…/quarkus-app: another build of the jar
+[ -f "$src_app/quarkus-run.jar" ] || { echo "cli-startup: run mvn package first" >&2; exit 1; }
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -38,7 +39,7 @@ wait_http() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; 
 
 # A copy of the app, so the archives' recorded jar times stay valid whatever Maven does to target/ meanwhile.
 app="$work/app"
-rm -rf "$app" "$work"/*.jsa "$work"/*.aot && cp -a "$here/target/quarkus-app" "$app"
+rm -rf "$app" "$work"/*.jsa "$work"/*.aot && cp -a "$src_app" "$app"
 # kiln-cli.jar: Main-Class KilnMain and a Class-Path of the app jar then every library (relative to app/)
 if [ ! -f "$app/kiln-cli.jar" ]; then
   { echo "Main-Class: dev.kiln.app.cli.KilnMain"
@@ -48,14 +49,9 @@ if [ ! -f "$app/kiln-cli.jar" ]; then
   (cd "$work" && jar --create --file "$app/kiln-cli.jar" --manifest manifest.txt)
 fi
 
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
-http: {addr: $reg}
-YML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
-wait_http "http://$reg/v2/"
+# shellcheck source=bench/registry.sh
+. "$here/bench/registry.sh"
+bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" busybox >&2
 
 ctx="$work/ctx"
