@@ -1,5 +1,6 @@
 package dev.kiln.app.kubernetes;
 
+import dev.kiln.builder.egress.EgressRules;
 import dev.kiln.builder.gateway.BuildSpec;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.PodSecurityContextBuilder;
@@ -57,14 +58,19 @@ public final class BuildJobSpec {
      *                           in-cluster destination; the gateway itself is added when it speaks plain HTTP
      * @param allowNetwork       whether RUN may use the pod's network in the namespaces sandbox
      *                           ({@code kiln.builds.allow-network}); otherwise each RUN has loopback only
+     * @param egressAllow        what the executor's egress proxy lets such a RUN reach although it is private
+     *                           ({@code kiln.builds.egress.allow}, the executor's {@code --egress-allow})
      */
     public record Settings(String namespace, String image, List<String> command, String gateway, boolean gatewayTls,
                            boolean ownMirror, String cacheRepo, String dockerConfigSecret, String serviceAccount,
                            String sandbox, Map<String, String> requests, Map<String, String> limits,
                            Duration activeDeadline, Duration ttlAfterFinished, String instance, List<String> insecureRegistries,
-                           boolean allowNetwork) {
+                           boolean allowNetwork, List<String> egressAllow) {
         public Settings {
             command = List.copyOf(command);
+            egressAllow = List.copyOf(egressAllow);
+            // an entry the executor's parser would refuse fails the gateway's start, not every build
+            EgressRules.allowing(egressAllow);
             insecureRegistries = List.copyOf(insecureRegistries);
             requests = Map.copyOf(requests);
             limits = Map.copyOf(limits);
@@ -76,6 +82,17 @@ public final class BuildJobSpec {
                 throw new IllegalArgumentException("kiln.builds.kubernetes.gateway must be the host:port at which build pods reach the gateway, not "
                         + gateway);
             }
+        }
+
+        /** Without an egress allow list: the proxy refuses every private address. */
+        public Settings(String namespace, String image, List<String> command, String gateway, boolean gatewayTls,
+                        boolean ownMirror, String cacheRepo, String dockerConfigSecret, String serviceAccount,
+                        String sandbox, Map<String, String> requests, Map<String, String> limits,
+                        Duration activeDeadline, Duration ttlAfterFinished, String instance, List<String> insecureRegistries,
+                        boolean allowNetwork) {
+            this(namespace, image, command, gateway, gatewayTls, ownMirror, cacheRepo, dockerConfigSecret, serviceAccount,
+                    sandbox, requests, limits, activeDeadline, ttlAfterFinished, instance, insecureRegistries, allowNetwork,
+                    List.of());
         }
 
         /** The labels every Job and pod of this gateway carries. */
@@ -197,10 +214,17 @@ public final class BuildJobSpec {
                 args.addAll(List.of("--insecure-registry", registry));
             }
         }
-        if (!settings.allowNetwork() && Profile.of(settings.sandbox()) == Profile.NAMESPACES) {
-            // as in the gateway's own builds: each RUN gets loopback only unless the operator allows network
-            // (kiln.builds.allow-network); in place, RUN shares the pod's network, which the NetworkPolicy limits
-            args.addAll(List.of("--network", "none"));
+        if (Profile.of(settings.sandbox()) == Profile.NAMESPACES) {
+            if (!settings.allowNetwork()) {
+                // as in the gateway's own builds: each RUN gets loopback only unless the operator allows network
+                // (kiln.builds.allow-network); in place, RUN shares the pod's network, which the NetworkPolicy limits
+                args.addAll(List.of("--network", "none"));
+            } else {
+                // the executor's egress proxy then follows the gateway's rules, not its own defaults
+                for (String allowed : settings.egressAllow()) {
+                    args.addAll(List.of("--egress-allow", allowed));
+                }
+            }
         }
         args.addAll(List.of("--sandbox", settings.sandbox(), "--digest-file", TERMINATION_LOG));
         return args;

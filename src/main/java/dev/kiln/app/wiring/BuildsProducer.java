@@ -130,7 +130,7 @@ public class BuildsProducer {
                 k.dockerConfigSecret().orElse(null), k.serviceAccount().orElse(null), k.sandbox(),
                 Map.of("cpu", k.cpuRequest(), "memory", k.memoryRequest()), Map.of("cpu", k.cpuLimit(), "memory", k.memoryLimit()),
                 k.activeDeadline(), k.ttlAfterFinished(), k.instance(), builds.insecureRegistries().orElse(List.of()),
-                builds.allowNetwork());
+                builds.allowNetwork(), builds.egress().allow().orElse(List.of()));
         LOG.infof("builds run as Jobs in namespace %s with image %s; pods reach the gateway at %s", namespace, settings.image(),
                 settings.gatewayUrl());
         return new KubernetesBuildRunner(client, settings, tokens, Duration.ofSeconds(60), LOG::warn);

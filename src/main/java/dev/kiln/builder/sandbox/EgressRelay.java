@@ -11,8 +11,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The way out of a RUN that is allowed the network: its network namespace keeps loopback only,
- * and socat, entered into that namespace from the host side with nsenter, listens on
- * 127.0.0.1:{@value #PORT} there and relays every connection to a unix socket in the RUN's scratch
+ * and socat listens on 127.0.0.1:{@value #PORT} there (started first in a namespace of its own,
+ * which root's RUN then enters, or entered into the RUN's from the host side with nsenter) and
+ * relays every connection to a unix socket in the RUN's scratch
  * directory, where this JVM's {@link EgressProxy} checks and forwards it. Nothing else leaves:
  * a tool that ignores {@code HTTP_PROXY} gets no network at all, and if socat dies the RUN's
  * connections are refused, never routed around. One relay per RUN, gone with it.
@@ -65,6 +66,54 @@ final class EgressRelay implements AutoCloseable {
     }
 
     /**
+     * Root's RUN: starts socat at once, before the sandbox, in a network namespace of its own with
+     * loopback up, which the RUN then enters instead of making one ({@link #namespace}); socat's
+     * start-up (a dynamically linked program with OpenSSL) so overlaps the RUN's set-up instead of
+     * following it. Still one namespace and one socat per RUN, gone with it.
+     *
+     * @return the namespace as {@code /proc/<pid>/ns/net} shows it ({@code net:[inode]}), for the
+     *         set-up to check that the namespace it entered is this one and not whatever took the pid
+     */
+    String startInOwnNamespace(List<String> tools, String busybox, long deadlineNanos)
+            throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        String setpriv = ProcessRunner.hostTool("setpriv");
+        if (setpriv != null) {
+            command.addAll(List.of(setpriv, "--pdeathsig", "KILL"));
+        }
+        // the static busybox's unshare and shell: several times faster to start than util-linux's
+        command.addAll(List.of(busybox, "unshare", "-n", busybox, "sh", "-c", "ip link set lo up && exec "
+                + ProcessRunner.quote(tools.get(0)) + " -lf /dev/null " + listenAddress() + " "
+                + ProcessRunner.quote("UNIX-CONNECT:" + socket)));
+        socat = start(command);
+        Path own = Files.readSymbolicLink(Path.of("/proc/self/ns/net"));
+        Path ns = Path.of("/proc", Long.toString(socat.pid()), "ns", "net");
+        while (true) {
+            try {
+                Path current = Files.readSymbolicLink(ns);
+                if (!current.equals(own)) {
+                    return current.toString();
+                }
+            } catch (IOException e) {
+                // not there yet, or gone: the liveness check says which
+            }
+            if (!socat.isAlive()) {
+                throw new SandboxException("the egress relay (socat in a network namespace of its own) exited with "
+                        + socat.exitValue());
+            }
+            if (System.nanoTime() > deadlineNanos) {
+                throw new SandboxException("the egress relay's network namespace did not appear");
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    /** {@code /proc/<socat>/ns/net}, the namespace {@link #startInOwnNamespace} made. */
+    Path namespace() {
+        return Path.of("/proc", Long.toString(socat.pid()), "ns", "net");
+    }
+
+    /**
      * Starts socat in the network namespace of {@code pid} (and its user namespace, where this
      * JVM is not root: that namespace owns the network one) and waits until it listens.
      */
@@ -80,13 +129,26 @@ final class EgressRelay implements AutoCloseable {
         if (enterUserNamespace) {
             command.addAll(List.of("--user=" + ns.resolve("user"), "--preserve-credentials"));
         }
-        command.addAll(List.of("--net=" + ns.resolve("net"), tools.get(0), "-lf", "/dev/null",
-                "TCP4-LISTEN:" + PORT + ",bind=127.0.0.1,reuseaddr,fork", "UNIX-CONNECT:" + socket));
+        command.addAll(List.of("--net=" + ns.resolve("net"), tools.get(0), "-lf", "/dev/null", listenAddress(),
+                "UNIX-CONNECT:" + socket));
+        socat = start(command);
+        awaitListening(deadlineNanos);
+    }
+
+    private static String listenAddress() {
+        return "TCP4-LISTEN:" + PORT + ",bind=127.0.0.1,reuseaddr,fork";
+    }
+
+    private static Process start(List<String> command) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         pb.environment().clear();
         pb.environment().put("PATH", ProcessRunner.toolPath());
-        socat = pb.start();
+        return pb.start();
+    }
+
+    /** Waits until socat listens in its namespace. */
+    void awaitListening(long deadlineNanos) throws IOException, InterruptedException {
         // the socket table of the namespace socat is in: listening (state 0A) on 127.0.0.1:PORT
         String listening = String.format("0100007F:%04X 00000000:0000 0A", PORT);
         Path table = Path.of("/proc", Long.toString(socat.pid()), "net", "tcp");

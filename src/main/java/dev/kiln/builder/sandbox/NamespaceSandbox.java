@@ -90,8 +90,12 @@ public final class NamespaceSandbox implements Sandbox {
         Path cgroup = Sandboxes.runCgroup(spec.policy());
         EgressRelay relay = null;
         try (RunSetup setup = RunSetup.prepare(spec, privileged, true)) {
+            String relayNamespace = null;
             if (proxied) {
                 relay = EgressRelay.open(setup.scratch, spec.policy().egress());
+                if (privileged) {
+                    relayNamespace = relay.startInOwnNamespace(relayTools, busybox, System.nanoTime() + 20_000_000_000L);
+                }
             }
             if (kit != null) {
                 // bwrap mounts its scratch root on /tmp before it pivots away from it
@@ -101,6 +105,11 @@ public final class NamespaceSandbox implements Sandbox {
             boolean identityMapped = privileged;
             String script = SetupScript.of(setup, status, busybox, privileged, identityMapped,
                     privileged && ProcessRunner.hostTool("setpriv") != null, kit, proxied);
+            if (relayNamespace != null) {
+                // the namespace entered by pid must be the one seen before the start: never the host's
+                script = "[ \"$(readlink /proc/self/ns/net)\" = " + q(relayNamespace) + " ] || { echo 'kiln-sandbox: not in "
+                        + "the egress relay'\\''s network namespace' >&2; exit 125; }\n" + script;
+            }
             if (cgroup != null) {
                 // the set-up shell joins first, so every process of the RUN is counted from its start
                 script = "echo $$ > " + q(cgroup.resolve("cgroup.procs")) + " || { echo 'kiln-sandbox: cannot join "
@@ -117,6 +126,9 @@ public final class NamespaceSandbox implements Sandbox {
                     command.add(setup.groups.isEmpty() ? "--clear-groups" : "--groups=" + joined(setup.groups));
                 }
             }
+            if (relayNamespace != null) {
+                command.addAll(List.of(busybox, "nsenter", "-n" + relay.namespace(), "-F", "--"));
+            }
             command.add(unshare);
             if (!privileged) {
                 if (setup.user.uid() == 0) {
@@ -128,7 +140,7 @@ public final class NamespaceSandbox implements Sandbox {
             }
             command.addAll(List.of("--mount", "--pid", "--uts", "--ipc", "--fork", "--kill-child=SIGKILL",
                     "--propagation", "private"));
-            if (!spec.network().shared()) {
+            if (!spec.network().shared() && relayNamespace == null) {
                 command.add("--net");
             }
             // the static busybox runs the set-up too: its shell runs mount, hostname and ip as
@@ -141,7 +153,16 @@ public final class NamespaceSandbox implements Sandbox {
             env.put(SetupScript.ENV_VARIABLE, SetupScript.environmentScript(proxied ? EgressRelay.environment(spec.env()) : spec.env()));
             ProcessRunner.Tail err = new ProcessRunner.Tail(spec.stderr());
             ProcessRunner.Started started = identityMapped ? NamespaceProcesses::mapIdentity : null;
-            if (relay != null) {
+            if (relayNamespace != null) {
+                EgressRelay r = relay;
+                started = process -> {
+                    r.awaitListening(System.nanoTime() + 20_000_000_000L);
+                    // the set-up waits for this line before it goes on to the command
+                    process.getOutputStream().write('\n');
+                    process.getOutputStream().flush();
+                    NamespaceProcesses.mapIdentity(process);
+                };
+            } else if (relay != null) {
                 EgressRelay r = relay;
                 started = process -> {
                     long deadline = System.nanoTime() + 20_000_000_000L;
