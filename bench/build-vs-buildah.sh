@@ -11,19 +11,14 @@
 # Prints a markdown table; wall time and peak RSS from GNU time (buildah: max of bud and push).
 set -euo pipefail
 mode="${1:-cold}"
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 jar="$here/target/quarkus-app/quarkus-run.jar"
 work="${WORK:-/tmp/kiln-bench-build}"
 runs="${RUNS:-5}"
 reg_port=5301
 [ -f "$jar" ] || (cd "$here" && mvn -B -q package -DskipTests)
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 rm -rf "$work" && mkdir -p "$work"
-wait_http() { for _ in $(seq 1 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 cat > "$work/registry.yml" <<YML
 version: 0.1

@@ -11,7 +11,7 @@
 # and samples `jcmd VM.native_memory summary` every second: prints the committed MiB per area in the
 # sample with the highest RSS, to see what the peak is made of (tracking itself costs a few MiB).
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 app="${APP:-$here/target/quarkus-app}"
 work="${WORK:-$(mktemp -d /tmp/kiln-cold-stress.XXXXXX)}"
 clients="${CLIENTS:-20}" layers="${LAYERS:-4}" mib="${MIB:-50}" tries="${TRIES:-10}"
@@ -19,12 +19,7 @@ java_opts="${JAVA_OPTS:--Xmx256m}"
 up_port="${UP_PORT:-5391}" link_port="${LINK_PORT:-5392}" kiln_port="${KILN_PORT:-5393}"
 [ -f "$app/quarkus-run.jar" ] || { echo "cold-pull-stress: run mvn package first" >&2; exit 1; }
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 mkdir -p "$work"
-wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
 [ -d "$work/image" ] || "$here/bench/make-image.sh" "$work/image" "$layers" "$mib"
 cat > "$work/upstream.yml" <<YML

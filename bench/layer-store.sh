@@ -11,19 +11,14 @@
 #   buildah         buildah bud --layers --isolation chroot (overlay driver) + buildah push
 # all pushing to the same local docker-registry. Median of RUNS (default 5); prints a markdown table.
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 jar="$here/target/quarkus-app/quarkus-run.jar"
 work="${WORK:-/tmp/kiln-bench-layer-store}"
 runs="${RUNS:-5}"
 reg_port=5311
 [ -f "$jar" ] || { echo "build the jar first: mvn -B package -DskipTests" >&2; exit 1; }
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 rm -rf "$work" && mkdir -p "$work"
-wait_http() { for _ in $(seq 1 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 cat > "$work/registry.yml" <<YML
 version: 0.1

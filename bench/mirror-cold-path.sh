@@ -5,7 +5,7 @@
 # its last byte) and a skopeo pull of 4 × 50 MiB, directly and through a fresh gateway (empty store,
 # JIT warmed by an unrelated 1 MiB pull) of each build. Prints medians of RUNS (default 5) as markdown.
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 app="${APP:-$here/target/quarkus-app}"
 before_app="${BEFORE_APP:?BEFORE_APP=<quarkus-app directory of the build to compare with>}"
 work="${WORK:-/tmp/kiln-bench-cold-path}"
@@ -13,15 +13,7 @@ runs="${RUNS:-5}" latency_ms="${LATENCY_MS:-25}" rate_mbit="${RATE_MBIT:-400}"
 java_opts="${JAVA_OPTS:--Xmx256m}"
 up_port=5211 link_port=5212 kiln_port=5213
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 rm -rf "$work" && mkdir -p "$work"
-wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.3f}')" "$1"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 "$here/bench/make-image.sh" "$work/large" 4 50
 "$here/bench/make-image.sh" "$work/single" 1 50
@@ -52,7 +44,7 @@ start_kiln() { # app directory
 }
 stop_kiln() { kill "$kiln_pid"; wait "$kiln_pid" 2>/dev/null || true; }
 blob_time() { curl -sf -o /dev/null -w '%{time_total}' "$1"; }
-pull() { rm -rf "$work/out"; local t; t=$(now); skopeo copy -q --src-tls-verify=false "docker://$1" "dir:$work/out"; since "$t"; }
+pull() { rm -rf "$work/out"; local t; t=$(now); skopeo copy -q --src-tls-verify=false "docker://$1" "dir:$work/out"; since "$t" 3; }
 
 declare -A r
 for i in $(seq 1 "$runs"); do

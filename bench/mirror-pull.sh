@@ -4,7 +4,7 @@
 # Kiln cold and warm, and through Debian's docker-registry in proxy mode cold and warm; then the
 # upstream bytes for 20 concurrent cold pulls through each mirror. Prints a markdown report.
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 jar="$here/target/quarkus-app/quarkus-run.jar"
 work="${WORK:-/tmp/kiln-bench-mirror}"
 runs="${RUNS:-3}"
@@ -12,14 +12,7 @@ latency_ms="${LATENCY_MS:-25}" rate_mbit="${RATE_MBIT:-400}"
 up_port=5201 link_port=5202 kiln_port=5203 proxy_port=5204
 [ -f "$jar" ] || (cd "$here" && mvn -B -q package -DskipTests)
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 rm -rf "$work" && mkdir -p "$work"
-wait_http() { for _ in $(seq 1 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.2f}')" "$1"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 "$here/bench/make-image.sh" "$work/small" 3 10
 "$here/bench/make-image.sh" "$work/large" 4 50

@@ -11,7 +11,7 @@
 # onto itself, and moto breaks the reads in flight with a 500); failed pulls are counted, not hidden.
 # Needs: skopeo, docker-registry, moto_server, python3 with boto3, the packaged jar.
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 jar="${JAR:-$here/target/quarkus-app/quarkus-run.jar}"
 work="${WORK:-/tmp/kiln-bench-replicas}"
 runs="${RUNS:-3}" clients="${CLIENTS:-6}" warm_rounds="${WARM_ROUNDS:-2}"
@@ -20,14 +20,7 @@ latency_ms="${LATENCY_MS:-25}" rate_mbit="${RATE_MBIT:-400}"
 up_port=5301 link_port=5302 moto_port=5303 ports=(5311 5312 5313)
 [ -f "$jar" ] || { echo "build the jar first: mvn -B -q package -DskipTests" >&2; exit 1; }
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 rm -rf "$work" && mkdir -p "$work"
-wait_http() { for _ in $(seq 1 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.2f}')" "$1"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 "$here/bench/make-image.sh" "$work/image" "$layers" "$mib"
 "$here/bench/make-image.sh" "$work/warmup" 1 1
@@ -42,7 +35,7 @@ YML
 docker-registry serve "$work/upstream.yml" > "$work/upstream.log" 2>&1 & pids+=($!)
 python3 "$here/bench/throttle-proxy.py" --listen $link_port --target $up_port --latency-ms "$latency_ms" --rate-mbit "$rate_mbit" --stats "$work/link.stats" & link_pid=$!; pids+=($link_pid)
 moto_server -H 127.0.0.1 -p $moto_port > "$work/moto.log" 2>&1 & pids+=($!)
-wait_http "http://127.0.0.1:$up_port/v2/"; wait_http "http://127.0.0.1:$link_port/v2/"; wait_http "http://127.0.0.1:$moto_port/"
+wait_http "http://127.0.0.1:$up_port/v2/" any; wait_http "http://127.0.0.1:$link_port/v2/" any; wait_http "http://127.0.0.1:$moto_port/" any
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 KILN_CLUSTER_PEER_TOKEN=bench-peer-token
 python3 -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$moto_port').create_bucket(Bucket='bench')"
 for image in image warmup; do
@@ -62,7 +55,7 @@ start_replicas() { # count prefix
     kiln_pids+=($!); pids+=($!)
   done
   for i in $(seq 0 $((n - 1))); do
-    wait_http "http://127.0.0.1:${ports[$i]}/v2/"
+    wait_http "http://127.0.0.1:${ports[$i]}/v2/" any
     # a gateway runs for days: measure a cold cache, not a cold JIT
     skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:${ports[$i]}/up/bench/warmup:1" "dir:$work/warm"; rm -rf "$work/warm"
   done

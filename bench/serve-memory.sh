@@ -6,7 +6,7 @@
 # after a full GC (jcmd GC.class_histogram's total). Needs the packaged jar.
 #   OPTS_SETS="default|-Xmx128m|-Xmx64m -XX:MaxDirectMemorySize=64m"  ('|' separates sets; "default" is none)
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 jar="$here/target/quarkus-app/quarkus-run.jar"
 work="${WORK:-$(mktemp -d /tmp/kiln-serve-memory.XXXXXX)}"
 clients="${CLIENTS:-20}" layers="${LAYERS:-4}" mib="${MIB:-50}"
@@ -14,11 +14,7 @@ up_port="${UP_PORT:-5381}" kiln_port="${KILN_PORT:-5382}"
 opts_sets="${OPTS_SETS:-default|-Xmx256m -XX:MaxDirectMemorySize=128m|-Xmx128m -XX:MaxDirectMemorySize=64m|-Xmx64m -XX:MaxDirectMemorySize=32m}"
 [ -f "$jar" ] || { echo "serve-memory: run mvn package first" >&2; exit 1; }
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 mkdir -p "$work"
-wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
 "$here/bench/make-image.sh" "$work/image" "$layers" "$mib"
 cat > "$work/upstream.yml" <<YML

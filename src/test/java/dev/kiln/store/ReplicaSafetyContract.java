@@ -12,6 +12,7 @@ import dev.kiln.registry.server.NamespacePolicy;
 import dev.kiln.registry.server.RegistryService;
 import dev.kiln.registry.spec.ErrorCode;
 import dev.kiln.registry.spec.RegistryException;
+import dev.kiln.testkit.LockRace;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -21,10 +22,10 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -135,29 +136,14 @@ abstract class ReplicaSafetyContract {
 
     @Test
     void replicasRacingForTheLockGetOneWinner() throws Exception {
-        int racers = 8;
-        ExecutorService pool = Executors.newFixedThreadPool(racers);
-        try {
-            for (int round = 0; round < 5; round++) {
-                StoreLock lock = store().locks().named("race-" + round);
-                CountDownLatch start = new CountDownLatch(1);
-                List<Future<Boolean>> results = new ArrayList<>();
-                for (int i = 0; i < racers; i++) {
-                    String holder = "replica-" + i;
-                    results.add(pool.submit(() -> {
-                        start.await();
-                        return lock.acquire(holder, Duration.ofHours(1));
-                    }));
-                }
-                start.countDown();
-                int winners = 0;
-                for (Future<Boolean> result : results) {
-                    winners += result.get(60, TimeUnit.SECONDS) ? 1 : 0;
-                }
-                assertEquals(1, winners, "round " + round);
+        for (int round = 0; round < 5; round++) {
+            StoreLock lock = store().locks().named("race-" + round);
+            List<Callable<Boolean>> racers = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                String holder = "replica-" + i;
+                racers.add(() -> lock.acquire(holder, Duration.ofHours(1)));
             }
-        } finally {
-            pool.shutdownNow();
+            assertEquals(1, LockRace.winners(racers), "round " + round);
         }
     }
 

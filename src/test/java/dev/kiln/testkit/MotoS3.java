@@ -4,11 +4,8 @@ import java.io.IOException;
 import java.net.HttpURLConnection;
 import java.net.ServerSocket;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
@@ -41,7 +38,7 @@ public final class MotoS3 implements AutoCloseable {
             port = socket.getLocalPort();
         }
         Path log = dir.resolve("moto-s3.log");
-        Process process = new ProcessBuilder(python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", String.valueOf(port))
+        Process process = new ProcessBuilder(Moto.python(), "-m", "moto.server", "-H", "127.0.0.1", "-p", String.valueOf(port))
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         MotoS3 moto = new MotoS3(process, log, port);
         // moto imports for ~2 s on an idle machine; a loaded 2-core one can take many times that
@@ -57,15 +54,6 @@ public final class MotoS3 implements AutoCloseable {
             s3.createBucket(b -> b.bucket(bucket));
         }
         return moto;
-    }
-
-    private static String python() {
-        for (String candidate : List.of(System.getenv().getOrDefault("KILN_MOTO_PYTHON", ""), "/root/.pyenv/shims/python3")) {
-            if (!candidate.isEmpty() && Files.isExecutable(Path.of(candidate))) {
-                return candidate;
-            }
-        }
-        return "python3";
     }
 
     private boolean answers() {
@@ -96,24 +84,12 @@ public final class MotoS3 implements AutoCloseable {
 
     /** The last lines moto logged, for failure messages. */
     public String logTail() {
-        try {
-            List<String> lines = Files.readAllLines(log);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
-        }
+        return Moto.tail(log);
     }
 
     @Override
     public void close() {
         process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        Moto.awaitExit(process);
     }
 }

@@ -2,7 +2,6 @@ package dev.kiln.testkit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.kiln.testkit.Ports;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,7 +9,6 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -47,7 +45,7 @@ public final class MotoServer implements AutoCloseable {
         }
         int port = Ports.freePort();
         Path log = dir.resolve("moto.log");
-        Process process = new ProcessBuilder(python(), script.toString(), String.valueOf(port), contextTarGz.toString())
+        Process process = new ProcessBuilder(Moto.python(), script.toString(), String.valueOf(port), contextTarGz.toString())
                 .redirectError(log.toFile()).start();
         CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> {
             try {
@@ -65,19 +63,9 @@ public final class MotoServer implements AutoCloseable {
         }
         if (keys == null) {
             process.destroyForcibly();
-            throw new IOException("moto did not start: " + tail(log));
+            throw new IOException("moto did not start: " + Moto.tail(log));
         }
         return new MotoServer(process, log, port, new ObjectMapper().readTree(keys));
-    }
-
-    /** The Python that has moto: the one beside moto_server when it is installed with pyenv, else python3. */
-    private static String python() {
-        for (String candidate : List.of(System.getenv().getOrDefault("KILN_MOTO_PYTHON", ""), "/root/.pyenv/shims/python3")) {
-            if (!candidate.isEmpty() && Files.isExecutable(Path.of(candidate))) {
-                return candidate;
-            }
-        }
-        return "python3";
     }
 
     public String endpoint() {
@@ -86,28 +74,12 @@ public final class MotoServer implements AutoCloseable {
 
     /** The last lines moto logged, for failure messages. */
     public String logTail() {
-        return tail(log);
-    }
-
-    private static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
-        } catch (IOException e) {
-            return "(no log: " + e.getMessage() + ")";
-        }
+        return Moto.tail(log);
     }
 
     @Override
     public void close() throws IOException {
         process.getOutputStream().close();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        Moto.awaitExit(process);
     }
 }

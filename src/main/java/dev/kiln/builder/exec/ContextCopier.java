@@ -4,14 +4,11 @@ import dev.kiln.builder.dockerfile.DockerIgnore;
 import dev.kiln.builder.rootfs.DevicePlaceholder;
 import dev.kiln.builder.rootfs.LayerExtractor;
 import dev.kiln.builder.rootfs.RootfsPath;
-import dev.kiln.oci.Digester;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.PathMatcher;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
@@ -24,13 +21,12 @@ import java.util.stream.Stream;
 /**
  * COPY/ADD of files from a source tree (the build context or another stage's rootfs) into a
  * rootfs, with Docker's rules: wildcards, a directory source copies its contents, a destination
- * ending in {@code /} (or several sources) is a directory. Sources are resolved so nothing outside
- * the source tree is read; destinations through {@link RootfsPath} so nothing outside the rootfs is written.
+ * ending in {@code /} (or several sources) is a directory. Which files are read is {@link CopySources}'
+ * business, so nothing outside the source tree is; destinations go through {@link RootfsPath} so
+ * nothing outside the rootfs is written.
  */
 public final class ContextCopier {
-    private final Path sourceRoot;
-    private final boolean isContext;
-    private final DockerIgnore ignore;
+    private final CopySources sources;
     private final RootfsPath rootfs;
     private dev.kiln.builder.sandbox.Cancellation cancellation;
     /**
@@ -38,18 +34,13 @@ public final class ContextCopier {
      * names of that inode become hardlinks to it, so a link group stays one (BuildKit's copy does so).
      */
     private final Map<Object, Path> linkGroups = new HashMap<>();
-    /** {@code --exclude}: .dockerignore patterns matched against paths relative to each matched source, {@link #matchRoot}. */
-    private DockerIgnore excludes;
-    private Path matchRoot;
 
     /** Ownership for --chown (null to keep root), mode for --chmod (null to keep). */
     public record Attributes(Long uid, Long gid, Integer mode) {
     }
 
     public ContextCopier(Path sourceRoot, boolean isContext, DockerIgnore ignore, RootfsPath rootfs) {
-        this.sourceRoot = sourceRoot.toAbsolutePath().normalize();
-        this.isContext = isContext;
-        this.ignore = ignore;
+        this.sources = new CopySources(sourceRoot, isContext, ignore);
         this.rootfs = rootfs;
     }
 
@@ -61,7 +52,7 @@ public final class ContextCopier {
 
     /** COPY/ADD {@code --exclude} patterns; they leave out what lies below each matched source, not the match itself. */
     public ContextCopier excluding(List<String> patterns) {
-        this.excludes = patterns.isEmpty() ? null : DockerIgnore.of(patterns);
+        sources.excluding(patterns);
         return this;
     }
 
@@ -72,18 +63,18 @@ public final class ContextCopier {
     }
 
     /** Copies {@code sources} to {@code destination} (absolute, inside the rootfs). */
-    public void copy(List<String> sources, String destination, Attributes attrs, boolean unpackArchives) throws IOException, BuildException {
+    public void copy(List<String> names, String destination, Attributes attrs, boolean unpackArchives) throws IOException, BuildException {
         List<List<Path>> matchedBySource = new ArrayList<>();
         int matchedCount = 0;
-        for (String source : sources) {
-            List<Path> found = match(source);
+        for (String source : names) {
+            List<Path> found = sources.match(source);
             if (found.isEmpty()) {
                 throw new BuildException("no source files were specified or found for " + source);
             }
             matchedBySource.add(found);
             matchedCount += found.size();
         }
-        boolean destIsDir = destination.endsWith("/") || sources.size() > 1 || matchedCount > 1
+        boolean destIsDir = destination.endsWith("/") || names.size() > 1 || matchedCount > 1
                 || Files.isDirectory(rootfs.resolve(destination));
         for (List<Path> matched : matchedBySource) {
             // BuildKit copies each source argument on its own: links are kept within one, not across
@@ -99,8 +90,8 @@ public final class ContextCopier {
         throwIfCancelled();
         // A source that is itself a symlink is followed (inside the source tree), as BuildKit
         // does; the copy keeps the name it was asked for. Symlinks below a directory stay links.
-        Path src = followed(matchedPath);
-        matchRoot = src;
+        Path src = sources.followed(matchedPath);
+        sources.walking(src);
         if (Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
             Path target = mkdirs(destination, attrs);
             copyTree(src, target, attrs);
@@ -121,136 +112,13 @@ public final class ContextCopier {
      * A digest of everything {@link #copy} would read for {@code sources}: names, types, modes, link
      * targets and content, after {@code .dockerignore}. Owners are left out because COPY does not keep them.
      */
-    public String digest(List<String> sources) throws IOException, BuildException {
-        Digester digester = Digester.sha256();
-        for (String source : sources) {
-            Map<Object, String> firstNames = new HashMap<>();
-            text(digester, "source", source);
-            for (Path matched : match(source)) {
-                matchRoot = followed(matched);
-                digestTree(digester, followed(matched), matched.getFileName() == null ? "." : matched.getFileName().toString(),
-                        firstNames);
-            }
-        }
-        return digester.digest().hex();
-    }
-
-    private void digestTree(Digester digester, Path path, String name, Map<Object, String> firstNames) throws IOException {
-        int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        text(digester, "entry", name + " " + Integer.toOctalString(mode));
-        if (Files.isSymbolicLink(path)) {
-            text(digester, "link", Files.readSymbolicLink(path).toString());
-        } else if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
-            List<Path> children;
-            try (Stream<Path> list = Files.list(path)) {
-                children = list.sorted().toList();
-            }
-            for (Path child : children) {
-                if (excluded(child) && !mustWalk(child)) {
-                    continue;
-                }
-                digestTree(digester, child, name + "/" + child.getFileName(), firstNames);
-            }
-        } else if (Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
-            Object inode = multiplyLinked(path);
-            if (inode != null) {
-                // which names share an inode changes the layer (hardlink entries), so the key too
-                text(digester, "link-group", firstNames.computeIfAbsent(inode, k -> name));
-            }
-            try (InputStream in = Files.newInputStream(path)) {
-                text(digester, "content", Digester.digest(in, "sha256").hex());
-            }
-        }
-    }
-
-    private static void text(Digester digester, String label, String value) {
-        byte[] bytes = (label + "\0" + value.length() + "\0" + value + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        digester.update(bytes);
-    }
-
-    private Path followed(Path source) throws IOException, BuildException {
-        if (!Files.isSymbolicLink(source)) {
-            return source;
-        }
-        Path target = RootfsPath.of(sourceRoot).resolve("/" + sourceRoot.relativize(source));
-        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-            throw new BuildException("source " + sourceRoot.relativize(source) + " is a symlink to "
-                    + Files.readSymbolicLink(source) + ", which does not exist");
-        }
-        return target;
-    }
-
-    private List<Path> match(String source) throws IOException, BuildException {
-        String clean = source.replace('\\', '/');
-        while (clean.startsWith("/")) {
-            clean = clean.substring(1);
-        }
-        Path rel = Path.of(clean.isEmpty() ? "." : clean).normalize();
-        if (rel.startsWith("..")) {
-            throw new BuildException("forbidden path outside the build context: " + source);
-        }
-        if (!hasWildcard(clean)) {
-            Path p = resolveSource(rel.toString());
-            if (p == null || !Files.exists(p, LinkOption.NOFOLLOW_LINKS) || ignored(p)) {
-                return List.of();
-            }
-            return List.of(p);
-        }
-        PathMatcher matcher = FileSystems.getDefault().getPathMatcher("glob:" + rel);
-        List<Path> out = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(sourceRoot)) {
-            walk.filter(p -> !p.equals(sourceRoot))
-                    .filter(p -> matcher.matches(sourceRoot.relativize(p)))
-                    .filter(p -> !ignored(p))
-                    .sorted()
-                    .forEach(out::add);
-        }
-        return out;
-    }
-
-    private Path resolveSource(String rel) throws IOException {
-        return resolveSource(sourceRoot, isContext, rel);
+    public String digest(List<String> names) throws IOException, BuildException {
+        return sources.digest(names);
     }
 
     /** A source path inside {@code root}: in the context it may not lead out, in a rootfs its links resolve inside. */
     public static Path resolveSource(Path root, boolean isContext, String rel) throws IOException {
-        if (isContext) {
-            Path p = root.resolve(rel).normalize();
-            Path real = Files.exists(p) ? p.toRealPath() : p;
-            if (!real.startsWith(root.toRealPath())) {
-                throw new IOException("forbidden path outside the build context: " + rel);
-            }
-            return p;
-        }
-        return RootfsPath.of(root).resolve("/" + rel);
-    }
-
-    private boolean excluded(Path p) {
-        return ignored(p) || excludedByFlag(p);
-    }
-
-    /** An excluded directory is still walked when a later {@code !} pattern may re-include something below it. */
-    private boolean mustWalk(Path dir) {
-        return Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)
-                && (!ignored(dir) || ignore.mustWalk(sourceRoot.relativize(dir).toString()))
-                && (!excludedByFlag(dir) || excludes.mustWalk(matchRoot.relativize(dir).toString()));
-    }
-
-    private boolean ignored(Path p) {
-        if (!isContext || ignore == null) {
-            return false;
-        }
-        String rel = sourceRoot.relativize(p).toString();
-        return !rel.isEmpty() && ignore.excluded(rel, Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS));
-    }
-
-    private boolean excludedByFlag(Path p) {
-        return excludes != null && matchRoot != null && p.startsWith(matchRoot) && !p.equals(matchRoot)
-                && excludes.excluded(matchRoot.relativize(p).toString(), Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS));
-    }
-
-    private static boolean hasWildcard(String s) {
-        return s.indexOf('*') >= 0 || s.indexOf('?') >= 0 || s.indexOf('[') >= 0;
+        return CopySources.resolveSource(root, isContext, rel);
     }
 
     private void copyTree(Path srcDir, Path targetDir, Attributes attrs) throws IOException {
@@ -260,7 +128,7 @@ public final class ContextCopier {
         }
         for (Path child : children) {
             throwIfCancelled();
-            if (excluded(child) && !mustWalk(child)) {
+            if (sources.skipped(child)) {
                 continue;
             }
             String inside = rootfs.inside(targetDir);
@@ -285,7 +153,7 @@ public final class ContextCopier {
         }
         int type = (Integer) Files.getAttribute(src, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 0170000;
         if (type == 0140000) {
-            throw new IOException(sourceRoot.relativize(src) + " is a socket, which cannot be copied into an image");
+            throw new IOException(sources.root().relativize(src) + " is a socket, which cannot be copied into an image");
         }
         if (type == 0010000 || type == 0020000 || type == 0060000) {
             // never opened: a FIFO would block the build, a device would hand over the host's
@@ -302,7 +170,7 @@ public final class ContextCopier {
             own(target, attrs, src);
             return;
         }
-        Object inode = type == 0100000 ? multiplyLinked(src) : null;
+        Object inode = type == 0100000 ? CopySources.multiplyLinked(src) : null;
         Path first = inode == null ? null : linkGroups.get(inode);
         if (first != null && !first.equals(target) && Files.isRegularFile(first, LinkOption.NOFOLLOW_LINKS)) {
             // the first copy already has this inode's content, mode and owner
@@ -320,15 +188,6 @@ public final class ContextCopier {
         }
         own(target, attrs, src);
     }
-
-    /** The inode of a regular file that has other names too, else null. */
-    private static Object multiplyLinked(Path file) throws IOException {
-        if (((Number) Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS)).longValue() < 2) {
-            return null;
-        }
-        return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-    }
-
 
     private static void copyMode(Path src, Path target, Attributes attrs) throws IOException {
         if (attrs != null && attrs.mode() != null) {
@@ -348,7 +207,7 @@ public final class ContextCopier {
         if (attrs != null && attrs.uid() != null) {
             uid = attrs.uid();
             gid = attrs.gid() == null ? 0 : attrs.gid();
-        } else if (!isContext && src != null) {
+        } else if (!sources.isContext() && src != null) {
             uid = Integer.toUnsignedLong((Integer) Files.getAttribute(src, "unix:uid", LinkOption.NOFOLLOW_LINKS));
             gid = Integer.toUnsignedLong((Integer) Files.getAttribute(src, "unix:gid", LinkOption.NOFOLLOW_LINKS));
         }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.testkit.GitHttpServer;
+import dev.kiln.testkit.GitWork;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,34 +40,22 @@ class GitHttpContextTest {
         https = GitHttpServer.serve(repos, true, root, USER, TOKEN);
         plain = GitHttpServer.serve(repos, false, root, USER, TOKEN);
 
-        Path lib = root.resolve("lib-work");
-        git(root, "init", "--quiet", "-b", "main", lib.toString());
-        Files.writeString(lib.resolve("lib.txt"), "library\n");
-        git(lib, "add", ".");
-        git(lib, "commit", "--quiet", "-m", "lib");
-        git(root, "clone", "--quiet", "--bare", lib.toString(), repos.resolve("lib.git").toString());
+        GitWork lib = GitWork.init(root.resolve("lib-work")).write("lib.txt", "library\n");
+        lib.commitAll("lib");
+        lib.publish(repos, "lib.git");
 
-        Path work = root.resolve("work");
-        git(root, "init", "--quiet", "-b", "main", work.toString());
-        Files.writeString(work.resolve("a.txt"), "v1\n");
-        git(work, "add", ".");
-        git(work, "commit", "--quiet", "-m", "one");
-        firstCommit = git(work, "rev-parse", "HEAD").strip();
-        git(work, "tag", "v1");
-        Files.writeString(work.resolve("a.txt"), "v2\n");
-        Files.createDirectories(work.resolve("docker"));
-        Files.writeString(work.resolve("docker/Dockerfile"), "FROM scratch\n");
+        GitWork work = GitWork.init(root.resolve("work")).write("a.txt", "v1\n");
+        firstCommit = work.commitAll("one");
+        work.git("tag", "v1");
+        work.write("a.txt", "v2\n").write("docker/Dockerfile", "FROM scratch\n");
         // a submodule on the same host, as most monorepos have them
-        git(work, "-c", "protocol.file.allow=always", "submodule", "--quiet", "add", repos.resolve("lib.git").toString(), "lib");
-        git(work, "config", "-f", ".gitmodules", "submodule.lib.url", https.url("lib.git"));
-        git(work, "add", ".");
-        git(work, "commit", "--quiet", "-m", "two");
-        git(work, "checkout", "--quiet", "-b", "feature");
-        Files.writeString(work.resolve("feature.txt"), "f\n");
-        git(work, "add", ".");
-        git(work, "commit", "--quiet", "-m", "feature");
-        git(work, "checkout", "--quiet", "main");
-        git(root, "clone", "--quiet", "--bare", work.toString(), repos.resolve("app.git").toString());
+        work.git("-c", "protocol.file.allow=always", "submodule", "--quiet", "add", repos.resolve("lib.git").toString(), "lib");
+        work.git("config", "-f", ".gitmodules", "submodule.lib.url", https.url("lib.git"));
+        work.commitAll("two");
+        work.git("checkout", "--quiet", "-b", "feature");
+        work.write("feature.txt", "f\n").commitAll("feature");
+        work.git("checkout", "--quiet", "main");
+        work.publish(repos, "app.git");
     }
 
     @AfterAll

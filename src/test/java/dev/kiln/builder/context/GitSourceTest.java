@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.testkit.GitDaemon;
+import dev.kiln.testkit.GitWork;
 import dev.kiln.testkit.GitHttpServer;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -33,19 +34,12 @@ class GitSourceTest {
         Path repos = Files.createDirectories(root.resolve("repos"));
         http = GitHttpServer.serve(repos, false, root, null, null);
         daemon = GitDaemon.serve(repos);
-        Path work = root.resolve("work");
-        git(root, "init", "--quiet", "-b", "main", work.toString());
-        Files.createDirectories(work.resolve("docs"));
-        Files.writeString(work.resolve("a.txt"), "v1\n");
-        Files.writeString(work.resolve("docs/guide.md"), "guide\n");
-        git(work, "add", ".");
-        git(work, "commit", "--quiet", "-m", "one", "--date", "2021-03-04T05:06:07Z");
-        v1 = git(work, "rev-parse", "HEAD").strip();
-        v1Time = Long.parseLong(git(work, "log", "-1", "--format=%ct").strip());
-        git(work, "tag", "v1");
-        Files.writeString(work.resolve("a.txt"), "v2\n");
-        git(work, "commit", "--quiet", "-am", "two");
-        git(root, "clone", "--quiet", "--bare", work.toString(), repos.resolve("app.git").toString());
+        GitWork work = GitWork.init(root.resolve("work")).write("a.txt", "v1\n").write("docs/guide.md", "guide\n");
+        v1 = work.commitAll("one", "--date", "2021-03-04T05:06:07Z");
+        v1Time = Long.parseLong(work.git("log", "-1", "--format=%ct").strip());
+        work.git("tag", "v1");
+        work.write("a.txt", "v2\n").commitAll("two");
+        work.publish(repos, "app.git");
     }
 
     @AfterAll

@@ -5,14 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.testkit.DockerRegistry;
-import dev.kiln.testkit.BusyboxContext;
+import dev.kiln.testkit.RegistryWithBase;
 import dev.kiln.testkit.Tools;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -20,14 +15,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code kiln build} with the layer store, in process, against a real docker-registry: the
@@ -35,8 +27,7 @@ import picocli.CommandLine;
  * layers without unpacking them again, and builds the same image as without the store.
  */
 class LayerStoreBuildTest {
-    private static DockerRegistry registry;
-    private static Path shared;
+    private static RegistryWithBase registry;
     private static String base;
 
     @TempDir
@@ -44,15 +35,11 @@ class LayerStoreBuildTest {
 
     @BeforeAll
     static void startRegistryWithBusyboxBase() throws Exception {
-        shared = Files.createTempDirectory("kiln-layer-store-test");
-        registry = DockerRegistry.start(shared.resolve("registry"));
-        Path baseCtx = BusyboxContext.write(shared.resolve("base-ctx"), """
+        registry = RegistryWithBase.start("base", """
                 RUN mkdir -p /etc /opt/old && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo gone > /etc/obsolete && echo o > /opt/old/o
                 RUN rm /etc/obsolete && rm -r /opt/old && mkdir /opt/new
                 """);
-        base = registry.host() + "/base:1";
-        String log = build("-c", baseCtx.toString(), "-d", base, "--insecure-registry", registry.host());
-        assertTrue(log.contains("build done"), log);
+        base = registry.base();
     }
 
     @AfterAll
@@ -60,23 +47,10 @@ class LayerStoreBuildTest {
         if (registry != null) {
             registry.close();
         }
-        new ProcessBuilder("rm", "-rf", shared.toString()).start().waitFor();
     }
 
-    static String build(String... args) {
-        Run run = run(args);
-        assertEquals(0, run.exit(), run.log());
-        return run.log();
-    }
-
-    record Run(int exit, String log) {
-    }
-
-    static Run run(String... args) {
-        ByteArrayOutputStream log = new ByteArrayOutputStream();
-        int exit = new CommandLine(new BuildCommand(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-                new PrintStream(log, true, StandardCharsets.UTF_8))).execute(args);
-        return new Run(exit, log.toString(StandardCharsets.UTF_8));
+    private static String build(String... args) {
+        return RegistryWithBase.build(args);
     }
 
     private String appBuild(Path ctx, Path store, String cacheRepo, String... extra) {
@@ -92,9 +66,7 @@ class LayerStoreBuildTest {
     }
 
     private static String digestOf(String log) {
-        Matcher m = Pattern.compile("build done in [0-9.]+s: (sha256:[0-9a-f]{64})").matcher(log);
-        assertTrue(m.find(), log);
-        return m.group(1);
+        return RegistryWithBase.digestOf(log);
     }
 
     /** Each kept layer's directory and the inode of its tree: a layer unpacked again gets a new one. */
@@ -184,7 +156,7 @@ class LayerStoreBuildTest {
                 RUN echo half > /half && exit 3
                 """.formatted(base));
         Path store = dir.resolve("store-failing");
-        Run failed = run(appArgs(ctx, store, "cache-failing", "--verbosity", "debug"));
+        RegistryWithBase.Run failed = RegistryWithBase.run(appArgs(ctx, store, "cache-failing", "--verbosity", "debug"));
         assertTrue(failed.exit() != 0, failed.log());
         assertTrue(failed.log().contains("by overlayfs"), "the default did not stack by overlayfs:\n" + failed.log());
         String storePath = store.toRealPath().toString();

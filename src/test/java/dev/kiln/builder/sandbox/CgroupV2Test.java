@@ -13,6 +13,8 @@ import java.util.List;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** The detection from a fake /proc/self and cgroup tree, and the refusal on this host (cgroup v1 controllers). */
 class CgroupV2Test {
@@ -34,32 +36,37 @@ class CgroupV2Test {
         return dir;
     }
 
-    @Test
-    void cgroupV1OnlyIsNoV2Hierarchy() throws IOException {
-        proc("9:name=systemd:/\n8:pids:/\n4:memory:/\n",
-                "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory");
-        CgroupV2.Probe p = CgroupV2.probe(root);
-        assertFalse(p.usable());
-        assertTrue(p.missing().contains("cgroup v1"), p.missing());
+    /** A host that cannot give RUNs a cgroup, and the reason the probe must give. */
+    record Refused(String what, String cgroup, String mountinfo, String dir, String controllers, String subtree, String reason) {
+        @Override
+        public String toString() {
+            return what;
+        }
     }
 
-    @Test
-    void aHybridUnifiedTreeWithoutControllersIsNotEnough() throws IOException {
-        // this host's shape: memory, pids and cpu on v1, only hugetlb on the unified hierarchy
-        proc("9:name=systemd:/\n0::/\n", "40 31 0:36 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw");
-        cgroupDir("sys/fs/cgroup/unified", "hugetlb", "");
-        CgroupV2.Probe p = CgroupV2.probe(root);
-        assertFalse(p.usable());
-        assertTrue(p.missing().contains("no memory, pids, cpu controller"), p.missing());
+    static List<Refused> refusedHosts() {
+        return List.of(
+                new Refused("cgroup v1 only is no v2 hierarchy", "9:name=systemd:/\n8:pids:/\n4:memory:/\n",
+                        "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory", null, null, null, "cgroup v1"),
+                // this host's shape: memory, pids and cpu on v1, only hugetlb on the unified hierarchy
+                new Refused("a hybrid unified tree without controllers is not enough", "9:name=systemd:/\n0::/\n",
+                        "40 31 0:36 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw", "sys/fs/cgroup/unified", "hugetlb", "",
+                        "no memory, pids, cpu controller"),
+                new Refused("controllers not enabled for children mean no delegation", "0::/kiln\n",
+                        "30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw", "sys/fs/cgroup/kiln", "cpuset cpu io memory pids", "memory",
+                        "does not enable pids, cpu"));
     }
 
-    @Test
-    void controllersNotEnabledForChildrenMeanNoDelegation() throws IOException {
-        proc("0::/kiln\n", "30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw");
-        cgroupDir("sys/fs/cgroup/kiln", "cpuset cpu io memory pids", "memory");
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("refusedHosts")
+    void aHostWithoutADelegatedV2SubtreeIsRefusedSayingWhy(Refused host) throws IOException {
+        proc(host.cgroup(), host.mountinfo());
+        if (host.dir() != null) {
+            cgroupDir(host.dir(), host.controllers(), host.subtree());
+        }
         CgroupV2.Probe p = CgroupV2.probe(root);
         assertFalse(p.usable());
-        assertTrue(p.missing().contains("does not enable pids, cpu"), p.missing());
+        assertTrue(p.missing().contains(host.reason()), p.missing());
     }
 
     @Test

@@ -3,25 +3,18 @@ package dev.kiln.builder.stage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.kiln.app.cli.BuildCommand;
-import dev.kiln.testkit.BusyboxContext;
-import dev.kiln.testkit.DockerRegistry;
-import java.io.ByteArrayOutputStream;
+import dev.kiln.testkit.RegistryWithBase;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import picocli.CommandLine;
 
 /**
  * COPY and ADD written straight from the context ({@link DirectCopy}) against the same build
@@ -32,8 +25,7 @@ import picocli.CommandLine;
  */
 class DirectCopyBuildTest {
     private static final String DIRECT = "wrote the layer without the root filesystem";
-    private static DockerRegistry registry;
-    private static Path shared;
+    private static RegistryWithBase registry;
     private static String base;
 
     @TempDir
@@ -41,18 +33,14 @@ class DirectCopyBuildTest {
 
     @BeforeAll
     static void startRegistryWithBase() throws Exception {
-        shared = Files.createTempDirectory("kiln-direct-copy-test");
-        registry = DockerRegistry.start(shared.resolve("registry"));
-        Path baseCtx = BusyboxContext.write(shared.resolve("base-ctx"), """
+        registry = RegistryWithBase.start("direct-base", """
                 RUN mkdir -p /etc /opt/new/sub /srv && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd \\
                     && echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo old > /opt/new/sub/old \\
                     && chmod 0750 /opt/new && chown 7:8 /opt/new/sub && ln -s /opt/new /link && echo f > /srv/file
                 WORKDIR /gone
                 RUN cd / && rmdir /gone
                 """);
-        base = registry.host() + "/direct-base:1";
-        String log = build("-c", baseCtx.toString(), "-d", base, "--insecure-registry", registry.host());
-        assertTrue(log.contains("build done"), log);
+        base = registry.base();
     }
 
     @AfterAll
@@ -60,16 +48,10 @@ class DirectCopyBuildTest {
         if (registry != null) {
             registry.close();
         }
-        new ProcessBuilder("rm", "-rf", shared.toString()).start().waitFor();
     }
 
     private static String build(String... args) {
-        ByteArrayOutputStream log = new ByteArrayOutputStream();
-        int exit = new CommandLine(new BuildCommand(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-                new PrintStream(log, true, StandardCharsets.UTF_8))).execute(args);
-        String text = log.toString(StandardCharsets.UTF_8);
-        assertEquals(0, exit, text);
-        return text;
+        return RegistryWithBase.build(args);
     }
 
     private String build(Path ctx, String name, boolean store) {
@@ -84,9 +66,7 @@ class DirectCopyBuildTest {
     }
 
     private static String digestOf(String log) {
-        Matcher m = Pattern.compile("build done in [0-9.]+s: (sha256:[0-9a-f]{64})").matcher(log);
-        assertTrue(m.find(), log);
-        return m.group(1);
+        return RegistryWithBase.digestOf(log);
     }
 
     private static int count(String log, String line) {

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.builder.dockerfile.DockerIgnore;
 import dev.kiln.builder.exec.BuildException;
+import dev.kiln.testkit.TextServer;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -135,5 +137,32 @@ class CopyStepTest {
                 """);
         BuildException e = assertThrows(BuildException.class, () -> f.apply(1));
         assertEquals("checksum requires HTTP(S) or Git sources", e.getMessage());
+    }
+
+    @Test
+    void addOfAnHttpUrlWritesTheDownloadedFileNamedAfterTheUrl(@TempDir Path dir) throws Exception {
+        try (TextServer server = new TextServer(InetAddress.getLoopbackAddress(), "served\n")) {
+            StepFixture f = new StepFixture(dir, "FROM scratch\nADD " + server.url() + "notes.txt /srv/\n");
+            f.apply(1);
+            assertEquals("served\n", Files.readString(f.rootfs.resolve("srv/notes.txt")));
+            assertTrue(server.hits() >= 1, "the file came from the server");
+        }
+    }
+
+    @Test
+    void onlyACopyThatNeedsNothingBelowWritesWithoutTheRootfs(@TempDir Path dir) throws Exception {
+        StepFixture f = new StepFixture(dir, """
+                FROM scratch
+                COPY a.txt /dst/
+                COPY --chown=10:20 a.txt /numeric/
+                COPY --chown=app a.txt /named/
+                ADD files.tar.gz /unpacked/
+                ADD --chown=0 https://127.0.0.1:9/a.txt /downloaded/
+                """);
+        assertEquals("/dst/", f.step(0).independentDestination(f.ctx));
+        assertEquals("/numeric/", f.step(1).independentDestination(f.ctx));
+        assertNull(f.step(2).independentDestination(f.ctx), "a user name is looked up in the rootfs's /etc/passwd");
+        assertNull(f.step(3).independentDestination(f.ctx), "an archive unpacks over what is there");
+        assertEquals("/downloaded/", f.step(4).independentDestination(f.ctx), "a download is never unpacked");
     }
 }
