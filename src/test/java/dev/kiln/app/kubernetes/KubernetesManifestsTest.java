@@ -138,6 +138,16 @@ class KubernetesManifestsTest {
         assertTrue(store.startsWith(gateway.getVolumeMounts().stream().filter(m -> m.getName().equals("cache-store")).findFirst()
                 .orElseThrow().getMountPath() + "/"), "the store lives on the claim: " + store);
         assertEquals(overlay.equals("cluster") ? "kubernetes" : "local", runner.getProperty("kiln.builds.runner"));
+        // Quarkus takes a key from the first file listed that sets it: the base's defaults go last
+        String locations = gateway.getEnv().stream().filter(e -> e.getName().equals("QUARKUS_CONFIG_LOCATIONS")).findFirst()
+                .orElseThrow().getValue();
+        String mountPath = gateway.getVolumeMounts().stream().filter(m -> m.getName().equals("config")).findFirst()
+                .orElseThrow().getMountPath();
+        List<String> listed = List.of(locations.split(","));
+        assertEquals(Set.copyOf(config.getData().keySet()), listed.stream().map(l -> l.substring(l.lastIndexOf('/') + 1))
+                .collect(Collectors.toSet()), "every file of the ConfigMap is read: " + locations);
+        assertTrue(listed.stream().allMatch(l -> l.startsWith("file:" + mountPath + "/")), locations);
+        assertTrue(locations.endsWith("/kiln.properties"), "the base's kiln.properties is listed last, so an overlay's file wins: " + locations);
 
         // the Service reaches the gateway's pods on 5000
         Service service = one(objects, Service.class);
