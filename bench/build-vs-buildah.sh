@@ -20,29 +20,12 @@ reg_port=5301
 
 rm -rf "$work" && mkdir -p "$work"
 
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$reg_port}
-YML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
 reg="127.0.0.1:$reg_port"
-wait_http "http://$reg/v2/"
+bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" >&2
 
 # buildah: its own storage (overlay), a registries.conf that lets it use the local registry over HTTP
-mkdir -p "$work/buildah"
-cat > "$work/buildah/registries.conf" <<CONF
-unqualified-search-registries = []
-[[registry]]
-location = "$reg"
-insecure = true
-CONF
-cat > "$work/buildah/policy.json" <<'JSON'
-{"default": [{"type": "insecureAcceptAnything"}]}
-JSON
-export CONTAINERS_REGISTRIES_CONF="$work/buildah/registries.conf"
+bench_buildah_conf "$work/buildah" "$reg"
 bstore="--root $work/buildah/root --runroot $work/buildah/runroot --storage-driver overlay"
 
 ctx="$work/ctx"

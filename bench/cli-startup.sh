@@ -19,7 +19,7 @@
 #   jar25-aot  java 25, -jar quarkus-run.jar and an AOT cache of a training build
 #   buildah    buildah bud + push of the same Dockerfile (the build only; no version or submit)
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 rounds="${ROUNDS:-5}"
 variants="${VARIANTS:-${BEFORE_APP:+before }launcher launcher25 buildah}"
 java25="${JAVA25:-/usr/lib/jvm/temurin-25-jdk-amd64/bin/java}"
@@ -30,12 +30,7 @@ flags="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 src_app="${APP:-$here/target/quarkus-app}"   # APP=…/quarkus-app: another build of the jar
 [ -f "$src_app/quarkus-run.jar" ] || { echo "cli-startup: run mvn package first" >&2; exit 1; }
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 mkdir -p "$work"
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-wait_http() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
 # A copy of the app, so the archives' recorded jar times stay valid whatever Maven does to target/ meanwhile.
 app="$work/app"
@@ -49,8 +44,6 @@ if [ ! -f "$app/kiln-cli.jar" ]; then
   (cd "$work" && jar --create --file "$app/kiln-cli.jar" --manifest manifest.txt)
 fi
 
-# shellcheck source=bench/registry.sh
-. "$here/bench/registry.sh"
 bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" busybox >&2
 
@@ -117,9 +110,7 @@ for v in $variants; do
 done
 
 buildah_dir="$work/buildah"
-mkdir -p "$buildah_dir"
-printf 'unqualified-search-registries = []\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$reg" > "$buildah_dir/registries.conf"
-echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$buildah_dir/policy.json"
+bench_buildah_conf "$buildah_dir" "$reg"
 buildah_small() {
   local b=(buildah --root "$buildah_dir/root" --runroot "$buildah_dir/runroot" --storage-driver overlay)
   CONTAINERS_REGISTRIES_CONF="$buildah_dir/registries.conf" "${b[@]}" bud --isolation chroot \

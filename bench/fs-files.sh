@@ -8,32 +8,19 @@
 # (GNU time; buildah: bud plus push, RSS the larger). Cold: a fresh --cache-dir (so an empty layer
 # store) and, for buildah, every image removed first. Needs root, docker-registry, buildah, skopeo.
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 work="${WORK:-/tmp/kiln-bench-fs}"
 runs="${RUNS:-1}"
 reg_port="${REG_PORT:-5311}"
 jar="$here/target/quarkus-app/quarkus-run.jar"
 [ -f "$jar" ] || (cd "$here" && mvn -B -q package -DskipTests)
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 rm -rf "$work" && mkdir -p "$work"
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$reg_port}
-YML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
 reg="127.0.0.1:$reg_port"
-for _ in $(seq 1 150); do curl -sf -o /dev/null "http://$reg/v2/" && break; sleep 0.1; done
+bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" busybox >&2
 
-mkdir -p "$work/buildah"
-printf 'unqualified-search-registries = []\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$reg" > "$work/buildah/registries.conf"
-echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$work/buildah/policy.json"
-export CONTAINERS_REGISTRIES_CONF="$work/buildah/registries.conf"
+bench_buildah_conf "$work/buildah" "$reg"
 bstore=(--root "$work/buildah/root" --runroot "$work/buildah/runroot" --storage-driver overlay)
 
 for n in ${SIZES:-10000 50000}; do

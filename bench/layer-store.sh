@@ -20,21 +20,11 @@ reg_port=5311
 
 rm -rf "$work" && mkdir -p "$work"
 
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/registry}}
-http: {addr: 127.0.0.1:$reg_port}
-YML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
 reg="127.0.0.1:$reg_port"
-wait_http "http://$reg/v2/"
+bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" minbase >&2
 
-mkdir -p "$work/buildah"
-printf 'unqualified-search-registries = []\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$reg" > "$work/buildah/registries.conf"
-echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$work/buildah/policy.json"
-export CONTAINERS_REGISTRIES_CONF="$work/buildah/registries.conf"
+bench_buildah_conf "$work/buildah" "$reg"
 bstore="--root $work/buildah/root --runroot $work/buildah/runroot --storage-driver overlay"
 
 ctx="$work/ctx"

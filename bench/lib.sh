@@ -18,3 +18,28 @@ now() { date +%s.%N; }
 # since START [DIGITS]: seconds from START (a `now`), with DIGITS decimals (2).
 since() { python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.{sys.argv[2]}f}')" "$1" "${2:-2}"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# bench_registry WORK HOST:PORT: Debian's docker-registry on a loopback address for the run only
+# (WORK/registry.yml, its pid in $pids), waiting for /v2/.
+bench_registry() {
+  local work="$1" addr="$2"
+  cat > "$work/registry.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
+http: {addr: $addr}
+YML
+  docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
+  for _ in $(seq 1 300); do curl -sf -o /dev/null "http://$addr/v2/" && return 0; sleep 0.1; done
+  echo "no answer from the registry at $addr ($work/registry.log)" >&2
+  return 1
+}
+
+# bench_buildah_conf DIR REGISTRY: buildah may use REGISTRY over plain HTTP and takes any image
+# (DIR/registries.conf, exported as CONTAINERS_REGISTRIES_CONF; DIR/policy.json for --signature-policy).
+bench_buildah_conf() {
+  mkdir -p "$1"
+  printf 'unqualified-search-registries = []\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$2" > "$1/registries.conf"
+  echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$1/policy.json"
+  export CONTAINERS_REGISTRIES_CONF="$1/registries.conf"
+}

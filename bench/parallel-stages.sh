@@ -7,7 +7,7 @@
 # Median of RUNS (default 5) wall seconds per row; run it holding the Maven lock so no test competes:
 #   flock /tmp/kiln-maven.lock bash bench/parallel-stages.sh
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 jar="$here/target/quarkus-app/quarkus-run.jar"
 work="${WORK:-/tmp/kiln-bench-parallel}"
 runs="${RUNS:-5}"
@@ -15,22 +15,10 @@ loops="${LOOPS:-700000}"
 reg_port=5311
 [ -f "$jar" ] || { echo "package first: mvn -B -q package -DskipTests" >&2; exit 1; }
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 rm -rf "$work" && mkdir -p "$work"
-wait_http() { for _ in $(seq 1 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/registry}}
-http: {addr: 127.0.0.1:$reg_port}
-YML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
 reg="127.0.0.1:$reg_port"
-wait_http "http://$reg/v2/"
+bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" busybox >&2
 
 ctx="$work/ctx"
@@ -50,15 +38,7 @@ COPY --from=one /one /one
 COPY --from=two /two /two
 DF
 
-mkdir -p "$work/buildah"
-cat > "$work/buildah/registries.conf" <<CONF
-unqualified-search-registries = []
-[[registry]]
-location = "$reg"
-insecure = true
-CONF
-echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$work/buildah/policy.json"
-export CONTAINERS_REGISTRIES_CONF="$work/buildah/registries.conf"
+bench_buildah_conf "$work/buildah" "$reg"
 bstore=(--root "$work/buildah/root" --runroot "$work/buildah/runroot" --storage-driver overlay)
 
 kiln() { java -jar "$jar" build -c "$ctx" --no-push --insecure-registry "$reg" --cache-dir "$work/kiln-cache" --max-parallel-stages "$1"; }

@@ -11,7 +11,7 @@
 #   EXTRA_OPTS_<name>="…"   JVM options appended for one variant (as KILN_JAVA_OPTS would be)
 #   AOT_SCRIPT_<name>=FILE  trains that variant's cache with another version of scripts/aot-cache
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 rounds="${ROUNDS:-7}"
 apps="${APPS:-now=$here/target/quarkus-app}"
 work="${WORK:-$(mktemp -d /tmp/kiln-short-runs.XXXXXX)}"
@@ -19,12 +19,6 @@ reg="127.0.0.1:${REG_PORT:-5373}"
 . "$here/scripts/aot-cache"
 java25="$(kiln_java25)" || { echo "short-runs: needs a Java 25 (see scripts/aot-cache)" >&2; exit 1; }
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-# shellcheck source=bench/registry.sh
-. "$here/bench/registry.sh"
 bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" all >&2
 
@@ -56,10 +50,7 @@ cached() { kiln "$1" build -c "$work/ctx" -d "$reg/bench/small:$1" --insecure-re
   --cache-repo "$reg/bench/cache-$1" --cache-dir "$work/cache-$1"; }
 copy() { kiln "$1" build -c "$work/lctx" -d "$reg/bench/layers:$1" --insecure-registry "$reg" --cache \
   --cache-repo "$reg/bench/lcache-$1" --cache-dir "$work/lcache-$1"; }
-mkdir -p "$work/buildah"
-printf 'unqualified-search-registries = []\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$reg" > "$work/buildah/registries.conf"
-echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$work/buildah/policy.json"
-export CONTAINERS_REGISTRIES_CONF="$work/buildah/registries.conf"
+bench_buildah_conf "$work/buildah" "$reg"
 buildah_build() { # context tag
   local b="buildah --root $work/buildah/root --runroot $work/buildah/runroot --storage-driver overlay"
   $b bud --layers --isolation chroot --signature-policy "$work/buildah/policy.json" --tls-verify=false -q -t "$2" "$1" > /dev/null &&
