@@ -109,12 +109,13 @@ final class LayerStacker {
             } catch (OverlayMount.RefusedException e) {
                 return e.getMessage();
             }
-            boolean whiteoutRead;
+            boolean whiteoutRead = !Files.exists(merged.resolve("d/gone"), LinkOption.NOFOLLOW_LINKS)
+                    && Files.exists(merged.resolve("d/kept"), LinkOption.NOFOLLOW_LINKS);
             try {
-                whiteoutRead = !Files.exists(merged.resolve("d/gone"), LinkOption.NOFOLLOW_LINKS)
-                        && Files.exists(merged.resolve("d/kept"), LinkOption.NOFOLLOW_LINKS);
-            } finally {
                 mount.unmount();
+            } catch (IOException e) {
+                // a mount that cannot be undone would stay behind after every build: copy instead
+                return e.getMessage();
             }
             return whiteoutRead ? null : "this kernel's overlayfs does not read xattr whiteouts (needs Linux 6.7 or later)";
         });
