@@ -22,14 +22,7 @@ up_port="${UP_PORT:-5391}" link_port="${LINK_PORT:-5392}" kiln_port="${KILN_PORT
 mkdir -p "$work"
 
 [ -d "$work/image" ] || "$here/bench/make-image.sh" "$work/image" "$layers" "$mib"
-cat > "$work/upstream.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/upstream}}
-http: {addr: 127.0.0.1:$up_port}
-YML
-docker-registry serve "$work/upstream.yml" > "$work/upstream.log" 2>&1 & pids+=($!)
-wait_http "http://127.0.0.1:$up_port/v2/"
+bench_registry "$work" "127.0.0.1:$up_port" upstream
 skopeo copy -q --dest-tls-verify=false "oci:$work/image:1" "docker://127.0.0.1:$up_port/bench/big:1"
 upstream="http://127.0.0.1:$up_port"
 if [ -n "${LINK:-}" ]; then

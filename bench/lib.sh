@@ -19,19 +19,20 @@ now() { date +%s.%N; }
 since() { python3 -c "import time,sys; print(f'{time.time()-float(sys.argv[1]):.{sys.argv[2]}f}')" "$1" "${2:-2}"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# bench_registry WORK HOST:PORT: Debian's docker-registry on a loopback address for the run only
-# (WORK/registry.yml, its pid in $pids), waiting for /v2/.
+# bench_registry WORK HOST:PORT [NAME]: Debian's docker-registry on a loopback address for the run only
+# (WORK/NAME.yml, its data in WORK/NAME, its log in WORK/NAME.log, its pid in $pids; NAME defaults to
+# "registry"), waiting for /v2/.
 bench_registry() {
-  local work="$1" addr="$2"
-  cat > "$work/registry.yml" <<YML
+  local work="$1" addr="$2" name="${3:-registry}"
+  cat > "$work/$name.yml" <<YML
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
+storage: {filesystem: {rootdirectory: $work/$name}, delete: {enabled: true}}
 http: {addr: $addr}
 YML
-  docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 & pids+=($!)
+  docker-registry serve "$work/$name.yml" > "$work/$name.log" 2>&1 & pids+=($!)
   for _ in $(seq 1 300); do curl -sf -o /dev/null "http://$addr/v2/" && return 0; sleep 0.1; done
-  echo "no answer from the registry at $addr ($work/registry.log)" >&2
+  echo "no answer from the registry at $addr ($work/$name.log)" >&2
   return 1
 }
 

@@ -18,15 +18,9 @@ rm -rf "$work" && mkdir -p "$work"
 "$here/bench/make-image.sh" "$work/large" 4 50
 "$here/bench/make-image.sh" "$work/warmup" 1 1
 
-cat > "$work/upstream.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/upstream}}
-http: {addr: 127.0.0.1:$up_port}
-YML
-docker-registry serve "$work/upstream.yml" > "$work/upstream.log" 2>&1 & pids+=($!)
+bench_registry "$work" "127.0.0.1:$up_port" upstream
 python3 "$here/bench/throttle-proxy.py" --listen $link_port --target $up_port --latency-ms "$latency_ms" --rate-mbit "$rate_mbit" --stats "$work/link.stats" & link_pid=$!; pids+=($link_pid)
-wait_http "http://127.0.0.1:$up_port/v2/"; wait_http "http://127.0.0.1:$link_port/v2/"
+wait_http "http://127.0.0.1:$link_port/v2/"
 for image in small large warmup; do
   skopeo copy -q --dest-tls-verify=false "oci:$work/$image:1" "docker://127.0.0.1:$up_port/bench/$image:1"
 done

@@ -26,16 +26,10 @@ rm -rf "$work" && mkdir -p "$work"
 "$here/bench/make-image.sh" "$work/warmup" 1 1
 image_bytes=$(du -sb "$work/image/blobs" | cut -f1)
 
-cat > "$work/upstream.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/upstream}}
-http: {addr: 127.0.0.1:$up_port}
-YML
-docker-registry serve "$work/upstream.yml" > "$work/upstream.log" 2>&1 & pids+=($!)
+bench_registry "$work" "127.0.0.1:$up_port" upstream
 python3 "$here/bench/throttle-proxy.py" --listen $link_port --target $up_port --latency-ms "$latency_ms" --rate-mbit "$rate_mbit" --stats "$work/link.stats" & link_pid=$!; pids+=($link_pid)
 moto_server -H 127.0.0.1 -p $moto_port > "$work/moto.log" 2>&1 & pids+=($!)
-wait_http "http://127.0.0.1:$up_port/v2/" any; wait_http "http://127.0.0.1:$link_port/v2/" any; wait_http "http://127.0.0.1:$moto_port/" any
+wait_http "http://127.0.0.1:$link_port/v2/" any; wait_http "http://127.0.0.1:$moto_port/" any
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 KILN_CLUSTER_PEER_TOKEN=bench-peer-token
 python3 -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$moto_port').create_bucket(Bucket='bench')"
 for image in image warmup; do

@@ -17,14 +17,7 @@ opts_sets="${OPTS_SETS:-default|-Xmx256m -XX:MaxDirectMemorySize=128m|-Xmx128m -
 mkdir -p "$work"
 
 "$here/bench/make-image.sh" "$work/image" "$layers" "$mib"
-cat > "$work/upstream.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/upstream}}
-http: {addr: 127.0.0.1:$up_port}
-YML
-docker-registry serve "$work/upstream.yml" > "$work/upstream.log" 2>&1 & pids+=($!)
-wait_http "http://127.0.0.1:$up_port/v2/"
+bench_registry "$work" "127.0.0.1:$up_port" upstream
 skopeo copy -q --dest-tls-verify=false "oci:$work/image:1" "docker://127.0.0.1:$up_port/bench/big:1"
 
 round() { # label: CLIENTS concurrent pulls, prints the wall seconds
