@@ -26,6 +26,7 @@ class ServeConfigIT {
     @CsvSource(delimiter = '|', value = {
             "KILN_BUILDS_LAYER_STORE_MAX_BYTES|lots|kiln: kiln.builds.layer-store-max-bytes=lots: not a byte size: lots (use e.g. 500M, 20G)",
             "KILN_BUILDS_LAYER_STORE_MAX_BYTES|-1|kiln: kiln.builds.layer-store-max-bytes=-1: must be 0 or more",
+            "KILN_BUILDS_EGRESS_ALLOW|300.1.1.1|kiln: kiln.builds.egress.allow=300.1.1.1: 300.1.1.1 is not an IP address or CIDR",
     })
     void aBadSettingStopsServeWithOneLine(String variable, String value, String expected) throws Exception {
         int port = Ports.freePort();

@@ -72,7 +72,7 @@ public class BuildsProducer {
                         l.runMemory().map(m -> Long.toString(ByteSizes.parse(m))).orElse("max"),
                         l.runPids().map(String::valueOf).orElse("max"),
                         l.runCpus().map(c -> Math.round(c * 100_000) + " 100000").orElse("max")), builds.requireCgroupLimits())
-                .withEgress(EgressRules.allowing(builds.egress().allow().orElse(List.of())));
+                .withEgress(egressRules(builds));
         BuildRunner runner = switch (builds.runner()) {
             case "local" -> {
                 Path cacheDir = builds.cacheDir().map(Path::of).orElse(store.root().resolve("build-cache"));
@@ -101,6 +101,16 @@ public class BuildsProducer {
                             ByteSizes.parse(limits.maxUnpackedBytes())), Clock.systemUTC(), LOG::warn);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the builds under " + store.root().resolve("builds") + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static EgressRules egressRules(KilnConfig.Builds builds) {
+        List<String> allow = builds.egress().allow().orElse(List.of());
+        try {
+            return EgressRules.allowing(allow);
+        } catch (IllegalArgumentException e) {
+            throw new dev.kiln.app.config.ConfigurationProblem("kiln.builds.egress.allow=" + String.join(",", allow)
+                    + ": " + e.getMessage(), e);
         }
     }
 
