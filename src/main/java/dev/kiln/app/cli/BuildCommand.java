@@ -1,8 +1,6 @@
 package dev.kiln.app.cli;
 
 import dev.kiln.builder.cache.LayerCache;
-import dev.kiln.builder.cache.OciLayoutLayerCache;
-import dev.kiln.builder.cache.RegistryLayerCache;
 import dev.kiln.builder.context.ContextException;
 import dev.kiln.builder.context.ContextSource;
 import dev.kiln.builder.context.ContextSources;
@@ -11,16 +9,11 @@ import dev.kiln.builder.context.GitOptions;
 import dev.kiln.builder.exec.BuildException;
 import dev.kiln.builder.exec.BuildInputs;
 import dev.kiln.builder.exec.BuildLog;
-import dev.kiln.builder.cache.CachePolicy;
 import dev.kiln.builder.engine.BuildRequest;
 import dev.kiln.builder.engine.Builder;
 import dev.kiln.builder.output.BuildResult;
 import dev.kiln.builder.exec.InPlaceOptions;
-import dev.kiln.builder.dockerfile.GoDuration;
 import dev.kiln.builder.exec.SecretFlags;
-import dev.kiln.oci.RepositoryName;
-import dev.kiln.oci.image.ImageReference;
-import dev.kiln.registry.client.BlobCache;
 import dev.kiln.registry.client.DockerCredentials;
 import dev.kiln.registry.client.PushPermissionCheck;
 import dev.kiln.registry.client.Registries;
@@ -31,11 +24,8 @@ import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
 import java.util.Set;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -89,18 +79,6 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--no-push", arity = "0..1", fallbackValue = "true", description = "Build only; do not push (also KANIKO_NO_PUSH=true)")
     boolean noPush;
 
-    @Option(names = {"--tar-path", "--tarPath"}, description = "Also write the image as a docker-archive tarball here")
-    Path tarPath;
-
-    @Option(names = "--oci-layout-path", description = "Also write the image as an OCI image layout here")
-    Path ociLayoutPath;
-
-    @Option(names = "--digest-file", description = "Write the image digest to this file")
-    Path digestFile;
-
-    @Option(names = "--image-name-with-digest-file", description = "Write NAME@DIGEST for each destination to this file")
-    Path imageNameWithDigestFile;
-
     @Option(names = "--reproducible", arity = "0..1", fallbackValue = "true", description = "Strip timestamps from layers and the config")
     boolean reproducible;
 
@@ -132,41 +110,22 @@ public class BuildCommand implements Callable<Integer> {
     @Mixin
     SandboxFlags isolation = new SandboxFlags();
 
-    @Option(names = "--force", arity = "0..1", fallbackValue = "true", description = "With --sandbox in-place: build although this is not a marked executor container (KILN_EXECUTOR_CONTAINER=1)")
-    boolean force;
+    @Mixin
+    InPlaceFlags inPlace = new InPlaceFlags();
 
-    @Option(names = "--ignore-path", description = "With --sandbox in-place: a path of / to keep out of the wipe, the base image and the snapshots (repeatable)")
-    List<String> ignorePaths = new ArrayList<>();
+    @Mixin
+    LayerCacheFlags caching = new LayerCacheFlags();
 
-    @Option(names = {"--ignore-var-run", "--whitelist-var-run"}, arity = "0..1", defaultValue = "true", fallbackValue = "true",
-            description = "With --sandbox in-place: keep /var/run out too (default ${DEFAULT-VALUE})")
-    boolean ignoreVarRun;
+    @Mixin
+    ImageFileFlags files = new ImageFileFlags();
 
-    @Option(names = "--cleanup", arity = "0..1", fallbackValue = "true",
-            description = "With --sandbox in-place: delete the image's files from / after the build (kaniko's: clean the filesystem at the end)")
-    boolean cleanup;
+    @Mixin
+    KanikoNoOpFlags kanikoOnly = new KanikoNoOpFlags();
 
     @Option(names = {"--snapshot-mode", "--snapshotMode"}, defaultValue = "auto", description = "How step changes are found: auto (a RUN's "
             + "overlayfs upper dir where the kernel allows, else a walk), overlay (fail instead of walking for RUN), "
             + "walk; kaniko's full, redo and time walk (default ${DEFAULT-VALUE})")
     String snapshotMode;
-
-    @Option(names = "--cache", arity = "0..1", fallbackValue = "true", description = "Use the layer cache: steps found in --cache-repo are not run, the others' layers are stored there")
-    boolean cache;
-
-    @Option(names = "--cache-repo", description = "Repository holding the layer cache (default: <first destination>/cache), or oci:DIR for an OCI image layout")
-    String cacheRepo;
-
-    @Option(names = "--cache-ttl", defaultValue = "336h", description = "How long a cached layer is used, Go duration (default ${DEFAULT-VALUE})")
-    String cacheTtl;
-
-    @Option(names = "--cache-copy-layers", arity = "0..1", defaultValue = "true", fallbackValue = "true",
-            description = "Cache the layers of COPY and ADD (default ${DEFAULT-VALUE})")
-    boolean cacheCopyLayers;
-
-    @Option(names = "--cache-run-layers", arity = "0..1", defaultValue = "true", fallbackValue = "true",
-            description = "Cache the layers of RUN (default ${DEFAULT-VALUE})")
-    boolean cacheRunLayers;
 
     @Option(names = "--single-snapshot", arity = "0..1", fallbackValue = "true", description = "One layer per stage, snapshotted after its last step")
     boolean singleSnapshot;
@@ -174,39 +133,17 @@ public class BuildCommand implements Callable<Integer> {
     @Option(names = "--max-parallel-stages", description = "Stages that need nothing from each other run at once, this many at most; 1 builds them in file order (default: the processors)")
     Integer maxParallelStages;
 
-    @Option(names = "--image-name-tag-with-digest-file", description = "Write NAME:TAG@DIGEST for each destination to this file")
-    Path imageNameTagWithDigestFile;
-
     @Option(names = "--kaniko-dir", description = "kaniko's working directory (default /kaniko, or KANIKO_DIR): in the executor container its .docker holds "
             + "the registry credentials, and it is never wiped or snapshotted; given explicitly, builds work in it too")
     String kanikoDir;
-
-    @Option(names = "--no-push-cache", arity = "0..1", fallbackValue = "true", description = "With --cache: read the layer cache, store nothing in it")
-    boolean noPushCache;
 
     @Option(names = "--push-ignore-immutable-tag-errors", arity = "0..1", fallbackValue = "true",
             description = "Treat a registry's refusal to move an immutable tag (Artifact Registry's and ECR's messages, as kaniko) as success")
     boolean pushIgnoreImmutableTagErrors;
 
-    @Option(names = "--skip-unused-stages", arity = "0..1", fallbackValue = "true",
-            description = "kaniko's; Kiln always builds only the stages the target needs")
-    Boolean skipUnusedStages;
-
-    @Option(names = "--use-new-run", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
-    Boolean useNewRun;
-
-    @Option(names = "--compressed-caching", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
-    Boolean compressedCaching;
-
     @Option(names = "--skip-push-permission-check", arity = "0..1", fallbackValue = "true",
             description = "Do not check before the build that every destination answers and takes an upload (kaniko's push permission check)")
     Boolean skipPushPermissionCheck;
-
-    @Option(names = "--force-build-metadata", arity = "0..1", fallbackValue = "true", description = "kaniko's; accepted, see docs/kaniko.md")
-    Boolean forceBuildMetadata;
-
-    @Option(names = "--image-fs-extract-retry", description = "kaniko's; accepted, see docs/kaniko.md")
-    Integer imageFsExtractRetry;
 
     @Option(names = "--dry-run", description = "With --cache: print each step with its cache key and HIT or MISS, run nothing, push nothing")
     boolean dryRun;
@@ -253,7 +190,7 @@ public class BuildCommand implements Callable<Integer> {
         }
         try {
             ExecutorMode mode = ExecutorMode.of(env, kanikoDir);
-            for (String warning : kanikoWarnings()) {
+            for (String warning : kanikoOnly.warnings(pull.registryClientCerts)) {
                 log.warn(warning);
             }
             pull.addFromEnvironment(env);
@@ -266,10 +203,6 @@ public class BuildCommand implements Callable<Integer> {
             Path cacheDir = this.cacheDir != null ? this.cacheDir : mode.defaultCacheDir();
             DockerCredentials credentials = DockerCredentials.fromEnvironment(
                     mode.credentialEnvironment(env, InPlaceOptions.defaultKilnHome()));
-            List<String> ignored = new ArrayList<>(ignorePaths);
-            if (mode.active()) {
-                ignored.add(mode.kanikoDir().toString());
-            }
             try {
                 Snapshotters.Mode.of(snapshotMode);
             } catch (IllegalArgumentException e) {
@@ -283,17 +216,17 @@ public class BuildCommand implements Callable<Integer> {
                 log.log(BuildLog.Level.FATAL, "--layer-store-max-bytes: " + e.getMessage());
                 return 1;
             }
-            if (destinations.isEmpty() && !noPush && tarPath == null && ociLayoutPath == null && !dryRun) {
+            if (destinations.isEmpty() && !noPush && !files.writesArchive() && !dryRun) {
                 log.log(BuildLog.Level.FATAL, "give at least one --destination, or --no-push");
                 return 1;
             }
             Map<String, String> args = KeyValueFlags.buildArgs(buildArgs, env);
             Map<String, String> labelMap = KeyValueFlags.labels(labels);
-            if (singleSnapshot && cache) {
+            if (singleSnapshot && caching.cache) {
                 log.log(BuildLog.Level.FATAL, "--single-snapshot and --cache do not mix: the cache keeps one layer per step");
                 return 1;
             }
-            if (dryRun && !cache) {
+            if (dryRun && !caching.cache) {
                 log.log(BuildLog.Level.FATAL, "--dry-run shows the layer cache's plan; give --cache too");
                 return 1;
             }
@@ -328,10 +261,10 @@ public class BuildCommand implements Callable<Integer> {
                     .target(target)
                     .labels(labelMap)
                     .noPush(noPush)
-                    .tarPath(tarPath)
-                    .ociLayoutPath(ociLayoutPath)
-                    .digestFile(digestFile)
-                    .imageNameWithDigestFile(imageNameWithDigestFile)
+                    .tarPath(files.tarPath)
+                    .ociLayoutPath(files.ociLayoutPath)
+                    .digestFile(files.digestFile)
+                    .imageNameWithDigestFile(files.imageNameWithDigestFile)
                     .reproducible(reproducible)
                     .compression(compression, compressionLevel)
                     .platform(pull.platform)
@@ -351,7 +284,7 @@ public class BuildCommand implements Callable<Integer> {
                     .sandboxPolicy(isolation.policy())
                     .credentials(credentials)
                     .ignoreImmutableTagErrors(pushIgnoreImmutableTagErrors)
-                    .inPlace(new InPlaceOptions(force, cleanup, ignored, ignoreVarRun, InPlaceOptions.defaultKilnHome()))
+                    .inPlace(inPlace.options(mode))
                     .registrySecurity(new RegistrySecurity(pull.insecurePull, plain, pull.skipTlsVerifyPull, unchecked, certificates),
                             pushSecurity)
                     .dryRun(dryRun);
@@ -362,21 +295,12 @@ public class BuildCommand implements Callable<Integer> {
                     throw new BuildException("--kaniko-dir " + mode.kanikoDir() + " cannot be created: " + e.getMessage());
                 }
             }
-            try (LayerCache layerCache = cache ? layerCache(pushSecurity, credentials, cacheDir, log) : null) {
+            try (LayerCache layerCache = caching.cache ? caching.open(pushSecurity, credentials, cacheDir, destinations, log) : null) {
                 if (layerCache != null) {
-                    request.cache(noPushCache ? LayerCache.readOnly(layerCache) : layerCache,
-                            new CachePolicy(cacheRunLayers, cacheCopyLayers));
+                    request.cache(caching.forBuild(layerCache), caching.policy());
                 }
                 BuildResult result = new Builder(log.listener(out)).build(request.build());
-                if (imageNameTagWithDigestFile != null && result.digest() != null) {
-                    StringBuilder names = new StringBuilder();
-                    for (String destination : destinations) {
-                        ImageReference ref = ImageReference.parse(destination);
-                        names.append(ref.context()).append(':').append(ref.tag() != null ? ref.tag() : "latest")
-                                .append('@').append(result.digest()).append('\n');
-                    }
-                    Files.writeString(imageNameTagWithDigestFile, names.toString());
-                }
+                files.writeNameTagDigests(destinations, result.digest());
             }
             return 0;
         } catch (BuildException | ContextException e) {
@@ -386,46 +310,12 @@ public class BuildCommand implements Callable<Integer> {
             log.log(BuildLog.Level.FATAL, e.getMessage());
             return 1;
         } catch (java.io.IOException e) {
-            log.log(BuildLog.Level.FATAL, "cannot write " + imageNameTagWithDigestFile + ": " + e.getMessage());
+            log.log(BuildLog.Level.FATAL, "cannot write " + files.imageNameTagWithDigestFile + ": " + e.getMessage());
             return 1;
         } catch (RuntimeException e) {
             log.log(BuildLog.Level.FATAL, e.toString());
             return 1;
         }
-    }
-
-    /** The cache repository is written to, so it is reached as the destinations are (the push flags). */
-    private LayerCache layerCache(RegistrySecurity security, DockerCredentials credentials, Path cacheDir, BuildLog log)
-            throws BuildException {
-        Duration ttl;
-        try {
-            ttl = GoDuration.parse(cacheTtl);
-        } catch (RuntimeException e) {
-            throw new BuildException("invalid --cache-ttl " + cacheTtl + " (a Go duration such as 336h or 30m)");
-        }
-        if (cacheRepo != null && cacheRepo.startsWith("oci:")) {
-            Path layout = Path.of(cacheRepo.substring("oci:".length()));
-            if (layout.toString().isEmpty()) {
-                throw new BuildException("--cache-repo oci: needs a directory, e.g. oci:/cache/layers");
-            }
-            try {
-                return new OciLayoutLayerCache(layout.toAbsolutePath(), ttl, Clock.systemUTC(), log::warn);
-            } catch (java.io.IOException e) {
-                throw new BuildException("--cache-repo " + cacheRepo + ": cannot use " + layout + " as an OCI layout: " + e.getMessage());
-            }
-        }
-        ImageReference repo;
-        if (cacheRepo != null && !cacheRepo.isBlank()) {
-            repo = ImageReference.parse(cacheRepo);
-        } else if (!destinations.isEmpty()) {
-            ImageReference first = ImageReference.parse(destinations.get(0));
-            repo = first.withRepository(new RepositoryName(first.repository().value() + "/cache"));
-        } else {
-            throw new BuildException("--cache needs --cache-repo (or a --destination to put the cache next to)");
-        }
-        Path blobs = (cacheDir != null ? cacheDir : Path.of(System.getProperty("java.io.tmpdir"), "kiln-cache")).resolve("blobs");
-        return new RegistryLayerCache(repo, new Registries(security, credentials), new BlobCache(blobs),
-                ttl, Clock.systemUTC(), log::warn);
     }
 
     /** Whether {@code url} is {@code http://host:port/…} for a host:port given to {@code --insecure-registry}. */
@@ -457,30 +347,4 @@ public class BuildCommand implements Callable<Integer> {
         return mode.defaultContext();
     }
 
-    /**
-     * kaniko's flags that mean nothing to Kiln, or something Kiln always does differently: one line
-     * each, saying what Kiln does instead, so a copied CI template runs and its author learns why.
-     */
-    List<String> kanikoWarnings() {
-        List<String> warnings = new ArrayList<>();
-        if (useNewRun != null) {
-            warnings.add("--use-new-run: Kiln finds a RUN's changes with its own snapshotter (--snapshot-mode) either way; the flag changes nothing");
-        }
-        if (compressedCaching != null) {
-            warnings.add("--compressed-caching: Kiln streams layers through files, never holding them in memory, and always stores them compressed; the flag changes nothing");
-        }
-        if (forceBuildMetadata != null) {
-            warnings.add("--force-build-metadata: Kiln adds no layer for metadata-only steps (LABEL, ENV, ...), which change the image config only; the flag changes nothing");
-        }
-        if (imageFsExtractRetry != null) {
-            warnings.add("--image-fs-extract-retry: Kiln unpacks layers from verified local files, where a retry cannot help; downloads are retried with --image-download-retry");
-        }
-        if (!pull.registryClientCerts.isEmpty()) {
-            warnings.add("--registry-client-cert: Kiln presents no client certificate (mutual TLS) to registries; a registry that demands one refuses the pull or push");
-        }
-        if (Boolean.FALSE.equals(skipUnusedStages)) {
-            warnings.add("--skip-unused-stages=false: Kiln always builds only the stages the target needs, as kaniko does with --skip-unused-stages=true");
-        }
-        return warnings;
-    }
 }

@@ -114,10 +114,10 @@ class KanikoFlagsTest {
                 "--whitelist-var-run=false", "--cache=true", "--cleanup=false", "--no-push");
         assertEquals("redo", build.snapshotMode);
         assertEquals("linux/arm64", build.pull.platform);
-        assertEquals(Path.of("/tmp/i.tar"), build.tarPath);
-        assertFalse(build.ignoreVarRun, "--whitelist-var-run is --ignore-var-run");
-        assertTrue(build.cache);
-        assertFalse(build.cleanup);
+        assertEquals(Path.of("/tmp/i.tar"), build.files.tarPath);
+        assertFalse(build.inPlace.ignoreVarRun, "--whitelist-var-run is --ignore-var-run");
+        assertTrue(build.caching.cache);
+        assertFalse(build.inPlace.cleanup);
         assertTrue(build.noPush);
     }
 
