@@ -27,6 +27,8 @@ class ServeConfigIT {
             "KILN_BUILDS_LAYER_STORE_MAX_BYTES|lots|kiln: kiln.builds.layer-store-max-bytes=lots: not a byte size: lots (use e.g. 500M, 20G)",
             "KILN_BUILDS_LAYER_STORE_MAX_BYTES|-1|kiln: kiln.builds.layer-store-max-bytes=-1: must be 0 or more",
             "KILN_BUILDS_EGRESS_ALLOW|300.1.1.1|kiln: kiln.builds.egress.allow=300.1.1.1: 300.1.1.1 is not an IP address or CIDR",
+            "KILN_BUILDS_MAX_PARALLEL_STAGES|none|kiln: kiln.builds.max-parallel-stages=none: must be a whole number, 1 or more (1 builds stages in file order)",
+            "KILN_BUILDS_MAX_PARALLEL_STAGES|0|kiln: kiln.builds.max-parallel-stages=0: must be a whole number, 1 or more (1 builds stages in file order)",
     })
     void aBadSettingStopsServeWithOneLine(String variable, String value, String expected) throws Exception {
         int port = Ports.freePort();

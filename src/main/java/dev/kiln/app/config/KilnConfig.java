@@ -74,6 +74,13 @@ public interface KilnConfig {
         @WithDefault("10G")
         String layerStoreMaxBytes();
 
+        /**
+         * Stages of one build that need nothing from each other and run at once, at most (the
+         * executor's {@code --max-parallel-stages}); 1 builds them in file order. Default: the
+         * processors of the gateway, or of the build Job's pod.
+         */
+        Optional<String> maxParallelStages();
+
         /** How RUN is isolated: auto, namespaces, proot, in-place. */
         @WithDefault("auto")
         String sandbox();

@@ -60,12 +60,14 @@ public final class BuildJobSpec {
      *                           ({@code kiln.builds.allow-network}); otherwise each RUN has loopback only
      * @param egressAllow        what the executor's egress proxy lets such a RUN reach although it is private
      *                           ({@code kiln.builds.egress.allow}, the executor's {@code --egress-allow})
+     * @param maxParallelStages  the executor's {@code --max-parallel-stages} ({@code kiln.builds.max-parallel-stages});
+     *                           null leaves it to the executor: the processors its pod sees
      */
     public record Settings(String namespace, String image, List<String> command, String gateway, boolean gatewayTls,
                            boolean ownMirror, String cacheRepo, String dockerConfigSecret, String serviceAccount,
                            String sandbox, Map<String, String> requests, Map<String, String> limits,
                            Duration activeDeadline, Duration ttlAfterFinished, String instance, List<String> insecureRegistries,
-                           boolean allowNetwork, List<String> egressAllow) {
+                           boolean allowNetwork, List<String> egressAllow, Integer maxParallelStages) {
         public Settings {
             command = List.copyOf(command);
             egressAllow = List.copyOf(egressAllow);
@@ -93,6 +95,17 @@ public final class BuildJobSpec {
             this(namespace, image, command, gateway, gatewayTls, ownMirror, cacheRepo, dockerConfigSecret, serviceAccount,
                     sandbox, requests, limits, activeDeadline, ttlAfterFinished, instance, insecureRegistries, allowNetwork,
                     List.of());
+        }
+
+        /** With the executor's own number of stages at once. */
+        public Settings(String namespace, String image, List<String> command, String gateway, boolean gatewayTls,
+                        boolean ownMirror, String cacheRepo, String dockerConfigSecret, String serviceAccount,
+                        String sandbox, Map<String, String> requests, Map<String, String> limits,
+                        Duration activeDeadline, Duration ttlAfterFinished, String instance, List<String> insecureRegistries,
+                        boolean allowNetwork, List<String> egressAllow) {
+            this(namespace, image, command, gateway, gatewayTls, ownMirror, cacheRepo, dockerConfigSecret, serviceAccount,
+                    sandbox, requests, limits, activeDeadline, ttlAfterFinished, instance, insecureRegistries, allowNetwork,
+                    egressAllow, null);
         }
 
         /** The labels every Job and pod of this gateway carries. */
@@ -225,6 +238,9 @@ public final class BuildJobSpec {
                     args.addAll(List.of("--egress-allow", allowed));
                 }
             }
+        }
+        if (settings.maxParallelStages() != null) {
+            args.addAll(List.of("--max-parallel-stages", settings.maxParallelStages().toString()));
         }
         args.addAll(List.of("--sandbox", settings.sandbox(), "--digest-file", TERMINATION_LOG));
         return args;

@@ -33,6 +33,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.jboss.logging.Logger;
 
 @ApplicationScoped
@@ -84,7 +85,8 @@ public class BuildsProducer {
                 yield new ExecutorBuildRunner(new ExecutorBuildRunner.Settings(builds.ownMirror(),
                         builds.insecureRegistries().orElse(List.of()), cacheDir, builds.sandbox(),
                         builds.cacheRepo().orElse(null), builds.allowNetwork(), policy,
-                        builds.layerStoreDir().map(Path::of).orElse(null), layerStoreMaxBytes(builds)),
+                        builds.layerStoreDir().map(Path::of).orElse(null), layerStoreMaxBytes(builds),
+                        maxParallelStages(builds.maxParallelStages()).orElse(Runtime.getRuntime().availableProcessors())),
                         registry, mirror, upstreams, scope);
             }
             // the client is only made here: local mode and the command line never start it
@@ -127,6 +129,22 @@ public class BuildsProducer {
         }
     }
 
+    /** {@code kiln.builds.max-parallel-stages}: empty when not set, so each runner applies its own default. */
+    static Optional<Integer> maxParallelStages(Optional<String> setting) {
+        return setting.map(value -> {
+            try {
+                int stages = Integer.parseInt(value.strip());
+                if (stages >= 1) {
+                    return stages;
+                }
+            } catch (NumberFormatException e) {
+                // the same line as for zero
+            }
+            throw new dev.kiln.app.config.ConfigurationProblem("kiln.builds.max-parallel-stages=" + value
+                    + ": must be a whole number, 1 or more (1 builds stages in file order)", null);
+        });
+    }
+
     private static KubernetesBuildRunner kubernetesRunner(KilnConfig.Builds builds, ContextTokens tokens, KubernetesClient client) {
         KilnConfig.Kubernetes k = builds.kubernetes();
         String namespace = k.namespace().orElse(client.getNamespace());
@@ -140,7 +158,8 @@ public class BuildsProducer {
                 k.dockerConfigSecret().orElse(null), k.serviceAccount().orElse(null), k.sandbox(),
                 Map.of("cpu", k.cpuRequest(), "memory", k.memoryRequest()), Map.of("cpu", k.cpuLimit(), "memory", k.memoryLimit()),
                 k.activeDeadline(), k.ttlAfterFinished(), k.instance(), builds.insecureRegistries().orElse(List.of()),
-                builds.allowNetwork(), builds.egress().allow().orElse(List.of()));
+                builds.allowNetwork(), builds.egress().allow().orElse(List.of()),
+                maxParallelStages(builds.maxParallelStages()).orElse(null));
         LOG.infof("builds run as Jobs in namespace %s with image %s; pods reach the gateway at %s", namespace, settings.image(),
                 settings.gatewayUrl());
         return new KubernetesBuildRunner(client, settings, tokens, Duration.ofSeconds(60), LOG::warn);

@@ -59,10 +59,11 @@ public final class ExecutorBuildRunner implements BuildRunner {
      * @param sandboxPolicy       what every RUN gets: seccomp, cgroup limits, egress rules
      * @param layerStoreDir       where base image layers stay unpacked between builds; null for {@code layers/} in {@code cacheDir}
      * @param layerStoreMaxBytes  the kept layers' budget; 0 keeps none
+     * @param maxParallelStages   stages of one build that run at once when they need nothing from each other
      */
     public record Settings(boolean ownMirror, List<String> insecureRegistries, Path cacheDir, String sandbox,
                            String cacheRepository, boolean allowNetwork, SandboxPolicy sandboxPolicy,
-                           Path layerStoreDir, long layerStoreMaxBytes) {
+                           Path layerStoreDir, long layerStoreMaxBytes, int maxParallelStages) {
         public Settings {
             insecureRegistries = List.copyOf(insecureRegistries);
             java.util.Objects.requireNonNull(sandboxPolicy, "sandboxPolicy");
@@ -75,13 +76,13 @@ public final class ExecutorBuildRunner implements BuildRunner {
         public Settings(boolean ownMirror, List<String> insecureRegistries, Path cacheDir, String sandbox,
                         String cacheRepository) {
             this(ownMirror, insecureRegistries, cacheDir, sandbox, cacheRepository, false, SandboxPolicy.DEFAULT,
-                    null, dev.kiln.builder.layers.BuildLayers.DEFAULT_MAX_BYTES);
+                    null, dev.kiln.builder.layers.BuildLayers.DEFAULT_MAX_BYTES, Runtime.getRuntime().availableProcessors());
         }
 
         /** The same, with the layer store at {@code dir} within {@code maxBytes}. */
         public Settings withLayerStore(Path dir, long maxBytes) {
             return new Settings(ownMirror, insecureRegistries, cacheDir, sandbox, cacheRepository, allowNetwork,
-                    sandboxPolicy, dir, maxBytes);
+                    sandboxPolicy, dir, maxBytes, maxParallelStages);
         }
     }
 
@@ -154,6 +155,7 @@ public final class ExecutorBuildRunner implements BuildRunner {
                 .cacheDir(settings.cacheDir())
                 .layerStore(settings.layerStoreDir(), settings.layerStoreMaxBytes())
                 .sandbox(settings.sandbox())
+                .maxParallelStages(settings.maxParallelStages())
                 .cancellation(job.cancellation())
                 .allowNetwork(settings.allowNetwork())
                 .sandboxPolicy(settings.sandboxPolicy())
