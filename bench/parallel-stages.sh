@@ -2,7 +2,9 @@
 # Issue 13: stages that need nothing from each other run concurrently. Two independent stages, each a
 # ~1.5 s busybox compute loop (a RUN) plus a COPY, and a final stage copying from both, built from a
 # busybox base in a local docker-registry (already pulled: the runs time the stages, not the pull):
-#   kiln build --max-parallel-stages 1 | 2   (--no-push, same cache dir, so the base stays unpacked)
+#   ./kiln build --max-parallel-stages 1 | 2 (the launcher users run: C1, serial GC, AOT cache or CDS;
+#                                            --no-push, same cache dir, so the base stays unpacked)
+#   java -jar quarkus-run.jar build …        (the same with the JVM's default flags, as measured first)
 #   buildah bud --jobs 1 | 2                 (--isolation chroot, overlay, --layers=false, base kept)
 # Median of RUNS (default 5) wall seconds per row; run it holding the Maven lock so no test competes:
 #   flock /tmp/kiln-maven.lock bash bench/parallel-stages.sh
@@ -13,7 +15,10 @@ work="${WORK:-/tmp/kiln-bench-parallel}"
 runs="${RUNS:-5}"
 loops="${LOOPS:-700000}"
 reg_port=5311
-[ -f "$jar" ] || { echo "package first: mvn -B -q package -DskipTests" >&2; exit 1; }
+# shellcheck source=../scripts/jar-freshness
+. "$here/scripts/jar-freshness"
+# a stale jar would make ./kiln run Maven in the middle of the timed runs
+! kiln_jar_stale "$here" "$jar" || { echo "package first: mvn -B -q package -DskipTests" >&2; exit 1; }
 
 rm -rf "$work" && mkdir -p "$work"
 
@@ -41,7 +46,11 @@ DF
 bench_buildah_conf "$work/buildah" "$reg"
 bstore=(--root "$work/buildah/root" --runroot "$work/buildah/runroot" --storage-driver overlay)
 
-kiln() { java -jar "$jar" build -c "$ctx" --no-push --insecure-registry "$reg" --cache-dir "$work/kiln-cache" --max-parallel-stages "$1"; }
+kargs() { echo build -c "$ctx" --no-push --insecure-registry "$reg" --cache-dir "$work/kiln-cache" --max-parallel-stages "$1"; }
+# shellcheck disable=SC2046
+kiln() { "$here/kiln" $(kargs "$1"); }
+# shellcheck disable=SC2046
+kjar() { java -jar "$jar" $(kargs "$1"); }
 bah() { buildah "${bstore[@]}" bud --isolation chroot --signature-policy "$work/buildah/policy.json" --tls-verify=false \
           -q --layers=false --jobs "$1" -t bench-parallel "$ctx"; }
 timed() { # file cmd… : appends wall seconds
@@ -50,16 +59,23 @@ timed() { # file cmd… : appends wall seconds
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f\n", b-a}' >> "$out"
 }
 # warm-up: the base pulled (and unpacked) once for each tool
-kiln 1 > /dev/null 2>&1; bah 1 > /dev/null 2>&1
-for tool in kiln bah; do for p in 1 2; do : > "$work/$tool.$p"; done; done
+# (the launcher's first run also trains its AOT cache or CDS archive, as after every build of the jar)
+kiln 1 > /dev/null 2>&1; kjar 1 > /dev/null 2>&1; bah 1 > /dev/null 2>&1
+tools=(kiln kjar bah)
+for tool in "${tools[@]}"; do for p in 1 2; do : > "$work/$tool.$p"; done; done
+uptime >&2
 for i in $(seq 1 "$runs"); do
-  for p in 1 2; do timed "$work/kiln.$p" kiln "$p"; timed "$work/bah.$p" bah "$p"; done
+  for p in 1 2; do for tool in "${tools[@]}"; do timed "$work/$tool.$p" "$tool" "$p"; done; done
 done
 echo "| builder | 1 at a time, s | 2 at a time, s | 2 / 1 |"
 echo "|---|---:|---:|---:|"
-for tool in kiln bah; do
+for tool in "${tools[@]}"; do
   one=$(median < "$work/$tool.1"); two=$(median < "$work/$tool.2")
-  name=$([ "$tool" = kiln ] && echo "kiln build --max-parallel-stages" || echo "buildah bud --jobs")
+  case "$tool" in
+    kiln) name="./kiln build --max-parallel-stages" ;;
+    kjar) name="java -jar quarkus-run.jar build --max-parallel-stages" ;;
+    *) name="buildah bud --jobs" ;;
+  esac
   echo "| $name | $one | $two | $(awk -v a="$two" -v b="$one" 'BEGIN {printf "%.2f", a/b}') |"
   for p in 1 2; do echo "$tool $p: $(tr '\n' ' ' < "$work/$tool.$p")" >&2; done
 done
