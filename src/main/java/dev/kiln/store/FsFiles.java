@@ -126,7 +126,8 @@ public final class FsFiles {
         fsyncDirectory(target.getParent());
     }
 
-    private static void renameAtomically(Path source, Path target) throws IOException {
+    /** Like {@link #moveAtomically}, without making the rename durable. */
+    public static void renameAtomically(Path source, Path target) throws IOException {
         try {
             Files.move(source, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {

@@ -200,10 +200,13 @@ public final class BuildFiles {
         return root.resolve(".remote").resolve(dir(id).getFileName() + ".log");
     }
 
-    /** Moves an accepted upload into its build's directory. */
+    /**
+     * Moves an accepted upload into its build's directory. Not made durable: after a crash the build
+     * ends failed and its context is removed, whether or not the move reached the disk.
+     */
     public void adoptContext(String id, Path upload) throws IOException {
         FsFiles.createDirectories(dir(id));
-        FsFiles.moveAtomically(upload, context(id));
+        FsFiles.renameAtomically(upload, context(id));
     }
 
     /** Removes what only a waiting or running build needs: the uploaded context and the work directory. */
