@@ -332,7 +332,7 @@ public class BuildRoutes {
             java.nio.file.Path file = (java.nio.file.Path) result.result()[0];
             long size = (Long) result.result()[1];
             if (events) {
-                LogEvents.follow(ctx.vertx(), request, response, builds, id, file, lastEventId(request));
+                LogEvents.follow(ctx.vertx(), response, builds, id, file, lastEventId(request));
                 return;
             }
             response.putHeader("Content-Type", "text/plain; charset=utf-8");

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.builder.gateway.BuildRecord;
 import dev.kiln.builder.gateway.BuildService;
+import io.vertx.core.Context;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -14,12 +14,15 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Follows a build's log as server-sent events until the build ends: one {@code data:} event per
  * line, its {@code id} the byte offset after the line (so {@code Last-Event-ID} resumes there), and
  * a last {@code event: end} whose data is the build's end state. The file is read on worker threads
- * in chunks and polled while nothing new has been written.
+ * in chunks, and read again at the build record's next change (a step, the end) or at the next
+ * poll, whichever comes first: the stream ends as the build does, and a RUN's output still shows
+ * while its step runs. A build another replica runs is only polled.
  */
 final class LogEvents {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -27,6 +30,8 @@ final class LogEvents {
     private static final long IDLE_POLL_MILLIS = 150;
 
     private final Vertx vertx;
+    private final long pollMillis;
+    private final Context context;
     private final HttpServerResponse response;
     private final BuildService builds;
     private final String id;
@@ -34,12 +39,23 @@ final class LogEvents {
     private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
     private long offset;
     private volatile boolean closed;
+    /** Set while a wake-up at the record's next change is registered, so a long step registers one, not one per poll. */
+    private final AtomicBoolean registered = new AtomicBoolean();
+    /** Touched on the event loop only. */
+    private Pending pending;
+
+    /** The current wait for something new: whichever of the poll and the record's change comes first sets {@code once}. */
+    private record Pending(AtomicBoolean once, long timer) {
+    }
 
     private record Chunk(byte[] bytes, BuildRecord stateBeforeRead) {
     }
 
-    private LogEvents(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file, long offset) {
+    private LogEvents(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file, long offset,
+                      long pollMillis) {
         this.vertx = vertx;
+        this.pollMillis = pollMillis;
+        this.context = vertx.getOrCreateContext();
         this.response = response;
         this.builds = builds;
         this.id = id;
@@ -47,13 +63,18 @@ final class LogEvents {
         this.offset = offset;
     }
 
-    static void follow(Vertx vertx, HttpServerRequest request, HttpServerResponse response, BuildService builds, String id,
-                       Path file, long from) {
+    static void follow(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file, long from) {
+        follow(vertx, response, builds, id, file, from, IDLE_POLL_MILLIS);
+    }
+
+    /** @param pollMillis how long to wait for the log to grow before reading it again when the record does not change */
+    static void follow(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file, long from,
+                       long pollMillis) {
         response.setChunked(true)
                 .putHeader("Content-Type", "text/event-stream; charset=utf-8")
                 .putHeader("Cache-Control", "no-cache")
                 .putHeader("X-Accel-Buffering", "no");
-        LogEvents events = new LogEvents(vertx, response, builds, id, file, from);
+        LogEvents events = new LogEvents(vertx, response, builds, id, file, from, pollMillis);
         response.closeHandler(v -> events.closed = true);
         response.write(": build " + id + "\n\n");
         events.next();
@@ -82,9 +103,33 @@ final class LogEvents {
             } else if (chunk.stateBeforeRead().state().ended()) {
                 finish(chunk.stateBeforeRead());
             } else {
-                vertx.setTimer(IDLE_POLL_MILLIS, t -> next());
+                idle(chunk.stateBeforeRead());
             }
         });
+    }
+
+    /** Nothing new yet: reads again at the record's next change or the next poll, whichever is first. */
+    private void idle(BuildRecord seen) {
+        AtomicBoolean once = new AtomicBoolean();
+        long timer = vertx.setTimer(pollMillis, t -> {
+            if (once.compareAndSet(false, true)) {
+                next();
+            }
+        });
+        pending = new Pending(once, timer);
+        if (registered.compareAndSet(false, true)
+                && !builds.onNextChange(id, seen, () -> context.runOnContext(v -> changed()))) {
+            registered.set(false);
+        }
+    }
+
+    private void changed() {
+        registered.set(false);
+        Pending wait = pending;
+        if (wait != null && wait.once().compareAndSet(false, true)) {
+            vertx.cancelTimer(wait.timer());
+            next();
+        }
     }
 
     /** The state is taken before the read: a build that had ended had written its whole log by then. */

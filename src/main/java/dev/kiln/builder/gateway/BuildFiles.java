@@ -40,6 +40,8 @@ public final class BuildFiles {
     private final BuildArchive shared;
     private final Map<String, Long> shipped = new ConcurrentHashMap<>();
     private final Set<String> open = ConcurrentHashMap.newKeySet();
+    /** The state in the last saved record of each build that has not ended. */
+    private final Map<String, BuildState> savedStates = new ConcurrentHashMap<>();
 
     public BuildFiles(Path storeRoot) throws IOException {
         this(storeRoot, null);
@@ -109,7 +111,11 @@ public final class BuildFiles {
     public void save(BuildRecord record) throws IOException {
         FsFiles.createDirectories(dir(record.id()));
         byte[] bytes = record.toBytes();
-        FsFiles.atomicWrite(record(record.id()), bytes);
+        // a running build's record changes at every step, and a crash marks it failed at the next
+        // start whatever step it had reached: only a change of state must be on disk before anyone
+        // is told (two fsyncs per step were most of a cached build's time)
+        BuildState before = record.state().ended() ? savedStates.remove(record.id()) : savedStates.put(record.id(), record.state());
+        FsFiles.atomicWrite(record(record.id()), bytes, before != record.state() || record.state().ended());
         if (shared != null) {
             ship(record.id()); // the log first: a reader that sees the build ended finds its whole log
             shared.saveRecord(record.id(), bytes);
@@ -194,10 +200,13 @@ public final class BuildFiles {
         return root.resolve(".remote").resolve(dir(id).getFileName() + ".log");
     }
 
-    /** Moves an accepted upload into its build's directory. */
+    /**
+     * Moves an accepted upload into its build's directory. Not made durable: after a crash the build
+     * ends failed and its context is removed, whether or not the move reached the disk.
+     */
     public void adoptContext(String id, Path upload) throws IOException {
         FsFiles.createDirectories(dir(id));
-        FsFiles.moveAtomically(upload, context(id));
+        FsFiles.renameAtomically(upload, context(id));
     }
 
     /** Removes what only a waiting or running build needs: the uploaded context and the work directory. */

@@ -11,9 +11,12 @@ import java.time.Clock;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -46,6 +49,9 @@ public final class BuildService implements AutoCloseable {
     private final ScheduledExecutorService alarms;
     private final BuildExecution execution;
     private boolean stopping;
+    private volatile Listener listener = (before, after) -> { };
+    /** One-shot wake-ups per build, run at its record's next change ({@link #onNextChange}). */
+    private final Map<String, List<Runnable>> waiting = new ConcurrentHashMap<>();
 
     /** Told of every change of a build's record (state, step, outcome), after it was saved; must not throw or block. */
     public interface Listener {
@@ -54,7 +60,37 @@ public final class BuildService implements AutoCloseable {
     }
 
     public void listen(Listener listener) {
-        records.listen(listener);
+        this.listener = listener;
+    }
+
+    /**
+     * Runs {@code wake} once, at the next change of build {@code id}'s record after {@code seen}
+     * (at once if the record is no longer {@code seen}), so that a log follower ends as the build
+     * does instead of at its next poll. Only for this replica's builds: answers false, registering
+     * nothing, for one another replica runs. {@code wake} runs on the thread that changed the record
+     * and must not block.
+     */
+    public boolean onNextChange(String id, BuildRecord seen, Runnable wake) {
+        if (!records.contains(id)) {
+            return false;
+        }
+        waiting.computeIfAbsent(id, k -> new CopyOnWriteArrayList<>()).add(wake);
+        if (records.get(id) != seen) {
+            wakeAll(id);
+        }
+        return true;
+    }
+
+    private void changed(BuildRecord before, BuildRecord after) {
+        wakeAll(after.id());
+        listener.changed(before, after);
+    }
+
+    private void wakeAll(String id) {
+        List<Runnable> wakes = waiting.remove(id);
+        if (wakes != null) {
+            wakes.forEach(Runnable::run);
+        }
     }
 
     /** Builds waiting for a slot. */
@@ -84,6 +120,7 @@ public final class BuildService implements AutoCloseable {
         this.files = files;
         this.runner = runner;
         this.records = new BuildRecords(files, problems);
+        records.listen(this::changed);
         this.maxContextBytes = maxContextBytes;
         this.clock = clock;
         this.problems = problems;
