@@ -22,8 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The AOT cache that {@code scripts/aot-cache} trains for short runs, on the packaged jar and Temurin 25:
- * a cold build that pulls its base from a real docker-registry and pushes back finds what it loads for
- * that (the JDK's HTTP client, the registry client, picocli) in the cache, not in the jars.
+ * a cold build that pulls its base from a real docker-registry, runs a RUN and pushes back finds what it
+ * loads for that (the JDK's HTTP client, the registry client, the sandbox, picocli) in the cache, not in
+ * the jars.
  */
 class AotCacheIT {
     private static final Path JDK25 = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64");
@@ -33,7 +34,7 @@ class AotCacheIT {
     Path dir;
 
     @Test
-    void aColdBuildThatPullsAndPushesFindsTheHttpClientTheRegistryClientAndPicocliInTheCache() throws Exception {
+    void aColdBuildThatPullsRunsAndPushesFindsTheHttpClientTheRegistryClientTheSandboxAndPicocliInTheCache() throws Exception {
         assertTrue(Files.isExecutable(JDK25.resolve("bin/java")), "Temurin 25 is installed on these machines: " + JDK25);
         Path app = dir.resolve("app");
         Tools.run("cp", "-a", KilnProcess.jar().getParent().toString(), app.toString()).requireSuccess();
@@ -47,7 +48,7 @@ class AotCacheIT {
         try (RegistryWithBase registry = RegistryWithBase.start("aot-base", "ENV B=1")) {
             Path ctx = Files.createDirectories(dir.resolve("ctx/etc"));
             Files.writeString(ctx.resolve("a.conf"), "a=1\n");
-            Files.writeString(ctx.getParent().resolve("Dockerfile"), "FROM " + registry.base() + "\nENV A=1\nCOPY etc/ /etc/\n");
+            Files.writeString(ctx.getParent().resolve("Dockerfile"), "FROM " + registry.base() + "\nENV A=1\nCOPY etc/ /etc/\nRUN echo c=1 > /etc/c.conf\n");
             Path loaded = dir.resolve("class-load.log");
             ExecResult build = Tools.run(null, List.of(JDK25.resolve("bin/java").toString(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
                     "-XX:AOTCache=" + cache, "-XX:AOTMode=on", "-Xlog:class+load:file=" + loaded, "-jar", app.resolve("kiln-cli.jar").toString(),
@@ -58,11 +59,12 @@ class AotCacheIT {
             for (String line : Files.readAllLines(loaded)) {
                 Matcher m = LOADED.matcher(line);
                 if (m.find() && !m.group(1).contains("$$Lambda") && !m.group(2).startsWith("shared objects file") && (m.group(1).startsWith("picocli.")
-                        || m.group(1).startsWith("jdk.internal.net.http.") || m.group(1).startsWith("dev.kiln.registry.client."))) {
+                        || m.group(1).startsWith("jdk.internal.net.http.") || m.group(1).startsWith("dev.kiln.registry.client.")
+                        || m.group(1).startsWith("dev.kiln.builder.sandbox."))) {
                     fromJars.add(m.group(1) + " from " + m.group(2));
                 }
             }
-            assertEquals(List.of(), fromJars, "classes of the pull, the push and the flags loaded from jars, not from the AOT cache");
+            assertEquals(List.of(), fromJars, "classes of the pull, the push, the RUN and the flags loaded from jars, not from the AOT cache");
         }
         try (var changed = Files.list(app.resolve("lib/kiln-cli")); ZipFile picocli = new ZipFile(changed
                 .filter(jar -> jar.getFileName().toString().startsWith("info.picocli.")).findFirst().orElseThrow().toFile())) {
