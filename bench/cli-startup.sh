@@ -10,6 +10,7 @@
 #   before     java 17 -jar of an older build (BEFORE_APP=…/quarkus-app), C1 + serial GC
 #   launcher   what ./kiln runs on Java 17: jar, C1 + serial GC and the archive scripts/cds-archive trains
 #   launcher25 what ./kiln runs on Java 25: kiln-cli.jar, C1 + serial GC and the AOT cache scripts/aot-cache trains
+#   before25   the same with another version of scripts/aot-cache (BEFORE_AOT_SCRIPT=file): its kiln-cli.jar and its training
 #   jar        java 17 -jar quarkus-run.jar (Quarkus' runner class loader), C1 + serial GC (the launcher before)
 #   jar-cds    the same with a dynamic AppCDS archive of a training build (-XX:ArchiveClassesAtExit)
 #   cp         java 17, a plain class path: kiln-cli.jar, a manifest-only jar naming app/ and lib/ (no Quarkus runner)
@@ -74,6 +75,7 @@ kiln() {
     launcher) java $flags -XX:SharedArchiveFile="$launcher_archive" -Xshare:auto -Xlog:cds=off,cds+dynamic=off \
       -jar "$app/quarkus-run.jar" "$@" ;;
     launcher25) "$java25" $flags -XX:AOTCache="$launcher_cache" -Xlog:aot=off,cds=off -jar "$app/kiln-cli.jar" "$@" ;;
+    before25) "$java25" $flags -XX:AOTCache="$before_cache" -Xlog:aot=off,cds=off -jar "$work/app-before/kiln-cli.jar" "$@" ;;
     jar-cds) java $flags -XX:SharedArchiveFile="$work/jar.jsa" -Xshare:auto -jar "$app/quarkus-run.jar" "$@" ;;
     cp) java $flags -jar "$app/kiln-cli.jar" "$@" ;;
     cp-cds) java $flags -XX:SharedArchiveFile="$work/cp.jsa" -jar "$app/kiln-cli.jar" "$@" ;;
@@ -84,7 +86,7 @@ kiln() {
   esac
 }
 export -f kiln
-export flags app work java25 BEFORE_APP launcher_archive launcher_cache
+export flags app work java25 BEFORE_APP launcher_archive launcher_cache before_cache
 build_args() { echo build -c "$ctx" -d "$reg/bench/small:$1" --insecure-registry "$reg"; }
 cached_args() { echo build -c "$ctx" -d "$reg/bench/small:cached-$1" --insecure-registry "$reg" --cache --cache-repo "$reg/bench/cache-$1"; }
 submit_args() { echo submit --gateway "http://$gw" -t "$gw/local/small:$1" "$gctx"; }
@@ -95,13 +97,16 @@ train() { # variant-prefix java-options…
   # shellcheck disable=SC2046
   "$@" $(build_args train) > "$work/train-$out.log" 2>&1
 }
-launcher_archive="" launcher_cache=""
+launcher_archive="" launcher_cache="" before_cache=""
 for v in $variants; do
   # shellcheck disable=SC2086
   case "$v" in
     launcher) . "$here/scripts/cds-archive"; rm -rf "$work/target"; launcher_archive="$(kiln_cds_archive "$work" "$app/quarkus-run.jar")" ;;
     launcher25) . "$here/scripts/aot-cache"; rm -f "$app/kiln-cli.jar"
       launcher_cache="$(kiln_aot_cache "$work/aot" "$java25" "$(kiln_cli_jar "$app")")" ;;
+    before25) rm -rf "$work/app-before" && cp -a "$src_app" "$work/app-before" && rm -f "$work/app-before/kiln-cli.jar"
+      # shellcheck disable=SC1090
+      before_cache="$(. "$BEFORE_AOT_SCRIPT" && kiln_aot_cache "$work/aot-before" "$java25" "$(kiln_cli_jar "$work/app-before")")" ;;
     jar-cds) train jar java $flags -XX:ArchiveClassesAtExit="$work/jar.jsa" -jar "$app/quarkus-run.jar" ;;
     cp-cds) train cp java $flags -XX:ArchiveClassesAtExit="$work/cp.jsa" -jar "$app/kiln-cli.jar" ;;
     jdk25-aot) train cp25 "$java25" $flags -XX:AOTCacheOutput="$work/cp.aot" -jar "$app/kiln-cli.jar" ;;

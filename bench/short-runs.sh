@@ -9,7 +9,7 @@
 # Variants run interleaved, ROUNDS times each (default 7); prints median wall and CPU (user + sys) s.
 #   APPS="before=/path/to/quarkus-app now=target/quarkus-app"   (default: now=target/quarkus-app)
 #   EXTRA_OPTS_<name>="…"   JVM options appended for one variant (as KILN_JAVA_OPTS would be)
-#   AOT_SCRIPT_<name>=FILE  trains that variant's cache with another version of scripts/aot-cache
+#   AOT_SCRIPT_<name>=FILE  another version of scripts/aot-cache for that variant (its kiln-cli.jar and its training)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 rounds="${ROUNDS:-7}"
@@ -32,8 +32,9 @@ names=()
 for entry in $apps; do # each app copied, so that Maven rebuilding target/ meanwhile changes nothing
   name="${entry%%=*}"; names+=("$name")
   rm -rf "$work/$name" && cp -a "${entry#*=}" "$work/$name" && rm -f "$work/$name/kiln-cli.jar"
-  cli="$(kiln_cli_jar "$work/$name")"
-  script="AOT_SCRIPT_$name"   # another scripts/aot-cache (its training run) for one variant
+  script="AOT_SCRIPT_$name"   # another scripts/aot-cache (its kiln-cli.jar and training run) for one variant
+  # shellcheck disable=SC1090
+  cli="$(. "${!script:-$here/scripts/aot-cache}" && kiln_cli_jar "$work/$name")"
   # shellcheck disable=SC1090
   cache="$(. "${!script:-$here/scripts/aot-cache}" && kiln_aot_cache "$work/aot-$name" "$java25" "$cli")" \
     || { echo "short-runs: no AOT cache for $name" >&2; exit 1; }

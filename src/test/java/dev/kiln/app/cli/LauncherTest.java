@@ -41,6 +41,8 @@ class LauncherTest {
         Files.copy(Path.of("scripts/jar-freshness"), checkout.resolve("scripts/jar-freshness"));
         Files.copy(Path.of("scripts/cds-archive"), checkout.resolve("scripts/cds-archive"));
         Files.copy(Path.of("scripts/aot-cache"), checkout.resolve("scripts/aot-cache"));
+        Files.copy(Path.of("scripts/AotClassFiles.java"), checkout.resolve("scripts/AotClassFiles.java"));
+        Files.copy(Path.of("scripts/TrainingRegistry.java"), checkout.resolve("scripts/TrainingRegistry.java"));
         Files.copy(Path.of("kiln"), checkout.resolve("kiln"));
         jar = checkout.resolve("target/quarkus-app/quarkus-run.jar");
         for (String file : List.of("pom.xml", "src/main/java/dev/kiln/A.java", "src/main/resources/application.properties",
@@ -177,10 +179,15 @@ class LauncherTest {
         Result first = launch(bin, "--version");
         assertEquals(0, first.exit(), first.output());
         List<String> firstRun = Files.readAllLines(calls);
-        assertEquals(2, firstRun.size(), "one training run, then the command: " + firstRun);
-        assertTrue(firstRun.get(0).startsWith("java25 -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:AOTCacheOutput=" + cache + ".")
-                && firstRun.get(0).contains(" -jar " + cli + " build "), "a training build, the cache written aside: " + firstRun.get(0));
-        assertEquals(shortRun + " --version", firstRun.get(1), "Java 25, the manifest-only jar and the cache");
+        assertEquals(4, firstRun.size(), "the class files, the training registry, one training run, then the command: " + firstRun);
+        assertTrue(firstRun.get(0).startsWith("java25 " + checkout.resolve("scripts/AotClassFiles.java") + " lib/kiln-cli app/kiln-0.1.jar "),
+                "Java 25's source launcher upgrades old class files: " + firstRun.get(0));
+        assertTrue(firstRun.get(1).startsWith("java25 " + checkout.resolve("scripts/TrainingRegistry.java") + " "),
+                "a registry for the training run: " + firstRun.get(1));
+        assertTrue(firstRun.get(2).startsWith("java25 -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:AOTCacheOutput=" + cache + ".")
+                && firstRun.get(2).contains(" -jar " + cli + " build ") && firstRun.get(2).contains(" --tar-path "),
+                "no registry answered (this java is a stand-in): a training build to a tarball, the cache written aside: " + firstRun.get(2));
+        assertEquals(shortRun + " --version", firstRun.get(3), "Java 25, the manifest-only jar and the cache");
         assertTrue(first.output().contains("training an ahead-of-time cache"), first.output());
         try (JarFile manifestOnly = new JarFile(cli.toFile())) {
             Attributes main = manifestOnly.getManifest().getMainAttributes();
@@ -199,8 +206,8 @@ class LauncherTest {
         Files.setLastModifiedTime(jar, FileTime.from(Instant.now())); // Maven packaged the jar again
         assertEquals(0, launch(bin, "submit").exit());
         List<String> afterANewJar = Files.readAllLines(calls);
-        assertTrue(afterANewJar.size() == 2 && afterANewJar.get(0).contains("-XX:AOTCacheOutput=")
-                && afterANewJar.get(1).equals(shortRun + " submit"), "a new jar: the cache is trained again: " + afterANewJar);
+        assertTrue(afterANewJar.size() == 4 && afterANewJar.get(2).contains("-XX:AOTCacheOutput=")
+                && afterANewJar.get(3).equals(shortRun + " submit"), "a new jar: the cache is trained again: " + afterANewJar);
         try (JarFile manifestOnly = new JarFile(cli.toFile())) {
             assertTrue(manifestOnly.getManifest().getMainAttributes().getValue("Class-Path").contains("lib/main/d.jar"),
                     "the manifest is written again with the new library");
@@ -234,9 +241,9 @@ class LauncherTest {
         Result result = launch(bin, "--version");
         assertEquals(0, result.exit(), result.output());
         List<String> lines = Files.readAllLines(calls);
-        assertEquals(2, lines.size(), lines.toString());
+        assertEquals(4, lines.size(), lines.toString());
         assertEquals("java25 -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar " + jar.resolveSibling("kiln-cli.jar") + " --version",
-                lines.get(1), "Java 25 and the plain class path, no cache");
+                lines.get(3), "Java 25 and the plain class path, no cache");
         try (var left = Files.list(checkout.resolve("target/kiln-aot"))) {
             assertEquals(List.of(), left.toList(), "no half-written cache is left for the next run to map");
         }
