@@ -9,6 +9,12 @@
 #                                     bases mirrored from the registry) and buildah bud --layers; bytes uploaded
 # Base images come from scripts/make-base-images (busybox-static and a debootstrap minbase, cached).
 # Prints a markdown table; wall time and peak RSS from GNU time (buildah: max of bud and push).
+# `kiln build` is run the way a user runs it: the checkout's launcher ./kiln (Java 25 with its AOT cache
+# where a JDK 25 is found, else Java 17 with CDS; warmed once before the first timing, so the training run
+# is not counted); KILN_CMD=jar runs `java -jar quarkus-run.jar` instead. In cache mode each run of a
+# workload starts from an empty --cache-dir and empty buildah storage (its cold phase is cold), and both
+# keep them across that run's phases: kiln its one --cache-dir (blobs and layer store), buildah its storage.
+# GATEWAY_JAVA_OPTS goes to the gateway's JVM (e.g. a JFR recording).
 set -euo pipefail
 mode="${1:-cold}"
 source "$(dirname "$0")/lib.sh"
@@ -66,7 +72,11 @@ time_cmd() { local out="$1"; shift; /usr/bin/time -f "%e %M" -a -o "$out" bash -
 
 kiln_build() { # workload tag extra-args…
   local w="$1" tag="$2"; shift 2
-  java -jar "$jar" build -c "$ctx/$w" -d "$reg/bench/$w:$tag" --insecure-registry "$reg" "$@"
+  if [ "${KILN_CMD:-launcher}" = jar ]; then
+    java -jar "$jar" build -c "$ctx/$w" -d "$reg/bench/$w:$tag" --insecure-registry "$reg" "$@"
+  else
+    "$here/kiln" build -c "$ctx/$w" -d "$reg/bench/$w:$tag" --insecure-registry "$reg" "$@"
+  fi
 }
 buildah_build() { # workload tag extra-args…
   local w="$1" tag="$2"; shift 2
@@ -91,7 +101,9 @@ one_run() {
   rm -f "$work/t"
 }
 export -f kiln_build buildah_build buildah_push
-export jar reg ctx work bstore
+export jar reg ctx work bstore here
+# the launcher's first run after a build of the jar trains its AOT cache (or CDS archive): not a build's time
+[ "${KILN_CMD:-launcher}" = jar ] || "$here/kiln" --version > /dev/null
 summary() { # file -> "median_s median_rss_mib"
   local s m; s=$(awk '{print $1}' "$1" | median); m=$(awk '{print $2}' "$1" | median)
   echo "$s $(awk -v k="$m" 'BEGIN {printf "%.0f", k/1024}')"
@@ -100,7 +112,8 @@ summary() { # file -> "median_s median_rss_mib"
 gw_port=5303 gw="127.0.0.1:5303"
 start_gateway() {
   # the heavy Dockerfile runs apt-get: RUN gets the network through the egress proxy, as an operator allows it
-  java -Dkiln.builds.allow-network=true -jar "$jar" serve --port "$gw_port" --store "$work/store" --upstream "bench.test=http://$reg" > "$work/kiln.log" 2>&1 &
+  # shellcheck disable=SC2086
+  java ${GATEWAY_JAVA_OPTS:-} -Dkiln.builds.allow-network=true -jar "$jar" serve --port "$gw_port" --store "$work/store" --upstream "bench.test=http://$reg" > "$work/kiln.log" 2>&1 &
   pids+=($!)
   wait_http "http://$gw/v2/"
 }

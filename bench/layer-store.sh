@@ -10,6 +10,7 @@
 #   kiln no store   the same with --layer-store-max-bytes 0 (every layer unpacked again, as before the store)
 #   buildah         buildah bud --layers --isolation chroot (overlay driver) + buildah push
 # all pushing to the same local docker-registry. Median of RUNS (default 5); prints a markdown table.
+# kiln is the checkout's launcher ./kiln (the short-run path), or `java -jar` with KILN_CMD=jar.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 jar="$here/target/quarkus-app/quarkus-run.jar"
@@ -40,7 +41,9 @@ DF
 timed() { local out="$1"; shift; /usr/bin/time -f "%e" -a -o "$out" bash -c '"$@"' _ "$@" > "$work/last.log" 2>&1 || { cat "$work/last.log" >&2; exit 1; }; }
 kiln() { # tag extra-args…
   local tag="$1"; shift
-  java -jar "$jar" build -c "$ctx" -d "$reg/bench/layers:$tag" --insecure-registry "$reg" \
+  local cmd=("$here/kiln")
+  [ "${KILN_CMD:-launcher}" = jar ] && cmd=(java -jar "$jar")
+  "${cmd[@]}" build -c "$ctx" -d "$reg/bench/layers:$tag" --insecure-registry "$reg" \
     --cache --cache-repo "$reg/bench-cache/layers" --cache-dir "$work/kiln-cache" "$@"
 }
 buildah_build() {
@@ -50,7 +53,9 @@ buildah_build() {
     "bench-layers:$1" "docker://$reg/bench/layers:buildah-$1"
 }
 export -f buildah_build kiln
-export bstore work reg ctx jar
+export bstore work reg ctx jar here
+# the launcher's first run after a build of the jar trains its AOT cache (or CDS archive): not a build's time
+[ "${KILN_CMD:-launcher}" = jar ] || "$here/kiln" --version > /dev/null
 for f in direct store copy nostore changed_buildah cold_kiln cold_buildah; do : > "$work/$f"; done
 for i in $(seq 1 "$runs"); do
   rm -rf "$work/kiln-cache"; buildah $bstore rmi -a -f > /dev/null 2>&1 || true

@@ -2,6 +2,7 @@ package dev.kiln.builder.layers;
 
 import dev.kiln.builder.rootfs.LayerExtractor;
 import dev.kiln.oci.Digest;
+import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.registry.client.PulledImage;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -89,8 +90,9 @@ public final class BuildLayers implements AutoCloseable {
 
     /**
      * The kept layers of a stage's {@code layers} (DiffIDs as for {@link #unpack}), leased until
-     * the build ends, to look paths up without making the root filesystem; empty without a store
-     * or where the store cannot keep a layer.
+     * the build ends, to look paths up without making the root filesystem: a layer the store does
+     * not keep unpacked is looked at through its listing, never unpacked for this. Empty without a
+     * store or where a layer cannot be read.
      */
     public Optional<KeptStack> lease(List<PulledImage.Blob> layers, List<Digest> diffIds, BlobFiles files) {
         Path storeDir = dir != null ? dir : defaultDir;
@@ -99,7 +101,7 @@ public final class BuildLayers implements AutoCloseable {
         }
         List<LayerStore.Layer> stack = stackOf(layers, diffIds, files);
         try {
-            KeptStack kept = LayerStore.open(storeDir, maxBytes).lease(stack, log);
+            KeptStack kept = LayerStore.open(storeDir, maxBytes).view(stack, new LayerListings(storeDir));
             synchronized (assemblies) {
                 stacks.add(kept);
             }
@@ -107,6 +109,24 @@ public final class BuildLayers implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             log.accept("layer store: cannot look below without unpacking: " + e.getMessage());
             return Optional.empty();
+        }
+    }
+
+    /**
+     * Keeps the listing of a layer this build wrote and cached ({@code headers} as the layer's
+     * {@code WrittenLayer} gives them), so a later build that takes it from the cache can look
+     * below it without reading or unpacking it. Without a store, nothing.
+     */
+    public void listed(Digest diffId, List<LayerEntry> headers) {
+        Path storeDir = dir != null ? dir : defaultDir;
+        if (maxBytes == 0 || storeDir == null) {
+            return;
+        }
+        try {
+            new LayerListings(storeDir).put(diffId, headers);
+        } catch (IOException | RuntimeException e) {
+            // a later build reads the blob instead
+            log.accept("layer store: cannot keep the listing of " + diffId + ": " + e.getMessage());
         }
     }
 

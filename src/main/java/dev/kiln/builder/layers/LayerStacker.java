@@ -89,7 +89,7 @@ final class LayerStacker {
 
     /** Two lower layers, a file and its whiteout as the extractor marks it, mounted in {@code tmp/}. */
     private String probe() throws IOException {
-        return LayerStore.inLockedTmpDir(tmp, "probe-" + UUID.randomUUID(), probe -> {
+        return TmpDirs.inLocked(tmp, "probe-" + UUID.randomUUID(), probe -> {
             Path base = Files.createDirectories(probe.resolve("base/d"));
             Files.writeString(base.resolve("gone"), "x");
             Files.writeString(base.resolve("kept"), "x");

@@ -48,7 +48,8 @@ import java.util.function.Consumer;
  * an exclusive lock of its own, and renamed into {@code layers/} once complete: a half-unpacked
  * layer is never seen, and what a crash leaves in {@code tmp/} is deleted when a store opens) and
  * {@code mounts/} (a record of each overlay mount, so one a killed build left is unmounted when
- * a store opens: {@link OverlayMount}).
+ * a store opens: {@link OverlayMount}) and {@code listings/} (what each layer holds, by DiffID,
+ * for looking below a COPY without unpacking: {@link LayerListings}).
  *
  * <p>The store holds at most {@code maxBytes} (the sum of the unpacked layers' file sizes):
  * after each assembly the least recently used layers that no build holds are removed.
@@ -98,7 +99,7 @@ public final class LayerStore {
         this.stacker = new LayerStacker(dir, mounts, tmp);
         // before tmp/ is cleaned: a probe's mount may be among them
         OverlayMount.cleanUpAfterCrash(mounts);
-        cleanTmp();
+        TmpDirs.clean(tmp);
     }
 
     /** The store in {@code dir} (made if missing), bounded by {@code maxBytes}; one instance per directory. */
@@ -114,7 +115,7 @@ public final class LayerStore {
                 OPEN.put(key, store);
             } else {
                 store.maxBytes = maxBytes;
-                store.cleanTmp();
+                TmpDirs.clean(store.tmp);
             }
             return store;
         }
@@ -183,6 +184,41 @@ public final class LayerStore {
         return new KeptStack(this, keys, lowers);
     }
 
+    /**
+     * Like {@link #lease}, for looking paths up only: a layer the store does not keep is read
+     * through its listing (read off its blob, once, where there is none) instead of being unpacked.
+     */
+    public KeptStack view(List<Layer> stack, LayerListings listings) throws IOException {
+        List<Digest> chain = ChainIds.of(stack.stream().map(Layer::diffId).toList());
+        List<String> leased = new ArrayList<>();
+        List<Path> kept = new ArrayList<>();
+        List<LayerListing> listed = new ArrayList<>();
+        try {
+            for (int i = 0; i < stack.size(); i++) {
+                String key = chain.get(i).hex();
+                Path layer = layers.resolve(key);
+                if (Files.isRegularFile(layer.resolve("size"))) {
+                    leases.acquire(key);
+                    leased.add(key);
+                    if (Files.isRegularFile(layer.resolve("size"))) { // not evicted before the lease
+                        touch(layer.resolve("used"));
+                        kept.add(layer);
+                        listed.add(null);
+                        continue;
+                    }
+                }
+                Digest diffId = stack.get(i).diffId();
+                LayerListing listing = listings.get(diffId);
+                kept.add(null);
+                listed.add(listing != null ? listing : listings.read(diffId, stack.get(i).blob().get()));
+            }
+        } catch (IOException | RuntimeException e) {
+            release(leased);
+            throw e;
+        }
+        return new KeptStack(this, leased, kept, listed);
+    }
+
     private Assembly stackUp(List<String> keys, List<Path> lowers, Path rootfs, Mode mode) throws IOException {
         LayerStacker.Stacked stacked = stacker.stack(lowers, rootfs, mode);
         return new Assembly(this, keys, stacked.mount(), stacked.how());
@@ -204,7 +240,7 @@ public final class LayerStore {
     }
 
     private void unpack(String key, Layer layer, List<Path> below, Path kept, Consumer<String> warnings) throws IOException {
-        inLockedTmpDir(tmp, key.substring(0, 12) + "-" + UUID.randomUUID(), work -> {
+        TmpDirs.inLocked(tmp, key.substring(0, 12) + "-" + UUID.randomUUID(), work -> {
             Path fs = Files.createDirectory(work.resolve("fs"));
             Files.setAttribute(fs, "unix:mode", 0755);
             LayerDirIndex index = new LayerDirIndex();
@@ -224,31 +260,6 @@ public final class LayerStore {
         });
     }
 
-    /** Work on a directory of its own in {@code tmp/}. */
-    @FunctionalInterface
-    interface TmpWork<T> {
-        T in(Path dir) throws IOException;
-    }
-
-    /**
-     * Runs {@code work} on a new directory {@code tmp/<id>} under a lock of its own, so a store
-     * opening meanwhile ({@link #cleanTmp}) leaves it alone; what is left of it afterwards is deleted.
-     */
-    static <T> T inLockedTmpDir(Path tmp, String id, TmpWork<T> work) throws IOException {
-        Path lockFile = tmp.resolve(id + ".lock");
-        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-             FileLock ignored = channel.lock()) {
-            Path dir = Files.createDirectory(tmp.resolve(id));
-            try {
-                return work.in(dir);
-            } finally {
-                Trees.deleteQuietly(dir);
-            }
-        } finally {
-            Files.deleteIfExists(lockFile);
-        }
-    }
-
     private static long sizeOf(Path tree) throws IOException {
         long[] total = {0};
         Files.walkFileTree(tree, new SimpleFileVisitor<>() {
@@ -265,43 +276,6 @@ public final class LayerStore {
             }
         });
         return total[0];
-    }
-
-    /** What a crashed unpack or eviction left in {@code tmp/}: anything whose lock nobody holds. */
-    private void cleanTmp() throws IOException {
-        for (Path entry : list(tmp)) {
-            String name = entry.getFileName().toString();
-            if (name.endsWith(".lock")) {
-                continue;
-            }
-            Path lockFile = tmp.resolve(name + ".lock");
-            if (!Files.exists(lockFile)) {
-                Trees.deleteQuietly(entry);
-                continue;
-            }
-            try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE);
-                 FileLock lock = LayerLeases.tryLock(channel, false)) {
-                if (lock != null) {
-                    Trees.deleteQuietly(entry);
-                    Files.deleteIfExists(lockFile);
-                }
-            } catch (IOException e) {
-                // gone meanwhile: its owner finished
-            }
-        }
-        for (Path entry : list(tmp)) {
-            String name = entry.getFileName().toString();
-            if (name.endsWith(".lock") && !Files.exists(tmp.resolve(name.substring(0, name.length() - 5)))) {
-                try (FileChannel channel = FileChannel.open(entry, StandardOpenOption.WRITE);
-                     FileLock lock = LayerLeases.tryLock(channel, false)) {
-                    if (lock != null) {
-                        Files.deleteIfExists(entry);
-                    }
-                } catch (IOException e) {
-                    // gone meanwhile
-                }
-            }
-        }
     }
 
     /**
@@ -383,7 +357,7 @@ public final class LayerStore {
         }
     }
 
-    private static List<Path> list(Path dir) throws IOException {
+    static List<Path> list(Path dir) throws IOException {
         List<Path> entries = new ArrayList<>();
         try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
             stream.forEach(entries::add);

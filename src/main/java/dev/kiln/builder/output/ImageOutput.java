@@ -136,9 +136,10 @@ public final class ImageOutput {
             }
         });
         if (cache != null && cache.holder() != null) {
-            // the layers just built are on their way to the cache: once there, destinations on that registry mount them
+            // the layers just built are on their way to the cache: once there, destinations on that registry mount
+            // them; the base's repository never held them, and a mount from it would end in a second upload
             cache.flush();
-            ledger.stored().forEach(layerDigest -> holders.putIfAbsent(layerDigest, cache.holder()));
+            ledger.stored().forEach(layerDigest -> holders.put(layerDigest, cache.holder()));
         }
         return holders;
     }

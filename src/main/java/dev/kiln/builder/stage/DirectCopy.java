@@ -4,7 +4,6 @@ import dev.kiln.builder.exec.BuildEvent;
 import dev.kiln.builder.exec.BuildException;
 import dev.kiln.builder.layers.BuildLayers;
 import dev.kiln.builder.layers.KeptStack;
-import dev.kiln.builder.rootfs.LayerDirMerge;
 import dev.kiln.builder.rootfs.RootfsMaterializer;
 import dev.kiln.builder.rootfs.Trees;
 import dev.kiln.builder.snapshot.TreeScanner;
@@ -33,7 +32,9 @@ import java.util.Set;
  * metadata, so the layer is the same, byte for byte. Afterwards every path the step wrote is
  * looked up in the kept layers: if one was there already (the step replaced or merged into
  * something), the scratch is thrown away and the step runs again on the real rootfs. The layer
- * joins the stage's pending layers, unpacked only when a later step needs the files.
+ * joins the stage's pending layers, unpacked only when a later step needs the files. A layer
+ * below that the store does not keep unpacked (a cached RUN layer) is looked at through its
+ * listing, never unpacked for this: the COPY costs what its own files cost, whatever lies below.
  */
 final class DirectCopy {
     /** {@code KILN_DIRECT_COPY=off} makes every COPY unpack the rootfs first, to compare both (bench/layer-store.sh). */
@@ -133,7 +134,7 @@ final class DirectCopy {
         if (destination.isEmpty() || below == null) {
             return chain;
         }
-        List<Path> sources = new ArrayList<>();
+        List<KeptStack.Found> sources = new ArrayList<>();
         List<Path> targets = new ArrayList<>();
         String rel = "";
         for (String part : destination.split("/")) {
@@ -142,15 +143,15 @@ final class DirectCopy {
             if (found.conflict()) {
                 return null;
             }
-            if (found.dir() == null) {
+            if (!found.isDirectory()) {
                 break;
             }
             targets.add(Files.createDirectory(dir.resolve(rel)));
-            sources.add(found.dir());
+            sources.add(found);
             chain.add(rel);
         }
         for (int i = targets.size() - 1; i >= 0; i--) {
-            LayerDirMerge.copyDirectoryMetadata(sources.get(i), targets.get(i));
+            sources.get(i).applyTo(targets.get(i));
         }
         return chain;
     }

@@ -63,6 +63,7 @@ public final class StageRunner {
     private final FromStep from;
     private final StageRootfs roots;
     private final DirectCopy direct;
+    private final BuildLayers kept;
 
     /** @param kept base layers kept unpacked across builds (a store of none unpacks every layer into the build) */
     public StageRunner(BuildSession session, BuildPlan plan, ImagePulls pulls, LayerLedger ledger, BuildLayers kept,
@@ -76,6 +77,7 @@ public final class StageRunner {
                 settings.singleSnapshot() ? Snapshotters.Mode.WALK : settings.snapshotMode(), settings.cache() != null);
         session.stages(roots);
         this.direct = new DirectCopy(session, kept, ledger, settings.writer());
+        this.kept = kept;
     }
 
     /** Builds every stage of the plan; answers the last one, whose config and layers are the image. */
@@ -244,6 +246,9 @@ public final class StageRunner {
             ledger.stored(layer.layer().digest());
             settings.cache().store(cacheKey, layer.layer().descriptor(), layer.layer().diffId(), file, createdBy,
                     layer.isEmpty());
+            if (kept != null) {
+                kept.listed(layer.layer().diffId(), layer.layer().headers());
+            }
         }
     }
 

@@ -98,7 +98,8 @@ public final class LayerReader implements Closeable {
         };
     }
 
-    private static LayerEntry toEntry(TarArchiveEntry entry) throws IOException {
+    /** An entry as a reader sees it; {@link LayerWriter} asks too, for what it writes. */
+    static LayerEntry toEntry(TarArchiveEntry entry) throws IOException {
         EntryType type;
         if (entry.isDirectory()) {
             type = EntryType.DIRECTORY;

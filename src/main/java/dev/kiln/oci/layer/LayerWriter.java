@@ -64,6 +64,7 @@ public final class LayerWriter {
     /** Writes the layer to {@code out}, which is flushed but left open. */
     public WrittenLayer write(List<LayerEntry> entries, OutputStream out) throws IOException {
         List<LayerEntry> ordered = arrange(entries);
+        List<LayerEntry> headers = new ArrayList<>(ordered.size());
         DigestingOutputStream compressed = new DigestingOutputStream(out, false);
         DigestingOutputStream plain = new DigestingOutputStream(
                 new BufferedOutputStream(LayerCompressor.open(compression, compressed), BUFFER), true);
@@ -73,7 +74,9 @@ public final class LayerWriter {
             tar.setAddPaxHeadersForNonAsciiNames(true);
             byte[] buffer = new byte[BUFFER];
             for (LayerEntry entry : ordered) {
-                tar.putArchiveEntry(header(entry));
+                TarArchiveEntry header = header(entry);
+                headers.add(LayerReader.toEntry(header));
+                tar.putArchiveEntry(header);
                 if (entry.type() == EntryType.FILE && entry.size() > 0) {
                     copyContent(entry, tar, buffer);
                 }
@@ -82,7 +85,7 @@ public final class LayerWriter {
             tar.finish();
         }
         return new WrittenLayer(compressed.digester().digest(), compressed.digester().length(),
-                plain.digester().digest(), plain.digester().length(), compression, ordered.size());
+                plain.digester().digest(), plain.digester().length(), compression, ordered.size(), headers);
     }
 
     /**

@@ -117,6 +117,23 @@ class LayerCacheBuildTest {
         return m.group(1);
     }
 
+    /** The rebuild after the last COPY changed: its new layer goes up once, to the cache, and the image mounts it. */
+    @Test
+    void aLayerJustStoredInTheCacheIsMountedNotUploadedAgain() throws IOException {
+        Files.writeString(ctx.resolve("a.txt"), "a\n");
+        dockerfile("""
+                FROM BASE
+                RUN echo ran > /ran
+                COPY a.txt /app/a.txt
+                """);
+        cachedBuild();
+        Files.writeString(ctx.resolve("a.txt"), "changed\n");
+        Run rebuild = cachedBuild();
+        String cache = cacheRepo.substring(registry.host().length() + 1);
+        assertTrue(rebuild.log().contains("mounted from " + cache), rebuild.log());
+        assertTrue(rebuild.log().matches("(?s).*uploaded \\d+ bytes in 1 blobs.*"), "only the config goes up: " + rebuild.log());
+    }
+
     @Test
     void secondIdenticalBuildIsAllHitsAndRunsNothing() throws IOException {
         Files.writeString(ctx.resolve("a.txt"), "a\n");

@@ -65,6 +65,17 @@ class DirectCopyBuildTest {
         return build(args.toArray(String[]::new));
     }
 
+    /** The layers the store keeps unpacked (by ChainID). */
+    private List<String> keptLayers() throws IOException {
+        Path layers = dir.resolve("cache-store/layers/layers");
+        if (!Files.isDirectory(layers)) {
+            return List.of();
+        }
+        try (var list = Files.list(layers)) {
+            return list.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
     private static String digestOf(String log) {
         return RegistryWithBase.digestOf(log);
     }
@@ -99,6 +110,7 @@ class DirectCopyBuildTest {
 
         String cold = build(ctx, name, true);
         assertEquals(digestOf(build(ctx, name, false)), digestOf(cold), what + ": cold build\n" + cold);
+        List<String> keptCold = keptLayers();
 
         Files.writeString(ctx.resolve("a.txt"), "two\n");
         Files.writeString(ctx.resolve("tree/top"), "top two\n");
@@ -109,6 +121,10 @@ class DirectCopyBuildTest {
         assertEquals(0, count(unpacked, DIRECT), "no store, no lookup:\n" + unpacked);
         if (!steps.contains("RUN") && direct > 0) {
             assertTrue(!rebuild.contains("unpacked the root filesystem"), "unpacked after all:\n" + rebuild);
+        }
+        if (direct > 0 && !steps.substring(steps.lastIndexOf("COPY")).contains("RUN")) {
+            // the cached layers below the COPY were looked at through their listings, not unpacked
+            assertEquals(keptCold, keptLayers(), what + ": layers unpacked into the store by the rebuild\n" + rebuild);
         }
     }
 }
