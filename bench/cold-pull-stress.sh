@@ -9,7 +9,10 @@
 # files, a COPY of a 100 MB random file), as the gateway's peak RSS must hold both. GATEWAY_ENV sets
 # the gateway's environment (e.g. "MALLOC_ARENA_MAX=2"). NMT=1 runs it with native memory tracking
 # and samples `jcmd VM.native_memory summary` every second: prints the committed MiB per area in the
-# sample with the highest RSS, to see what the peak is made of (tracking itself costs a few MiB).
+# sample with the highest RSS, to see what the peak is made of (tracking itself costs a few MiB), and
+# NMT's summary.diff against a baseline taken once the gateway answers. Every try samples
+# /proc/<gateway>/status twice a second into WORK/rss-<try>.tsv (seconds, RSS, anonymous, file-mapped
+# KiB, pulls still running, build running) and prints the peak's split and during which phase it fell.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 app="${APP:-$here/target/quarkus-app}"
@@ -53,6 +56,7 @@ for try in $(seq 1 "$tries"); do
     > "$work/kiln-$try.log" 2>&1 &
   kiln_pid=$!; pids+=($kiln_pid)
   wait_http "http://127.0.0.1:$kiln_port/v2/"
+  [ -z "$nmt" ] || jcmd "$kiln_pid" VM.native_memory baseline > /dev/null
   pulls=() build_pid=""
   if [ "${BUILD:-0}" = 1 ]; then
     "$here/scripts/make-base-images" "127.0.0.1:$kiln_port/local" busybox > "$work/base-$try.log" 2>&1
@@ -64,11 +68,20 @@ for try in $(seq 1 "$tries"); do
       > "$work/pull-$try-$i.log" 2>&1 & pulls+=($!); pids+=($!)
   done
   round_start=$(date +%s.%N) sampler=""
+  ( while kill -0 "$kiln_pid" 2>/dev/null; do
+      running=0; for p in "${pulls[@]}"; do kill -0 "$p" 2>/dev/null && running=$((running + 1)); done
+      building=0; [ -n "$build_pid" ] && kill -0 "$build_pid" 2>/dev/null && building=1
+      awk -v t="$(awk -v a="$round_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b-a}')" -v p="$running" -v b="$building" \
+        '/^VmRSS/ {r=$2} /^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {if (r) print t, r, a, f, p, b}' "/proc/$kiln_pid/status" 2>/dev/null
+      sleep 0.5
+    done > "$work/rss-$try.tsv" ) & rss_sampler=$!
   if [ "${NMT:-0}" = 1 ]; then
     ( best=0; while kill -0 "$kiln_pid" 2>/dev/null; do
         rss=$(awk '/VmRSS/ {print $2}' "/proc/$kiln_pid/status" 2>/dev/null || echo 0)
         if [ "${rss:-0}" -gt "$best" ] && jcmd "$kiln_pid" VM.native_memory summary scale=MB > "$work/nmt-$try.tmp" 2>/dev/null; then
           best=$rss; { echo "RSS ${rss} KiB"; cat "$work/nmt-$try.tmp"; } > "$work/nmt-$try.txt"
+          jcmd "$kiln_pid" VM.native_memory summary.diff scale=MB > "$work/nmt-diff-$try.txt" 2>/dev/null || true
+          cp "/proc/$kiln_pid/smaps_rollup" "$work/smaps-$try.txt" 2>/dev/null || true
         fi
         sleep 1
       done ) & sampler=$!
@@ -87,8 +100,11 @@ for try in $(seq 1 "$tries"); do
   hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$kiln_pid/status")
   kill "$kiln_pid"; wait "$kiln_pid" 2>/dev/null || true
   [ -z "$sampler" ] || wait "$sampler" 2>/dev/null || true
+  wait "$rss_sampler" 2>/dev/null || true
   failures=$((failures + failed))
   echo "try $try: $failed of $clients pulls failed in ${round} s, gateway peak RSS ${hwm} MiB, log $work/kiln-$try.log"
+  sort -k2,2n "$work/rss-$try.tsv" | tail -1 | awk '{printf "  sampled peak %.0f MiB at %s s (anonymous %.0f, file-mapped %.0f MiB) with %d pulls running, build %s\n",
+    $2/1024, $1, $3/1024, $4/1024, $5, ($6 ? "running" : "done")}'
   if [ -f "$work/nmt-$try.txt" ]; then # committed MiB per area at the sampled peak
     awk 'NR == 1 {printf "  at %s %s:", $2, $3} /^Total:/ {sub(/.*committed=/, ""); printf " total %s", $0}
       /^-/ {name=$2; for (i = 3; i <= NF && $i !~ /^\(/; i++) name = name " " $i; c=$0; sub(/.*committed=/, "", c); sub(/MB.*/, "", c); if (c + 0 > 0) printf "; %s %s", name, c}

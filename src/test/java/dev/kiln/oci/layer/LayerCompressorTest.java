@@ -6,15 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.LongStream;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
@@ -97,6 +100,34 @@ class LayerCompressorTest {
         String listing = sh("gzip -l '" + compressed + "'");
         assertTrue(listing.contains(" " + input.length + " "), listing);
         assertTrue(Files.size(compressed) < input.length * 3L / 4, "the text half compresses: " + Files.size(compressed));
+    }
+
+    /**
+     * The gateway compresses a 100 MB COPY while it serves pulls: garbage of several times the layer's
+     * size, in 1 MiB arrays still in flight at each young collection, filled its old generation to the
+     * heap cap. Blocks are recycled, so a long layer allocates less than half its own size.
+     */
+    @Test
+    void aLongGzipLayerRecyclesItsBlocksAndStillRestores() throws Exception {
+        byte[] input = layerLike(48 * ParallelGzipOutputStream.BLOCK + 777, 7);
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        POOLS.add(pool);
+        long[] threads = {Thread.currentThread().getId(), pool.submit(() -> Thread.currentThread().getId()).get()};
+        var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long before = LongStream.of(mx.getThreadAllocatedBytes(threads)).sum();
+        Path compressed = tmp.resolve("long.tar.gz");
+        try (OutputStream compressor = LayerCompressor.open(Compression.gzip(), new BufferedOutputStream(Files.newOutputStream(compressed)),
+                pool, 2, THRESHOLD)) {
+            for (int at = 0; at < input.length; at += 64 * 1024) {
+                compressor.write(input, at, Math.min(64 * 1024, input.length - at));
+            }
+        }
+        long allocated = LongStream.of(mx.getThreadAllocatedBytes(threads)).sum() - before;
+
+        assertTrue(allocated < input.length / 2, "allocated " + allocated / 1024 / 1024 + " MiB for a layer of "
+                + input.length / 1024 / 1024 + " MiB");
+        sh("gzip -dc '" + compressed + "' > '" + tmp.resolve("restored") + "'");
+        assertEquals(sha256sum(save("long.tar", input)), sha256sum(tmp.resolve("restored")));
     }
 
     @Test
