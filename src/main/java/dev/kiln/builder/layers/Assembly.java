@@ -1,6 +1,7 @@
 package dev.kiln.builder.layers;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -11,7 +12,7 @@ import java.util.List;
 public final class Assembly implements AutoCloseable {
     private final LayerStore store;
     private final List<String> keys;
-    private final OverlayMount mount;
+    private OverlayMount mount;
     private final String how;
     private boolean closed;
 
@@ -25,6 +26,30 @@ public final class Assembly implements AutoCloseable {
     /** Whether the rootfs is an overlayfs mount of the kept layers. */
     public boolean overlay() {
         return mount != null;
+    }
+
+    /**
+     * Makes {@code upper}, the upper directory of an overlay that ran on this rootfs, the rootfs's top
+     * layer ({@link OverlayMount#restack}); it must then stay where it is until the build's directory
+     * goes. False where the rootfs is not an overlay mount or cannot be mounted again so: the caller
+     * applies the changes itself.
+     */
+    public synchronized boolean stackOnTop(Path upper) throws IOException {
+        if (mount == null || closed) {
+            return false;
+        }
+        OverlayMount next = mount.restack(upper);
+        if (next == null) {
+            return false;
+        }
+        boolean stacked = next.hasOnTop(upper);
+        mount = next;
+        return stacked;
+    }
+
+    /** The rootfs this assembly made. */
+    boolean mountedOn(Path rootfs) {
+        return mount != null && mount.target().toAbsolutePath().normalize().equals(rootfs.toAbsolutePath().normalize());
     }
 
     /** How the rootfs was made, for the build log. */

@@ -89,6 +89,26 @@ public final class BuildLayers implements AutoCloseable {
     }
 
     /**
+     * Makes a RUN's overlay upper directory the top layer of {@code rootfs} where the rootfs is an
+     * overlay mount of kept layers ({@link Assembly#stackOnTop}); false where it is not, or cannot be.
+     */
+    public boolean stackOnTop(Path rootfs, Path upper) throws IOException {
+        Assembly assembly = null;
+        synchronized (assemblies) {
+            for (Assembly a : assemblies) {
+                if (a.mountedOn(rootfs)) {
+                    assembly = a;
+                }
+            }
+        }
+        if (assembly == null || !assembly.stackOnTop(upper)) {
+            return false;
+        }
+        log.accept("root filesystem " + rootfs.getFileName() + ": a RUN's changes stacked on it by overlayfs, not copied");
+        return true;
+    }
+
+    /**
      * The kept layers of a stage's {@code layers} (DiffIDs as for {@link #unpack}), leased until
      * the build ends, to look paths up without making the root filesystem: a layer the store does
      * not keep unpacked is looked at through its listing, never unpacked for this. Empty without a

@@ -31,6 +31,8 @@ final class OverlayMount {
     private static final System.Logger LOG = System.getLogger(OverlayMount.class.getName());
     /** mount(2) takes its options in one page. */
     private static final int MAX_OPTIONS = 4000;
+    /** overlayfs's own limit on lower layers. */
+    private static final int MAX_LOWERS = 500;
 
     /** The kernel or this process refused the mount; the message says why (mount(8)'s own words). */
     static final class RefusedException extends IOException {
@@ -39,12 +41,19 @@ final class OverlayMount {
         }
     }
 
+    private final List<Path> lowers;
+    private final Path upper;
     private final Path target;
     private final Path work;
+    private final Path records;
     private final Path record;
     private final FileChannel recordChannel;
 
-    private OverlayMount(Path target, Path work, Path record, FileChannel recordChannel) {
+    private OverlayMount(List<Path> lowers, Path upper, Path target, Path work, Path records, Path record,
+                         FileChannel recordChannel) {
+        this.records = records;
+        this.lowers = List.copyOf(lowers);
+        this.upper = upper;
         this.target = target;
         this.work = work;
         this.record = record;
@@ -53,12 +62,7 @@ final class OverlayMount {
 
     /** Mounts {@code lowers} (bottom first) under a new {@code upper} on {@code target}, recorded in {@code records}. */
     static OverlayMount mount(List<Path> lowers, Path upper, Path work, Path target, Path records) throws IOException {
-        List<String> dirs = new ArrayList<>();
-        for (int i = lowers.size() - 1; i >= 0; i--) {
-            dirs.add(escape(lowers.get(i).toAbsolutePath().toString()));
-        }
-        String options = "lowerdir=" + String.join(":", dirs) + ",upperdir=" + escape(upper.toAbsolutePath().toString())
-                + ",workdir=" + escape(work.toAbsolutePath().toString()) + ",userxattr";
+        String options = options(lowers, upper, work);
         if (options.length() + ",index=on".length() > MAX_OPTIONS) {
             throw new RefusedException("the overlay's options for " + lowers.size() + " layers exceed one page");
         }
@@ -88,13 +92,72 @@ final class OverlayMount {
                 throw new RefusedException(refusal);
             }
             mounted = true;
-            return new OverlayMount(target, work, record, channel);
+            return new OverlayMount(lowers, upper, target, work, records, record, channel);
         } finally {
             if (!mounted) {
                 channel.close();
                 Files.deleteIfExists(record);
             }
         }
+    }
+
+    /**
+     * The same target mounted again with this mount's upper directory (if anything was written to it)
+     * and {@code top} as its two new top layers under a new, empty upper directory: a RUN's overlay
+     * upper directory becomes part of the rootfs without a file being copied, as a container
+     * engine's layers stack. Null, with this mount still standing, where that cannot be done (too
+     * many layers for mount(2)'s options, or the target is busy); the caller then copies.
+     */
+    OverlayMount restack(Path top) throws IOException {
+        List<Path> next = new ArrayList<>(lowers);
+        if (!empty(upper)) {
+            next.add(upper);
+        }
+        next.add(top);
+        int generation = lowers.size() + 1;
+        Path nextUpper = target.resolveSibling(target.getFileName() + ".upper-" + generation + "-" + UUID.randomUUID());
+        Path nextWork = target.resolveSibling(target.getFileName() + ".work-" + generation + "-" + UUID.randomUUID());
+        if (options(next, nextUpper, nextWork).length() + ",index=on".length() > MAX_OPTIONS || next.size() > MAX_LOWERS) {
+            return null;
+        }
+        if (run(List.of("umount", target.toString())) != null) {
+            return null;
+        }
+        OverlayMount mounted;
+        try {
+            mounted = mount(next, nextUpper, nextWork, target, records);
+        } catch (IOException e) {
+            // the rootfs must not be left unmounted: back as it was, on a fresh work directory
+            Trees.deleteQuietly(work);
+            OverlayMount again = mount(lowers, upper, work, target, records);
+            release();
+            LOG.log(System.Logger.Level.DEBUG, "layer store: cannot stack a RUN's changes on " + target + ": " + e.getMessage());
+            return again;
+        }
+        release();
+        return mounted;
+    }
+
+    Path target() {
+        return target;
+    }
+
+    /** Whether {@code dir} is this mount's top lower layer (false after a failed restack put the old mount back). */
+    boolean hasOnTop(Path dir) {
+        return lowers.get(lowers.size() - 1).equals(dir);
+    }
+
+    private static boolean empty(Path dir) throws IOException {
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            return !entries.iterator().hasNext();
+        }
+    }
+
+    /** What an unmounted mount leaves: its work directory and its record. */
+    private void release() throws IOException {
+        Trees.deleteQuietly(work);
+        Files.deleteIfExists(record);
+        recordChannel.close();
     }
 
     void unmount() throws IOException {
@@ -105,9 +168,7 @@ final class OverlayMount {
                 throw new IOException("cannot unmount the overlay on " + target + ": " + lazy);
             }
         }
-        Trees.deleteQuietly(work);
-        Files.deleteIfExists(record);
-        recordChannel.close();
+        release();
     }
 
     /**
@@ -159,6 +220,15 @@ final class OverlayMount {
     /** Whether {@code path} is a mount point in this process's mount namespace. */
     static boolean mounted(Path path) throws IOException {
         return IgnoredPaths.mountPoints(Files.readString(Path.of("/proc/self/mountinfo"))).contains(path.toString());
+    }
+
+    private static String options(List<Path> lowers, Path upper, Path work) {
+        List<String> dirs = new ArrayList<>();
+        for (int i = lowers.size() - 1; i >= 0; i--) {
+            dirs.add(escape(lowers.get(i).toAbsolutePath().toString()));
+        }
+        return "lowerdir=" + String.join(":", dirs) + ",upperdir=" + escape(upper.toAbsolutePath().toString())
+                + ",workdir=" + escape(work.toAbsolutePath().toString()) + ",userxattr";
     }
 
     private static String escape(String path) {

@@ -47,6 +47,11 @@ public final class RootfsMaterializer {
         kept.unpack(rootfs, layers, diffIds, files::fileOf);
     }
 
+    /** A RUN's overlay upper directory as {@code rootfs}'s top layer, where it is a mount of kept layers ({@link BuildLayers#stackOnTop}). */
+    public boolean stackOnTop(Path rootfs, Path upper) throws IOException {
+        return kept != null && kept.stackOnTop(rootfs, upper);
+    }
+
     /**
      * Adds {@code layers} to what {@code rootfs} holds, after copying {@code parent}'s files into it
      * (null: nothing to copy).

@@ -58,6 +58,9 @@ public final class OverlaySnapshotter implements Snapshotter {
     private final List<Touched> unappliedToBaseline = new ArrayList<>();
     private Path pendingScratch;
     private RunSpec.Overlay pending;
+    private UpperStacking stacking = UpperStacking.NONE;
+    /** The pending upper directory became part of the rootfs: only its work directory is deleted. */
+    private boolean pendingStacked;
 
     /**
      * @param required refuse to run a RUN other than on an overlay ({@code --snapshot-mode=overlay})
@@ -82,6 +85,12 @@ public final class OverlaySnapshotter implements Snapshotter {
     public static OverlaySnapshotter startingNow(Path rootfs, TreeScanner scanner, LayerWriter writer,
                                                  Consumer<String> warnings, boolean required) {
         return new OverlaySnapshotter(rootfs, scanner, writer, null, warnings, required);
+    }
+
+    /** Lets RUNs' upper directories become layers of a rootfs that is an overlay mount, instead of being copied in. */
+    OverlaySnapshotter stacking(UpperStacking stacking) {
+        this.stacking = Objects.requireNonNull(stacking);
+        return this;
     }
 
     @Override
@@ -154,9 +163,10 @@ public final class OverlaySnapshotter implements Snapshotter {
         try {
             return snapshotUpper(pending.upper(), out);
         } finally {
-            Trees.deleteQuietly(pendingScratch);
+            Trees.deleteQuietly(pendingStacked ? pending.work() : pendingScratch);
             pending = null;
             pendingScratch = null;
+            pendingStacked = false;
         }
     }
 
@@ -191,8 +201,12 @@ public final class OverlaySnapshotter implements Snapshotter {
             return snapshotSharedInodes(upper, sharedInodes, out);
         }
 
-        OverlayUpper.applyTo(upper, rootfs);
-        copyRootMetadata(upper, rootfs);
+        if (stacking.stack(upper)) {
+            pendingStacked = true;
+        } else {
+            OverlayUpper.applyTo(upper, rootfs);
+            copyRootMetadata(upper, rootfs);
+        }
 
         // content hashes for racy files only when a baseline will take these stats over
         FileSnapshot after = baseline != null ? scanner.scanPaths(rootfs, touched)

@@ -42,10 +42,16 @@ public final class Snapshotters {
      */
     public static Snapshotter startingNow(Mode mode, Path rootfs, TreeScanner scanner, LayerWriter writer,
                                           Consumer<String> warnings) throws IOException {
+        return startingNow(mode, rootfs, scanner, writer, warnings, UpperStacking.NONE);
+    }
+
+    /** As above, with a way to make a RUN's upper directory part of the rootfs without copying it. */
+    public static Snapshotter startingNow(Mode mode, Path rootfs, TreeScanner scanner, LayerWriter writer,
+                                          Consumer<String> warnings, UpperStacking stacking) throws IOException {
         return switch (mode) {
             case WALK -> WalkingSnapshotter.startingNow(rootfs, scanner, writer, warnings);
-            case AUTO -> OverlaySnapshotter.startingNow(rootfs, scanner, writer, warnings, false);
-            case OVERLAY -> OverlaySnapshotter.startingNow(rootfs, scanner, writer, warnings, true);
+            case AUTO -> OverlaySnapshotter.startingNow(rootfs, scanner, writer, warnings, false).stacking(stacking);
+            case OVERLAY -> OverlaySnapshotter.startingNow(rootfs, scanner, writer, warnings, true).stacking(stacking);
         };
     }
 }

@@ -148,7 +148,8 @@ final class StageRootfs implements StageRoots {
         boolean inPlaceRoot = session.isInPlaceRoot(rootfs);
         Snapshotters.Mode mode = inPlaceRoot ? Snapshotters.Mode.WALK : snapshotMode;
         return Snapshotters.startingNow(mode, rootfs, scanner(inPlaceRoot), writer,
-                w -> session.event(dev.kiln.builder.exec.BuildEvent.Message.warn(w)));
+                w -> session.event(dev.kiln.builder.exec.BuildEvent.Message.warn(w)),
+                upper -> materializer.stackOnTop(rootfs, upper));
     }
 
     private TreeScanner scanner(boolean inPlaceRoot) {

@@ -115,6 +115,43 @@ class LayerStoreBuildTest {
         assertEquals(digests.get("copy"), digests.get("overlay"), digests.toString());
     }
 
+    /**
+     * RUNs on kept layers stacked by overlayfs become layers of the mount themselves, not copies:
+     * deletions (of the base's files and of an earlier RUN's), a directory replaced whole, a file
+     * changed twice, a COPY in between, and each RUN sees what the ones before it did.
+     */
+    @Test
+    void runsStackedOnTheKeptLayersBuildTheSameImageAsCopies() {
+        assumeTrue(Tools.isRoot(), "mounting the kept layers needs root");
+        Path ctx;
+        try {
+            ctx = Files.createDirectories(dir.resolve("ctx-stacked"));
+            Files.writeString(ctx.resolve("Dockerfile"), """
+                    FROM %s
+                    RUN mkdir -p /data/d && echo one > /data/d/f && echo two > /data/g && rm /etc/passwd && echo a > /a
+                    RUN test ! -e /etc/passwd && rm -r /data/d && mkdir /data/d && echo new > /data/d/h && echo a2 >> /a && rm /data/g
+                    COPY a.txt /app/a.txt
+                    RUN test ! -e /data/d/f && test ! -e /data/g && cat /a /app/a.txt /data/d/h > /seen && ls /data/d > /listing
+                    """.formatted(base));
+            Files.writeString(ctx.resolve("a.txt"), "one\n");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Map<String, String> digests = new TreeMap<>();
+        for (String mode : List.of("copy", "overlay")) {
+            System.setProperty("kiln.layer-store.mode", mode);
+            try {
+                String log = appBuild(ctx, dir.resolve("stacked-store-" + mode), "stacked-" + mode, "--verbosity", "debug");
+                long stacked = log.lines().filter(l -> l.contains("a RUN's changes stacked on it by overlayfs")).count();
+                assertEquals(mode.equals("overlay") ? 3 : 0, stacked, log);
+                digests.put(mode, digestOf(log));
+            } finally {
+                System.clearProperty("kiln.layer-store.mode");
+            }
+        }
+        assertEquals(digests.get("copy"), digests.get("overlay"), digests.toString());
+    }
+
     @Test
     void aRebuildAfterTheLastCopyChangedReusesTheKeptLayersAndBuildsTheSameImage() throws IOException {
         Path ctx = Files.createDirectories(dir.resolve("ctx"));

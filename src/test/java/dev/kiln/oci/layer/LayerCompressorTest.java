@@ -4,6 +4,7 @@ import static dev.kiln.testkit.Tools.sh;
 import static dev.kiln.testkit.Tools.sha256sum;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedOutputStream;
@@ -15,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.LongStream;
@@ -198,5 +200,59 @@ class LayerCompressorTest {
         Files.createDirectories(tmp.resolve("out"));
         sh("tar -xf '" + tmp.resolve("a.tar") + "' -C '" + tmp.resolve("out") + "'");
         assertEquals(sha256sum(big), sha256sum(tmp.resolve("out/data/big.bin")));
+    }
+
+    @Test
+    void randomBlocksAreStoredUnsearchedAndGunzipStillRestoresTheLayer() throws IOException {
+        byte[] noise = new byte[ParallelGzipOutputStream.BLOCK];
+        new Random(7).nextBytes(noise);
+        byte[] previous = layerLike(ParallelGzipOutputStream.BLOCK, 8);
+        // what level 0 writes: stored blocks, no search
+        assertArrayEquals(deflate(noise, noise.length, null, 0),
+                deflate(noise, noise.length, previous, 6));
+
+        byte[] input = new byte[4 * ParallelGzipOutputStream.BLOCK + 999];
+        System.arraycopy(previous, 0, input, 0, previous.length);
+        new Random(9).nextBytes(noise);
+        System.arraycopy(noise, 0, input, ParallelGzipOutputStream.BLOCK, noise.length);
+        System.arraycopy(layerLike(2 * ParallelGzipOutputStream.BLOCK + 999, 10), 0, input, 2 * ParallelGzipOutputStream.BLOCK,
+                2 * ParallelGzipOutputStream.BLOCK + 999);
+        Path original = save("mixed.tar", input);
+        Path compressed = save("mixed.tar.gz", compress(Compression.gzip(), input, 2, THRESHOLD));
+        sh("gzip -t '" + compressed + "'");
+        sh("gzip -dc '" + compressed + "' > '" + tmp.resolve("restored") + "'");
+        assertEquals(sha256sum(original), sha256sum(tmp.resolve("restored")));
+    }
+
+    @Test
+    void aBlockIsCompressedWhenAnyProbeOrRepetitionWithinTheWindowShrinks() {
+        int block = ParallelGzipOutputStream.BLOCK;
+        Random random = new Random(11);
+        byte[] noise = new byte[block];
+        random.nextBytes(noise);
+        assertTrue(ParallelGzipOutputStream.incompressible(noise, block));
+
+        byte[] textAtTheEnd = noise.clone();
+        byte[] text = "key = value of a config file\n".repeat(ParallelGzipOutputStream.PROBE / 29 + 1)
+                .substring(0, ParallelGzipOutputStream.PROBE).getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(text, 0, textAtTheEnd, block - text.length, text.length);
+        assertFalse(ParallelGzipOutputStream.incompressible(textAtTheEnd, block));
+
+        // random at every scale a probe could see alone, yet repeating every 20 KiB: deflate's window finds it
+        byte[] repeating = new byte[block];
+        byte[] chunk = new byte[20 * 1024];
+        random.nextBytes(chunk);
+        for (int i = 0; i < block; i++) {
+            repeating[i] = chunk[i % chunk.length];
+        }
+        assertFalse(ParallelGzipOutputStream.incompressible(repeating, block));
+        assertTrue(deflate(repeating, block, null, 6).length < block / 10);
+        // too short to probe: compressed as asked
+        assertFalse(ParallelGzipOutputStream.incompressible(noise, 4 * ParallelGzipOutputStream.PROBE - 1));
+    }
+
+    private static byte[] deflate(byte[] input, int length, byte[] dictionary, int level) {
+        ParallelGzipOutputStream.Deflated deflated = ParallelGzipOutputStream.deflate(input, length, dictionary, level, new byte[64]);
+        return Arrays.copyOf(deflated.bytes(), deflated.length());
     }
 }
