@@ -48,7 +48,8 @@ public final class InPlaceSandbox implements Sandbox {
         }
         // the mounts are copies of this sandbox's own, so the shared set-up must not plan mount points
         RunSpec unmounted = new RunSpec(spec.rootfs(), spec.argv(), spec.env(), spec.user(), spec.workdir(), spec.network(),
-                List.of(), spec.hostname(), spec.stdout(), spec.stderr(), spec.timeout(), spec.cancellation(), null, spec.policy());
+                List.of(), spec.hostname(), spec.stdout(), spec.stderr(), spec.timeout(), spec.cancellation(), null, spec.policy(),
+                spec.restoredDirs());
         try (RunSetup setup = RunSetup.prepare(unmounted, ProcessRunner.currentUid() == 0, false);
              InPlaceMounts mounts = InPlaceMounts.place(spec)) {
             List<String> command = new ArrayList<>();

@@ -52,7 +52,7 @@ final class RunSetup implements AutoCloseable {
         cleanLeftoversOnce();
         Path scratch = Files.createTempDirectory(SCRATCH_PREFIX + ProcessHandle.current().pid() + "-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        RunSetup setup = new RunSetup(spec, user, groups, scratch, new Scaffold(root));
+        RunSetup setup = new RunSetup(spec, user, groups, scratch, new Scaffold(root, spec.restoredDirs()));
         try {
             if (spec.overlay() != null) {
                 setup.workdirToMake = setup.scaffold.missingWorkdir(spec.workdir());

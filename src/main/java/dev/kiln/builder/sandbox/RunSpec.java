@@ -30,11 +30,14 @@ import java.util.function.Consumer;
  *                     leaving the rootfs itself untouched; null to run on the rootfs directly. Only
  *                     for a sandbox whose {@link Sandbox#overlayWorks} said yes
  * @param policy       the build's sandbox policy (seccomp, cgroup limits, egress rules)
+ * @param restoredDirs told, after the run, the rootfs-relative path of each directory the sandbox
+ *                     made mount points in and removed them again, with its mtime set back: only its
+ *                     ctime still shows that, which nothing can set back; null for nobody
  */
 public record RunSpec(Path rootfs, List<String> argv, List<String> env, String user, String workdir,
                       Network network, List<RunMount> mounts, String hostname, OutputStream stdout,
                       OutputStream stderr, Duration timeout, Cancellation cancellation, Overlay overlay,
-                      SandboxPolicy policy) {
+                      SandboxPolicy policy, Consumer<String> restoredDirs) {
 
     /**
      * Where an overlay run puts its changes: both directories empty, on the rootfs's filesystem.
@@ -100,12 +103,19 @@ public record RunSpec(Path rootfs, List<String> argv, List<String> env, String u
         stdout = stdout == null ? OutputStream.nullOutputStream() : stdout;
         stderr = stderr == null ? OutputStream.nullOutputStream() : stderr;
         policy = policy == null ? SandboxPolicy.DEFAULT : policy;
+        restoredDirs = restoredDirs == null ? dir -> { } : restoredDirs;
     }
 
     /** This run on an overlay of its rootfs; see {@link #overlay()}. */
     public RunSpec withOverlay(Overlay overlay) {
         return new RunSpec(rootfs, argv, env, user, workdir, network, mounts, hostname, stdout, stderr, timeout,
-                cancellation, overlay, policy);
+                cancellation, overlay, policy, restoredDirs);
+    }
+
+    /** This run telling {@code listener} where its mount points left only a ctime behind; see {@link #restoredDirs()}. */
+    public RunSpec withRestoredDirs(Consumer<String> listener) {
+        return new RunSpec(rootfs, argv, env, user, workdir, network, mounts, hostname, stdout, stderr, timeout,
+                cancellation, overlay, policy, listener);
     }
 
     /** Docker's default shell when the image sets none. */
@@ -220,7 +230,7 @@ public record RunSpec(Path rootfs, List<String> argv, List<String> env, String u
 
         public RunSpec build() {
             return new RunSpec(rootfs, argv, env, user, workdir, network, mounts, hostname, stdout, stderr,
-                    timeout, cancellation, null, policy);
+                    timeout, cancellation, null, policy, null);
         }
     }
 }

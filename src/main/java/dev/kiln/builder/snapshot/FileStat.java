@@ -40,6 +40,11 @@ public record FileStat(
                 && Objects.equals(linkTarget, other.linkTarget);
     }
 
+    /** This stat with {@code ctime} for its own: what a directory whose mtime was set back is compared as. */
+    public FileStat withCtime(Instant ctime) {
+        return new FileStat(type, mode, uid, gid, size, mtime, ctime, ino, dev, nlink, rdev, linkTarget, contentHash);
+    }
+
     /** Linux's encoding of major numbers in a dev_t (glibc's gnu_dev_major). */
     public int devMajor() {
         return (int) (((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL));

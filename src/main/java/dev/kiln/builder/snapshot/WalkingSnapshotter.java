@@ -1,13 +1,20 @@
 package dev.kiln.builder.snapshot;
 
+import dev.kiln.builder.sandbox.ExecResult;
+import dev.kiln.builder.sandbox.RunSpec;
+import dev.kiln.builder.sandbox.Sandbox;
 import dev.kiln.oci.layer.LayerEntry;
 import dev.kiln.oci.layer.LayerWriter;
 import dev.kiln.oci.layer.WrittenLayer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 /**
@@ -21,6 +28,8 @@ public final class WalkingSnapshotter implements Snapshotter {
     private final LayerWriter writer;
     private final Consumer<String> warnings;
     private FileSnapshot previous;
+    /** Directories a RUN's sandbox made mount points in and set back, since the last snapshot. */
+    private final Set<String> restoredDirs = ConcurrentHashMap.newKeySet();
 
     public WalkingSnapshotter(Path rootfs, TreeScanner scanner, LayerWriter writer, FileSnapshot baseline, Consumer<String> warnings) {
         this.rootfs = Objects.requireNonNull(rootfs);
@@ -44,7 +53,13 @@ public final class WalkingSnapshotter implements Snapshotter {
     public SnapshotLayer snapshot(OutputStream out) throws IOException {
         Taken taken = take(previous, out);
         previous = taken.snapshot();
+        restoredDirs.clear();
         return taken.layer();
+    }
+
+    @Override
+    public ExecResult run(Sandbox sandbox, RunSpec spec) throws IOException, InterruptedException {
+        return sandbox.run(spec.withRestoredDirs(dir -> restoredDirs.add(dir.substring(1))));
     }
 
     /** The functional core: compare {@code before} with the rootfs now, write the layer, return both. */
@@ -56,8 +71,23 @@ public final class WalkingSnapshotter implements Snapshotter {
         return new Taken(new SnapshotLayer(changes, layer), after);
     }
 
-    /** The change set between two snapshots of this rootfs; reads only racy files' content. */
+    /**
+     * The change set between two snapshots of this rootfs; reads only racy files' content. A
+     * directory the sandbox made mount points in and set back differs in ctime only: that alone
+     * is not a change (anything else about it, or a new or changed entry below it, still is).
+     */
     public ChangeSet diff(FileSnapshot before, FileSnapshot after) throws IOException {
+        if (!restoredDirs.isEmpty()) {
+            Map<String, FileStat> entries = new HashMap<>(before.entries());
+            for (String dir : restoredDirs) {
+                FileStat then = before.get(dir);
+                FileStat now = after.get(dir);
+                if (then != null && now != null && then.type() == FileType.DIRECTORY) {
+                    entries.put(dir, then.withCtime(now.ctime()));
+                }
+            }
+            before = new FileSnapshot(entries, before.takenAt());
+        }
         return SnapshotDiff.compute(before, after,
                 (path, then) -> !TreeScanner.hash(rootfs.resolve(path)).equals(then.contentHash()));
     }

@@ -96,6 +96,21 @@ class BuildExecutionTest {
         };
     }
 
+    /** Runs {@code action} on a thread of its own once {@code started} opens. */
+    private static Thread once(CountDownLatch started, Runnable action) {
+        Thread thread = new Thread(() -> {
+            try {
+                if (started.await(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+                    action.run();
+                }
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        thread.start();
+        return thread;
+    }
+
     @Test
     void aSucceedingBuildRecordsItsStepsAsTheyFinishThenItsImage() throws Exception {
         BuildExecution execution = execution(job -> {
@@ -158,16 +173,7 @@ class BuildExecutionTest {
         BuildExecution execution = execution(untilCancelled(started));
         String id = queued(4);
         Cancellation cancellation = new Cancellation();
-        Thread canceller = new Thread(() -> {
-            try {
-                if (started.await(WAIT.toSeconds(), TimeUnit.SECONDS)) {
-                    cancellation.cancel();
-                }
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        canceller.start();
+        Thread canceller = once(started, cancellation::cancel);
 
         assertTrue(execution.run(id, null, cancellation));
         canceller.join();
@@ -196,17 +202,10 @@ class BuildExecutionTest {
         BuildExecution execution = execution(untilCancelled(started));
         String id = queued(6);
         Cancellation cancellation = new Cancellation();
-        Thread stopper = new Thread(() -> {
-            try {
-                if (started.await(WAIT.toSeconds(), TimeUnit.SECONDS)) {
-                    stopping.set(true);
-                    cancellation.cancel();
-                }
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-            }
+        Thread stopper = once(started, () -> {
+            stopping.set(true);
+            cancellation.cancel();
         });
-        stopper.start();
 
         assertTrue(execution.run(id, null, cancellation));
         stopper.join();
