@@ -250,6 +250,43 @@ class LauncherTest {
     }
 
     @Test
+    void aTrainingBuildWhoseRunFailsIsTriedAgainWithoutItAgainstTheSameRegistryThenTheRegistryIsStopped() throws Exception {
+        Path realJava = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64/bin/java");
+        assertTrue(Files.isExecutable(realJava) && Files.isExecutable(Path.of("/bin/busybox")), "Temurin 25 and busybox-static");
+        Path calls = checkout.resolve("calls.txt");
+        Path jdk25 = checkout.resolve("jdk-25");
+        Files.createDirectories(jdk25.resolve("bin"));
+        Files.writeString(jdk25.resolve("release"), "JAVA_VERSION=\"25.0.3\"\n");
+        // source programs (the training registry) run on the real Java 25; a training build fails when its Dockerfile has a RUN
+        script(jdk25.resolve("bin/java"), "echo \"java25 $*\" >> '" + calls + "'\n"
+                + "case \"$1\" in *.java) exec " + realJava + " \"$@\" ;; esac\n"
+                + "out=; ctx=; prev=\nfor a in \"$@\"; do case \"$a\" in -XX:AOTCacheOutput=*) out=\"${a#*=}\" ;; esac;"
+                + " [ \"$prev\" = -c ] && ctx=\"$a\"; prev=\"$a\"; done\n"
+                + "[ -n \"$out\" ] && grep -q '^RUN' \"$ctx/Dockerfile\" && exit 1\n[ -n \"$out\" ] && echo cache > \"$out\"\nexit 0\n");
+        env.put("JAVA25_HOME", jdk25.toString());
+        Files.createDirectories(jar.resolveSibling("app"));
+        Files.writeString(jar.resolveSibling("app/kiln.jar"), "kiln");
+
+        Result result = launch(null, "gc");
+        assertEquals(0, result.exit(), result.output());
+        List<String> lines = Files.readAllLines(calls);
+        assertEquals(6, lines.size(), "class files, registry, base, training with RUN, training without, the command: " + lines);
+        java.util.regex.Matcher base = java.util.regex.Pattern.compile(" -d 127\\.0\\.0\\.1:(\\d+)/kiln-aot/base:1 ").matcher(lines.get(2));
+        assertTrue(lines.get(1).contains("TrainingRegistry.java") && base.find(), "a registry, then a base built into it: " + lines);
+        String registry = "127.0.0.1:" + base.group(1);
+        assertTrue(lines.get(3).contains("-XX:AOTCacheOutput=") && lines.get(3).endsWith(" --cache-repo " + registry + "/kiln-aot/cache-1"), lines.get(3));
+        assertTrue(lines.get(4).contains("-XX:AOTCacheOutput=") && lines.get(4).endsWith(" --cache-repo " + registry + "/kiln-aot/cache-2"),
+                "tried again without the RUN, with a cache repository of its own: " + lines.get(4));
+        assertTrue(lines.get(5).contains("-XX:AOTCache=") && lines.get(5).endsWith(" gc"), "the command runs with the cache: " + lines.get(5));
+        try (var socket = new java.net.Socket()) {
+            socket.connect(new java.net.InetSocketAddress("127.0.0.1", Integer.parseInt(base.group(1))), 2000);
+            org.junit.jupiter.api.Assertions.fail("the training registry still answers after the training");
+        } catch (java.net.ConnectException stopped) {
+            // what the launcher leaves behind: nothing listening
+        }
+    }
+
+    @Test
     void aRealJava25TrainsAUsableCacheAndRunsOnWhenTheCacheIsCorrupt() throws Exception {
         Path jdk25 = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64");
         assertTrue(Files.isExecutable(jdk25.resolve("bin/java")), "Temurin 25 is installed on these machines: " + jdk25);
