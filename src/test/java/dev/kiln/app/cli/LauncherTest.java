@@ -149,7 +149,7 @@ class LauncherTest {
         assertTrue(rebuilt.output().contains("rebuilding") && rebuilt.output().contains("Downloading progress line"),
                 "the launcher says why it builds and shows Maven's output:\n" + rebuilt.output());
         assertFalse(rebuilt.output().contains("\u001b["), "no raw escape codes:\n" + rebuilt.output());
-        assertEquals("java -XX:+UseSerialGC -Xmx160m -XX:MaxDirectMemorySize=64m -jar " + jar + " serve", lines.get(1), "the server: a capped heap, no archive");
+        assertEquals("java -XX:+UseSerialGC -Xmx128m -Xmn32m -XX:MaxDirectMemorySize=64m -jar " + jar + " serve", lines.get(1), "the server: a capped heap, no archive");
         assertFalse(stale(), "the rebuilt jar is fresh: the next call does not build again");
     }
 
@@ -215,7 +215,7 @@ class LauncherTest {
 
         Files.delete(calls);
         assertEquals(0, launch(bin, "serve").exit());
-        assertEquals(List.of("java17 -XX:+UseSerialGC -Xmx160m -XX:MaxDirectMemorySize=64m -jar " + jar + " serve"), Files.readAllLines(calls), "the server stays on Java 17 and Quarkus' jar");
+        assertEquals(List.of("java17 -XX:+UseSerialGC -Xmx128m -Xmn32m -XX:MaxDirectMemorySize=64m -jar " + jar + " serve"), Files.readAllLines(calls), "the server stays on Java 17 and Quarkus' jar");
 
         Files.delete(calls);
         env.put("KILN_JAVA_OPTS", "-Xmx1g");
