@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 
@@ -72,7 +73,8 @@ final class ChangeSetLayer {
         }
         Path host = rootfs.resolve(path);
         LayerEntry entry = switch (stat.type()) {
-            case REGULAR -> DevicePlaceholder.read(host)
+            // a placeholder is an empty file: reading xattrs opens the file, twice per file for a big RUN otherwise
+            case REGULAR -> (stat.size() == 0 ? DevicePlaceholder.read(host) : Optional.<DevicePlaceholder.Device>empty())
                     .map(d -> d.type() == 'c' ? LayerEntry.charDevice(path, d.major(), d.minor())
                             : LayerEntry.blockDevice(path, d.major(), d.minor()))
                     .orElseGet(() -> LayerEntry.file(path, host, stat.size()));

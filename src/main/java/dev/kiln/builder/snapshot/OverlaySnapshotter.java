@@ -201,7 +201,7 @@ public final class OverlaySnapshotter implements Snapshotter {
             return snapshotSharedInodes(upper, sharedInodes, out);
         }
 
-        if (stacking.stack(upper)) {
+        if (stackable(contents, before) && stacking.stack(upper)) {
             pendingStacked = true;
         } else {
             OverlayUpper.applyTo(upper, rootfs);
@@ -219,6 +219,18 @@ public final class OverlaySnapshotter implements Snapshotter {
             unappliedToBaseline.add(new Touched(beforeSnapshot, after));
         }
         return new SnapshotLayer(changes, layer);
+    }
+
+    /**
+     * Whether stacking the upper directory shows the next steps what applying it would. Not when a
+     * walk's baseline exists: the remount gives the rootfs's directories new stats the baseline does
+     * not know. Not when hardlinks take part, in the upper directory or among the touched paths:
+     * applied, removing one name of a file changes its other names' ctime (as a walk sees it);
+     * stacked, that inode stays a lower layer's and does not change.
+     */
+    private boolean stackable(OverlayUpper.Contents contents, Map<String, FileStat> before) {
+        return baseline == null && contents.linked().isEmpty() && before.values().stream()
+                .noneMatch(stat -> stat != null && stat.type() == FileType.REGULAR && stat.nlink() > 1);
     }
 
     /**

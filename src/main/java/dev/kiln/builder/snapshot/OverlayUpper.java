@@ -44,8 +44,9 @@ final class OverlayUpper {
      * @param present    new or changed entries (directories a change was made in included)
      * @param whiteouts  deleted paths
      * @param opaqueDirs directories that replaced the lower one and all it held
+     * @param linked     regular files with other names (hardlinks) in the upper directory
      */
-    record Contents(List<String> present, List<String> whiteouts, List<String> opaqueDirs) {
+    record Contents(List<String> present, List<String> whiteouts, List<String> opaqueDirs, List<String> linked) {
         boolean isEmpty() {
             return present.isEmpty() && whiteouts.isEmpty();
         }
@@ -61,7 +62,7 @@ final class OverlayUpper {
     }
 
     static Contents read(Path upper) throws IOException {
-        Contents contents = new Contents(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+        Contents contents = new Contents(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
         read(upper, "", contents);
         return contents;
     }
@@ -79,7 +80,12 @@ final class OverlayUpper {
                     }
                     read(child, childRel, into);
                 }
-                case FILE, OTHER -> into.present().add(childRel);
+                case FILE, OTHER -> {
+                    into.present().add(childRel);
+                    if (kind == Kind.FILE && (Integer) Files.getAttribute(child, "unix:nlink", LinkOption.NOFOLLOW_LINKS) > 1) {
+                        into.linked().add(childRel);
+                    }
+                }
             }
         }
     }
