@@ -38,25 +38,8 @@ ctx="$work/ctx"
 write_workloads() {
   mkdir -p "$ctx/small" "$ctx/heavy"
   for n in 10000 50000 100000; do mkdir -p "$ctx/fs$n"; done
-  echo "hello" > "$ctx/small/a.txt"; mkdir -p "$ctx/small/conf"; echo "x=1" > "$ctx/small/conf/app.conf"
-  cat > "$ctx/small/Dockerfile" <<DF
-FROM $reg/busybox:latest
-ENV APP_HOME=/opt/app
-WORKDIR \$APP_HOME
-COPY conf/ /etc/app/
-ARG VERSION=1
-RUN echo "version \$VERSION" > version.txt && mkdir -p data
-RUN cat /etc/app/app.conf version.txt > data/all.txt
-COPY a.txt .
-CMD ["cat", "/opt/app/a.txt"]
-DF
-  head -c 1000000 /dev/urandom > "$ctx/heavy/app.bin"
-  cat > "$ctx/heavy/Dockerfile" <<DF
-FROM $reg/debian:minbase
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends jq less > /dev/null && rm -rf /var/lib/apt/lists/*
-RUN mkdir -p /data/small && cd /data/small && for i in \$(seq 1 10000); do echo "file \$i" > f\$i; done && head -c 100000000 /dev/urandom > /data/big.bin
-COPY app.bin /app/app.bin
-DF
+  bench_workload_small "$ctx/small" "$reg"
+  bench_workload_heavy "$ctx/heavy" "$reg"
   for n in 10000 50000 100000; do
     cat > "$ctx/fs$n/Dockerfile" <<DF
 FROM $reg/busybox:latest

@@ -19,25 +19,8 @@ bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" >&2
 
 # the workloads of bench/build-vs-buildah.sh, their bases read through the gateway's mirror
-echo "hello" > "$work/ctx/small/a.txt"; echo "x=1" > "$work/ctx/small/conf/app.conf"
-cat > "$work/ctx/small/Dockerfile" <<'DF'
-FROM bench.test/busybox:latest
-ENV APP_HOME=/opt/app
-WORKDIR $APP_HOME
-COPY conf/ /etc/app/
-ARG VERSION=1
-RUN echo "version $VERSION" > version.txt && mkdir -p data
-RUN cat /etc/app/app.conf version.txt > data/all.txt
-COPY a.txt .
-CMD ["cat", "/opt/app/a.txt"]
-DF
-head -c 1000000 /dev/urandom > "$work/ctx/heavy/app.bin"
-cat > "$work/ctx/heavy/Dockerfile" <<'DF'
-FROM bench.test/debian:minbase
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends jq less > /dev/null && rm -rf /var/lib/apt/lists/*
-RUN mkdir -p /data/small && cd /data/small && for i in $(seq 1 10000); do echo "file $i" > f$i; done && head -c 100000000 /dev/urandom > /data/big.bin
-COPY app.bin /app/app.bin
-DF
+bench_workload_small "$work/ctx/small" bench.test
+bench_workload_heavy "$work/ctx/heavy" bench.test
 
 sed -E 's/>(10|20) ms</>1 ms</' "$(dirname "$(readlink -f "$(which java)")")/../lib/jfr/profile.jfc" > "$work/fast.jfc"
 java -Dkiln.builds.allow-network=true -jar "$jar" serve --port 5313 --store "$work/store" \

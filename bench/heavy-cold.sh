@@ -20,13 +20,7 @@ bench_registry "$work" "$reg"
 "$here/scripts/make-base-images" "$reg" minbase >&2
 bench_buildah_conf "$work/buildah" "$reg"
 bstore=(--root "$work/buildah/root" --runroot "$work/buildah/runroot" --storage-driver overlay)
-head -c 1000000 /dev/urandom > "$work/ctx/app.bin"
-cat > "$work/ctx/Dockerfile" <<DF
-FROM $reg/debian:minbase
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends jq less > /dev/null && rm -rf /var/lib/apt/lists/*
-RUN mkdir -p /data/small && cd /data/small && for i in \$(seq 1 10000); do echo "file \$i" > f\$i; done && head -c 100000000 /dev/urandom > /data/big.bin
-COPY app.bin /app/app.bin
-DF
+bench_workload_heavy "$work/ctx" "$reg"
 mkdir -p "$work/gctx" && cp "$work/ctx/app.bin" "$work/gctx/" && sed "s#FROM $reg/#FROM bench.test/#" "$work/ctx/Dockerfile" > "$work/gctx/Dockerfile"
 
 secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b-a}'; }

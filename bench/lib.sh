@@ -44,3 +44,31 @@ bench_buildah_conf() {
   echo '{"default": [{"type": "insecureAcceptAnything"}]}' > "$1/policy.json"
   export CONTAINERS_REGISTRIES_CONF="$1/registries.conf"
 }
+
+# bench_workload_small DIR BASE / bench_workload_heavy DIR BASE: the builder benchmarks' small and heavy
+# contexts in DIR, FROM BASE/busybox:latest and BASE/debian:minbase (a registry address or a mirror's name)
+bench_workload_small() {
+  mkdir -p "$1/conf"
+  echo "hello" > "$1/a.txt"; echo "x=1" > "$1/conf/app.conf"
+  cat > "$1/Dockerfile" <<DF
+FROM $2/busybox:latest
+ENV APP_HOME=/opt/app
+WORKDIR \$APP_HOME
+COPY conf/ /etc/app/
+ARG VERSION=1
+RUN echo "version \$VERSION" > version.txt && mkdir -p data
+RUN cat /etc/app/app.conf version.txt > data/all.txt
+COPY a.txt .
+CMD ["cat", "/opt/app/a.txt"]
+DF
+}
+bench_workload_heavy() {
+  mkdir -p "$1"
+  head -c 1000000 /dev/urandom > "$1/app.bin"
+  cat > "$1/Dockerfile" <<DF
+FROM $2/debian:minbase
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends jq less > /dev/null && rm -rf /var/lib/apt/lists/*
+RUN mkdir -p /data/small && cd /data/small && for i in \$(seq 1 10000); do echo "file \$i" > f\$i; done && head -c 100000000 /dev/urandom > /data/big.bin
+COPY app.bin /app/app.bin
+DF
+}
