@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -154,6 +155,30 @@ class LayerListingTest {
             assertEquals(expected, answers(again));
         }
         assertEquals(3, fetched.get(), "the listings were kept");
+    }
+
+    @Test
+    void aDamagedListingCountsAsNoneAndIsReadOffTheBlobAgain() throws IOException {
+        List<Written> stack = stack();
+        Map<String, String> expected = unpackedAnswers(stack);
+        Path storeDir = tmp.resolve("store");
+        LayerStore store = LayerStore.open(storeDir, Long.MAX_VALUE);
+        LayerListings listings = new LayerListings(storeDir);
+        for (Written w : stack) {
+            listings.put(w.written().diffId(), w.written().headers());
+        }
+        Path first = storeDir.resolve("listings").resolve(stack.get(0).written().diffId().hex());
+        Path second = storeDir.resolve("listings").resolve(stack.get(1).written().diffId().hex());
+        byte[] whole = Files.readAllBytes(first);
+        Files.write(first, Arrays.copyOf(whole, whole.length / 2));
+        Files.writeString(second, "not a listing");
+        fetched.set(0);
+        try (KeptStack viewed = store.view(layers(stack), listings)) {
+            assertEquals(expected, answers(viewed));
+        }
+        assertEquals(2, fetched.get(), "the two damaged listings read off their blobs, the sound one kept");
+        assertEquals(0, store.size(), "nothing unpacked");
+        assertTrue(Files.size(first) > whole.length / 2, "the damaged listing was written again");
     }
 
     @Test
