@@ -28,6 +28,12 @@ public interface BuildArchive {
     /** Up to {@code max} bytes of the log from {@code offset}; none at its end or when there is no log. */
     byte[] readLog(String id, long offset, int max) throws IOException;
 
+    /**
+     * Removes the build: its record first, so that a reader finds the whole build or none, then its
+     * log. Removing a build that is not there is harmless.
+     */
+    void delete(String id) throws IOException;
+
     /** Whether this is the gateway's own {@code builds/} directory, which then needs no copies. */
     default boolean isGatewayDirectory() {
         return false;

@@ -61,6 +61,12 @@ final class FsBuildArchive implements BuildArchive {
     }
 
     @Override
+    public void delete(String id) throws IOException {
+        Files.deleteIfExists(dir(id).resolve("build.json"));
+        FsFiles.deleteTree(dir(id));
+    }
+
+    @Override
     public void appendLog(String id, long offset, byte[] bytes) throws IOException {
         FsFiles.createDirectories(dir(id));
         try (FileChannel channel = FileChannel.open(dir(id).resolve("build.log"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {

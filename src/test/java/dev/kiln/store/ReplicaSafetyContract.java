@@ -220,4 +220,23 @@ abstract class ReplicaSafetyContract {
         }
         assertThrows(IllegalArgumentException.class, () -> builds.record("../../etc"));
     }
+
+    @Test
+    void aDeletedBuildIsGoneRecordAndLogAndOthersStay() throws IOException {
+        BuildArchive builds = store().builds();
+        String pruned = "0123456789abcdef0124";
+        String kept = "0123456789abcdef0125";
+        for (String id : List.of(pruned, kept)) {
+            builds.saveRecord(id, "{\"state\":\"succeeded\"}".getBytes(StandardCharsets.UTF_8));
+            builds.appendLog(id, 0, "build queued\n".getBytes(StandardCharsets.UTF_8));
+            builds.appendLog(id, 13, "build succeeded\n".getBytes(StandardCharsets.UTF_8));
+        }
+        builds.delete(pruned);
+        assertTrue(builds.record(pruned).isEmpty());
+        assertEquals(0, builds.readLog(pruned, 0, 100).length, "no chunk of its log is left");
+        assertEquals(List.of(kept), builds.ids());
+        assertEquals("build queued\nbuild succeeded\n", new String(builds.readLog(kept, 0, 100), StandardCharsets.UTF_8));
+        builds.delete(pruned); // again, as a prune a crash cut short does at the next start
+        assertThrows(IllegalArgumentException.class, () -> builds.delete("../../etc"));
+    }
 }

@@ -30,7 +30,7 @@ import java.util.concurrent.TimeUnit;
  * {@code <id>/} holding {@code build.json} (the record, replaced atomically), {@code build.log}
  * (appended while the build runs), and while it waits or runs the uploaded {@code context.tar},
  * a {@code work/} directory and, for a build running elsewhere, {@code context.token}. Uploads land in {@code .incoming/} until they are accepted, so a
- * refused upload leaves nothing behind in a build directory.
+ * refused upload leaves nothing behind in a build directory. Pruned builds pass through {@code .trash/}.
  */
 public final class BuildFiles {
     private static final Pattern ID = Pattern.compile("[0-9a-f]{20}");
@@ -180,6 +180,7 @@ public final class BuildFiles {
         }
         Optional<byte[]> bytes = shared.record(id);
         if (bytes.isEmpty()) {
+            Files.deleteIfExists(remoteLog(id)); // its owner pruned it: the copy goes with it
             return Optional.empty();
         }
         BuildRecord record = BuildRecord.parse(bytes.get());
@@ -238,6 +239,61 @@ public final class BuildFiles {
             }
         }
         return records;
+    }
+
+    /** Where pruned builds pass on their way out ({@link #remove}). */
+    Path trash() {
+        return root.resolve(".trash");
+    }
+
+    /**
+     * Lets go of a finished build: its copy in the shared archive first, so that no replica answers
+     * for it any more, then its directory, renamed out of the builds in one step and deleted there.
+     * A crash midway leaves the whole build (pruned again at the next start) or nothing anyone reads:
+     * {@link #loadAll} never looks into {@code .trash/}, and {@link #clearLeftovers} empties it.
+     */
+    void remove(String id) throws IOException {
+        if (shared != null) {
+            shared.delete(id);
+        }
+        shipped.remove(id);
+        open.remove(id);
+        savedStates.remove(id);
+        Trees.deleteQuietly(moveToTrash(id));
+    }
+
+    /** The step of {@link #remove} after which the build is gone for good, crash or not; the path it moved to. */
+    Path moveToTrash(String id) throws IOException {
+        Path trashed = trash().resolve(dir(id).getFileName());
+        Trees.deleteQuietly(trashed); // an earlier prune of the same id cut short; renaming onto it would fail
+        FsFiles.createDirectories(trash());
+        try {
+            FsFiles.renameAtomically(dir(id), trashed);
+        } catch (NoSuchFileException e) {
+            // removed already
+        }
+        return trashed;
+    }
+
+    /** Empties {@code .incoming/} and {@code .trash/}: uploads and prunes a crash or a stop cut short. */
+    public void clearLeftovers() {
+        clearIncoming();
+        Trees.deleteQuietly(trash());
+    }
+
+    /**
+     * Deletes this replica's copies of other replicas' logs ({@link #remoteLog}) not written for
+     * {@code age}: their builds are pruned by the replicas that own them, or will be soon.
+     */
+    void removeRemoteCopies(java.time.Duration age, Consumer<String> problems) {
+        Path remote = root.resolve(".remote");
+        try {
+            if (Files.isDirectory(remote)) {
+                FsFiles.deleteFilesOlderThan(remote, age);
+            }
+        } catch (IOException e) {
+            problems.accept("cannot prune the copies of other replicas' logs in " + remote + ": " + e.getMessage());
+        }
     }
 
     /** Empties {@code .incoming/}: uploads cut short by a crash or a stop. */

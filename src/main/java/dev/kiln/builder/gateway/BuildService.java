@@ -119,7 +119,7 @@ public final class BuildService implements AutoCloseable {
         this.queue = new BuildQueue(maxConcurrent, limits.maxQueuedPerUser());
         this.files = files;
         this.runner = runner;
-        this.records = new BuildRecords(files, problems);
+        this.records = new BuildRecords(files, problems, clock);
         records.listen(this::changed);
         this.maxContextBytes = maxContextBytes;
         this.clock = clock;
@@ -141,7 +141,7 @@ public final class BuildService implements AutoCloseable {
     }
 
     private void recover() throws IOException {
-        files.clearIncoming();
+        files.clearLeftovers();
         List<BuildRecord> loaded = files.loadAll(problems);
         Set<String> leftRunning = new HashSet<>();
         loaded.stream().filter(r -> r.state() == BuildState.RUNNING).forEach(r -> leftRunning.add(r.id()));
@@ -204,8 +204,7 @@ public final class BuildService implements AutoCloseable {
             files.adoptContext(id, upload);
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(upload);
-            files.removeTransient(id);
-            deleteEmptyDir(files.dir(id));
+            discard(id);
             throw e;
         }
         return enqueue(id, checked, caller);
@@ -224,15 +223,13 @@ public final class BuildService implements AutoCloseable {
                 caller == null || caller.credentials() == null ? null : caller.credentials().username());
         synchronized (this) {
             if (stopping) {
-                files.removeTransient(id);
-                deleteEmptyDir(files.dir(id));
+                discard(id);
                 throw new BuildRequestException(503, "stopping", "Gateway stopping", "the gateway is stopping; submit again later");
             }
             try {
                 queue.checkRoom(caller);
             } catch (BuildRequestException e) {
-                files.removeTransient(id);
-                deleteEmptyDir(files.dir(id));
+                discard(id);
                 throw e;
             }
             records.save(record);
@@ -265,6 +262,11 @@ public final class BuildService implements AutoCloseable {
         return records.list(state);
     }
 
+    /** Which finished builds are kept, and pruning them. */
+    public BuildRetention retention() {
+        return records.retention();
+    }
+
     /** 1 for the next build to start, 0 when the build is not waiting. */
     public synchronized int queuePosition(String id) {
         return queue.position(id);
@@ -272,6 +274,7 @@ public final class BuildService implements AutoCloseable {
 
     public Path logFile(String id) {
         require(id);
+        records.retention().logRead(id);
         return records.contains(id) ? files.log(id) : files.remoteLog(id);
     }
 
@@ -333,9 +336,10 @@ public final class BuildService implements AutoCloseable {
         files.appendLine(id, line, problems);
     }
 
-    private static void deleteEmptyDir(Path dir) {
+    private void discard(String id) {
+        files.removeTransient(id);
         try {
-            Files.deleteIfExists(dir);
+            Files.deleteIfExists(files.dir(id));
         } catch (IOException ignored) {
             // not empty: it belongs to an accepted build
         }

@@ -47,6 +47,16 @@ final class S3BuildArchive implements BuildArchive {
     }
 
     @Override
+    public void delete(String id) throws IOException {
+        objects.deleteQuietly(dir(id) + "build.json");
+        List<String> chunks = new ArrayList<>();
+        objects.list(dir(id), meta -> chunks.add(meta.key()));
+        for (String key : chunks) {
+            objects.deleteQuietly(key);
+        }
+    }
+
+    @Override
     public void appendLog(String id, long offset, byte[] bytes) throws IOException {
         if (bytes.length > 0) {
             objects.put(dir(id) + "log/" + String.format("%020d", offset), bytes);
