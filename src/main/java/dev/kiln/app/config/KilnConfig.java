@@ -99,6 +99,9 @@ public interface KilnConfig {
         /** What one build may take. */
         BuildLimits limits();
 
+        /** How long finished builds are kept. */
+        Retention retention();
+
         /** The layer cache's repository in the store for builds with {@code cache}; default {@code cache/<first destination's path>}. */
         Optional<String> cacheRepo();
 
@@ -147,6 +150,20 @@ public interface KilnConfig {
          * private or link-local (an internal package mirror): {@code kiln.builds.egress.allow=10.1.2.0/24,mirror.internal}.
          */
         Optional<List<String>> allow();
+    }
+
+    /**
+     * {@code kiln.builds.retention.*}: finished builds (record, log, steps) this replica lets go, oldest
+     * first; {@code 0} or {@code none} turns a bound off. See docs/operations.md.
+     */
+    interface Retention {
+        /** A build that finished longer ago goes ({@code 7d}, {@code 12h}, ISO-8601). */
+        @WithDefault("7d")
+        String maxAge();
+
+        /** Only the newest this many finished builds stay. */
+        @WithDefault("1000")
+        String maxFinished();
     }
 
     /** {@code kiln.builds.limits.*}: what one gateway build may take; see docs/security.md. */
