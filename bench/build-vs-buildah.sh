@@ -110,12 +110,18 @@ start_gateway() {
 # the log followed as server-sent events); appends "seconds 0" to FILE and prints the report's bytes uploaded.
 # The context goes up as a plain tar (GATEWAY_CONTEXT=gzip: tar.gz): on a local network gzip only costs the client
 # (0.03-0.06 s for the heavy workload's 1 MB of random bytes), and the gateway takes tar, tar.gz and tar.zst alike.
-gateway_build() {
-  local w="$1" repo="$2" file="$3" t0 t1 id record
-  rm -rf "$work/gctx" && cp -a "$ctx/$w" "$work/gctx" && sed -i "s#FROM $reg/#FROM bench.test/#" "$work/gctx/Dockerfile"
-  t0=$(date +%s.%N)
-  local pack=(tar -cf -) type=application/x-tar
+# gateway_context WORKLOAD: the context in WORK/gctx, its bases read through the gateway's mirror; sets the caller's
+# pack (the command that writes it to standard output) and type (its Content-Type)
+gateway_context() {
+  rm -rf "$work/gctx" && cp -a "$ctx/$1" "$work/gctx" && sed -i "s#FROM $reg/#FROM bench.test/#" "$work/gctx/Dockerfile"
+  pack=(tar -cf -) type=application/x-tar
   [ "${GATEWAY_CONTEXT:-tar}" = gzip ] && pack=(tar -czf -) type=application/gzip
+  return 0
+}
+gateway_build() {
+  local w="$1" repo="$2" file="$3" t0 t1 id record pack type
+  gateway_context "$w"
+  t0=$(date +%s.%N)
   id=$("${pack[@]}" -C "$work/gctx" . | curl -sf -X POST --data-binary @- -H "Content-Type: $type" \
     "http://$gw/api/v1/builds?cache=true&destination=$gw/$repo:latest" | jq -r .id)
   curl -sfN -H 'Accept: text/event-stream' "http://$gw/api/v1/builds/$id/log" > "$work/gateway-$id.log"
@@ -130,11 +136,9 @@ gateway_build() {
 # text/event-stream and its answer is the build's log to the end event (no jq, no second curl); the record is
 # read afterwards, untimed.
 gateway_build_one() {
-  local w="$1" repo="$2" file="$3" t0 t1 id record
-  rm -rf "$work/gctx" && cp -a "$ctx/$w" "$work/gctx" && sed -i "s#FROM $reg/#FROM bench.test/#" "$work/gctx/Dockerfile"
+  local w="$1" repo="$2" file="$3" t0 t1 pack type
+  gateway_context "$w"
   t0=$(date +%s.%N)
-  local pack=(tar -cf -) type=application/x-tar
-  [ "${GATEWAY_CONTEXT:-tar}" = gzip ] && pack=(tar -czf -) type=application/gzip
   "${pack[@]}" -C "$work/gctx" . | curl -sfN -X POST --data-binary @- -H "Content-Type: $type" -H 'Accept: text/event-stream' \
     "http://$gw/api/v1/builds?cache=true&destination=$gw/$repo:latest" > "$work/gateway-one.log"
   t1=$(date +%s.%N)
