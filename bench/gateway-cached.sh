@@ -5,8 +5,8 @@
 # "two requests" as bench/build-vs-buildah.sh's gateway_build does it (tar -cf | curl POST | jq -r .id,
 # then curl following the log as server-sent events to its end), and "one request" (tar -cf | curl POST
 # with Accept: text/event-stream: the answer is the log to its end); the record is read afterwards,
-# untimed. Per workload and way: the median total, and its parts as the client sees them (the POST until
-# its answer, the log stream until its end; one request: until the accepted event, then to the end) and
+# untimed. Per workload and way: the median total, and its parts as the client sees them (two requests:
+# the POST until its answer, the log stream until its end; one request: the whole, shown as the POST) and
 # as the record says (accepted to started, started to finished). Then what the client's processes cost
 # alone (tar of the context, curl and jq starting). GATEWAY_CONTEXT=gzip sends tar.gz (tar -czf).
 # JFR=1 records the gateway's cached rebuilds (not the cold builds) with a 1 ms sampling period and 1 ms
@@ -38,16 +38,16 @@ pack=(tar -cf -) type=application/x-tar
 # build WORKLOAD [one]: one build, in two requests or (with "one") in one; appends "total post log
 # started-accepted finished-started" (seconds) to WORK/WORKLOAD[.one].times
 build() {
-  local w="$1" flow="${2:-two}" t0 t1 t2 id record out="$work/$1" query first
+  local w="$1" flow="${2:-two}" t0 t1 t2 id record out="$work/$1" query
   query="cache=true&destination=$gw/local/bench-$w:latest"
   [ "$flow" = one ] && out="$work/$w.one"
   t0=$(now)
   if [ "$flow" = one ]; then
-    # curl's own time to the answer's first byte (headers and the accepted event go out together) is the POST
-    first=$("${pack[@]}" -C "$work/ctx/$w" . | curl -sfN -X POST --data-binary @- -H "Content-Type: $type" \
-      -H 'Accept: text/event-stream' -o "$work/log-last" -w '%{time_starttransfer}' "http://$gw/api/v1/builds?$query")
+    # no split: curl's time_starttransfer is the upload's start here, not the answer's first byte
+    "${pack[@]}" -C "$work/ctx/$w" . | curl -sfN -X POST --data-binary @- -H "Content-Type: $type" \
+      -H 'Accept: text/event-stream' "http://$gw/api/v1/builds?$query" > "$work/log-last"
     t2=$(now)
-    t1=$(awk -v a="$t0" -v f="$first" 'BEGIN {printf "%.6f", a + f}')
+    t1=$t2
     id=$(sed -n 's/^data: {"id":"\([0-9a-f]*\)".*/\1/p' "$work/log-last" | head -1)
   else
     id=$("${pack[@]}" -C "$work/ctx/$w" . | curl -sf -X POST --data-binary @- -H "Content-Type: $type" \
@@ -67,7 +67,7 @@ print(t[1] - t[0], t[2] - t[1])' <<< "$record" |
   jq -c '[.steps[].cached]' <<< "$record" >> "$out.cached"
 }
 
-echo "| workload | requests | cached rebuild s | POST s (one: to accepted) | log stream s | queued s | build s | steps cached |"
+echo "| workload | requests | cached rebuild s | POST s | log stream s | queued s | build s | steps cached |"
 echo "|---|---|---:|---:|---:|---:|---:|---|"
 for w in ${WORKLOADS:-small heavy}; do build "$w"; done
 [ "${JFR:-0}" = 1 ] && jcmd "$gateway_pid" JFR.start name=cached settings="$work/fast.jfc" > /dev/null
@@ -82,8 +82,10 @@ for w in ${WORKLOADS:-small heavy}; do
 done
 [ "${JFR:-0}" = 1 ] && jcmd "$gateway_pid" JFR.dump name=cached filename="$work/gateway.jfr" > /dev/null
 # what the client's processes cost by themselves, 20 times each (ms, median)
-alone() { local t; for _ in $(seq 1 20); do t=$(now); "$@" > /dev/null 2>&1 || true; since "$t" 4; done | median | awk '{printf "%.1f", $1*1000}'; }
+alone() { local t; for _ in $(seq 1 20); do t=$(date +%s%N); "$@" > /dev/null 2>&1 || true; echo $(( $(date +%s%N) - t )); done |
+  median | awk '{printf "%.1f", $1/1e6}'; }
 echo "client processes alone (ms, median of 20):" \
   "tar of small $(alone "${pack[@]}" -C "$work/ctx/small" .), tar of heavy $(alone "${pack[@]}" -C "$work/ctx/heavy" .)," \
-  "curl --version $(alone curl --version), jq --version $(alone jq --version), /bin/true $(alone /bin/true)" >&2
+  "curl --version $(alone curl --version), jq --version $(alone jq --version), /bin/true $(alone /bin/true)" \
+  "(each with one date's start, as the timed runs have)" >&2
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
