@@ -35,7 +35,9 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code kiln submit}: streams a context directory to a gateway's build API as a tar.gz (made on
  * the fly, {@code .dockerignore} applied), follows the build's log to standard output and exits
- * with the build's outcome. Plain Java: it never boots Quarkus.
+ * with the build's outcome. The submission's own answer is the log (one request); a gateway that
+ * answers with the record only, or a stream cut short, is followed at the build's log URL instead.
+ * Plain Java: it never boots Quarkus.
  */
 @Command(name = "submit", mixinStandardHelpOptions = true, versionProvider = KilnVersion.class,
         description = {"Build on a Kiln gateway: send the context, follow the log, exit 0 when the build succeeded, 1 otherwise."})
@@ -106,7 +108,8 @@ public class SubmitCommand implements Callable<Integer> {
             Optional<String> authorization = authorization(base);
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                     .connectTimeout(Duration.ofSeconds(10)).build();
-            String id = send(http, base, root, relativeDockerfile, authorization);
+            Events events = new Events(base);
+            String id = send(http, base, root, relativeDockerfile, authorization, events);
             if (id == null) {
                 return 1;
             }
@@ -114,8 +117,13 @@ public class SubmitCommand implements Callable<Integer> {
                 out.println(id);
                 return 0;
             }
-            waitInQueue(http, base, id, authorization);
-            return follow(http, base, id, authorization);
+            if (events.exit != null) {
+                return events.exit;
+            }
+            if (events.offset < 0) {
+                waitInQueue(http, base, id, authorization, events);
+            }
+            return follow(http, base, id, authorization, events);
         } catch (IOException e) {
             err.println("error: " + NetworkFailures.reason(e));
             return 1;
@@ -163,9 +171,12 @@ public class SubmitCommand implements Callable<Integer> {
         return DockerCredentials.fromEnvironment().lookup(host).map(Credentials::basicHeader);
     }
 
-    /** Posts the context, made while it is sent; the build id, or null after printing why the gateway refused. */
-    private String send(HttpClient http, URI base, Path root, String relativeDockerfile, Optional<String> authorization)
-            throws IOException, InterruptedException {
+    /**
+     * Posts the context, made while it is sent; the build id, or null after printing why the gateway
+     * refused. Unless detached, asks for the log in the answer and reads it into {@code events}.
+     */
+    private String send(HttpClient http, URI base, Path root, String relativeDockerfile, Optional<String> authorization,
+                        Events events) throws IOException, InterruptedException {
         StringBuilder query = new StringBuilder("?dockerfile=").append(encode(relativeDockerfile));
         destinations.forEach(d -> query.append("&destination=").append(encode(d)));
         KeyValueFlags.buildArgs(buildArgs, System.getenv())
@@ -194,11 +205,12 @@ public class SubmitCommand implements Callable<Integer> {
         writer.start();
         HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve("/api/v1/builds" + query))
                 .header("Content-Type", "application/gzip")
+                .header("Accept", detach ? "application/json" : "text/event-stream, application/json")
                 .POST(HttpRequest.BodyPublishers.ofInputStream(() -> body));
         authorization.ifPresent(a -> request.header("Authorization", a));
-        HttpResponse<String> response;
+        HttpResponse<InputStream> response;
         try {
-            response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException unreachable) {
             if (archiveFailure.get() == null) {
                 err.println("error: cannot reach the gateway at " + base + ": " + NetworkFailures.reason(unreachable)
@@ -213,13 +225,90 @@ public class SubmitCommand implements Callable<Integer> {
             throw new IOException("reading the context " + root + ": " + archiveFailure.get().getMessage(), archiveFailure.get());
         }
         if (response.statusCode() != 202) {
-            err.println("error: the gateway refused the build: " + problem(response));
+            err.println("error: the gateway refused the build: " + problem(response.statusCode(), readAll(response.body())));
             return null;
         }
-        JsonNode accepted = JSON.readTree(response.body());
-        String id = accepted.get("id").asText();
-        err.println("build " + id + " accepted by " + base);
-        return id;
+        if (!response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream")) {
+            JsonNode accepted = JSON.readTree(readAll(response.body()));
+            String id = accepted.get("id").asText();
+            err.println("build " + id + " accepted by " + base);
+            return id;
+        }
+        try (InputStream stream = response.body()) {
+            events.read(stream);
+        } catch (IOException cut) {
+            if (events.id == null) {
+                throw cut;
+            }
+            // the build goes on: followed again at its log, from the last line shown
+        }
+        if (events.id == null) {
+            throw new IOException("the gateway's answer ended before it named the build");
+        }
+        return events.id;
+    }
+
+    private static String readAll(InputStream body) throws IOException {
+        try (InputStream in = body) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * What the gateway's server-sent events said so far: the build's id (from the submission's
+     * {@code accepted} event), the byte offset after the last log line shown (-1 before any), the
+     * queue position last shown, and the exit code once the {@code end} event came.
+     */
+    private final class Events {
+        private final URI base;
+        String id;
+        long offset = -1;
+        long position = -1;
+        Integer exit;
+
+        Events(URI base) {
+            this.base = base;
+        }
+
+        /** Reads events until the end event (or the stream's end); log lines go to standard output. */
+        void read(InputStream stream) throws IOException {
+            String event = null;
+            BufferedReader reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8));
+            for (String line; (line = reader.readLine()) != null; ) {
+                if (line.startsWith("id: ")) {
+                    offset = Long.parseLong(line.substring(4).trim());
+                } else if (line.startsWith("event: ")) {
+                    event = line.substring(7);
+                } else if (line.startsWith("data: ")) {
+                    data(event == null ? "" : event, line.substring(6));
+                    if (exit != null) {
+                        return;
+                    }
+                } else if (line.isEmpty()) {
+                    event = null;
+                }
+            }
+        }
+
+        private void data(String event, String data) throws IOException {
+            switch (event) {
+                case "accepted" -> {
+                    id = JSON.readTree(data).get("id").asText();
+                    err.println("build " + id + " accepted by " + base);
+                }
+                case "queued" -> queuedAt(id, JSON.readTree(data).path("queuePosition").asLong(0));
+                case "end" -> exit = ended(JSON.readTree(data));
+                default -> out.println(data);
+            }
+        }
+
+        /** Says where the build waits, once per position. */
+        void queuedAt(String build, long now) {
+            if (now > 0 && now != position) {
+                err.println("build " + build + " queued: position " + now + " (" + (now - 1) + " ahead)");
+                position = now;
+            }
+        }
     }
 
     /**
@@ -227,9 +316,8 @@ public class SubmitCommand implements Callable<Integer> {
      * one line each time the position changes. Returns once it left the queue (or its status is unreadable:
      * following the log then says why).
      */
-    private void waitInQueue(HttpClient http, URI base, String id, Optional<String> authorization)
+    private void waitInQueue(HttpClient http, URI base, String id, Optional<String> authorization, Events events)
             throws IOException, InterruptedException {
-        long shown = -1;
         while (true) {
             HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve("/api/v1/builds/" + id))
                     .header("Accept", "application/json");
@@ -242,23 +330,19 @@ public class SubmitCommand implements Callable<Integer> {
             if (!"queued".equals(status.path("state").asText())) {
                 return;
             }
-            long position = status.path("queuePosition").asLong(0);
-            if (position > 0 && position != shown) {
-                err.println("build " + id + " queued: position " + position + " (" + (position - 1) + " ahead)");
-                shown = position;
-            }
+            events.queuedAt(id, status.path("queuePosition").asLong(0));
             Thread.sleep(QUEUE_POLL_MILLIS);
         }
     }
 
-    /** Prints the log as it is written; the exit code from the build's end state. */
-    private int follow(HttpClient http, URI base, String id, Optional<String> authorization) throws IOException, InterruptedException {
-        long offset = 0;
+    /** Prints the log as it is written, after what {@code events} showed already; the exit code from the build's end state. */
+    private int follow(HttpClient http, URI base, String id, Optional<String> authorization, Events events)
+            throws IOException, InterruptedException {
         IOException last = null;
         for (int attempt = 0; attempt < FOLLOW_ATTEMPTS; attempt++) {
             HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve("/api/v1/builds/" + id + "/log"))
                     .header("Accept", "text/event-stream")
-                    .header("Last-Event-ID", Long.toString(offset));
+                    .header("Last-Event-ID", Long.toString(Math.max(0, events.offset)));
             authorization.ifPresent(a -> request.header("Authorization", a));
             try {
                 HttpResponse<InputStream> response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
@@ -270,22 +354,11 @@ public class SubmitCommand implements Callable<Integer> {
                     err.println("error: following the log of build " + id + ": HTTP " + response.statusCode() + " " + text);
                     return 1;
                 }
-                String event = null;
-                try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-                    for (String line; (line = reader.readLine()) != null; ) {
-                        if (line.startsWith("id: ")) {
-                            offset = Long.parseLong(line.substring(4).trim());
-                        } else if (line.startsWith("event: ")) {
-                            event = line.substring(7);
-                        } else if (line.startsWith("data: ")) {
-                            if ("end".equals(event)) {
-                                return ended(JSON.readTree(line.substring(6)));
-                            }
-                            out.println(line.substring(6));
-                        } else if (line.isEmpty()) {
-                            event = null;
-                        }
-                    }
+                try (InputStream stream = response.body()) {
+                    events.read(stream);
+                }
+                if (events.exit != null) {
+                    return events.exit;
                 }
                 last = new IOException("the log stream ended before the build did");
             } catch (IOException e) {
@@ -309,16 +382,16 @@ public class SubmitCommand implements Callable<Integer> {
         return 1;
     }
 
-    private static String problem(HttpResponse<String> response) {
+    private static String problem(int status, String body) {
         try {
-            JsonNode problem = JSON.readTree(response.body());
+            JsonNode problem = JSON.readTree(body);
             if (problem != null && problem.hasNonNull("title")) {
-                return problem.get("title").asText() + " (HTTP " + response.statusCode() + "): " + problem.path("detail").asText();
+                return problem.get("title").asText() + " (HTTP " + status + "): " + problem.path("detail").asText();
             }
         } catch (IOException notJson) {
             // fall through to the raw answer
         }
-        return "HTTP " + response.statusCode() + " " + response.body();
+        return "HTTP " + status + " " + body;
     }
 
     private static String encode(String value) {

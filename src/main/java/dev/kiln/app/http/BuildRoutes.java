@@ -249,11 +249,11 @@ public class BuildRoutes {
                 } else if (body.result().length > MAX_JSON_BYTES) {
                     fail(request, ctx.response(), BuildRequestException.invalidSpec("the JSON build request is larger than " + MAX_JSON_BYTES + " bytes"));
                 } else {
-                    blocking(ctx, () -> {
+                    accept(ctx, () -> {
                         BuildSpec spec = specFromJson(new ByteArrayInputStream(body.result()));
                         checkDestinations(spec, caller);
-                        return accepted(ctx, builds.submit(spec, caller));
-                    }, 202);
+                        return builds.submit(spec, caller);
+                    });
                 }
             });
             return;
@@ -266,7 +266,7 @@ public class BuildRoutes {
             if (spooled.failed()) {
                 fail(request, ctx.response(), spooled.cause());
             } else {
-                blocking(ctx, () -> accepted(ctx, builds.submitUploaded(querySpec, spooled.result(), caller)), 202);
+                accept(ctx, () -> builds.submitUploaded(querySpec, spooled.result(), caller));
             }
         });
     }
@@ -277,9 +277,47 @@ public class BuildRoutes {
         credentialScope.checkContext(user, spec.context());
     }
 
-    private ObjectNode accepted(RoutingContext ctx, BuildRecord record) {
-        ctx.response().putHeader("Location", PREFIX + "/builds/" + record.id());
-        return view(record);
+    private interface Submission {
+        BuildRecord run() throws IOException;
+    }
+
+    private record Accepted(BuildRecord record, ObjectNode view, java.nio.file.Path log) {
+    }
+
+    /**
+     * Answers a build {@code submission} accepted: {@code 202} with its record, or, when the client
+     * asked for {@code text/event-stream}, {@code 202} with the build's log followed to its end on
+     * this same response (an {@code accepted} event with the record first), so that a client needs
+     * one request, not a POST, then a GET of the log. Closing that stream does not cancel the build.
+     */
+    private void accept(RoutingContext ctx, Submission submission) {
+        HttpServerRequest request = ctx.request();
+        HttpServerResponse response = ctx.response();
+        boolean follow = wantsEvents(request);
+        ctx.vertx().executeBlocking(() -> {
+            BuildRecord record = submission.run();
+            return new Accepted(record, view(record), follow ? builds.logFile(record.id()) : null);
+        }, false).onComplete(result -> {
+            if (result.failed()) {
+                fail(request, response, result.cause());
+                return;
+            }
+            Accepted accepted = result.result();
+            response.putHeader("Location", PREFIX + "/builds/" + accepted.record().id());
+            if (follow) {
+                RegistryRoutes.drainUnreadBody(request);
+                response.setStatusCode(202);
+                LogEvents.followSubmitted(ctx.vertx(), response, builds, accepted.record().id(), accepted.log(),
+                        accepted.view().toString());
+            } else {
+                json(request, response, 202, accepted.view());
+            }
+        });
+    }
+
+    private static boolean wantsEvents(HttpServerRequest request) {
+        String accept = request.getHeader("Accept");
+        return accept != null && accept.toLowerCase(Locale.ROOT).contains("text/event-stream");
     }
 
     private ObjectNode list(MultiMap params, AccessControl.Caller caller) {
@@ -319,8 +357,7 @@ public class BuildRoutes {
     private void log(RoutingContext ctx, String id) {
         HttpServerRequest request = ctx.request();
         HttpServerResponse response = ctx.response();
-        String accept = request.getHeader("Accept");
-        boolean events = accept != null && accept.toLowerCase(Locale.ROOT).contains("text/event-stream");
+        boolean events = wantsEvents(request);
         ctx.vertx().executeBlocking(() -> {
             java.nio.file.Path file = builds.logFile(id);
             return new Object[] {file, java.nio.file.Files.exists(file) ? java.nio.file.Files.size(file) : 0L};

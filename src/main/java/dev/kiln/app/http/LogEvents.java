@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.builder.gateway.BuildRecord;
 import dev.kiln.builder.gateway.BuildService;
+import dev.kiln.builder.gateway.BuildState;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerResponse;
@@ -23,6 +24,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * in chunks, and read again at the build record's next change (a step, the end) or at the next
  * poll, whichever comes first: the stream ends as the build does, and a RUN's output still shows
  * while its step runs. A build another replica runs is only polled.
+ *
+ * <p>The stream a submission answers with ({@link #followSubmitted}) opens with an {@code accepted}
+ * event (the build's record) and, while the build waits for a slot, says each new queue position in
+ * a {@code queued} event; the log's own stream has neither, so its readers see only log lines.
  */
 final class LogEvents {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -36,8 +41,11 @@ final class LogEvents {
     private final BuildService builds;
     private final String id;
     private final Path file;
+    private final boolean queueEvents;
     private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
     private long offset;
+    /** The queue position last told; touched on the event loop only. */
+    private int toldPosition;
     private volatile boolean closed;
     /** Set while a wake-up at the record's next change is registered, so a long step registers one, not one per poll. */
     private final AtomicBoolean registered = new AtomicBoolean();
@@ -48,11 +56,12 @@ final class LogEvents {
     private record Pending(AtomicBoolean once, long timer) {
     }
 
-    private record Chunk(byte[] bytes, BuildRecord stateBeforeRead) {
+    /** @param queuePosition 0 unless the build waits for a slot and its stream tells where */
+    private record Chunk(byte[] bytes, BuildRecord stateBeforeRead, int queuePosition) {
     }
 
     private LogEvents(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file, long offset,
-                      long pollMillis) {
+                      long pollMillis, boolean queueEvents) {
         this.vertx = vertx;
         this.pollMillis = pollMillis;
         this.context = vertx.getOrCreateContext();
@@ -61,6 +70,7 @@ final class LogEvents {
         this.id = id;
         this.file = file;
         this.offset = offset;
+        this.queueEvents = queueEvents;
     }
 
     static void follow(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file, long from) {
@@ -70,13 +80,28 @@ final class LogEvents {
     /** @param pollMillis how long to wait for the log to grow before reading it again when the record does not change */
     static void follow(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file, long from,
                        long pollMillis) {
-        response.setChunked(true)
+        start(new LogEvents(vertx, response, builds, id, file, from, pollMillis, false), ": build " + id + "\n\n");
+    }
+
+    /** The whole log of a build just accepted, after an {@code accepted} event whose data is {@code record}, a JSON object. */
+    static void followSubmitted(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file,
+                                String record) {
+        followSubmitted(vertx, response, builds, id, file, record, IDLE_POLL_MILLIS);
+    }
+
+    static void followSubmitted(Vertx vertx, HttpServerResponse response, BuildService builds, String id, Path file,
+                                String record, long pollMillis) {
+        start(new LogEvents(vertx, response, builds, id, file, 0, pollMillis, true),
+                "event: accepted\ndata: " + oneLine(record) + "\n\n");
+    }
+
+    private static void start(LogEvents events, String opening) {
+        events.response.setChunked(true)
                 .putHeader("Content-Type", "text/event-stream; charset=utf-8")
                 .putHeader("Cache-Control", "no-cache")
                 .putHeader("X-Accel-Buffering", "no");
-        LogEvents events = new LogEvents(vertx, response, builds, id, file, from, pollMillis);
-        response.closeHandler(v -> events.closed = true);
-        response.write(": build " + id + "\n\n");
+        events.response.closeHandler(v -> events.closed = true);
+        events.response.write(opening);
         events.next();
     }
 
@@ -103,6 +128,10 @@ final class LogEvents {
             } else if (chunk.stateBeforeRead().state().ended()) {
                 finish(chunk.stateBeforeRead());
             } else {
+                if (chunk.queuePosition() > 0 && chunk.queuePosition() != toldPosition) {
+                    toldPosition = chunk.queuePosition();
+                    response.write("event: queued\ndata: {\"queuePosition\":" + toldPosition + "}\n\n");
+                }
                 idle(chunk.stateBeforeRead());
             }
         });
@@ -139,11 +168,13 @@ final class LogEvents {
             ByteBuffer buffer = ByteBuffer.allocate(CHUNK);
             int n = channel.read(buffer, offset);
             if (n <= 0) {
-                return new Chunk(new byte[0], state);
+                // a position changes when other builds start or end, not this one's record: seen at the polls
+                boolean waiting = queueEvents && state.state() == BuildState.QUEUED;
+                return new Chunk(new byte[0], state, waiting ? builds.queuePosition(id) : 0);
             }
             byte[] bytes = new byte[n];
             buffer.flip().get(bytes);
-            return new Chunk(bytes, state);
+            return new Chunk(bytes, state, 0);
         }
     }
 

@@ -95,6 +95,37 @@ final class BuildApi {
         }
     }
 
+    /** One server-sent event: its name ("message" when it has none) and its data. */
+    record Event(String name, String data) {
+    }
+
+    /** Every event of {@code stream} until it ends. */
+    static List<Event> events(InputStream stream) throws IOException {
+        List<Event> events = new ArrayList<>();
+        String name = "message";
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
+            for (String line; (line = reader.readLine()) != null; ) {
+                if (line.startsWith("event: ")) {
+                    name = line.substring(7);
+                } else if (line.startsWith("data: ")) {
+                    events.add(new Event(name, line.substring(6)));
+                } else if (line.isEmpty()) {
+                    name = "message";
+                }
+            }
+        }
+        return events;
+    }
+
+    /** The log lines of {@code events} and the data of their {@code end} event, which must be the last. */
+    static Events logAndEnd(List<Event> events) throws IOException {
+        List<String> lines = events.stream().filter(e -> e.name().equals("message")).map(Event::data).toList();
+        if (events.isEmpty() || !events.get(events.size() - 1).name().equals("end")) {
+            fail("the event stream closed without an end event; lines so far:\n" + String.join("\n", lines));
+        }
+        return new Events(lines, JSON.readTree(events.get(events.size() - 1).data()));
+    }
+
     /** Follows {@code /log} as server-sent events until the {@code end} event; the lines and the end state. */
     static Events follow(String id, Map<String, String> headers) throws IOException, InterruptedException {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url("/api/v1/builds/" + id + "/log")))
@@ -103,24 +134,14 @@ final class BuildApi {
         HttpResponse<InputStream> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         assertEquals(200, response.statusCode());
         assertEquals("text/event-stream; charset=utf-8", response.headers().firstValue("Content-Type").orElse(""));
-        List<String> lines = new ArrayList<>();
-        String event = null;
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-            for (String line; (line = reader.readLine()) != null; ) {
-                if (line.startsWith("event: ")) {
-                    event = line.substring(7);
-                } else if (line.startsWith("data: ")) {
-                    if ("end".equals(event)) {
-                        return new Events(lines, JSON.readTree(line.substring(6)));
-                    }
-                    lines.add(line.substring(6));
-                } else if (line.isEmpty()) {
-                    event = null;
-                }
-            }
-        }
-        fail("the event stream closed without an end event; lines so far:\n" + String.join("\n", lines));
-        return null;
+        return logAndEnd(events(response.body()));
+    }
+
+    /** {@code POST /api/v1/builds} of a context asking for the build's log as the answer (one request). */
+    static HttpResponse<InputStream> submitFollowing(byte[] context, String query) throws IOException, InterruptedException {
+        return HTTP.send(HttpRequest.newBuilder(URI.create(url("/api/v1/builds" + query))).timeout(Duration.ofMinutes(3))
+                .header("Content-Type", "application/gzip").header("Accept", "text/event-stream")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(context)).build(), HttpResponse.BodyHandlers.ofInputStream());
     }
 
     static HttpResponse<String> post(String query, String contentType, HttpRequest.BodyPublisher body) throws IOException, InterruptedException {

@@ -94,6 +94,61 @@ class LogEventsTest {
         }
     }
 
+    /** The stream a submission answers with opens with the record and says where the build waits while it waits. */
+    @Test
+    void aSubmissionsStreamSaysItsQueuePositionThenFollowsTheLog() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        BuildRunner runner = job -> {
+            try {
+                release.await(2, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            job.log().println("ran " + job.id());
+            return new BuildRunner.Outcome("sha256:" + "c".repeat(64), List.of());
+        };
+        Vertx vertx = Vertx.vertx();
+        List<String> problems = new ArrayList<>();
+        BuildSpec spec = new BuildSpec(null, null, Map.of(), null, Map.of(), List.of(), false, null);
+        try (BuildService builds = new BuildService(new BuildFiles(store), runner, 1, 1 << 20, Clock.systemUTC(), problems::add)) {
+            BuildRecord first = builds.submit(spec, context(), null);
+            BuildRecord second = builds.submit(spec, context(), null);
+            HttpServer server = vertx.createHttpServer()
+                    .requestHandler(request -> LogEvents.followSubmitted(vertx, request.response(), builds, second.id(),
+                            builds.logFile(second.id()), "{\"id\":\"" + second.id() + "\"}", 50))
+                    .listen(0, "127.0.0.1").toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            HttpResponse<InputStream> response = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.actualPort() + "/")).build(),
+                    HttpResponse.BodyHandlers.ofInputStream());
+            List<String> before = new ArrayList<>();
+            List<String> after = new ArrayList<>();
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+                for (String line; (line = reader.readLine()) != null && !line.equals("event: queued"); ) {
+                    before.add(line);
+                }
+                // several polls while it waits: the position is said once
+                Thread.sleep(300);
+                release.countDown();
+                for (String line; (line = reader.readLine()) != null; ) {
+                    after.add(line);
+                }
+            }
+            String opened = String.join("\n", before);
+            String stream = String.join("\n", after);
+            assertTrue(opened.startsWith("event: accepted\ndata: {\"id\":\"" + second.id() + "\"}\n"), opened);
+            assertTrue(opened.contains("data: build " + second.id() + " queued"), opened);
+            assertTrue(stream.startsWith("data: {\"queuePosition\":1}"), "right after the queued event: " + stream);
+            assertEquals(-1, stream.indexOf("event: queued"), "one queued event, not one per poll: " + stream);
+            assertTrue(stream.contains("data: ran " + second.id()), stream);
+            assertTrue(stream.contains("event: end\ndata: {\"id\":\"" + second.id() + "\",\"state\":\"succeeded\""), stream);
+            assertEquals("succeeded", builds.require(first.id()).state().wireName());
+            assertEquals(List.of(), problems);
+        } finally {
+            release.countDown();
+            vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+    }
+
     /** A context with a Dockerfile, written by the real tar. */
     private InputStream context() throws Exception {
         Path dir = Files.createDirectories(store.resolve("ctx"));
