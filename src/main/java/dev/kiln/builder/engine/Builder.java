@@ -45,13 +45,20 @@ import java.util.function.Consumer;
  * Builds a Dockerfile, for the CLI, the gateway and the in-place executor alike: the plan's
  * stages, each FROM pulled and unpacked into a rootfs under a per-build temp dir (in place: into
  * {@code /} itself), then the image written out and pushed. Nothing is pushed unless every step
- * succeeded; the temp dir is always removed. Everything it has to say goes to one listener.
+ * succeeded; the temp dir is always removed, after the build has returned its result (see
+ * {@link DeferredDeletion}). Everything it has to say goes to one listener.
  */
 public final class Builder {
     private final Consumer<BuildEvent> listener;
+    private final DeferredDeletion deletion;
 
     public Builder(Consumer<BuildEvent> listener) {
+        this(listener, DeferredDeletion.process());
+    }
+
+    Builder(Consumer<BuildEvent> listener, DeferredDeletion deletion) {
         this.listener = listener;
+        this.deletion = deletion;
     }
 
     public BuildResult build(BuildRequest request) throws BuildException {
@@ -104,9 +111,10 @@ public final class Builder {
                     events.accept(BuildEvent.Message.warn("--cleanup: " + e.getMessage()));
                 }
             }
+            // unmounted now: the tree below must be plain files when the deletion gets to it
             kept.close();
             if (buildDir != null) {
-                Trees.deleteQuietly(buildDir);
+                deletion.delete(buildDir);
             }
             if (cleanup != null) {
                 try {
@@ -181,6 +189,16 @@ public final class Builder {
             return output.dryRun(config, last.layers());
         }
         return output.write(config, last.layers(), last.source());
+    }
+
+    /**
+     * Waits until the build dirs of the builds that have returned are gone (they go after the result:
+     * {@link DeferredDeletion}), for whoever must see them gone, as tests do.
+     *
+     * @return false when {@code timeout} passed first
+     */
+    public static boolean awaitBuildDirsRemoved(Duration timeout) throws InterruptedException {
+        return DeferredDeletion.process().awaitIdle(timeout.toMillis());
     }
 
     /**

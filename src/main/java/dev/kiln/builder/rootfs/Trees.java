@@ -30,7 +30,9 @@ public final class Trees {
 
     /**
      * Deletes a file, symlink or whole directory tree. Symlinks are removed, never followed, so a
-     * link to {@code /} inside the rootfs costs the link and nothing else.
+     * link to {@code /} inside the rootfs costs the link and nothing else. An entry that vanishes
+     * meanwhile is not an error: the gateway removes a build's work dir while the build's own
+     * deferred deletion may still be emptying it, and gone is what both want.
      */
     public static void deleteTree(Path path) throws IOException {
         BasicFileAttributes attributes = lstat(path);
@@ -46,7 +48,11 @@ public final class Trees {
             public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
                 // an unprivileged extractor still has to empty directories a layer made read-only
                 if (!Files.isWritable(dir)) {
-                    Files.setAttribute(dir, "unix:mode", 0700);
+                    try {
+                        Files.setAttribute(dir, "unix:mode", 0700);
+                    } catch (NoSuchFileException gone) {
+                        return FileVisitResult.SKIP_SUBTREE;
+                    }
                 }
                 return FileVisitResult.CONTINUE;
             }
@@ -62,21 +68,24 @@ public final class Trees {
                     deleteTree(file);
                     return FileVisitResult.CONTINUE;
                 }
+                if (e instanceof NoSuchFileException) {
+                    return FileVisitResult.CONTINUE;
+                }
                 throw e;
             }
 
             @Override
             public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
+                Files.deleteIfExists(file);
                 return FileVisitResult.CONTINUE;
             }
 
             @Override
             public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
-                if (e != null) {
+                if (e != null && !(e instanceof NoSuchFileException)) {
                     throw e;
                 }
-                Files.delete(dir);
+                Files.deleteIfExists(dir);
                 return FileVisitResult.CONTINUE;
             }
         });

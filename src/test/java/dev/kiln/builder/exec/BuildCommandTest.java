@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.kiln.app.cli.BuildCommand;
+import dev.kiln.builder.engine.Builder;
 import dev.kiln.testkit.DockerRegistry;
 import dev.kiln.testkit.Skopeo;
 import dev.kiln.testkit.Tools;
@@ -22,6 +23,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -420,6 +422,7 @@ class BuildCommandTest {
         String buildDir = run.log().lines().filter(l -> l.contains("build dir /")).findFirst()
                 .map(l -> l.substring(l.indexOf("build dir ") + "build dir ".length()).strip())
                 .orElseThrow(() -> new AssertionError("the debug log names the build dir:\n" + run.log()));
+        assertTrue(Builder.awaitBuildDirsRemoved(Duration.ofMinutes(2)), "build dirs still being removed");
         assertFalse(Files.exists(Path.of(buildDir)), "build dir left behind: " + buildDir);
     }
 

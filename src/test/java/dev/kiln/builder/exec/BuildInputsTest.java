@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.kiln.app.cli.BuildCommand;
+import dev.kiln.builder.engine.Builder;
 import dev.kiln.testkit.GitDaemon;
 import dev.kiln.testkit.Ports;
 import dev.kiln.testkit.Tools;
@@ -26,6 +27,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -56,6 +58,12 @@ class BuildInputsTest {
         String text = log.toString(StandardCharsets.UTF_8);
         System.err.print(text);
         return new Run(exit, text);
+    }
+
+    /** Build dirs go after the result ({@link Builder}): waited for, then none may be left. */
+    static void assertBuildDirGone(Path buildDir) throws InterruptedException {
+        assertTrue(Builder.awaitBuildDirsRemoved(Duration.ofMinutes(2)), "build dirs still being removed");
+        assertFalse(Files.exists(buildDir), "build dir left behind: " + buildDir);
     }
 
     static Run build(String... args) {
@@ -118,7 +126,7 @@ class BuildInputsTest {
         assertNotEquals(0, run.exit(), run.log());
         String error = run.log().lines().filter(l -> l.startsWith("error:")).findFirst().orElse("");
         assertTrue(error.contains("Dockerfile:4") && error.contains("secret deploy-key not found"), run.log());
-        assertFalse(Files.exists(run.buildDir()), "build dir left behind");
+        assertBuildDirGone(run.buildDir());
 
         Run badFlag = build("-c", ctx.toString(), "--no-push", "--secret", "id=x,src=" + dir.resolve("absent"));
         assertNotEquals(0, badFlag.exit());
@@ -156,7 +164,7 @@ class BuildInputsTest {
             Map<String, byte[]> files = layerFiles(layout);
             assertEquals("hello from git\n", new String(files.get("srv/hello.txt"), StandardCharsets.UTF_8));
             assertFalse(files.containsKey("srv/outside.txt"), files.keySet().toString());
-            assertFalse(Files.exists(run.buildDir()), "build dir left behind");
+            assertBuildDirGone(run.buildDir());
 
             Run plainHttp = build("-c", daemon.context("app.git"), "-f", dockerfileUrl, "--no-push");
             assertNotEquals(0, plainHttp.exit());
@@ -167,7 +175,7 @@ class BuildInputsTest {
             List<String> errors = wrongRef.log().lines().filter(l -> l.startsWith("error:")).toList();
             assertEquals(1, errors.size(), wrongRef.log());
             assertTrue(errors.get(0).contains("nope"), errors.get(0));
-            assertFalse(Files.exists(wrongRef.buildDir()), "build dir left behind");
+            assertBuildDirGone(wrongRef.buildDir());
         } finally {
             server.stop(0);
         }
