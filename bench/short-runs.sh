@@ -7,7 +7,7 @@
 #             the kept layers of a warm-up build, as bench/layer-store.sh's "direct" column)
 #   cold      bench/lib.sh's small workload cold (a fresh --cache-dir, no --cache)
 #   heavy     bench/lib.sh's heavy workload cold (apt-get over the network, 100 MB of random bytes), HEAVY_ROUNDS
-#             times (default 3; 0 leaves it out)
+#             times (default 3; 0 leaves it out, and the 200 MB COPY below; HEAVY=0 leaves out the heavy build alone)
 #   hash      FROM scratch, COPY of BIG_MB (default 200) MB of random bytes, to a tarball: the JIT's hashing
 #             and copying alone, no network, no sandbox (HEAVY_ROUNDS times)
 #   buildah   the same two rebuilds with buildah bud --layers + push on kept storage, the cold builds with
@@ -93,13 +93,13 @@ for i in $(seq 1 "$rounds"); do
     # a cold build's cache dir is emptied before it, untimed: deleting a heavy build's layers is seconds on this disk
     rm -rf "$work/ccache-$name-small"; timed "$name.cold" cold "$name" small
     [ "$i" -gt "${HEAVY_ROUNDS:-3}" ] && continue
-    rm -rf "$work/ccache-$name-heavy"; timed "$name.heavy" cold "$name" heavy
+    [ "${HEAVY:-1}" = 0 ] || { rm -rf "$work/ccache-$name-heavy"; timed "$name.heavy" cold "$name" heavy; }
     rm -rf "$work/hcache-$name" "$work/hash-$name.tar"; timed "$name.hash" big "$name"
   done
   timed buildah.cached buildah_build "$work/ctx" small-buildah
   echo "app $i buildah" > "$work/lctx/app.txt"; timed buildah.copy buildah_build "$work/lctx" layers-buildah
   buildah_empty; timed buildah.cold buildah_cold "$work/small" small-cold
-  [ "$i" -gt "${HEAVY_ROUNDS:-3}" ] || { buildah_empty; timed buildah.heavy buildah_cold "$work/heavy" heavy-cold; }
+  [ "$i" -gt "${HEAVY_ROUNDS:-3}" ] || [ "${HEAVY:-1}" = 0 ] || { buildah_empty; timed buildah.heavy buildah_cold "$work/heavy" heavy-cold; }
   echo "round $i done, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
 col() { [ -f "$work/$1" ] && awk -v c="$2" '{print $c}' "$work/$1" | median || echo -; }
