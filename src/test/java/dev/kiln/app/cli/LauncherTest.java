@@ -41,6 +41,7 @@ class LauncherTest {
         Files.copy(Path.of("scripts/jar-freshness"), checkout.resolve("scripts/jar-freshness"));
         Files.copy(Path.of("scripts/cds-archive"), checkout.resolve("scripts/cds-archive"));
         Files.copy(Path.of("scripts/aot-cache"), checkout.resolve("scripts/aot-cache"));
+        Files.copy(Path.of("scripts/short-run-jvm"), checkout.resolve("scripts/short-run-jvm"));
         Files.copy(Path.of("scripts/AotClassFiles.java"), checkout.resolve("scripts/AotClassFiles.java"));
         Files.copy(Path.of("scripts/TrainingRegistry.java"), checkout.resolve("scripts/TrainingRegistry.java"));
         Files.copy(Path.of("kiln"), checkout.resolve("kiln"));
