@@ -24,9 +24,10 @@ public class KilnMain {
         if (System.getProperty(JUL_FORMAT) == null) {
             System.setProperty(JUL_FORMAT, "%4$s: %3$s: %5$s%6$s%n");
         }
-        // picocli's factory looks for Groovy's Closure class when it is first used: on the short runs' class
-        // path of 230 jars that miss opened every jar on the main thread (0.11-0.13 s) before the first flag
-        // was read. Kiln has no Groovy, and no annotation of ours is a closure.
+        // picocli's factory looks for Groovy's Closure class when it is first used, and that miss opens every
+        // jar of the short runs' class path (229) before the first flag is read. Kiln has no Groovy, and no
+        // annotation of ours is a closure. (A build's first registry request opens them all anyway, for the
+        // JDK's URL handler providers; commands without one, and --help, are spared it.)
         if (System.getProperty(PICOCLI_CLOSURES_OFF) == null) {
             System.setProperty(PICOCLI_CLOSURES_OFF, "true");
         }
@@ -36,7 +37,6 @@ public class KilnMain {
             System.exit(0);
         }
         String[] effective = withImplicitBuild(args, System.getenv(InPlaceSandbox.MARKER));
-        UrlHandlerWarmUp.startFor(effective);
         int exit = commandLine(effective).execute(effective);
         if (exit != 0 || effective.length == 0 || !effective[0].equals("serve")) {
             System.exit(exit);

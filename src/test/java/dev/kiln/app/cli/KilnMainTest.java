@@ -122,7 +122,7 @@ class KilnMainTest {
     @Test
     void aCommandRunLooksForNoGroovyClassOnTheClassPath() {
         // the real entry point in a JVM of its own, which prints every class-path lookup it makes: a class
-        // that is not there is looked for in every jar, opening each (on the short runs' 230 jars: 85 ms)
+        // that is not there is looked for in every jar, opening each one
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         ExecResult run = Tools.run(List.of(java, "-Dsun.misc.URLClassPath.debug=true", "-cp", System.getProperty("java.class.path"),
                 KilnMain.class.getName(), "build", "--no-such-flag"), Map.of(), Slowness.scale(Duration.ofSeconds(60)).toSeconds());
