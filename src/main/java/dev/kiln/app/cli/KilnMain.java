@@ -16,12 +16,20 @@ import picocli.CommandLine.Model.CommandSpec;
 public class KilnMain {
     private static final Set<String> TOP_LEVEL_OPTIONS = Set.of("-h", "--help", "-V", "--version");
     private static final String JUL_FORMAT = "java.util.logging.SimpleFormatter.format";
+    private static final String PICOCLI_CLOSURES_OFF = "picocli.disable.closures";
 
     public static void main(String... args) {
         // Short runs on a plain class path log through java.util.logging, without JBoss LogManager (the
         // launcher leaves it out: scripts/aot-cache): one line per record instead of the default two
         if (System.getProperty(JUL_FORMAT) == null) {
             System.setProperty(JUL_FORMAT, "%4$s: %3$s: %5$s%6$s%n");
+        }
+        // picocli's factory looks for Groovy's Closure class when it is first used, and that miss opens every
+        // jar of the short runs' class path (229) before the first flag is read. Kiln has no Groovy, and no
+        // annotation of ours is a closure. (A build's first registry request opens them all anyway, for the
+        // JDK's URL handler providers; commands without one, and --help, are spared it.)
+        if (System.getProperty(PICOCLI_CLOSURES_OFF) == null) {
+            System.setProperty(PICOCLI_CLOSURES_OFF, "true");
         }
         if (isVersionQuery(args)) {
             // picocli's model of every command costs about 0.3 s of CPU; the version needs none of it

@@ -5,10 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kiln.testkit.ExecResult;
+import dev.kiln.testkit.Slowness;
+import dev.kiln.testkit.Tools;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -111,5 +117,18 @@ class KilnMainTest {
         Run gc = run("gc", "--store", typo.toString());
         assertEquals(2, gc.exit(), gc.err());
         assertFalse(Files.exists(typo), "no store was created");
+    }
+
+    @Test
+    void aCommandRunLooksForNoGroovyClassOnTheClassPath() {
+        // the real entry point in a JVM of its own, which prints every class-path lookup it makes: a class
+        // that is not there is looked for in every jar, opening each one
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ExecResult run = Tools.run(List.of(java, "-Dsun.misc.URLClassPath.debug=true", "-cp", System.getProperty("java.class.path"),
+                KilnMain.class.getName(), "build", "--no-such-flag"), Map.of(), Slowness.scale(Duration.ofSeconds(60)).toSeconds());
+        String output = run.output();
+        assertEquals(2, run.exitCode(), Slowness.tail(output, 20));
+        assertTrue(output.contains("URLClassPath.getResource(\""), "the JVM printed its lookups: " + Slowness.tail(output, 20));
+        assertFalse(output.contains("groovy/lang/Closure"), "picocli's Groovy support looked for its class: " + Slowness.tail(output, 20));
     }
 }
